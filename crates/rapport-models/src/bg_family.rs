@@ -1,0 +1,205 @@
+//! Likelihood and predictions shared by BG/NBD and its modified form MBG/NBD.
+//!
+//! Both models have Poisson purchasing with gamma-distributed rates (r, alpha) and a
+//! beta-distributed (a, b) chance of dropping out after a purchase; MBG/NBD also allows
+//! dropping out at time zero, which shifts b by one and applies to zero-frequency rows.
+
+use crate::data::Histories;
+use crate::fit::Objective;
+use crate::special::{digamma, hyp2f1, ln_gamma, sigmoid};
+use crate::summary::History;
+
+/// Which member of the family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Variant {
+    /// Fader, Hardie and Lee (2005): dropout only after a repeat purchase.
+    Bg,
+    /// Batislam, Denizel and Filiztekin (2007): dropout also possible at the first purchase.
+    Mbg,
+}
+
+/// Parameters in the order r, alpha, a, b.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Family {
+    pub variant: Variant,
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+impl Family {
+    /// Extra b offset of the variant in the beta terms.
+    fn shift(&self) -> f64 {
+        match self.variant {
+            Variant::Bg => 0.0,
+            Variant::Mbg => 1.0,
+        }
+    }
+
+    /// Log-odds of "dropped out at the last purchase" against "still alive"; None when alive is certain.
+    fn log_odds_dead(&self, h: &History) -> Option<f64> {
+        let x = f64::from(h.frequency);
+        let den = match self.variant {
+            Variant::Bg if h.frequency == 0 => return None,
+            Variant::Bg => self.b + x - 1.0,
+            Variant::Mbg => self.b + x,
+        };
+        let ratio = ((self.alpha + h.age) / (self.alpha + h.recency)).ln();
+        Some(self.a.ln() - den.ln() + (self.r + x) * ratio)
+    }
+
+    /// Probability the customer is alive at the end of calibration.
+    pub fn p_alive(&self, h: &History) -> f64 {
+        self.log_odds_dead(h).map_or(1.0, |d| sigmoid(-d))
+    }
+
+    /// Expected purchases in (T, T + t] given alive at T.
+    pub fn expected_if_alive(&self, frequency: u32, age: f64, t: f64) -> f64 {
+        let x = f64::from(frequency);
+        let (r, a, b, s) = (self.r + x, self.a, self.b + x, self.shift());
+        let z = t / (self.alpha + age + t);
+        let decay = ((self.alpha + age) / (self.alpha + age + t)).powf(r);
+        let c = a + b + s - 1.0;
+        (c / (a - 1.0)) * (1.0 - decay * hyp2f1(r, b + s, c, z))
+    }
+
+    /// Expected purchases of a new customer in its first t.
+    pub fn expected_new(&self, t: f64) -> f64 {
+        let s = self.shift();
+        let lead = match self.variant {
+            Variant::Bg => (self.a + self.b - 1.0) / (self.a - 1.0),
+            Variant::Mbg => self.b / (self.a - 1.0),
+        };
+        let z = t / (self.alpha + t);
+        let decay = (self.alpha / (self.alpha + t)).powf(self.r);
+        lead * (1.0 - decay * hyp2f1(self.r, self.b + s, self.a + self.b + s - 1.0, z))
+    }
+
+    /// Probability of at least one purchase in (T, T + t]: alive, then an exponential wait.
+    pub fn prob_purchase_within(&self, h: &History, t: f64) -> f64 {
+        let shape = self.r + f64::from(h.frequency);
+        let none = ((self.alpha + h.age) / (self.alpha + h.age + t)).powf(shape);
+        self.p_alive(h) * (1.0 - none)
+    }
+
+    /// Median of the time to the next purchase (see [`crate::CustomerModel`]); closed form.
+    pub fn median_time_to_next_purchase(&self, h: &History) -> Option<f64> {
+        let p = self.p_alive(h);
+        if p <= 0.5 {
+            return None;
+        }
+        let shape = self.r + f64::from(h.frequency);
+        Some((self.alpha + h.age) * ((1.0 - 0.5 / p).powf(-1.0 / shape) - 1.0))
+    }
+}
+
+/// Log-likelihood of grouped histories, with analytic gradient.
+pub(crate) struct FamilyObjective<'a> {
+    pub data: &'a Histories,
+    pub variant: Variant,
+}
+
+/// Gradient accumulator in parameter order r, alpha, a, b.
+#[derive(Default)]
+struct Acc {
+    ll: f64,
+    g: [f64; 4],
+}
+
+impl FamilyObjective<'_> {
+    /// Adds the per-row terms of one frequency group.
+    fn add_rows(&self, f: &Family, x: u32, rows: &[crate::data::WeightedHistory], acc: &mut Acc) {
+        let xf = f64::from(x);
+        let rx = f.r + xf;
+        let den = f.b + xf + f.shift() - 1.0;
+        let branch = x > 0 || f.variant == Variant::Mbg;
+        let ln_a_den = f.a.ln() - den.ln();
+        for row in rows {
+            let (w, h) = (row.weight, &row.history);
+            let (big, small) = (f.alpha + h.age, f.alpha + h.recency);
+            let l_big = big.ln();
+            acc.ll -= w * rx * l_big;
+            acc.g[0] -= w * l_big;
+            acc.g[1] -= w * rx / big;
+            if branch {
+                let l_small = small.ln();
+                let d = ln_a_den + rx * (l_big - l_small);
+                let e = (-d.abs()).exp();
+                acc.ll += w * (d.max(0.0) + e.ln_1p());
+                let s = w * if d >= 0.0 {
+                    1.0 / (1.0 + e)
+                } else {
+                    e / (1.0 + e)
+                };
+                acc.g[0] += s * (l_big - l_small);
+                acc.g[1] += s * rx * (1.0 / big - 1.0 / small);
+                acc.g[2] += s / f.a;
+                acc.g[3] -= s / den;
+            }
+        }
+    }
+
+    /// Adds the terms that depend only on the frequency, once per group.
+    fn add_frequency_terms(f: &Family, x: u32, weight: f64, acc: &mut Acc) {
+        let xf = f64::from(x);
+        let (rx, bx, abx) = (f.r + xf, f.b + xf + f.shift(), f.a + f.b + xf + f.shift());
+        acc.ll += weight * (ln_gamma(rx) + ln_gamma(bx) - ln_gamma(abx));
+        acc.g[0] += weight * digamma(rx);
+        acc.g[2] -= weight * digamma(abx);
+        acc.g[3] += weight * (digamma(bx) - digamma(abx));
+    }
+}
+
+impl Objective for FamilyObjective<'_> {
+    fn log_likelihood(&self, theta: &[f64], grad: Option<&mut [f64]>) -> f64 {
+        let f = Family {
+            variant: self.variant,
+            r: theta[0],
+            alpha: theta[1],
+            a: theta[2],
+            b: theta[3],
+        };
+        let mut acc = Acc::default();
+        for (x, range) in self.data.by_frequency() {
+            let rows = &self.data.rows()[range.clone()];
+            let weight: f64 = rows.iter().map(|r| r.weight).sum();
+            self.add_rows(&f, *x, rows, &mut acc);
+            Self::add_frequency_terms(&f, *x, weight, &mut acc);
+        }
+        let w = self.data.customers();
+        let ab = f.a + f.b;
+        acc.ll += w * (ln_gamma(ab) - ln_gamma(f.b) - ln_gamma(f.r) + f.r * f.alpha.ln());
+        acc.g[0] += w * (f.alpha.ln() - digamma(f.r));
+        acc.g[1] += w * f.r / f.alpha;
+        acc.g[2] += w * digamma(ab);
+        acc.g[3] += w * (digamma(ab) - digamma(f.b));
+        if let Some(g) = grad {
+            g.copy_from_slice(&acc.g);
+        }
+        acc.ll
+    }
+
+    fn has_gradient(&self) -> bool {
+        true
+    }
+
+    fn weight(&self) -> f64 {
+        self.data.customers()
+    }
+}
+
+/// A starting point scaled to the data: rate near the observed repeat rate, neutral dropout.
+pub(crate) fn starting_point(data: &Histories) -> [f64; 4] {
+    let (mut xs, mut ts) = (0.0, 0.0);
+    for row in data.rows() {
+        xs += row.weight * f64::from(row.history.frequency);
+        ts += row.weight * row.history.age;
+    }
+    let alpha = if xs > 0.0 {
+        (ts / xs).clamp(1e-3, 1e6)
+    } else {
+        1.0
+    };
+    [1.0, alpha, 1.0, 1.0]
+}

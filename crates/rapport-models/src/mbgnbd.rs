@@ -1,0 +1,68 @@
+//! MBG/NBD (Batislam, Denizel and Filiztekin 2007): BG/NBD with dropout possible at the first purchase.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bg_family::{Family, FamilyObjective, Variant, starting_point};
+use crate::data::Histories;
+use crate::fit::{Fit, FitError, FitOptions, check_repeat_buyers, maximise};
+use crate::predict::CustomerModel;
+use crate::summary::History;
+
+/// MBG/NBD parameters: purchase rates gamma(r, alpha), dropout probabilities beta(a, b).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MbgNbdParams {
+    /// Shape of the purchase-rate gamma distribution.
+    pub r: f64,
+    /// Rate (inverse scale) of the purchase-rate gamma distribution, in the time unit.
+    pub alpha: f64,
+    /// First shape of the dropout-probability beta distribution.
+    pub a: f64,
+    /// Second shape of the dropout-probability beta distribution.
+    pub b: f64,
+}
+
+/// Fits MBG/NBD by maximum likelihood (L-BFGS with analytic gradient in log-parameters).
+pub fn fit_mbgnbd(data: &Histories, options: &FitOptions) -> Result<Fit<MbgNbdParams>, FitError> {
+    check_repeat_buyers(data.repeat_buyers(), options)?;
+    let objective = FamilyObjective {
+        data,
+        variant: Variant::Mbg,
+    };
+    let optimum = maximise(&objective, &starting_point(data), options)?;
+    Ok(optimum.into_fit(data.customers(), |t| MbgNbdParams {
+        r: t[0],
+        alpha: t[1],
+        a: t[2],
+        b: t[3],
+    }))
+}
+
+impl MbgNbdParams {
+    fn family(&self) -> Family {
+        Family {
+            variant: Variant::Mbg,
+            r: self.r,
+            alpha: self.alpha,
+            a: self.a,
+            b: self.b,
+        }
+    }
+}
+
+impl CustomerModel for MbgNbdParams {
+    fn p_alive(&self, history: &History) -> f64 {
+        self.family().p_alive(history)
+    }
+
+    fn expected_purchases_if_alive(&self, frequency: u32, age: f64, t: f64) -> f64 {
+        self.family().expected_if_alive(frequency, age, t)
+    }
+
+    fn expected_purchases_new(&self, t: f64) -> f64 {
+        self.family().expected_new(t)
+    }
+
+    fn median_time_to_next_purchase(&self, history: &History) -> Option<f64> {
+        self.family().median_time_to_next_purchase(history)
+    }
+}

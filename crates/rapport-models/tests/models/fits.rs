@@ -1,0 +1,95 @@
+use rapport_models::{
+    FitError, FitOptions, Histories, SpendData, fit_bgnbd, fit_gamma_gamma, fit_mbgnbd,
+};
+
+use crate::fixtures::{assert_close, cdnow_summaries, published_summary};
+
+const PARAM_TOL: f64 = 0.005;
+
+fn published_histories() -> Histories {
+    Histories::new(published_summary().iter().map(|r| r.history)).unwrap()
+}
+
+fn summarised_histories() -> Histories {
+    Histories::from_summaries(&cdnow_summaries()).unwrap()
+}
+
+#[test]
+fn bgnbd_reproduces_the_published_cdnow_fit_from_both_inputs() {
+    for data in [published_histories(), summarised_histories()] {
+        let fit = fit_bgnbd(&data, &FitOptions::default()).unwrap();
+        let p = fit.params;
+        assert_close("r", p.r, 0.243, PARAM_TOL);
+        assert_close("alpha", p.alpha, 4.414, PARAM_TOL);
+        assert_close("a", p.a, 0.793, PARAM_TOL);
+        assert_close("b", p.b, 2.426, PARAM_TOL);
+        assert!(
+            (fit.log_likelihood + 9582.4).abs() < 0.1,
+            "ll {}",
+            fit.log_likelihood
+        );
+        assert!(fit.converged && fit.std_errors.r > 0.0 && fit.std_errors.r < 0.1);
+    }
+}
+
+#[test]
+fn mbgnbd_reproduces_the_published_cdnow_fit() {
+    for data in [published_histories(), summarised_histories()] {
+        let fit = fit_mbgnbd(&data, &FitOptions::default()).unwrap();
+        let p = fit.params;
+        assert_close("r", p.r, 0.525, PARAM_TOL);
+        assert_close("alpha", p.alpha, 6.183, PARAM_TOL);
+        assert_close("a", p.a, 0.891, PARAM_TOL);
+        assert_close("b", p.b, 1.614, PARAM_TOL);
+        assert!(
+            (fit.log_likelihood + 9582.13).abs() < 0.1,
+            "ll {}",
+            fit.log_likelihood
+        );
+    }
+}
+
+#[test]
+fn gamma_gamma_reproduces_the_published_cdnow_fit_from_both_inputs() {
+    let published = SpendData::new(
+        published_summary()
+            .iter()
+            .map(|r| (r.history.frequency, r.zbar)),
+    );
+    for data in [
+        published.unwrap(),
+        SpendData::from_summaries(&cdnow_summaries()).unwrap(),
+    ] {
+        assert_eq!(data.len(), 946);
+        let fit = fit_gamma_gamma(&data, &FitOptions::default()).unwrap();
+        assert_close("p", fit.params.p, 6.25, PARAM_TOL);
+        assert_close("q", fit.params.q, 3.74, PARAM_TOL);
+        assert_close("gamma", fit.params.gamma, 15.44, PARAM_TOL);
+    }
+}
+
+#[test]
+fn a_fit_with_too_few_repeat_buyers_is_an_error_not_numbers() {
+    let rows = published_summary();
+    let few = rows
+        .iter()
+        .filter(|r| r.history.frequency > 0)
+        .take(10)
+        .map(|r| r.history);
+    let data = Histories::new(
+        few.chain(
+            rows.iter()
+                .filter(|r| r.history.frequency == 0)
+                .map(|r| r.history),
+        ),
+    );
+    let err = fit_bgnbd(&data.unwrap(), &FitOptions::default()).unwrap_err();
+    assert_eq!(
+        err,
+        FitError::TooFewRepeatBuyers {
+            found: 10,
+            needed: 30
+        }
+    );
+    assert!(err.to_string().starts_with("too few repeat buyers"));
+}

@@ -1,0 +1,6 @@
+//! Integration tests of rapport-models against published results and simulated data.
+
+mod fits;
+mod fixtures;
+mod hypergeometric;
+mod summary;

@@ -1,0 +1,129 @@
+use rapport_models::{Purchase, SummaryOptions, TimeUnit, summarize};
+
+use crate::fixtures::{cdnow_summaries, published_summary};
+
+#[test]
+fn cdnow_summary_reproduces_the_published_calibration_table() {
+    let ours = cdnow_summaries();
+    let published = published_summary();
+    assert_eq!(ours.len(), published.len());
+    for (mine, theirs) in ours.iter().zip(&published) {
+        assert_eq!(mine.customer, theirs.id);
+        assert_eq!(
+            mine.frequency, theirs.history.frequency,
+            "x of {}",
+            theirs.id
+        );
+        assert!(
+            (mine.recency - theirs.history.recency).abs() < 0.0051,
+            "t_x of {}",
+            theirs.id
+        );
+        assert!(
+            (mine.age - theirs.history.age).abs() < 0.0051,
+            "T of {}",
+            theirs.id
+        );
+        assert!(
+            (mine.monetary - theirs.zbar).abs() < 0.0051,
+            "zbar of {}",
+            theirs.id
+        );
+    }
+}
+
+#[test]
+fn same_day_purchases_count_once_with_their_amounts_summed() {
+    let log = [
+        (0, 10, 5.0),
+        (0, 10, 7.0),
+        (0, 17, 3.0),
+        (0, 17, 4.0),
+        (0, 24, 1.0),
+    ];
+    let purchases: Vec<Purchase> = log
+        .iter()
+        .map(|&(customer, day, amount)| Purchase {
+            customer,
+            day,
+            amount,
+        })
+        .collect();
+    let options = SummaryOptions {
+        calibration_end: 30,
+        holdout_end: None,
+        unit: TimeUnit::Day,
+    };
+    let s = summarize(&purchases, &options)[0];
+    assert_eq!(s.frequency, 2);
+    assert_eq!((s.recency, s.age), (14.0, 20.0));
+    assert_eq!(s.monetary, 4.0);
+    assert_eq!(s.total_spend, 20.0);
+}
+
+#[test]
+fn late_first_buyers_are_left_out_and_holdout_days_are_counted() {
+    let log = [
+        (3, 5, 1.0),
+        (3, 12, 1.0),
+        (3, 12, 1.0),
+        (3, 13, 1.0),
+        (3, 40, 1.0),
+        (9, 11, 2.0),
+    ];
+    let purchases: Vec<Purchase> = log
+        .iter()
+        .map(|&(customer, day, amount)| Purchase {
+            customer,
+            day,
+            amount,
+        })
+        .collect();
+    let options = SummaryOptions {
+        calibration_end: 10,
+        holdout_end: Some(20),
+        unit: TimeUnit::Day,
+    };
+    let all = summarize(&purchases, &options);
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].customer, all[0].frequency, all[0].holdout_frequency),
+        (3, 0, 2)
+    );
+    assert_eq!(all[0].monetary, 0.0);
+}
+
+#[test]
+fn sparse_customer_indices_are_grouped_too() {
+    let purchases = [
+        Purchase {
+            customer: 4_000_000_000,
+            day: 1,
+            amount: 1.0,
+        },
+        Purchase {
+            customer: 7,
+            day: 1,
+            amount: 1.0,
+        },
+        Purchase {
+            customer: 4_000_000_000,
+            day: 8,
+            amount: 2.0,
+        },
+    ];
+    let options = SummaryOptions {
+        calibration_end: 15,
+        holdout_end: None,
+        unit: TimeUnit::Week,
+    };
+    let all = summarize(&purchases, &options);
+    assert_eq!(
+        all.iter().map(|s| s.customer).collect::<Vec<_>>(),
+        vec![7, 4_000_000_000]
+    );
+    assert_eq!(
+        (all[1].frequency, all[1].recency, all[1].age),
+        (1, 1.0, 2.0)
+    );
+}
