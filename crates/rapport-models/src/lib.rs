@@ -7,19 +7,23 @@
 //! scores customers. Nothing here does I/O, so every function is deterministic.
 
 mod bg_family;
+mod bgbb;
 mod bgnbd;
 mod data;
 mod fit;
 mod gamma_gamma;
 mod mbgnbd;
+mod pareto_nbd;
 mod predict;
 pub mod special;
 mod summary;
 
+pub use bgbb::{BgBbParams, fit_bgbb};
 pub use bgnbd::{BgNbdParams, fit_bgnbd};
 pub use data::{Histories, WeightedHistory};
 pub use fit::{Fit, FitError, FitOptions};
 pub use gamma_gamma::{GammaGammaParams, SpendData, fit_gamma_gamma};
 pub use mbgnbd::{MbgNbdParams, fit_mbgnbd};
+pub use pareto_nbd::{ParetoNbdParams, fit_pareto_nbd};
 pub use predict::CustomerModel;
 pub use summary::{CustomerSummary, History, Purchase, SummaryOptions, TimeUnit, summarize};

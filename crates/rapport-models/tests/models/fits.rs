@@ -1,8 +1,9 @@
 use rapport_models::{
-    FitError, FitOptions, Histories, SpendData, fit_bgnbd, fit_gamma_gamma, fit_mbgnbd,
+    FitError, FitOptions, Histories, History, SpendData, fit_bgbb, fit_bgnbd, fit_gamma_gamma,
+    fit_mbgnbd, fit_pareto_nbd,
 };
 
-use crate::fixtures::{assert_close, cdnow_summaries, published_summary};
+use crate::fixtures::{assert_close, cdnow_summaries, donations, published_summary};
 
 const PARAM_TOL: f64 = 0.005;
 
@@ -92,4 +93,48 @@ fn a_fit_with_too_few_repeat_buyers_is_an_error_not_numbers() {
         }
     );
     assert!(err.to_string().starts_with("too few repeat buyers"));
+}
+
+#[test]
+fn pareto_nbd_reproduces_the_published_cdnow_fit_from_both_inputs() {
+    for data in [published_histories(), summarised_histories()] {
+        let fit = fit_pareto_nbd(&data, &FitOptions::default()).unwrap();
+        let p = fit.params;
+        assert_close("r", p.r, 0.553, PARAM_TOL);
+        assert_close("alpha", p.alpha, 10.578, PARAM_TOL);
+        assert_close("s", p.s, 0.606, PARAM_TOL);
+        assert_close("beta", p.beta, 11.667, PARAM_TOL);
+        assert!(
+            (fit.log_likelihood + 9594.98).abs() < 0.1,
+            "ll {}",
+            fit.log_likelihood
+        );
+    }
+}
+
+#[test]
+fn bgbb_reproduces_the_published_donations_fit() {
+    let rows = donations().into_iter().map(|(x, tx, n, w)| {
+        (
+            History {
+                frequency: x,
+                recency: f64::from(tx),
+                age: f64::from(n),
+            },
+            w,
+        )
+    });
+    let data = Histories::from_weighted(rows).unwrap();
+    assert_eq!(data.customers(), 11_104.0);
+    let fit = fit_bgbb(&data, &FitOptions::default()).unwrap();
+    let p = fit.params;
+    assert_close("alpha", p.alpha, 1.204, PARAM_TOL);
+    assert_close("beta", p.beta, 0.750, PARAM_TOL);
+    assert_close("gamma", p.gamma, 0.657, PARAM_TOL);
+    assert_close("delta", p.delta, 2.783, PARAM_TOL);
+    assert!(
+        (fit.log_likelihood + 33_225.6).abs() < 1.0,
+        "ll {}",
+        fit.log_likelihood
+    );
 }
