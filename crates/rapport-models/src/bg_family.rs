@@ -76,13 +76,6 @@ impl Family {
         lead * (1.0 - decay * hyp2f1(self.r, self.b + s, self.a + self.b + s - 1.0, z))
     }
 
-    /// Probability of at least one purchase in (T, T + t]: alive, then an exponential wait.
-    pub fn prob_purchase_within(&self, h: &History, t: f64) -> f64 {
-        let shape = self.r + f64::from(h.frequency);
-        let none = ((self.alpha + h.age) / (self.alpha + h.age + t)).powf(shape);
-        self.p_alive(h) * (1.0 - none)
-    }
-
     /// Median of the time to the next purchase (see [`crate::CustomerModel`]); closed form.
     pub fn median_time_to_next_purchase(&self, h: &History) -> Option<f64> {
         let p = self.p_alive(h);

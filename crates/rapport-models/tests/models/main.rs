@@ -3,4 +3,5 @@
 mod fits;
 mod fixtures;
 mod hypergeometric;
+mod predictions;
 mod summary;

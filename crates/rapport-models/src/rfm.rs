@@ -1,0 +1,158 @@
+//! RFM quintile scores and the named segments of the usual R-F grid.
+
+use serde::{Deserialize, Serialize};
+
+use crate::summary::CustomerSummary;
+
+/// A named RFM segment, from the recency and frequency scores.
+///
+/// The grid (R = recency score, F = frequency score, 5 best), as widely used in RFM
+/// practice, with "lost" split off the bottom corner of "hibernating":
+///
+/// | segment            | R   | F   |
+/// |--------------------|-----|-----|
+/// | champions          | 5   | 4-5 |
+/// | loyal              | 3-4 | 4-5 |
+/// | potential loyalist | 4-5 | 2-3 |
+/// | new                | 5   | 1   |
+/// | promising          | 4   | 1   |
+/// | needs attention    | 3   | 3   |
+/// | about to sleep     | 3   | 1-2 |
+/// | at risk            | 1-2 | 3-4 |
+/// | cannot lose        | 1-2 | 5   |
+/// | hibernating        | 1-2 | 1-2 (except lost) |
+/// | lost               | 1   | 1   |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Segment {
+    /// Bought recently and often.
+    Champions,
+    /// Buy often, fairly recently.
+    Loyal,
+    /// Recent customers with a few purchases.
+    PotentialLoyalist,
+    /// Bought for the first time very recently.
+    New,
+    /// Recent, but only one purchase so far.
+    Promising,
+    /// Middling recency and frequency.
+    NeedsAttention,
+    /// Below-average recency and few purchases.
+    AboutToSleep,
+    /// Bought often, but not for a long time.
+    AtRisk,
+    /// Were the best customers, but not seen for a long time.
+    CannotLose,
+    /// Few purchases, long ago.
+    Hibernating,
+    /// One purchase, longest ago.
+    Lost,
+}
+
+/// A customer's quintile scores (1-5, 5 best) and segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RfmScore {
+    /// The customer's index, copied from the summary.
+    pub customer: u32,
+    /// Recency score: 5 for the most recent buyers.
+    pub recency: u8,
+    /// Frequency score: 5 for the most frequent buyers.
+    pub frequency: u8,
+    /// Monetary score: 5 for the highest mean spend per purchase.
+    pub monetary: u8,
+    /// Named segment from the recency and frequency scores.
+    pub segment: Segment,
+}
+
+impl Segment {
+    /// Every segment, best first.
+    pub const ALL: [Segment; 11] = [
+        Segment::Champions,
+        Segment::Loyal,
+        Segment::PotentialLoyalist,
+        Segment::New,
+        Segment::Promising,
+        Segment::NeedsAttention,
+        Segment::AboutToSleep,
+        Segment::AtRisk,
+        Segment::CannotLose,
+        Segment::Hibernating,
+        Segment::Lost,
+    ];
+
+    /// The segment of a recency and a frequency score (each 1-5; see the grid above).
+    pub fn from_scores(recency: u8, frequency: u8) -> Segment {
+        match (recency, frequency) {
+            (5, 4..) => Segment::Champions,
+            (3..=4, 4..) => Segment::Loyal,
+            (4..=5, 2..=3) => Segment::PotentialLoyalist,
+            (5, _) => Segment::New,
+            (4, _) => Segment::Promising,
+            (3, 3) => Segment::NeedsAttention,
+            (3, _) => Segment::AboutToSleep,
+            (..=2, 5..) => Segment::CannotLose,
+            (..=2, 3..=4) => Segment::AtRisk,
+            (..=1, ..=1) => Segment::Lost,
+            _ => Segment::Hibernating,
+        }
+    }
+
+    /// A label for people, e.g. "Needs attention".
+    pub fn label(self) -> &'static str {
+        match self {
+            Segment::Champions => "Champions",
+            Segment::Loyal => "Loyal",
+            Segment::PotentialLoyalist => "Potential loyalist",
+            Segment::New => "New",
+            Segment::Promising => "Promising",
+            Segment::NeedsAttention => "Needs attention",
+            Segment::AboutToSleep => "About to sleep",
+            Segment::AtRisk => "At risk",
+            Segment::CannotLose => "Cannot lose",
+            Segment::Hibernating => "Hibernating",
+            Segment::Lost => "Lost",
+        }
+    }
+}
+
+/// Scores every customer by quintiles of recency, frequency and mean spend per purchase.
+///
+/// Recency is the time since the last purchase (shorter is better), frequency the
+/// repeat count, monetary the calibration spend per purchase day. A score is
+/// 1 + ⌊5 × (share of customers strictly worse)⌋, so tied customers share a score and
+/// the worst value always scores 1 (one-time buyers all get F = 1).
+pub fn rfm_scores(customers: &[CustomerSummary]) -> Vec<RfmScore> {
+    let recency = quintiles(customers.iter().map(|c| -(c.age - c.recency)));
+    let frequency = quintiles(customers.iter().map(|c| f64::from(c.frequency)));
+    let monetary = quintiles(
+        customers
+            .iter()
+            .map(|c| c.total_spend / f64::from(c.frequency + 1)),
+    );
+    customers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| RfmScore {
+            customer: c.customer,
+            recency: recency[i],
+            frequency: frequency[i],
+            monetary: monetary[i],
+            segment: Segment::from_scores(recency[i], frequency[i]),
+        })
+        .collect()
+}
+
+/// Quintile score of each value (higher values score higher).
+fn quintiles(values: impl Iterator<Item = f64>) -> Vec<u8> {
+    let values: Vec<f64> = values.collect();
+    let mut sorted = values.clone();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let n = sorted.len() as f64;
+    values
+        .iter()
+        .map(|v| {
+            let worse = sorted.partition_point(|s| s < v) as f64;
+            (1.0 + (5.0 * worse / n).floor()).min(5.0) as u8
+        })
+        .collect()
+}

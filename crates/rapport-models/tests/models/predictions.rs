@@ -1,0 +1,134 @@
+use rapport_models::{
+    BgBbParams, BgNbdParams, ClvOptions, CustomerModel, GammaGammaParams, History, MbgNbdParams,
+    ParetoNbdParams, TimeUnit, clv,
+};
+
+const LIFETIMES: &str = include_str!("../fixtures/predictions_lifetimes.csv");
+
+pub const BGNBD: BgNbdParams = BgNbdParams {
+    r: 0.243,
+    alpha: 4.414,
+    a: 0.793,
+    b: 2.426,
+};
+const MBGNBD: MbgNbdParams = MbgNbdParams {
+    r: 0.525,
+    alpha: 6.183,
+    a: 0.891,
+    b: 1.614,
+};
+const PARETO: ParetoNbdParams = ParetoNbdParams {
+    r: 0.553,
+    alpha: 10.578,
+    s: 0.606,
+    beta: 11.667,
+};
+const BGBB: BgBbParams = BgBbParams {
+    alpha: 1.204,
+    beta: 0.750,
+    gamma: 0.657,
+    delta: 2.783,
+};
+pub const SPEND: GammaGammaParams = GammaGammaParams {
+    p: 6.25,
+    q: 3.74,
+    gamma: 15.44,
+};
+
+/// One row of predictions_lifetimes.csv.
+struct Reference<'a> {
+    model: &'a str,
+    quantity: &'a str,
+    x: f64,
+    tx: f64,
+    age: f64,
+    t: f64,
+    value: f64,
+}
+
+fn references() -> impl Iterator<Item = Reference<'static>> {
+    LIFETIMES.lines().skip(1).map(|line| {
+        let c: Vec<&str> = line.split(',').collect();
+        let n = |i: usize| c[i].parse::<f64>().unwrap();
+        Reference {
+            model: c[0],
+            quantity: c[1],
+            x: n(2),
+            tx: n(3),
+            age: n(4),
+            t: n(5),
+            value: n(6),
+        }
+    })
+}
+
+fn ours(model: &dyn CustomerModel, r: &Reference) -> f64 {
+    let h = History {
+        frequency: r.x as u32,
+        recency: r.tx,
+        age: r.age,
+    };
+    match r.quantity {
+        "p_alive" => model.p_alive(&h),
+        "expected" => model.expected_purchases(&h, r.t),
+        "expected_new" => model.expected_purchases_new(r.t),
+        "prob_n_new" => BGNBD.prob_n_purchases_new(r.x as u32, r.t),
+        "expected_spend" => SPEND.expected_spend(r.x as u32, r.tx),
+        "clv_gg_12m" => {
+            let options = ClvOptions {
+                unit: TimeUnit::Week,
+                months: 12,
+                monthly_discount_rate: 0.01,
+            };
+            clv(&BGNBD, &h, SPEND.expected_spend(h.frequency, r.t), &options)
+        }
+        other => panic!("unknown quantity {other}"),
+    }
+}
+
+#[test]
+fn predictions_match_the_lifetimes_package_at_the_published_parameters() {
+    let mut checked = 0;
+    for r in references() {
+        let model: &dyn CustomerModel = match r.model {
+            "bgnbd" | "gamma_gamma" => &BGNBD,
+            "mbgnbd" => &MBGNBD,
+            "pareto_nbd" => &PARETO,
+            "bgbb" => &BGBB,
+            other => panic!("unknown model {other}"),
+        };
+        let got = ours(model, &r);
+        let err = (got - r.value).abs() / r.value.abs().max(1e-12);
+        assert!(
+            err < 1e-7,
+            "{} {} {:?}: got {got}, lifetimes {}",
+            r.model,
+            r.quantity,
+            (r.x, r.tx, r.age, r.t),
+            r.value
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 112);
+}
+
+#[test]
+fn median_time_to_next_purchase_is_where_the_chance_of_buying_again_reaches_one_half() {
+    let active = History {
+        frequency: 10,
+        recency: 35.0,
+        age: 38.86,
+    };
+    let t = BGNBD.median_time_to_next_purchase(&active).unwrap();
+    let p = BGNBD.p_alive(&active);
+    let shape = BGNBD.r + 10.0;
+    let none = ((BGNBD.alpha + 38.86) / (BGNBD.alpha + 38.86 + t)).powf(shape);
+    assert!((p * (1.0 - none) - 0.5).abs() < 1e-12);
+    let gone = History {
+        frequency: 3,
+        recency: 2.0,
+        age: 30.0,
+    };
+    assert!(BGNBD.p_alive(&gone) < 0.5);
+    assert_eq!(BGNBD.median_time_to_next_purchase(&gone), None);
+}
