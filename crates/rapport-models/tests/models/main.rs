@@ -4,4 +4,6 @@ mod fits;
 mod fixtures;
 mod hypergeometric;
 mod predictions;
+mod properties;
+mod scoring;
 mod summary;
