@@ -1,0 +1,303 @@
+//! `rapport customers list|show|set-stage|log|note`.
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use rapport::domain::{EventKind, ExternalId, Money, NewEvent, Stage, StoredEvent};
+use rapport::ingest::Ingest;
+use rapport::store::{CustomerFilter, CustomerRecord, open};
+use serde::Serialize;
+
+use super::Output;
+use super::output::{opt_time, time};
+
+/// What to do with customers.
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// List customers, optionally only those at one stage.
+    List(ListArgs),
+    /// A customer's profile, stage and its history, purchase figures and timeline.
+    Show(ShowArgs),
+    /// Move a customer to a stage by hand (recorded in the log with your reason).
+    SetStage(SetStageArgs),
+    /// Record an interaction: a call, a visit, an e-mail exchange.
+    Log(LogArgs),
+    /// Add a note to a customer's timeline.
+    Note(NoteArgs),
+}
+
+/// `rapport customers list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only customers at this stage (suspect, prospect, customer, client, partner).
+    #[arg(long)]
+    stage: Option<Stage>,
+    /// At most this many customers.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `rapport customers show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The customer's id in your shop system.
+    id: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `rapport customers set-stage`.
+#[derive(Debug, Args)]
+pub struct SetStageArgs {
+    /// The customer's id in your shop system.
+    id: String,
+    /// The new stage.
+    stage: Stage,
+    /// Why, in a few words; kept in the stage history.
+    #[arg(long)]
+    reason: String,
+}
+
+/// `rapport customers log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The customer's id in your shop system (created if new).
+    id: String,
+    /// How: phone, email, visit, chat, ...
+    #[arg(long)]
+    channel: String,
+    /// What was said or done.
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+/// `rapport customers note`.
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// The customer's id in your shop system.
+    id: String,
+    /// The note.
+    text: String,
+}
+
+/// Runs a customers command.
+pub async fn run(db: &str, command: CustomersCommand, out: Output) -> anyhow::Result<()> {
+    let store = open(db).await?;
+    match command {
+        CustomersCommand::List(args) => {
+            let filter = CustomerFilter {
+                stage: args.stage,
+                limit: args.limit,
+                after: None,
+            };
+            let customers = store.list_customers(&filter).await?;
+            if args.json {
+                return out.json(&customers);
+            }
+            print_list(&customers, out)
+        }
+        CustomersCommand::Show(args) => {
+            let id = ExternalId::parse(&args.id)?;
+            let customer = store
+                .customer(&id)
+                .await?
+                .with_context(|| format!("no customer with id '{id}'"))?;
+            let timeline = store.events_of(customer.id).await?;
+            let detail = Detail::new(customer, timeline);
+            if args.json {
+                return out.json(&detail);
+            }
+            print_detail(&detail, out)
+        }
+        CustomersCommand::SetStage(args) => {
+            let id = ExternalId::parse(&args.id)?;
+            let mut ingest = Ingest::begin(&store, "the command line").await?;
+            let change = ingest
+                .set_stage(id.as_str(), args.stage, args.reason)
+                .await?;
+            ingest.finish().await?;
+            match change {
+                Some(c) => out.line(&format!(
+                    "{id}: {} → {}",
+                    c.from.map_or("(none)", |s| s.as_str()),
+                    c.to
+                )),
+                None => out.line(&format!("{id} is already at stage {}", args.stage)),
+            }
+        }
+        CustomersCommand::Log(args) => {
+            let kind = EventKind::Interaction {
+                channel: args.channel,
+                note: args.note,
+            };
+            append(&store, &args.id, kind, out).await
+        }
+        CustomersCommand::Note(args) => {
+            append(&store, &args.id, EventKind::Note { text: args.text }, out).await
+        }
+    }
+}
+
+async fn append(
+    store: &std::sync::Arc<dyn rapport::store::Store>,
+    id: &str,
+    kind: EventKind,
+    out: Output,
+) -> anyhow::Result<()> {
+    let id = ExternalId::parse(id)?;
+    let now = chrono::Utc::now();
+    let key = format!(
+        "{}:{}:{}",
+        kind.name(),
+        id,
+        now.timestamp_nanos_opt().unwrap_or_default()
+    );
+    let name = kind.name();
+    let mut ingest = Ingest::begin(store, "the command line").await?;
+    ingest
+        .push(
+            id.as_str(),
+            NewEvent {
+                key,
+                occurred_at: now.timestamp(),
+                kind,
+            },
+        )
+        .await?;
+    let report = ingest.finish().await?;
+    out.line(&format!(
+        "{name} recorded for {id}{}",
+        stage_note(report.stage_changes)
+    ))
+}
+
+fn stage_note(changes: u64) -> &'static str {
+    if changes > 0 { " (stage updated)" } else { "" }
+}
+
+/// Everything `customers show` prints.
+#[derive(Debug, Serialize)]
+struct Detail {
+    customer: CustomerRecord,
+    stage_history: Vec<StoredEvent>,
+    timeline: Vec<StoredEvent>,
+}
+
+impl Detail {
+    fn new(customer: CustomerRecord, timeline: Vec<StoredEvent>) -> Self {
+        let stage_history = timeline
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::StageChange { .. }))
+            .cloned()
+            .collect();
+        Self {
+            customer,
+            stage_history,
+            timeline,
+        }
+    }
+}
+
+fn print_list(customers: &[CustomerRecord], out: Output) -> anyhow::Result<()> {
+    out.line(&format!(
+        "{:<16} {:<24} {:<9} {:>9} {:>12} {:<16}",
+        "ID", "NAME", "STAGE", "PURCHASES", "SPEND", "LAST PURCHASE"
+    ))?;
+    for c in customers {
+        out.line(&format!(
+            "{:<16} {:<24} {:<9} {:>9} {:>12} {:<16}",
+            c.external_id,
+            c.name.as_deref().unwrap_or("-"),
+            c.state.stage.map_or("-", |s| s.as_str()),
+            c.state.purchase_count,
+            Money(c.state.total_spend_cents).to_string(),
+            opt_time(c.state.last_purchase_at)
+        ))?;
+    }
+    if customers.is_empty() {
+        out.line("no customers match")?;
+    }
+    Ok(())
+}
+
+fn print_detail(d: &Detail, out: Output) -> anyhow::Result<()> {
+    let c = &d.customer;
+    let s = &c.state;
+    out.line(&format!("Customer {} (#{})", c.external_id, c.id))?;
+    for (label, value) in [("name", &c.name), ("email", &c.email), ("phone", &c.phone)] {
+        if let Some(v) = value {
+            out.line(&format!("  {label}: {v}"))?;
+        }
+    }
+    for (k, v) in &c.attributes {
+        out.line(&format!(
+            "  {k}: {}",
+            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+        ))?;
+    }
+    out.line(&format!(
+        "  stage: {} since {} (highest reached: {})",
+        s.stage.map_or("-", |x| x.as_str()),
+        opt_time(s.stage_changed_at),
+        s.max_stage.map_or("-", |x| x.as_str())
+    ))?;
+    out.line(&format!(
+        "  purchases: {}, first {}, second sale {}, last {}, total spend {}",
+        s.purchase_count,
+        opt_time(s.first_purchase_at),
+        opt_time(s.second_purchase_at),
+        opt_time(s.last_purchase_at),
+        Money(s.total_spend_cents)
+    ))?;
+    out.line(&format!("  interactions: {}", s.interaction_count))?;
+    out.line("Stage history")?;
+    for e in &d.stage_history {
+        if let EventKind::StageChange { from, to, reason } = &e.kind {
+            out.line(&format!(
+                "  {:<16} {:>8} → {:<8}  {reason}",
+                time(e.occurred_at),
+                from.map_or("(new)", |s| s.as_str()),
+                to.as_str()
+            ))?;
+        }
+    }
+    out.line(&format!("Timeline ({} events)", d.timeline.len()))?;
+    for e in &d.timeline {
+        out.line(&format!(
+            "  {:<16} {:<12} {}",
+            time(e.occurred_at),
+            e.kind.name(),
+            describe(&e.kind)
+        ))?;
+    }
+    Ok(())
+}
+
+fn describe(kind: &EventKind) -> String {
+    match kind {
+        EventKind::Purchase {
+            amount,
+            currency,
+            order_id,
+            quantity,
+        } => {
+            let mut text = format!("{amount} {}", currency.as_str());
+            if let Some(q) = quantity {
+                text.push_str(&format!(", {q} items"));
+            }
+            if let Some(o) = order_id {
+                text.push_str(&format!(", order {o}"));
+            }
+            text
+        }
+        EventKind::Interaction { channel, note } => format!("{channel}: {note}"),
+        EventKind::StageChange { from, to, reason } => {
+            format!("{} → {to}: {reason}", from.map_or("(new)", |s| s.as_str()))
+        }
+        EventKind::Note { text } => text.clone(),
+        EventKind::Referral { referred } => format!("referred {referred}"),
+    }
+}

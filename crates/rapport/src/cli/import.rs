@@ -1,0 +1,208 @@
+//! `rapport import transactions|customers`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use rapport::domain::Currency;
+use rapport::import::{self, CustomerColumns, Delimiter, FileOptions, TransactionColumns};
+
+use super::Output;
+use super::output::progress_bar;
+
+/// What to import.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Purchases: one row per purchase with customer id, date and amount. Importing again stores nothing twice.
+    Transactions(TransactionArgs),
+    /// Customer profiles: id, name, e-mail, phone; other columns are kept as attributes.
+    Customers(CustomerArgs),
+}
+
+/// Layout and error handling shared by every import.
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// The delimited file to read.
+    pub file: PathBuf,
+    /// Field separator: ',', ';', 'tab' or 'whitespace' (runs of spaces).
+    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+    pub delimiter: Delimiter,
+    /// Name the columns in order (`_` skips one); the file then has no header line, though a
+    /// first line that is plainly a header is recognised and skipped.
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// The file has no header line (requires --columns).
+    #[arg(long, requires = "columns")]
+    pub no_header: bool,
+    /// Lines to skip at the start of the file.
+    #[arg(long, default_value_t = 0)]
+    pub skip_lines: u64,
+    /// Date format in strftime notation, e.g. %Y%m%d or %d/%m/%Y (default: ISO 8601).
+    #[arg(long)]
+    pub date_format: Option<String>,
+    /// Store the good rows and write rejected ones, with reasons, to the rejects file.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Where rejected rows go with --skip-invalid (default: FILE.rejects.csv).
+    #[arg(long, requires = "skip_invalid")]
+    pub rejects: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl FileArgs {
+    fn options(&self) -> FileOptions {
+        FileOptions {
+            path: self.file.clone(),
+            delimiter: self.delimiter,
+            columns: self.columns.clone(),
+            skip_lines: self.skip_lines,
+            date_format: self.date_format.clone(),
+            skip_invalid: self.skip_invalid,
+            rejects: self.rejects.clone(),
+        }
+    }
+}
+
+/// `rapport import transactions`.
+#[derive(Debug, Args)]
+pub struct TransactionArgs {
+    #[command(flatten)]
+    file: FileArgs,
+    #[command(flatten)]
+    columns: TransactionColumnArgs,
+}
+
+/// Which columns of a transactions file hold what.
+#[derive(Debug, Args)]
+pub struct TransactionColumnArgs {
+    /// Column with the customer id.
+    #[arg(long, default_value = "customer_id")]
+    pub customer_col: String,
+    /// Column with the purchase date or date-time.
+    #[arg(long, default_value = "date")]
+    pub date_col: String,
+    /// Column with the amount paid.
+    #[arg(long, default_value = "amount")]
+    pub amount_col: String,
+    /// Column with the order id (default: `order_id` when the file has it); it makes re-imports exact.
+    #[arg(long)]
+    pub order_col: Option<String>,
+    /// Column with the item count (default: `quantity` when the file has it).
+    #[arg(long)]
+    pub quantity_col: Option<String>,
+    /// Column with a currency code per row.
+    #[arg(long)]
+    pub currency_col: Option<String>,
+    /// Currency of the amounts when there is no currency column.
+    #[arg(long, default_value = "USD", value_parser = parse_currency)]
+    pub currency: Currency,
+}
+
+impl TransactionColumnArgs {
+    /// The mapping these flags describe.
+    pub fn columns(&self) -> TransactionColumns {
+        TransactionColumns {
+            customer: self.customer_col.clone(),
+            date: self.date_col.clone(),
+            amount: self.amount_col.clone(),
+            order: self.order_col.clone(),
+            quantity: self.quantity_col.clone(),
+            currency: self.currency_col.clone(),
+            default_currency: self.currency.clone(),
+        }
+    }
+}
+
+/// `rapport import customers`.
+#[derive(Debug, Args)]
+pub struct CustomerArgs {
+    #[command(flatten)]
+    file: FileArgs,
+    /// Column with the customer id.
+    #[arg(long, default_value = "customer_id")]
+    id_col: String,
+    /// Column with the name.
+    #[arg(long, default_value = "name")]
+    name_col: String,
+    /// Column with the e-mail address.
+    #[arg(long, default_value = "email")]
+    email_col: String,
+    /// Column with the phone number.
+    #[arg(long, default_value = "phone")]
+    phone_col: String,
+}
+
+fn parse_delimiter(s: &str) -> Result<Delimiter, String> {
+    s.parse()
+}
+
+fn parse_currency(s: &str) -> Result<Currency, String> {
+    Currency::parse(s).map_err(|e| e.0)
+}
+
+/// Runs an import command.
+pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Result<()> {
+    let store = rapport::store::open(db).await?;
+    match command {
+        ImportCommand::Transactions(args) => {
+            let options = args.file.options();
+            let size = std::fs::metadata(&options.path)
+                .map(|m| m.len())
+                .unwrap_or_default();
+            let bar = progress_bar(size);
+            let report =
+                import::import_transactions(&store, &options, &args.columns.columns(), bar.clone())
+                    .await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let report = report?;
+            if args.file.json {
+                return out.json(&report);
+            }
+            out.line(&format!(
+                "{} rows read, {} purchases stored, {} duplicates skipped, {} customers created, {} stage changes{} in {:.2} s",
+                report.rows,
+                report.stored,
+                report.duplicates,
+                report.customers_created,
+                report.stage_changes,
+                rejected_note(report.rejected, &options),
+                report.seconds
+            ))
+        }
+        ImportCommand::Customers(args) => {
+            let options = args.file.options();
+            let columns = CustomerColumns {
+                id: args.id_col,
+                name: args.name_col,
+                email: args.email_col,
+                phone: args.phone_col,
+            };
+            let report = import::import_customers(&store, &options, &columns).await?;
+            if args.file.json {
+                return out.json(&report);
+            }
+            out.line(&format!(
+                "{} rows read, {} customers created, {} updated{} in {:.2} s",
+                report.rows,
+                report.customers_created,
+                report.customers_updated,
+                rejected_note(report.rejected, &options),
+                report.seconds
+            ))
+        }
+    }
+}
+
+fn rejected_note(rejected: u64, options: &FileOptions) -> String {
+    if options.skip_invalid {
+        format!(
+            ", {rejected} rows rejected (see {})",
+            options.rejects_path().display()
+        )
+    } else {
+        String::new()
+    }
+}

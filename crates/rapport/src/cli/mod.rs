@@ -1,0 +1,95 @@
+//! The `rapport` command line: clap definitions, each command a thin function over the library.
+
+mod customers;
+mod import;
+mod output;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use output::Output;
+
+/// Rapport: see which customers stay, which are slipping, and who to call next.
+#[derive(Debug, Parser)]
+#[command(name = "rapport", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Database: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "RAPPORT_DATABASE_URL",
+        default_value = "sqlite://rapport.db"
+    )]
+    pub db: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bring the database schema up to date (every command also does this first).
+    Migrate,
+    /// Load purchases or customer lists from delimited files.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// List, inspect and update customers.
+    #[command(subcommand)]
+    Customers(customers::CustomersCommand),
+    /// Customers per lifecycle stage, conversion between stages, and when the second sale comes.
+    Funnel(report::FunnelArgs),
+    /// Recompute every customer's state from the event log.
+    Rebuild(report::RebuildArgs),
+    /// Fill the database with a realistic synthetic business to explore.
+    Demo(report::DemoArgs),
+}
+
+/// Parses the command line, runs the command and turns its outcome into an exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::anyhow!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let out = Output::stdout();
+    match cli.command {
+        Command::Migrate => {
+            let store = rapport::store::open(&cli.db).await?;
+            out.line(&format!("database {} is up to date", store.backend()))
+        }
+        Command::Import(command) => import::run(&cli.db, command, out).await,
+        Command::Customers(command) => customers::run(&cli.db, command, out).await,
+        Command::Funnel(args) => report::funnel(&cli.db, args, out).await,
+        Command::Rebuild(args) => report::rebuild(&cli.db, args, out).await,
+        Command::Demo(args) => report::demo(&cli.db, args, out).await,
+    }
+}
+
+fn fail(error: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAPPORT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

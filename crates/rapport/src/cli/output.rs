@@ -1,0 +1,72 @@
+//! Printing for people and for programs (`--json`), quiet on a closed pipe.
+
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+
+/// Where command output goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Output;
+
+impl Output {
+    /// Standard output.
+    pub fn stdout() -> Self {
+        Output
+    }
+
+    /// Prints one line.
+    pub fn line(&self, text: &str) -> anyhow::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{text}")?;
+        Ok(())
+    }
+
+    /// Prints a value as one pretty JSON document.
+    pub fn json<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, value)?;
+        writeln!(stdout)?;
+        Ok(())
+    }
+}
+
+/// A progress bar on standard error when it is a terminal, else nothing.
+pub fn progress_bar(total_bytes: u64) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total_bytes);
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
+/// Whether an error is a write to a pipe whose reader has gone (`rapport ... | head`).
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(|e| e.io_error_kind())
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A Unix time as `YYYY-MM-DD HH:MM` (UTC), or the date alone at midnight.
+pub fn time(unix: i64) -> String {
+    match chrono::DateTime::from_timestamp(unix, 0) {
+        Some(t) if t.timestamp() % 86_400 == 0 => t.format("%Y-%m-%d").to_string(),
+        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        None => unix.to_string(),
+    }
+}
+
+/// An optional Unix time, `-` when absent.
+pub fn opt_time(unix: Option<i64>) -> String {
+    unix.map_or_else(|| "-".to_owned(), time)
+}

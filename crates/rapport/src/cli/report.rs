@@ -1,0 +1,139 @@
+//! `rapport funnel`, `rapport rebuild` and `rapport demo`.
+
+use chrono::NaiveDate;
+use clap::Args;
+use rapport::demo::{DemoConfig, generate};
+use rapport::domain::funnel::{Funnel, funnel as compute_funnel};
+use rapport::ingest::Ingest;
+use rapport::projection;
+use rapport::store::open;
+
+use super::Output;
+
+/// `rapport funnel`.
+#[derive(Debug, Args)]
+pub struct FunnelArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `rapport rebuild`.
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `rapport demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many customers.
+    #[arg(long, default_value_t = 5_000)]
+    customers: u32,
+    /// Random seed: the same seed (and end date) gives the same business.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Last day of the two-year history (default: today).
+    #[arg(long)]
+    end: Option<NaiveDate>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints the funnel report.
+pub async fn funnel(db: &str, args: FunnelArgs, out: Output) -> anyhow::Result<()> {
+    let store = open(db).await?;
+    let report = compute_funnel(&store.funnel_rows().await?);
+    if args.json {
+        return out.json(&report);
+    }
+    print_funnel(&report, out)
+}
+
+/// Rebuilds every customer's state from the log.
+pub async fn rebuild(db: &str, args: RebuildArgs, out: Output) -> anyhow::Result<()> {
+    let store = open(db).await?;
+    let report = projection::rebuild(&store).await?;
+    if args.json {
+        return out.json(&report);
+    }
+    out.line(&format!(
+        "rebuilt {} customers from {} events",
+        report.customers, report.events
+    ))
+}
+
+/// Writes the demo business into the database.
+pub async fn demo(db: &str, args: DemoArgs, out: Output) -> anyhow::Result<()> {
+    let store = open(db).await?;
+    let end = args.end.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let data = generate(&DemoConfig {
+        customers: args.customers,
+        seed: args.seed,
+        end,
+        days: 730,
+    });
+    let mut ingest = Ingest::begin(&store, "the demo").await?;
+    ingest.upsert_profiles(data.profiles).await?;
+    for (customer, event) in data.events {
+        ingest.push(&customer, event).await?;
+    }
+    let report = ingest.finish().await?;
+    if args.json {
+        return out.json(&report);
+    }
+    out.line(&format!(
+        "demo business written to {db}: {} customers, {} events ({} already there), {} stage changes",
+        args.customers, report.stored, report.duplicates, report.stage_changes
+    ))?;
+    out.line("next: `rapport funnel`, `rapport customers list --stage client`, `rapport customers show D00001`")
+}
+
+fn print_funnel(f: &Funnel, out: Output) -> anyhow::Result<()> {
+    out.line(&format!("{} customers", f.total_customers))?;
+    out.line(&format!(
+        "{:<10} {:>10} {:>10}   {}",
+        "stage", "now", "reached", "went on to the next stage"
+    ))?;
+    for (stage, now) in &f.stages {
+        let step = f.conversion.iter().find(|c| c.from == *stage);
+        let reached = f
+            .conversion
+            .iter()
+            .find(|c| c.to == *stage)
+            .map_or(f.total_customers, |c| c.reached_to);
+        let next = step.map_or_else(String::new, |c| match c.rate {
+            Some(rate) => format!("{:5.1}% became {}", rate * 100.0, c.to),
+            None => format!("-      became {}", c.to),
+        });
+        out.line(&format!(
+            "{:<10} {:>10} {:>10}   {next}",
+            stage.as_str(),
+            now,
+            reached
+        ))?;
+    }
+    match &f.days_to_second_purchase {
+        Some(q) => out.line(&format!(
+            "second sale: {} clients, median {} days after the first purchase (quartiles {} to {})",
+            q.count, q.median, q.p25, q.p75
+        ))?,
+        None => out.line("second sale: no customer has bought on a second day yet")?,
+    }
+    for share in &f.returned_within {
+        let pct = share
+            .share
+            .map_or_else(|| "-".to_owned(), |s| format!("{:.1}%", s * 100.0));
+        out.line(&format!(
+            "came back within {:>3} days: {pct} of {} first-time buyers who had {} days to do so",
+            share.days, share.eligible, share.days
+        ))?;
+    }
+    if let Some(as_of) = &f.as_of {
+        out.line(&format!("(as of the last purchase in the data, {as_of})"))?;
+    }
+    Ok(())
+}

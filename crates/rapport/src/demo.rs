@@ -1,0 +1,209 @@
+//! A realistic synthetic business for `rapport demo`: profiles, purchases from a buy-till-you-die
+//! process, spend from a gamma mixture, and some conversations. Deterministic for a seed and end date.
+
+use chrono::NaiveDate;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Beta, Distribution, Exp, Gamma};
+
+use crate::domain::state::midnight;
+use crate::domain::{Currency, EventKind, Money, NewEvent};
+use crate::store::NewCustomer;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// Number of customers.
+    pub customers: u32,
+    /// Random seed: the same seed and end date give the same business.
+    pub seed: u64,
+    /// The last day of the generated history.
+    pub end: NaiveDate,
+    /// Length of the history in days.
+    pub days: i64,
+}
+
+/// The generated business: profiles and, per customer, their events.
+#[derive(Debug, Clone, Default)]
+pub struct DemoData {
+    /// One profile per customer.
+    pub profiles: Vec<NewCustomer>,
+    /// Events with the external id of their customer.
+    pub events: Vec<(String, NewEvent)>,
+}
+
+const FIRST: [&str; 24] = [
+    "Anna", "Ben", "Clara", "David", "Emma", "Felix", "Grace", "Hugo", "Ines", "Jonas", "Kira",
+    "Leo", "Maya", "Noah", "Olivia", "Paul", "Quinn", "Rosa", "Samir", "Tara", "Uma", "Victor",
+    "Wendy", "Yusuf",
+];
+const LAST: [&str; 20] = [
+    "Adler", "Berg", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hansen", "Ivanova",
+    "Jensen", "Kowalski", "Lopez", "Meyer", "Novak", "Okafor", "Peters", "Rossi", "Silva",
+    "Tanaka", "Weber",
+];
+const CITIES: [&str; 6] = ["Lyon", "Leeds", "Porto", "Graz", "Ghent", "Turin"];
+const CHANNELS: [&str; 4] = ["phone", "email", "visit", "chat"];
+const NOTES: [&str; 6] = [
+    "asked about delivery times",
+    "wanted advice on a gift",
+    "complained about a late parcel",
+    "praised the packaging",
+    "asked for a product in another size",
+    "enquired about the loyalty card",
+];
+
+/// Generates the demo business.
+pub fn generate(config: &DemoConfig) -> DemoData {
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let end = midnight(config.end) + 86_399;
+    let start = end - config.days * 86_400;
+    let mut data = DemoData::default();
+    // Heterogeneity as in BG/NBD: purchase rates from a gamma, drop-out chances from a beta.
+    let rate = Gamma::new(1.3, 1.0 / 45.0).expect("valid gamma");
+    let dropout = Beta::new(0.9, 3.0).expect("valid beta");
+    for i in 1..=config.customers {
+        let ext = format!("D{i:05}");
+        data.profiles.push(profile(&mut rng, &ext, i, start));
+        let kind: f64 = rng.random();
+        if kind < 0.72 {
+            let (lambda, p) = (rate.sample(&mut rng), dropout.sample(&mut rng));
+            buyer(&mut rng, &ext, start, end, lambda, p, &mut data.events);
+        }
+        if kind >= 0.72 && kind < 0.87 || rng.random_bool(0.25) {
+            conversations(&mut rng, &ext, start, end, &mut data.events);
+        }
+    }
+    data
+}
+
+fn profile(rng: &mut StdRng, ext: &str, i: u32, start: i64) -> NewCustomer {
+    let first = FIRST[rng.random_range(0..FIRST.len())];
+    let last = LAST[rng.random_range(0..LAST.len())];
+    let mut attributes = serde_json::Map::new();
+    attributes.insert(
+        "city".into(),
+        CITIES[rng.random_range(0..CITIES.len())].into(),
+    );
+    NewCustomer {
+        external_id: ext.to_owned(),
+        name: Some(format!("{first} {last}")),
+        email: Some(format!(
+            "{}.{}{i}@example.com",
+            first.to_lowercase(),
+            last.to_lowercase()
+        )),
+        phone: Some(format!("+44 20 7946 {:04}", i % 10_000)),
+        attributes,
+        created_at: start,
+    }
+}
+
+/// Purchases from first order until the customer drops out or the history ends.
+fn buyer(
+    rng: &mut StdRng,
+    ext: &str,
+    start: i64,
+    end: i64,
+    lambda: f64,
+    p: f64,
+    out: &mut Vec<(String, NewEvent)>,
+) {
+    // Acquisition is spread over the history, a little heavier towards the start.
+    let offset = rng.random::<f64>().powf(1.3) * ((end - start) as f64 - 86_400.0 * 7.0);
+    let mut t = start + offset as i64;
+    let gap = Exp::new(lambda).expect("positive rate");
+    let big_spender = rng.random_bool(0.2);
+    let mean_spend: f64 = if big_spender {
+        Gamma::new(3.0, 60.0).expect("valid").sample(rng)
+    } else {
+        Gamma::new(4.0, 12.0).expect("valid").sample(rng)
+    };
+    let spend: Gamma<f64> = Gamma::new(6.0, mean_spend.max(5.0) / 6.0).expect("valid");
+    let mut n = 0;
+    while t <= end {
+        n += 1;
+        let at = t - t % 86_400 + rng.random_range(8..20) * 3_600 + rng.random_range(0..3_600);
+        let amount = Money((spend.sample(rng) * 100.0).round().max(100.0) as i64);
+        let kind = EventKind::Purchase {
+            amount,
+            currency: Currency::parse("EUR").expect("valid code"),
+            order_id: Some(format!("{ext}-{n}")),
+            quantity: Some(rng.random_range(1..5)),
+        };
+        out.push((
+            ext.to_owned(),
+            NewEvent {
+                key: format!("order:{ext}-{n}"),
+                occurred_at: at,
+                kind,
+            },
+        ));
+        if rng.random_bool(p) {
+            break;
+        }
+        t += (gap.sample(rng) * 86_400.0).max(86_400.0) as i64;
+    }
+}
+
+fn conversations(
+    rng: &mut StdRng,
+    ext: &str,
+    start: i64,
+    end: i64,
+    out: &mut Vec<(String, NewEvent)>,
+) {
+    for n in 0..rng.random_range(1..4) {
+        let at = rng.random_range(start..end);
+        let kind = EventKind::Interaction {
+            channel: CHANNELS[rng.random_range(0..CHANNELS.len())].to_owned(),
+            note: NOTES[rng.random_range(0..NOTES.len())].to_owned(),
+        };
+        out.push((
+            ext.to_owned(),
+            NewEvent {
+                key: format!("demo:{ext}:interaction:{n}"),
+                occurred_at: at,
+                kind,
+            },
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(seed: u64) -> DemoConfig {
+        DemoConfig {
+            customers: 500,
+            seed,
+            end: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
+            days: 730,
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_business() {
+        let (a, b) = (generate(&config(7)), generate(&config(7)));
+        assert_eq!(a.events, b.events);
+        assert_ne!(generate(&config(8)).events, a.events);
+    }
+
+    #[test]
+    fn the_business_has_one_time_buyers_repeat_buyers_and_silent_customers() {
+        let data = generate(&config(1));
+        let mut purchases = std::collections::HashMap::<&str, usize>::new();
+        for (ext, e) in &data.events {
+            if matches!(e.kind, EventKind::Purchase { .. }) {
+                *purchases.entry(ext.as_str()).or_default() += 1;
+            }
+        }
+        let once = purchases.values().filter(|n| **n == 1).count();
+        let repeat = purchases.values().filter(|n| **n > 1).count();
+        assert!(once > 50 && repeat > 50, "once {once}, repeat {repeat}");
+        assert!(purchases.len() < 450, "some customers never buy");
+        let end = midnight(config(1).end) + 86_399;
+        assert!(data.events.iter().all(|(_, e)| e.occurred_at <= end));
+    }
+}

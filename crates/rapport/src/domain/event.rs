@@ -1,0 +1,91 @@
+//! Events: everything that happens to a customer, appended to the log and never changed.
+
+use serde::{Deserialize, Serialize};
+
+use super::stage::Stage;
+use super::types::{Currency, CustomerId, Money};
+
+/// What happened, with the facts that belong to that kind of event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The customer bought something.
+    Purchase {
+        /// What was paid.
+        amount: Money,
+        /// In which currency.
+        currency: Currency,
+        /// The shop system's order id, when known.
+        order_id: Option<String>,
+        /// How many items, when known.
+        quantity: Option<i64>,
+    },
+    /// A conversation or contact: a call, a visit, an e-mail exchange.
+    Interaction {
+        /// How: phone, email, visit, chat, ...
+        channel: String,
+        /// What was said or done.
+        note: String,
+    },
+    /// The customer moved from one lifecycle stage to another.
+    StageChange {
+        /// The stage before (`None` for the first).
+        from: Option<Stage>,
+        /// The stage after.
+        to: Stage,
+        /// Why.
+        reason: String,
+    },
+    /// A free-form note by staff.
+    Note {
+        /// The note's text.
+        text: String,
+    },
+    /// The customer referred someone who bought.
+    Referral {
+        /// The external id of the customer who was referred.
+        referred: String,
+    },
+}
+
+impl EventKind {
+    /// The kind's stable name, as stored.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Purchase { .. } => "purchase",
+            EventKind::Interaction { .. } => "interaction",
+            EventKind::StageChange { .. } => "stage_change",
+            EventKind::Note { .. } => "note",
+            EventKind::Referral { .. } => "referral",
+        }
+    }
+}
+
+/// An event about to be appended: its idempotency key, when it happened and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Unique key: appending a second event with the same key stores nothing.
+    pub key: String,
+    /// When it happened (Unix seconds, UTC).
+    pub occurred_at: i64,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// An event as stored in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredEvent {
+    /// Position in the log: later events have larger ids.
+    pub id: i64,
+    /// Whose event it is.
+    pub customer_id: CustomerId,
+    /// The idempotency key.
+    pub key: String,
+    /// When it happened (Unix seconds, UTC).
+    pub occurred_at: i64,
+    /// When Rapport recorded it (Unix seconds, UTC).
+    pub recorded_at: i64,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}

@@ -1,0 +1,12 @@
+//! Customers, events, stages and the rules between them: plain types and pure functions, no I/O.
+
+pub mod event;
+pub mod funnel;
+pub mod stage;
+pub mod state;
+pub mod types;
+
+pub use event::{EventKind, NewEvent, StoredEvent};
+pub use stage::{Stage, StageChange};
+pub use state::CustomerState;
+pub use types::{Currency, CustomerId, Email, ExternalId, Money, ParseError};

@@ -1,0 +1,183 @@
+//! The customer-state projection: a fold over a customer's events.
+
+use chrono::{DateTime, NaiveDate};
+use serde::Serialize;
+
+use super::event::EventKind;
+use super::stage::{Stage, StageChange};
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// The day number (days since 1970-01-01, UTC) of a Unix time.
+pub fn day_of(unix_seconds: i64) -> i64 {
+    unix_seconds.div_euclid(SECONDS_PER_DAY)
+}
+
+/// A day number as an ISO date.
+pub fn format_day(day: i64) -> String {
+    DateTime::from_timestamp(day * SECONDS_PER_DAY, 0)
+        .map(|t| t.date_naive().to_string())
+        .unwrap_or_else(|| format!("day {day}"))
+}
+
+/// The Unix time of midnight UTC at the start of a date.
+pub fn midnight(date: NaiveDate) -> i64 {
+    date.and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp())
+        .unwrap_or_default()
+}
+
+/// What Rapport knows about a customer, derived from the event log alone.
+///
+/// Every field is either order-independent (counts, sums, minima, maxima) or taken from the
+/// stage-change events in log order, so replaying the log always gives the same state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CustomerState {
+    /// The current stage (`None` only before the first stage is assigned).
+    pub stage: Option<Stage>,
+    /// The highest stage ever reached.
+    pub max_stage: Option<Stage>,
+    /// How many stage changes the log holds.
+    pub stage_changes: i64,
+    /// When the current stage took effect.
+    pub stage_changed_at: Option<i64>,
+    /// Number of purchase events.
+    pub purchase_count: i64,
+    /// The earliest purchase.
+    pub first_purchase_at: Option<i64>,
+    /// The earliest purchase on a later day than the first: the second sale.
+    pub second_purchase_at: Option<i64>,
+    /// The latest purchase.
+    pub last_purchase_at: Option<i64>,
+    /// Sum of all purchase amounts, in cents.
+    pub total_spend_cents: i64,
+    /// Number of interactions.
+    pub interaction_count: i64,
+    /// The earliest interaction.
+    pub first_interaction_at: Option<i64>,
+    /// Number of referrals that led to a purchase.
+    pub referral_count: i64,
+    /// The earliest such referral.
+    pub first_referral_at: Option<i64>,
+    /// The latest event of any kind.
+    pub last_event_at: Option<i64>,
+}
+
+impl CustomerState {
+    /// Folds one event into the state.
+    pub fn apply(&mut self, occurred_at: i64, kind: &EventKind) {
+        self.last_event_at = max_opt(self.last_event_at, occurred_at);
+        match kind {
+            EventKind::Purchase { amount, .. } => {
+                self.purchase_count += 1;
+                self.total_spend_cents += amount.0;
+                self.last_purchase_at = max_opt(self.last_purchase_at, occurred_at);
+                self.add_purchase_time(occurred_at);
+            }
+            EventKind::Interaction { .. } => {
+                self.interaction_count += 1;
+                self.first_interaction_at = min_opt(self.first_interaction_at, occurred_at);
+            }
+            EventKind::StageChange { from, to, reason } => {
+                let change = StageChange {
+                    from: *from,
+                    to: *to,
+                    at: occurred_at,
+                    reason: reason.clone(),
+                };
+                self.apply_stage_change(&change);
+            }
+            EventKind::Note { .. } => {}
+            EventKind::Referral { .. } => {
+                self.referral_count += 1;
+                self.first_referral_at = min_opt(self.first_referral_at, occurred_at);
+            }
+        }
+    }
+
+    /// Moves the state to a new stage.
+    pub fn apply_stage_change(&mut self, change: &StageChange) {
+        self.stage = Some(change.to);
+        self.max_stage = self.max_stage.max(Some(change.to));
+        self.stage_changes += 1;
+        self.stage_changed_at = Some(change.at);
+        self.last_event_at = max_opt(self.last_event_at, change.at);
+    }
+
+    /// Days from the first purchase to the second sale, for clients.
+    pub fn days_to_second_purchase(&self) -> Option<i64> {
+        Some(day_of(self.second_purchase_at?) - day_of(self.first_purchase_at?))
+    }
+
+    /// Keeps the first purchase and the earliest purchase on a later day, whatever order purchases arrive in.
+    fn add_purchase_time(&mut self, at: i64) {
+        let Some(first) = self.first_purchase_at else {
+            self.first_purchase_at = Some(at);
+            return;
+        };
+        if day_of(at) < day_of(first) {
+            self.second_purchase_at = Some(first);
+            self.first_purchase_at = Some(at);
+        } else if day_of(at) == day_of(first) {
+            self.first_purchase_at = Some(first.min(at));
+        } else {
+            self.second_purchase_at = min_opt(self.second_purchase_at, at);
+        }
+    }
+}
+
+fn min_opt(current: Option<i64>, value: i64) -> Option<i64> {
+    Some(current.map_or(value, |c| c.min(value)))
+}
+
+fn max_opt(current: Option<i64>, value: i64) -> Option<i64> {
+    Some(current.map_or(value, |c| c.max(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Money;
+
+    fn purchase(cents: i64) -> EventKind {
+        EventKind::Purchase {
+            amount: Money(cents),
+            currency: Default::default(),
+            order_id: None,
+            quantity: None,
+        }
+    }
+
+    #[test]
+    fn purchase_order_does_not_change_the_state() {
+        let times = [
+            50 * SECONDS_PER_DAY,
+            3 * SECONDS_PER_DAY + 7,
+            3 * SECONDS_PER_DAY,
+            9 * SECONDS_PER_DAY,
+        ];
+        let mut forward = CustomerState::default();
+        let mut backward = CustomerState::default();
+        for &t in &times {
+            forward.apply(t, &purchase(100));
+        }
+        for &t in times.iter().rev() {
+            backward.apply(t, &purchase(100));
+        }
+        assert_eq!(forward, backward);
+        assert_eq!(forward.first_purchase_at, Some(3 * SECONDS_PER_DAY));
+        assert_eq!(forward.second_purchase_at, Some(9 * SECONDS_PER_DAY));
+        assert_eq!(forward.days_to_second_purchase(), Some(6));
+        assert_eq!(forward.total_spend_cents, 400);
+    }
+
+    #[test]
+    fn days_are_utc_calendar_days() {
+        assert_eq!(day_of(-1), -1);
+        assert_eq!(format_day(0), "1970-01-01");
+        assert_eq!(
+            midnight(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()),
+            SECONDS_PER_DAY
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! Customer lists: profiles keyed by the business's id, extra columns kept as attributes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use csv::ByteRecord;
+use serde::Serialize;
+
+use super::reader::RecordReader;
+use super::{FileOptions, ImportError, RowError, open};
+use crate::domain::{Email, ExternalId};
+use crate::ingest::Ingest;
+use crate::store::{NewCustomer, Store};
+
+/// Profiles written per round trip.
+const BATCH: usize = 10_000;
+
+/// Which columns hold the profile; every other column becomes an attribute.
+#[derive(Debug, Clone)]
+pub struct CustomerColumns {
+    /// The business's customer id (`--id-col`).
+    pub id: String,
+    /// Full name (`--name-col`), used when present.
+    pub name: String,
+    /// E-mail (`--email-col`), used when present.
+    pub email: String,
+    /// Phone (`--phone-col`), used when present.
+    pub phone: String,
+}
+
+impl Default for CustomerColumns {
+    fn default() -> Self {
+        Self {
+            id: "customer_id".into(),
+            name: "name".into(),
+            email: "email".into(),
+            phone: "phone".into(),
+        }
+    }
+}
+
+/// The result of `rapport import customers`, with the keys `--json` prints.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CustomerImportReport {
+    /// Data rows read.
+    pub rows: u64,
+    /// Customers created.
+    pub customers_created: u64,
+    /// Existing customers whose profile was rewritten.
+    pub customers_updated: u64,
+    /// Rows rejected (with `--skip-invalid`).
+    pub rejected: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Imports customer profiles: all rows or, on any bad row, none (unless `skip_invalid`).
+pub async fn import_customers(
+    store: &Arc<dyn Store>,
+    options: &FileOptions,
+    columns: &CustomerColumns,
+) -> Result<CustomerImportReport, ImportError> {
+    let started = Instant::now();
+    let path = options.path.display().to_string();
+    let io = |source| ImportError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut reader = RecordReader::new(open(&options.path)?, options.delimiter);
+    let mut record = ByteRecord::new();
+    let mut more = reader.read(&mut record).map_err(io)?;
+    while more && reader.line() <= options.skip_lines {
+        more = reader.read(&mut record).map_err(io)?;
+    }
+    if !more {
+        return Err(ImportError::Empty(path));
+    }
+    let names: Vec<String> = match &options.columns {
+        Some(names) => names.clone(),
+        None => record
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+            .collect(),
+    };
+    let id_index =
+        names
+            .iter()
+            .position(|n| *n == columns.id)
+            .ok_or_else(|| ImportError::MissingColumn {
+                path: path.clone(),
+                column: columns.id.clone(),
+                found: names.join(", "),
+                flag: "--id-col".into(),
+            })?;
+    if options.columns.is_none() {
+        more = reader.read(&mut record).map_err(io)?;
+    }
+    let mut rejects = options
+        .skip_invalid
+        .then(|| RejectWriter::create(options.rejects_path()))
+        .transpose()?;
+    let mut ingest = Ingest::begin(store, format!("import of {path}")).await?;
+    let mut report = CustomerImportReport::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    let now = chrono::Utc::now().timestamp();
+    while more {
+        report.rows += 1;
+        let at = Position {
+            path: &path,
+            line: reader.line(),
+            row: report.rows,
+        };
+        match profile(&record, &names, id_index, columns, at, now) {
+            Ok(customer) => batch.push(customer),
+            Err(error) => match rejects.as_mut() {
+                Some(out) => out.write(
+                    &error,
+                    &record
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f).into_owned())
+                        .collect::<Vec<_>>(),
+                )?,
+                None => return Err(error.into()),
+            },
+        }
+        if batch.len() == BATCH {
+            upsert(&mut ingest, &mut batch, &mut report).await?;
+        }
+        more = reader.read(&mut record).map_err(io)?;
+    }
+    upsert(&mut ingest, &mut batch, &mut report).await?;
+    ingest.finish().await?;
+    report.rejected = rejects.map_or(0, |r| r.count());
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+async fn upsert(
+    ingest: &mut Ingest,
+    batch: &mut Vec<NewCustomer>,
+    report: &mut CustomerImportReport,
+) -> Result<(), ImportError> {
+    // A later row for the same id wins, as a later line in a spreadsheet would.
+    let mut latest = std::collections::HashMap::new();
+    for customer in batch.drain(..) {
+        latest.insert(customer.external_id.clone(), customer);
+    }
+    let (created, updated) = ingest
+        .upsert_profiles(latest.into_values().collect())
+        .await?;
+    report.customers_created += created;
+    report.customers_updated += updated;
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+struct Position<'a> {
+    path: &'a str,
+    line: u64,
+    row: u64,
+}
+
+fn profile(
+    record: &ByteRecord,
+    names: &[String],
+    id_index: usize,
+    columns: &CustomerColumns,
+    at: Position<'_>,
+    now: i64,
+) -> Result<NewCustomer, RowError> {
+    let error = |column: &str, value: &str, reason: String| RowError {
+        path: at.path.to_owned(),
+        line: at.line,
+        row: at.row,
+        column: column.to_owned(),
+        value: value.to_owned(),
+        reason,
+    };
+    let mut customer = NewCustomer {
+        created_at: now,
+        ..Default::default()
+    };
+    let raw_id = record
+        .get(id_index)
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    customer.external_id = ExternalId::parse(&raw_id)
+        .map_err(|e| error(&columns.id, &raw_id, e.0))?
+        .to_string();
+    for (name, value) in names.iter().zip(record.iter()) {
+        let value = String::from_utf8_lossy(value).trim().to_owned();
+        if value.is_empty() || *name == columns.id || name == "_" {
+            continue;
+        }
+        if *name == columns.email {
+            customer.email = Some(
+                Email::parse(&value)
+                    .map_err(|e| error(name, &value, e.0))?
+                    .as_str()
+                    .to_owned(),
+            );
+        } else if *name == columns.name {
+            customer.name = Some(value);
+        } else if *name == columns.phone {
+            customer.phone = Some(value);
+        } else {
+            customer.attributes.insert(name.clone(), value.into());
+        }
+    }
+    Ok(customer)
+}
+
+/// Writes rejected rows with their reasons as CSV: line, column, value, reason, then the row's fields.
+pub struct RejectWriter {
+    writer: csv::Writer<std::fs::File>,
+    path: PathBuf,
+    count: u64,
+}
+
+impl RejectWriter {
+    /// Creates (or truncates) the rejects file.
+    pub fn create(path: PathBuf) -> Result<Self, ImportError> {
+        let file = std::fs::File::create(&path).map_err(|source| ImportError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(file);
+        writer
+            .write_record(["line", "column", "value", "reason", "fields..."])
+            .map_err(|e| Self::fail(&path, e))?;
+        Ok(Self {
+            writer,
+            path,
+            count: 0,
+        })
+    }
+
+    /// Appends one rejected row.
+    pub fn write(&mut self, error: &RowError, fields: &[String]) -> Result<(), ImportError> {
+        let head = [
+            error.line.to_string(),
+            error.column.clone(),
+            error.value.clone(),
+            error.reason.clone(),
+        ];
+        let row = head
+            .iter()
+            .map(String::as_str)
+            .chain(fields.iter().map(String::as_str));
+        self.writer
+            .write_record(row)
+            .map_err(|e| Self::fail(&self.path, e))?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// How many rows were rejected; flushes the file.
+    pub fn count(mut self) -> u64 {
+        let _ = self.writer.flush();
+        self.count
+    }
+
+    fn fail(path: &std::path::Path, error: csv::Error) -> ImportError {
+        ImportError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other(error),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Streaming readers for delimited files: transactions and customer lists, in bounded memory.
+
+mod customers;
+mod parse;
+mod reader;
+mod transactions;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use customers::{CustomerColumns, CustomerImportReport, import_customers};
+pub use parse::DateParser;
+pub use reader::{Delimiter, Layout, RecordReader};
+pub use transactions::{PurchaseRow, TransactionColumns, TransactionReader, import_transactions};
+
+use crate::store::StoreError;
+
+/// How a delimited file is laid out and how bad rows are handled.
+#[derive(Debug, Clone)]
+pub struct FileOptions {
+    /// The file to read.
+    pub path: PathBuf,
+    /// Field separator.
+    pub delimiter: Delimiter,
+    /// Column names from the command line (`--columns`): the file then has no header line.
+    pub columns: Option<Vec<String>>,
+    /// Lines to skip before the header or the first row.
+    pub skip_lines: u64,
+    /// strftime format for dates; `None` for ISO 8601.
+    pub date_format: Option<String>,
+    /// Store the good rows and write bad ones to `rejects` instead of failing.
+    pub skip_invalid: bool,
+    /// Where rejected rows go with `skip_invalid`.
+    pub rejects: Option<PathBuf>,
+}
+
+impl FileOptions {
+    /// Options for a comma-separated file with a header and ISO dates.
+    pub fn csv(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            delimiter: Delimiter::Byte(b','),
+            columns: None,
+            skip_lines: 0,
+            date_format: None,
+            skip_invalid: false,
+            rejects: None,
+        }
+    }
+
+    /// Where rejected rows are written: `--rejects`, else `FILE.rejects.csv`.
+    pub fn rejects_path(&self) -> PathBuf {
+        self.rejects.clone().unwrap_or_else(|| {
+            let mut name = self.path.as_os_str().to_owned();
+            name.push(".rejects.csv");
+            PathBuf::from(name)
+        })
+    }
+}
+
+/// Why an import failed. Nothing from the file was stored when any of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The file has no rows.
+    #[error("{0}: the file is empty (no header and no rows)")]
+    Empty(String),
+    /// A column the mapping names is not in the header.
+    #[error(
+        "{path}: no column '{column}' in the header (columns are: {found}); name it with {flag}"
+    )]
+    MissingColumn {
+        /// The file.
+        path: String,
+        /// The column looked for.
+        column: String,
+        /// The header's columns.
+        found: String,
+        /// The flag that maps this column.
+        flag: String,
+    },
+    /// The options contradict each other.
+    #[error("{0}")]
+    Usage(String),
+    /// A row could not be parsed.
+    #[error(transparent)]
+    Row(#[from] RowError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A row that could not be parsed: where it is, which column, what value and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[error("{path}: line {line} (data row {row}), column '{column}': {reason}")]
+pub struct RowError {
+    /// The file.
+    pub path: String,
+    /// Physical line number, counting from 1.
+    pub line: u64,
+    /// Data row number, counting from 1 after any header.
+    pub row: u64,
+    /// The column at fault.
+    pub column: String,
+    /// The value found there.
+    pub value: String,
+    /// Why it was refused, naming the value.
+    pub reason: String,
+}
+
+/// Opens a file for reading, with an error that names it.
+pub fn open(path: &Path) -> Result<std::fs::File, ImportError> {
+    std::fs::File::open(path).map_err(|source| ImportError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}

@@ -1,0 +1,467 @@
+//! Purchase rows from a delimited file, and their import into the event log.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Instant;
+
+use csv::ByteRecord;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::parse::DateParser;
+use super::reader::RecordReader;
+use super::{FileOptions, ImportError, RowError, open};
+use crate::domain::state::day_of;
+use crate::domain::{Currency, EventKind, ExternalId, Money, NewEvent};
+use crate::ingest::Ingest;
+use crate::store::Store;
+
+/// Rows parsed per message from the reading thread.
+const BATCH: usize = 10_000;
+
+/// Which columns hold what. A column named by flag must exist; the optional defaults may be absent.
+#[derive(Debug, Clone)]
+pub struct TransactionColumns {
+    /// The business's customer id (`--customer-col`).
+    pub customer: String,
+    /// Date or date-time of the purchase (`--date-col`).
+    pub date: String,
+    /// Amount paid (`--amount-col`).
+    pub amount: String,
+    /// Order id (`--order-col`); `None` means "use `order_id` if the file has it".
+    pub order: Option<String>,
+    /// Item count (`--quantity-col`); `None` means "use `quantity` if the file has it".
+    pub quantity: Option<String>,
+    /// Currency code column (`--currency-col`), if any.
+    pub currency: Option<String>,
+    /// Currency of amounts when there is no currency column.
+    pub default_currency: Currency,
+}
+
+impl Default for TransactionColumns {
+    fn default() -> Self {
+        Self {
+            customer: "customer_id".into(),
+            date: "date".into(),
+            amount: "amount".into(),
+            order: None,
+            quantity: None,
+            currency: None,
+            default_currency: Currency::default(),
+        }
+    }
+}
+
+/// One purchase read from a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PurchaseRow {
+    /// The business's customer id.
+    pub customer: ExternalId,
+    /// When (Unix seconds, UTC).
+    pub occurred_at: i64,
+    /// Amount paid.
+    pub amount: Money,
+    /// Currency of the amount.
+    pub currency: Currency,
+    /// Order id, when the file has one.
+    pub order_id: Option<String>,
+    /// Quantity, when the file has one.
+    pub quantity: Option<i64>,
+}
+
+struct Indexes {
+    customer: usize,
+    date: usize,
+    amount: usize,
+    order: Option<usize>,
+    quantity: Option<usize>,
+    currency: Option<usize>,
+}
+
+/// Reads purchase rows one by one, with errors that name file, line, column and value.
+pub struct TransactionReader<R: Read> {
+    reader: RecordReader<R>,
+    record: ByteRecord,
+    path: String,
+    names: Vec<String>,
+    idx: Indexes,
+    dates: DateParser,
+    currency: Currency,
+    row: u64,
+    /// Whether the next record might be a header line the `--columns` layout did not announce.
+    sniff_header: bool,
+    /// The record read while opening is data still to be parsed.
+    first_pending: bool,
+}
+
+impl TransactionReader<std::fs::File> {
+    /// Opens the file and reads its header (or takes the column names given).
+    pub fn open(options: &FileOptions, columns: &TransactionColumns) -> Result<Self, ImportError> {
+        Self::new(open(&options.path)?, options, columns)
+    }
+}
+
+impl<R: Read> TransactionReader<R> {
+    /// A reader over any byte source, laid out as `options` says.
+    pub fn new(
+        source: R,
+        options: &FileOptions,
+        columns: &TransactionColumns,
+    ) -> Result<Self, ImportError> {
+        let path = options.path.display().to_string();
+        let mut reader = RecordReader::new(source, options.delimiter);
+        let mut record = ByteRecord::new();
+        let io = |source| ImportError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut more = reader.read(&mut record).map_err(io)?;
+        while more && reader.line() <= options.skip_lines {
+            more = reader.read(&mut record).map_err(io)?;
+        }
+        if !more {
+            return Err(ImportError::Empty(path));
+        }
+        let (names, header_read) = match &options.columns {
+            Some(names) => (names.clone(), false),
+            None => (
+                record
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+                    .collect(),
+                true,
+            ),
+        };
+        let idx = resolve(&path, &names, columns)?;
+        Ok(Self {
+            reader,
+            record,
+            path,
+            names,
+            idx,
+            dates: DateParser::new(options.date_format.clone()),
+            currency: columns.default_currency.clone(),
+            row: 0,
+            sniff_header: !header_read,
+            first_pending: !header_read,
+        })
+    }
+
+    /// Bytes read so far.
+    pub fn bytes(&self) -> u64 {
+        self.reader.bytes()
+    }
+
+    /// The next purchase, `Ok(None)` at the end; a bad row is an error and reading may go on after it.
+    pub fn next_row(&mut self) -> Result<Option<PurchaseRow>, ImportError> {
+        loop {
+            // The first record was read while opening; later ones are read here.
+            if !std::mem::take(&mut self.first_pending) && !self.read_record()? {
+                return Ok(None);
+            }
+            if std::mem::take(&mut self.sniff_header) && self.looks_like_header() {
+                continue;
+            }
+            self.row += 1;
+            return self.parse_record().map(Some).map_err(ImportError::Row);
+        }
+    }
+
+    fn read_record(&mut self) -> Result<bool, ImportError> {
+        self.reader
+            .read(&mut self.record)
+            .map_err(|source| ImportError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// A first line whose date and amount both fail to parse is a header, as in `customer_id date ...`.
+    fn looks_like_header(&mut self) -> bool {
+        let field = |i: usize| self.record.get(i).unwrap_or_default().to_vec();
+        let (date, amount) = (field(self.idx.date), field(self.idx.amount));
+        self.dates.parse(&date).is_none()
+            && Money::parse(&String::from_utf8_lossy(&amount)).is_err()
+    }
+
+    fn parse_record(&mut self) -> Result<PurchaseRow, RowError> {
+        let customer = self.text(self.idx.customer)?;
+        let customer = ExternalId::parse(&customer)
+            .map_err(|e| self.error(self.idx.customer, &customer, &e.0))?;
+        let date = self.field(self.idx.date)?.to_vec();
+        let occurred_at = self.dates.parse(&date).ok_or_else(|| {
+            let value = String::from_utf8_lossy(&date).into_owned();
+            let reason = format!(
+                "'{value}' is not a valid date (expected {})",
+                self.dates.expected()
+            );
+            self.error(self.idx.date, &value, &reason)
+        })?;
+        let amount = self.text(self.idx.amount)?;
+        let amount =
+            Money::parse(&amount).map_err(|e| self.error(self.idx.amount, &amount, &e.0))?;
+        let order_id = self.optional(self.idx.order)?;
+        let quantity = match self.optional(self.idx.quantity)? {
+            Some(q) => Some(q.parse::<i64>().map_err(|_| {
+                self.error(
+                    self.idx.quantity.unwrap_or_default(),
+                    &q,
+                    &format!("'{q}' is not a whole number"),
+                )
+            })?),
+            None => None,
+        };
+        let currency = match self.optional(self.idx.currency)? {
+            Some(code) => Currency::parse(&code)
+                .map_err(|e| self.error(self.idx.currency.unwrap_or_default(), &code, &e.0))?,
+            None => self.currency.clone(),
+        };
+        Ok(PurchaseRow {
+            customer,
+            occurred_at,
+            amount,
+            currency,
+            order_id,
+            quantity,
+        })
+    }
+
+    fn field(&self, i: usize) -> Result<&[u8], RowError> {
+        self.record.get(i).ok_or_else(|| {
+            let reason = format!(
+                "the row has {} fields, so column {} is missing",
+                self.record.len(),
+                i + 1
+            );
+            self.error(i, "", &reason)
+        })
+    }
+
+    fn text(&self, i: usize) -> Result<String, RowError> {
+        let bytes = self.field(i)?;
+        std::str::from_utf8(bytes)
+            .map(|s| s.trim().to_owned())
+            .map_err(|_| {
+                self.error(
+                    i,
+                    &String::from_utf8_lossy(bytes),
+                    "the value is not valid UTF-8",
+                )
+            })
+    }
+
+    fn optional(&self, i: Option<usize>) -> Result<Option<String>, RowError> {
+        match i {
+            Some(i) if self.record.get(i).is_some() => {
+                Ok(Some(self.text(i)?).filter(|s| !s.is_empty()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn error(&self, column: usize, value: &str, reason: &str) -> RowError {
+        RowError {
+            path: self.path.clone(),
+            line: self.reader.line(),
+            row: self.row,
+            column: self
+                .names
+                .get(column)
+                .cloned()
+                .unwrap_or_else(|| format!("#{}", column + 1)),
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// The raw fields of the record that failed last, for a rejects file.
+    pub fn last_record(&self) -> Vec<String> {
+        self.record
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect()
+    }
+}
+
+fn resolve(
+    path: &str,
+    names: &[String],
+    columns: &TransactionColumns,
+) -> Result<Indexes, ImportError> {
+    let find = |name: &str| names.iter().position(|n| n == name);
+    let required = |name: &str, flag: &str| {
+        find(name).ok_or_else(|| ImportError::MissingColumn {
+            path: path.to_owned(),
+            column: name.to_owned(),
+            found: names.join(", "),
+            flag: flag.to_owned(),
+        })
+    };
+    let optional = |given: &Option<String>, default: &str, flag: &str| match given {
+        Some(name) => required(name, flag).map(Some),
+        None => Ok(find(default)),
+    };
+    Ok(Indexes {
+        customer: required(&columns.customer, "--customer-col")?,
+        date: required(&columns.date, "--date-col")?,
+        amount: required(&columns.amount, "--amount-col")?,
+        order: optional(&columns.order, "order_id", "--order-col")?,
+        quantity: optional(&columns.quantity, "quantity", "--quantity-col")?,
+        currency: match &columns.currency {
+            Some(name) => Some(required(name, "--currency-col")?),
+            None => None,
+        },
+    })
+}
+
+/// The result of `rapport import transactions`, with the keys `--json` prints.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TransactionImportReport {
+    /// Data rows read.
+    pub rows: u64,
+    /// Purchases stored.
+    pub stored: u64,
+    /// Rows already in the log.
+    pub duplicates: u64,
+    /// Customers created.
+    pub customers_created: u64,
+    /// Stage changes the purchases caused.
+    pub stage_changes: u64,
+    /// Rows rejected (with `--skip-invalid`).
+    pub rejected: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Imports purchases from a file: all rows or, on any bad row, none (unless `skip_invalid`).
+pub async fn import_transactions(
+    store: &Arc<dyn Store>,
+    options: &FileOptions,
+    columns: &TransactionColumns,
+    progress: Option<indicatif::ProgressBar>,
+) -> Result<TransactionImportReport, ImportError> {
+    let started = Instant::now();
+    let reader = TransactionReader::open(options, columns)?;
+    let rejects = options.skip_invalid.then(|| options.rejects_path());
+    let (tx, mut rx) = mpsc::channel(4);
+    let parser = tokio::task::spawn_blocking(move || read_batches(reader, rejects, tx, progress));
+    let source = format!("import of {}", options.path.display());
+    let mut ingest = Ingest::begin(store, source).await?;
+    let mut keys = KeyMaker::default();
+    let mut rows = 0;
+    while let Some(batch) = rx.recv().await {
+        for row in batch? {
+            rows += 1;
+            let event = keys.event(row);
+            ingest.push(event.0.as_str(), event.1).await?;
+        }
+    }
+    let rejected = parser
+        .await
+        .map_err(|e| ImportError::Usage(format!("the reading thread failed: {e}")))??;
+    let report = ingest.finish().await?;
+    Ok(TransactionImportReport {
+        rows: rows + rejected,
+        stored: report.stored,
+        duplicates: report.duplicates,
+        customers_created: report.customers_created,
+        stage_changes: report.stage_changes,
+        rejected,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+type Batch = Result<Vec<PurchaseRow>, ImportError>;
+
+/// Runs on a blocking thread: parses the file and sends batches; returns how many rows were rejected.
+fn read_batches(
+    mut reader: TransactionReader<std::fs::File>,
+    rejects: Option<std::path::PathBuf>,
+    tx: mpsc::Sender<Batch>,
+    progress: Option<indicatif::ProgressBar>,
+) -> Result<u64, ImportError> {
+    let mut rejects = rejects
+        .map(super::customers::RejectWriter::create)
+        .transpose()?;
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        match reader.next_row() {
+            Ok(Some(row)) => batch.push(row),
+            Ok(None) => break,
+            Err(ImportError::Row(error)) if rejects.is_some() => {
+                let record = reader.last_record();
+                rejects.as_mut().expect("checked").write(&error, &record)?;
+            }
+            Err(error) => {
+                let _ = tx.blocking_send(Err(error));
+                return Ok(0);
+            }
+        }
+        if batch.len() == BATCH {
+            if let Some(bar) = &progress {
+                bar.set_position(reader.bytes());
+            }
+            if tx
+                .blocking_send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
+                .is_err()
+            {
+                return Ok(0);
+            }
+        }
+    }
+    let _ = tx.blocking_send(Ok(batch));
+    Ok(rejects.map_or(0, |r| r.count()))
+}
+
+/// Gives each purchase its idempotency key: the order id when there is one, else the row's content.
+///
+/// Identical rows without an order id (same customer, time, amount and quantity) are told apart by
+/// how often they occurred before on the same date in the file, so importing the file again, or a
+/// later export that overlaps it, finds each one again. Counts are kept for one date at a time,
+/// which is exact for files sorted by date or by customer, as shop exports are.
+#[derive(Default)]
+struct KeyMaker {
+    day: i64,
+    seen: HashMap<String, u32>,
+}
+
+impl KeyMaker {
+    fn event(&mut self, row: PurchaseRow) -> (ExternalId, NewEvent) {
+        let key = match &row.order_id {
+            Some(order) => format!("order:{order}"),
+            None => self.content_key(&row),
+        };
+        let kind = EventKind::Purchase {
+            amount: row.amount,
+            currency: row.currency,
+            order_id: row.order_id,
+            quantity: row.quantity,
+        };
+        (
+            row.customer,
+            NewEvent {
+                key,
+                occurred_at: row.occurred_at,
+                kind,
+            },
+        )
+    }
+
+    fn content_key(&mut self, row: &PurchaseRow) -> String {
+        if day_of(row.occurred_at) != self.day {
+            self.day = day_of(row.occurred_at);
+            self.seen.clear();
+        }
+        let quantity = row
+            .quantity
+            .map_or_else(|| "-".to_owned(), |q| q.to_string());
+        let base = format!(
+            "row:{}:{}:{}:{}",
+            row.customer, row.occurred_at, row.amount.0, quantity
+        );
+        let n = self.seen.entry(base.clone()).or_default();
+        *n += 1;
+        if *n == 1 { base } else { format!("{base}#{n}") }
+    }
+}

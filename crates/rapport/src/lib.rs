@@ -1,0 +1,9 @@
+//! Rapport: a customer loyalty engine. Events come in, customer state and stages are projected
+//! from the log, models score customers, and surfaces show it all.
+
+pub mod demo;
+pub mod domain;
+pub mod import;
+pub mod ingest;
+pub mod projection;
+pub mod store;

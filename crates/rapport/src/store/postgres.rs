@@ -1,0 +1,319 @@
+//! PostgreSQL, for a business that outgrows one machine: batches go in with COPY and `UNNEST`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
+
+use super::shared::{STATE_COLUMNS, shared_queries, state_upsert_clause};
+use super::{Store, WriteTx};
+
+shared_queries!(Postgres, PgRow);
+
+/// Rows per COPY round.
+const CHUNK: usize = 50_000;
+
+/// The PostgreSQL backend.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to the database a `postgres://` URL names.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
+        Ok(Box::new(PgTx {
+            tx: self.pool.begin().await?,
+            staging_ready: false,
+        }))
+    }
+
+    async fn customer(
+        &self,
+        external_id: &crate::domain::ExternalId,
+    ) -> StoreResult<Option<CustomerRecord>> {
+        customer_by_external_id(&self.pool, external_id.as_str()).await
+    }
+
+    async fn list_customers(&self, filter: &CustomerFilter) -> StoreResult<Vec<CustomerRecord>> {
+        list_customers(&self.pool, filter).await
+    }
+
+    async fn events_of(&self, customer: CustomerId) -> StoreResult<Vec<StoredEvent>> {
+        events_of(&self.pool, customer).await
+    }
+
+    async fn funnel_rows(&self) -> StoreResult<Vec<FunnelRow>> {
+        funnel_rows(&self.pool).await
+    }
+
+    async fn event_count(&self) -> StoreResult<u64> {
+        event_count(&self.pool).await
+    }
+}
+
+struct PgTx {
+    tx: Transaction<'static, Postgres>,
+    staging_ready: bool,
+}
+
+impl PgTx {
+    /// A session-local table that COPY fills; dropped with the transaction.
+    async fn ensure_staging(&mut self) -> StoreResult<()> {
+        if !self.staging_ready {
+            sqlx::query(
+                "CREATE TEMP TABLE rapport_staging_events (seq BIGINT, customer_id BIGINT, kind TEXT, \
+                 occurred_at BIGINT, recorded_at BIGINT, event_key TEXT, amount_cents BIGINT, currency TEXT, \
+                 order_id TEXT, quantity BIGINT, data TEXT) ON COMMIT DROP",
+            )
+            .execute(&mut *self.tx)
+            .await?;
+            self.staging_ready = true;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl WriteTx for PgTx {
+    async fn find_customers(
+        &mut self,
+        external_ids: &[&str],
+    ) -> StoreResult<Vec<(String, CustomerId, CustomerState)>> {
+        let sql = format!("{CUSTOMER_SELECT} WHERE c.external_id = ANY($1)");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(external_ids)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|row| customer_from_row(row).map(|r| (r.external_id, r.id, r.state)))
+            .collect()
+    }
+
+    async fn create_customers(
+        &mut self,
+        customers: &[NewCustomer],
+    ) -> StoreResult<Vec<CustomerId>> {
+        let column =
+            |f: fn(&NewCustomer) -> Option<String>| customers.iter().map(f).collect::<Vec<_>>();
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "INSERT INTO customers (external_id, name, email, phone, attributes, created_at) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[]) \
+             RETURNING id, external_id",
+        )
+        .bind(column(|c| Some(c.external_id.clone())))
+        .bind(column(|c| c.name.clone()))
+        .bind(column(|c| c.email.clone()))
+        .bind(column(|c| c.phone.clone()))
+        .bind(column(|c| Some(serde_json::Value::Object(c.attributes.clone()).to_string())))
+        .bind(customers.iter().map(|c| c.created_at).collect::<Vec<_>>())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let ids: HashMap<String, CustomerId> = rows
+            .into_iter()
+            .map(|(id, ext)| (ext, CustomerId(id)))
+            .collect();
+        customers
+            .iter()
+            .map(|c| {
+                ids.get(&c.external_id).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("customer '{}' was not created", c.external_id))
+                })
+            })
+            .collect()
+    }
+
+    async fn update_profiles(&mut self, updates: &[(CustomerId, NewCustomer)]) -> StoreResult<()> {
+        update_profiles(&mut self.tx, updates).await
+    }
+
+    async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<Vec<bool>> {
+        self.ensure_staging().await?;
+        let mut stored = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(CHUNK) {
+            sqlx::query("TRUNCATE rapport_staging_events")
+                .execute(&mut *self.tx)
+                .await?;
+            let mut copy = self
+                .tx
+                .copy_in_raw("COPY rapport_staging_events FROM STDIN")
+                .await?;
+            copy.send(copy_text(chunk).into_bytes()).await?;
+            copy.finish().await?;
+            let keys: Vec<String> = sqlx::query_scalar(
+                "INSERT INTO events (customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, \
+                 currency, order_id, quantity, data) \
+                 SELECT customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, currency, order_id, \
+                 quantity, data FROM rapport_staging_events ORDER BY seq \
+                 ON CONFLICT (event_key) DO NOTHING RETURNING event_key",
+            )
+            .fetch_all(&mut *self.tx)
+            .await?;
+            stored.extend(super::codec::stored_mask(chunk, keys));
+        }
+        Ok(stored)
+    }
+
+    async fn save_states(&mut self, states: &[(CustomerId, CustomerState)]) -> StoreResult<()> {
+        let types = ["int8[]", "text[]", "text[]"]
+            .into_iter()
+            .chain(std::iter::repeat("int8[]"));
+        let unnest: Vec<String> = types
+            .take(STATE_COLUMNS.len())
+            .enumerate()
+            .map(|(i, t)| format!("${}::{t}", i + 1))
+            .collect();
+        let sql = format!(
+            "INSERT INTO customer_state ({}) SELECT * FROM UNNEST({}) {}",
+            STATE_COLUMNS.join(", "),
+            unnest.join(", "),
+            state_upsert_clause()
+        );
+        for chunk in states.chunks(CHUNK) {
+            let ints = |f: fn(&CustomerState) -> Option<i64>| {
+                chunk.iter().map(|(_, s)| f(s)).collect::<Vec<_>>()
+            };
+            sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(chunk.iter().map(|(id, _)| id.0).collect::<Vec<_>>())
+                .bind(
+                    chunk
+                        .iter()
+                        .map(|(_, s)| s.stage.map(|x| x.as_str()))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    chunk
+                        .iter()
+                        .map(|(_, s)| s.max_stage.map(|x| x.as_str()))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(ints(|s| Some(s.stage_changes)))
+                .bind(ints(|s| s.stage_changed_at))
+                .bind(ints(|s| Some(s.purchase_count)))
+                .bind(ints(|s| s.first_purchase_at))
+                .bind(ints(|s| s.second_purchase_at))
+                .bind(ints(|s| s.last_purchase_at))
+                .bind(ints(|s| Some(s.total_spend_cents)))
+                .bind(ints(|s| Some(s.interaction_count)))
+                .bind(ints(|s| s.first_interaction_at))
+                .bind(ints(|s| Some(s.referral_count)))
+                .bind(ints(|s| s.first_referral_at))
+                .bind(ints(|s| s.last_event_at))
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn clear_states(&mut self) -> StoreResult<()> {
+        clear_states(&mut self.tx).await
+    }
+
+    async fn events_page(
+        &mut self,
+        after: (i64, i64),
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        events_page(&mut *self.tx, after, limit).await
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Rows in COPY's text format: tab-separated, `\N` for NULL, backslash escapes.
+fn copy_text(rows: &[EventRow]) -> String {
+    let mut out = String::with_capacity(rows.len() * 96);
+    for (seq, r) in rows.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{seq}\t{}\t{}\t{}\t{}\t",
+            r.customer_id, r.kind, r.occurred_at, r.recorded_at
+        );
+        escape_into(&mut out, Some(&r.key));
+        out.push('\t');
+        int_into(&mut out, r.amount_cents);
+        out.push('\t');
+        escape_into(&mut out, r.currency.as_deref());
+        out.push('\t');
+        escape_into(&mut out, r.order_id.as_deref());
+        out.push('\t');
+        int_into(&mut out, r.quantity);
+        out.push('\t');
+        escape_into(&mut out, r.data.as_deref());
+        out.push('\n');
+    }
+    out
+}
+
+fn int_into(out: &mut String, value: Option<i64>) {
+    match value {
+        Some(v) => {
+            let _ = write!(out, "{v}");
+        }
+        None => out.push_str("\\N"),
+    }
+}
+
+fn escape_into(out: &mut String, value: Option<&str>) {
+    let Some(text) = value else {
+        out.push_str("\\N");
+        return;
+    };
+    for ch in text.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_escapes_what_would_break_a_row() {
+        let row = EventRow {
+            customer_id: 1,
+            kind: "note",
+            occurred_at: 2,
+            recorded_at: 3,
+            key: "k\t1".into(),
+            amount_cents: None,
+            currency: None,
+            order_id: None,
+            quantity: None,
+            data: Some("a\\b\nc".into()),
+        };
+        assert_eq!(
+            copy_text(&[row]),
+            "0\t1\tnote\t2\t3\tk\\t1\t\\N\t\\N\t\\N\t\\N\ta\\\\b\\nc\n"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! SQL that both backends run unchanged (`$N` placeholders work in SQLite too), generated per backend.
+
+/// The customer columns every read selects, joined with the projection.
+pub const CUSTOMER_SELECT: &str = "SELECT c.id, c.external_id, c.name, c.email, c.phone, c.attributes, c.created_at, \
+     s.stage, s.max_stage, s.stage_changes, s.stage_changed_at, s.purchase_count, s.first_purchase_at, \
+     s.second_purchase_at, s.last_purchase_at, s.total_spend_cents, s.interaction_count, s.first_interaction_at, \
+     s.referral_count, s.first_referral_at, s.last_event_at \
+     FROM customers c LEFT JOIN customer_state s ON s.customer_id = c.id";
+
+/// The event columns every read selects.
+pub const EVENT_SELECT: &str = "SELECT id, customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, \
+     currency, order_id, quantity, data FROM events";
+
+/// The projection's columns, in the order writes bind them.
+pub const STATE_COLUMNS: [&str; 15] = [
+    "customer_id",
+    "stage",
+    "max_stage",
+    "stage_changes",
+    "stage_changed_at",
+    "purchase_count",
+    "first_purchase_at",
+    "second_purchase_at",
+    "last_purchase_at",
+    "total_spend_cents",
+    "interaction_count",
+    "first_interaction_at",
+    "referral_count",
+    "first_referral_at",
+    "last_event_at",
+];
+
+/// `ON CONFLICT` clause that overwrites a customer's state with the new one.
+pub fn state_upsert_clause() -> String {
+    let sets: Vec<String> = STATE_COLUMNS[1..]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "ON CONFLICT (customer_id) DO UPDATE SET {}",
+        sets.join(", ")
+    )
+}
+
+/// Generates, for one backend, the queries and row decoders both backends share.
+macro_rules! shared_queries {
+    ($db:ty, $row:ty) => {
+        use sqlx::Row as _;
+
+        use crate::domain::funnel::FunnelRow;
+        use crate::domain::state::day_of;
+        use crate::domain::{CustomerId, CustomerState, StoredEvent};
+        use crate::store::codec::{self, EventRow};
+        use crate::store::shared::{CUSTOMER_SELECT, EVENT_SELECT};
+        use crate::store::{CustomerFilter, CustomerRecord, NewCustomer, StoreError, StoreResult};
+
+        fn state_from_row(row: &$row) -> StoreResult<CustomerState> {
+            let stage: Option<String> = row.try_get("stage")?;
+            let max_stage: Option<String> = row.try_get("max_stage")?;
+            Ok(CustomerState {
+                stage: stage.as_deref().map(codec::stage).transpose()?,
+                max_stage: max_stage.as_deref().map(codec::stage).transpose()?,
+                stage_changes: row.try_get::<Option<i64>, _>("stage_changes")?.unwrap_or_default(),
+                stage_changed_at: row.try_get("stage_changed_at")?,
+                purchase_count: row.try_get::<Option<i64>, _>("purchase_count")?.unwrap_or_default(),
+                first_purchase_at: row.try_get("first_purchase_at")?,
+                second_purchase_at: row.try_get("second_purchase_at")?,
+                last_purchase_at: row.try_get("last_purchase_at")?,
+                total_spend_cents: row.try_get::<Option<i64>, _>("total_spend_cents")?.unwrap_or_default(),
+                interaction_count: row.try_get::<Option<i64>, _>("interaction_count")?.unwrap_or_default(),
+                first_interaction_at: row.try_get("first_interaction_at")?,
+                referral_count: row.try_get::<Option<i64>, _>("referral_count")?.unwrap_or_default(),
+                first_referral_at: row.try_get("first_referral_at")?,
+                last_event_at: row.try_get("last_event_at")?,
+            })
+        }
+
+        fn customer_from_row(row: &$row) -> StoreResult<CustomerRecord> {
+            let attributes: String = row.try_get("attributes")?;
+            let id: i64 = row.try_get("id")?;
+            Ok(CustomerRecord {
+                id: CustomerId(id),
+                external_id: row.try_get("external_id")?,
+                name: row.try_get("name")?,
+                email: row.try_get("email")?,
+                phone: row.try_get("phone")?,
+                attributes: serde_json::from_str(&attributes)
+                    .map_err(|e| StoreError::Corrupt(format!("customer {id}: attributes: {e}")))?,
+                created_at: row.try_get("created_at")?,
+                state: state_from_row(row)?,
+            })
+        }
+
+        fn event_from_row(row: &$row) -> StoreResult<StoredEvent> {
+            let kind: String = row.try_get("kind")?;
+            EventRow {
+                customer_id: row.try_get("customer_id")?,
+                kind: codec::kind_name(&kind)?,
+                occurred_at: row.try_get("occurred_at")?,
+                recorded_at: row.try_get("recorded_at")?,
+                key: row.try_get("event_key")?,
+                amount_cents: row.try_get("amount_cents")?,
+                currency: row.try_get("currency")?,
+                order_id: row.try_get("order_id")?,
+                quantity: row.try_get("quantity")?,
+                data: row.try_get("data")?,
+            }
+            .decode(row.try_get("id")?)
+        }
+
+        async fn customer_by_external_id<'e>(
+            ex: impl sqlx::Executor<'e, Database = $db>,
+            external_id: &str,
+        ) -> StoreResult<Option<CustomerRecord>> {
+            let sql = format!("{CUSTOMER_SELECT} WHERE c.external_id = $1");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(external_id).fetch_optional(ex).await?;
+            row.as_ref().map(customer_from_row).transpose()
+        }
+
+        async fn list_customers<'e>(
+            ex: impl sqlx::Executor<'e, Database = $db>,
+            filter: &CustomerFilter,
+        ) -> StoreResult<Vec<CustomerRecord>> {
+            let sql = format!(
+                "{CUSTOMER_SELECT} WHERE ($1 IS NULL OR s.stage = $1) AND c.id > $2 ORDER BY c.id LIMIT $3"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(filter.stage.map(|s| s.as_str()))
+                .bind(filter.after.map_or(0, |c| c.0))
+                .bind(i64::from(filter.limit))
+                .fetch_all(ex)
+                .await?;
+            rows.iter().map(customer_from_row).collect()
+        }
+
+        async fn events_of<'e>(
+            ex: impl sqlx::Executor<'e, Database = $db>,
+            customer: CustomerId,
+        ) -> StoreResult<Vec<StoredEvent>> {
+            let sql = format!("{EVENT_SELECT} WHERE customer_id = $1 ORDER BY id");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer.0).fetch_all(ex).await?;
+            rows.iter().map(event_from_row).collect()
+        }
+
+        async fn events_page<'e>(
+            ex: impl sqlx::Executor<'e, Database = $db>,
+            after: (i64, i64),
+            limit: u32,
+        ) -> StoreResult<Vec<StoredEvent>> {
+            let sql = format!(
+                "{EVENT_SELECT} WHERE (customer_id, id) > ($1, $2) ORDER BY customer_id, id LIMIT $3"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after.0).bind(after.1).bind(i64::from(limit)).fetch_all(ex).await?;
+            rows.iter().map(event_from_row).collect()
+        }
+
+        async fn funnel_rows<'e>(ex: impl sqlx::Executor<'e, Database = $db>) -> StoreResult<Vec<FunnelRow>> {
+            let sql = "SELECT s.stage, s.max_stage, s.first_purchase_at, s.second_purchase_at \
+                       FROM customers c JOIN customer_state s ON s.customer_id = c.id";
+            let rows = sqlx::query(sql).fetch_all(ex).await?;
+            rows.iter()
+                .map(|row| {
+                    let stage: String = row.try_get(0)?;
+                    let max_stage: String = row.try_get(1)?;
+                    let first: Option<i64> = row.try_get(2)?;
+                    let second: Option<i64> = row.try_get(3)?;
+                    Ok(FunnelRow {
+                        stage: codec::stage(&stage)?,
+                        max_stage: codec::stage(&max_stage)?,
+                        first_purchase_day: first.map(day_of),
+                        second_purchase_day: second.map(day_of),
+                    })
+                })
+                .collect()
+        }
+
+        async fn event_count<'e>(ex: impl sqlx::Executor<'e, Database = $db>) -> StoreResult<u64> {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(ex).await?;
+            Ok(n as u64)
+        }
+
+        async fn update_profiles(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            updates: &[(CustomerId, NewCustomer)],
+        ) -> StoreResult<()> {
+            for (id, profile) in updates {
+                sqlx::query("UPDATE customers SET name = $1, email = $2, phone = $3, attributes = $4 WHERE id = $5")
+                    .bind(&profile.name)
+                    .bind(&profile.email)
+                    .bind(&profile.phone)
+                    .bind(serde_json::Value::Object(profile.attributes.clone()).to_string())
+                    .bind(id.0)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        async fn clear_states(conn: &mut <$db as sqlx::Database>::Connection) -> StoreResult<()> {
+            sqlx::query("DELETE FROM customer_state").execute(conn).await?;
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use shared_queries;

@@ -1,0 +1,256 @@
+//! The embedded default: SQLite in WAL mode. Batches travel as one JSON document per statement,
+//! which SQLite unpacks with `json_each`, so a batch costs one statement rather than thousands.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
+
+use super::shared::{STATE_COLUMNS, shared_queries, state_upsert_clause};
+use super::{Store, WriteTx};
+
+shared_queries!(Sqlite, SqliteRow);
+
+/// Rows per statement when a batch is written.
+const CHUNK: usize = 20_000;
+
+/// The SQLite backend.
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (and creates if missing) the database file a `sqlite://PATH` URL names.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true)
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
+        // IMMEDIATE takes the write lock up front: a deferred transaction that later wants to
+        // write can fail with SQLITE_BUSY instead of waiting its turn.
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(SqliteTx { tx }))
+    }
+
+    async fn customer(
+        &self,
+        external_id: &crate::domain::ExternalId,
+    ) -> StoreResult<Option<CustomerRecord>> {
+        customer_by_external_id(&self.pool, external_id.as_str()).await
+    }
+
+    async fn list_customers(&self, filter: &CustomerFilter) -> StoreResult<Vec<CustomerRecord>> {
+        list_customers(&self.pool, filter).await
+    }
+
+    async fn events_of(&self, customer: CustomerId) -> StoreResult<Vec<StoredEvent>> {
+        events_of(&self.pool, customer).await
+    }
+
+    async fn funnel_rows(&self) -> StoreResult<Vec<FunnelRow>> {
+        funnel_rows(&self.pool).await
+    }
+
+    async fn event_count(&self) -> StoreResult<u64> {
+        event_count(&self.pool).await
+    }
+}
+
+struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+#[async_trait]
+impl WriteTx for SqliteTx {
+    async fn find_customers(
+        &mut self,
+        external_ids: &[&str],
+    ) -> StoreResult<Vec<(String, CustomerId, CustomerState)>> {
+        let mut found = Vec::new();
+        for chunk in external_ids.chunks(CHUNK) {
+            let sql = format!(
+                "{CUSTOMER_SELECT} WHERE c.external_id IN (SELECT value FROM json_each($1))"
+            );
+            let ids = serde_json::to_string(chunk).expect("strings serialize");
+            let rows = sqlx::query(AssertSqlSafe(sql))
+                .bind(ids)
+                .fetch_all(&mut *self.tx)
+                .await?;
+            for row in &rows {
+                let record = customer_from_row(row)?;
+                found.push((record.external_id, record.id, record.state));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn create_customers(
+        &mut self,
+        customers: &[NewCustomer],
+    ) -> StoreResult<Vec<CustomerId>> {
+        let mut ids = HashMap::with_capacity(customers.len());
+        for chunk in customers.chunks(CHUNK) {
+            let batch: Vec<_> = chunk
+                .iter()
+                .map(|c| {
+                    let attributes = serde_json::Value::Object(c.attributes.clone()).to_string();
+                    json!([
+                        c.external_id,
+                        c.name,
+                        c.email,
+                        c.phone,
+                        attributes,
+                        c.created_at
+                    ])
+                })
+                .collect();
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "INSERT INTO customers (external_id, name, email, phone, attributes, created_at) \
+                 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM json_each($1) \
+                 RETURNING id, external_id",
+            )
+            .bind(serde_json::Value::Array(batch).to_string())
+            .fetch_all(&mut *self.tx)
+            .await?;
+            ids.extend(rows.into_iter().map(|(id, ext)| (ext, CustomerId(id))));
+        }
+        customers
+            .iter()
+            .map(|c| {
+                ids.get(&c.external_id).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("customer '{}' was not created", c.external_id))
+                })
+            })
+            .collect()
+    }
+
+    async fn update_profiles(&mut self, updates: &[(CustomerId, NewCustomer)]) -> StoreResult<()> {
+        update_profiles(&mut self.tx, updates).await
+    }
+
+    async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<Vec<bool>> {
+        let mut stored = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(CHUNK) {
+            let keys: Vec<String> = sqlx::query_scalar(
+                "INSERT INTO events (customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, \
+                 currency, order_id, quantity, data) \
+                 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, \
+                 value->>8, value->>9 FROM json_each($1) WHERE true \
+                 ON CONFLICT (event_key) DO NOTHING RETURNING event_key",
+            )
+            .bind(events_json(chunk))
+            .fetch_all(&mut *self.tx)
+            .await?;
+            stored.extend(super::codec::stored_mask(chunk, keys));
+        }
+        Ok(stored)
+    }
+
+    async fn save_states(&mut self, states: &[(CustomerId, CustomerState)]) -> StoreResult<()> {
+        let placeholders: Vec<String> = (0..STATE_COLUMNS.len())
+            .map(|i| format!("value->>{i}"))
+            .collect();
+        let sql = format!(
+            "INSERT INTO customer_state ({}) SELECT {} FROM json_each($1) WHERE true {}",
+            STATE_COLUMNS.join(", "),
+            placeholders.join(", "),
+            state_upsert_clause()
+        );
+        for chunk in states.chunks(CHUNK) {
+            let batch: Vec<_> = chunk.iter().map(|(id, s)| state_json(*id, s)).collect();
+            sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(serde_json::Value::Array(batch).to_string())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn clear_states(&mut self) -> StoreResult<()> {
+        clear_states(&mut self.tx).await
+    }
+
+    async fn events_page(
+        &mut self,
+        after: (i64, i64),
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        events_page(&mut *self.tx, after, limit).await
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn events_json(rows: &[EventRow]) -> String {
+    let batch: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.customer_id,
+                r.kind,
+                r.occurred_at,
+                r.recorded_at,
+                &r.key,
+                r.amount_cents,
+                &r.currency,
+                &r.order_id,
+                r.quantity,
+                &r.data,
+            )
+        })
+        .collect();
+    serde_json::to_string(&batch).expect("event rows serialize")
+}
+
+fn state_json(id: CustomerId, s: &CustomerState) -> serde_json::Value {
+    json!([
+        id.0,
+        s.stage.map(|x| x.as_str()),
+        s.max_stage.map(|x| x.as_str()),
+        s.stage_changes,
+        s.stage_changed_at,
+        s.purchase_count,
+        s.first_purchase_at,
+        s.second_purchase_at,
+        s.last_purchase_at,
+        s.total_spend_cents,
+        s.interaction_count,
+        s.first_interaction_at,
+        s.referral_count,
+        s.first_referral_at,
+        s.last_event_at
+    ])
+}
