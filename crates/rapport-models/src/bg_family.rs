@@ -4,8 +4,11 @@
 //! beta-distributed (a, b) chance of dropping out after a purchase; MBG/NBD also allows
 //! dropping out at time zero, which shifts b by one and applies to zero-frequency rows.
 
-use crate::data::Histories;
+use std::ops::Range;
+
+use crate::data::{Histories, TimeTables};
 use crate::fit::Objective;
+use crate::parallel::map_reduce;
 use crate::special::{digamma, hyp2f1, ln_gamma, sigmoid};
 use crate::summary::History;
 
@@ -93,6 +96,26 @@ pub(crate) struct FamilyObjective<'a> {
     pub variant: Variant,
 }
 
+/// ln(alpha + t) and 1 / (alpha + t) for every distinct age and recency.
+struct TimeLogs {
+    age: Vec<(f64, f64)>,
+    recency: Vec<(f64, f64)>,
+}
+
+impl TimeLogs {
+    fn new(times: &TimeTables, alpha: f64) -> Self {
+        let table = |ts: &[f64]| {
+            ts.iter()
+                .map(|t| ((alpha + t).ln(), 1.0 / (alpha + t)))
+                .collect()
+        };
+        TimeLogs {
+            age: table(&times.ages),
+            recency: table(&times.recencies),
+        }
+    }
+}
+
 /// Gradient accumulator in parameter order r, alpha, a, b.
 #[derive(Default)]
 struct Acc {
@@ -100,23 +123,32 @@ struct Acc {
     g: [f64; 4],
 }
 
+impl Acc {
+    fn merge(mut self, other: Acc) -> Acc {
+        self.ll += other.ll;
+        self.g.iter_mut().zip(other.g).for_each(|(a, b)| *a += b);
+        self
+    }
+}
+
 impl FamilyObjective<'_> {
-    /// Adds the per-row terms of one frequency group.
-    fn add_rows(&self, f: &Family, x: u32, rows: &[crate::data::WeightedHistory], acc: &mut Acc) {
+    /// Adds the per-row terms of one frequency group (rows `range` of the data).
+    fn add_rows(&self, f: &Family, x: u32, range: Range<usize>, logs: &TimeLogs, acc: &mut Acc) {
         let xf = f64::from(x);
         let rx = f.r + xf;
         let den = f.b + xf + f.shift() - 1.0;
         let branch = x > 0 || f.variant == Variant::Mbg;
         let ln_a_den = f.a.ln() - den.ln();
-        for row in rows {
-            let (w, h) = (row.weight, &row.history);
-            let (big, small) = (f.alpha + h.age, f.alpha + h.recency);
-            let l_big = big.ln();
+        let rows = &self.data.rows()[range.clone()];
+        let index = &self.data.times().index[range];
+        for (row, &(ai, ri)) in rows.iter().zip(index) {
+            let w = row.weight;
+            let (l_big, inv_big) = logs.age[ai as usize];
             acc.ll -= w * rx * l_big;
             acc.g[0] -= w * l_big;
-            acc.g[1] -= w * rx / big;
+            acc.g[1] -= w * rx * inv_big;
             if branch {
-                let l_small = small.ln();
+                let (l_small, inv_small) = logs.recency[ri as usize];
                 let d = ln_a_den + rx * (l_big - l_small);
                 let e = (-d.abs()).exp();
                 acc.ll += w * (d.max(0.0) + e.ln_1p());
@@ -126,11 +158,25 @@ impl FamilyObjective<'_> {
                     e / (1.0 + e)
                 };
                 acc.g[0] += s * (l_big - l_small);
-                acc.g[1] += s * rx * (1.0 / big - 1.0 / small);
+                acc.g[1] += s * rx * (inv_big - inv_small);
                 acc.g[2] += s / f.a;
                 acc.g[3] -= s / den;
             }
         }
+    }
+
+    /// Log-likelihood and gradient terms of some frequency groups.
+    fn accumulate(&self, f: &Family, logs: &TimeLogs, groups: &[(u32, Range<usize>)]) -> Acc {
+        let mut acc = Acc::default();
+        for (x, range) in groups {
+            let weight: f64 = self.data.rows()[range.clone()]
+                .iter()
+                .map(|r| r.weight)
+                .sum();
+            self.add_rows(f, *x, range.clone(), logs, &mut acc);
+            Self::add_frequency_terms(f, *x, weight, &mut acc);
+        }
+        acc
     }
 
     /// Adds the terms that depend only on the frequency, once per group.
@@ -153,13 +199,10 @@ impl Objective for FamilyObjective<'_> {
             a: theta[2],
             b: theta[3],
         };
-        let mut acc = Acc::default();
-        for (x, range) in self.data.by_frequency() {
-            let rows = &self.data.rows()[range.clone()];
-            let weight: f64 = rows.iter().map(|r| r.weight).sum();
-            self.add_rows(&f, *x, rows, &mut acc);
-            Self::add_frequency_terms(&f, *x, weight, &mut acc);
-        }
+        let logs = TimeLogs::new(self.data.times(), f.alpha);
+        let groups = self.data.by_frequency();
+        let work = |part: &[(u32, Range<usize>)]| self.accumulate(&f, &logs, part);
+        let mut acc = map_reduce(groups, |g| g.1.len(), work, Acc::merge);
         let w = self.data.customers();
         let ab = f.a + f.b;
         acc.ll += w * (ln_gamma(ab) - ln_gamma(f.b) - ln_gamma(f.r) + f.r * f.alpha.ln());

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::data::FastHash;
 use crate::gamma_gamma::GammaGammaParams;
+use crate::parallel::map_reduce;
 use crate::predict::CustomerModel;
 use crate::summary::{CustomerSummary, History, TimeUnit};
 
@@ -53,7 +54,7 @@ pub struct CustomerScore {
 /// month m-1]) × `expected_spend` / (1 + monthly rate)^m, with months of 4.345 weeks
 /// expressed in the model's unit.
 pub fn clv(
-    model: &impl CustomerModel,
+    model: &(impl CustomerModel + ?Sized),
     history: &History,
     expected_spend: f64,
     options: &ClvOptions,
@@ -68,7 +69,22 @@ pub fn clv(
 /// Work that depends only on frequency and age (the hypergeometric terms) is computed once
 /// per distinct pair, so the cost per customer is a hash lookup and a few logarithms.
 pub fn score_customers(
-    model: &impl CustomerModel,
+    model: &(impl CustomerModel + ?Sized),
+    spend: Option<&GammaGammaParams>,
+    customers: &[CustomerSummary],
+    options: &ClvOptions,
+) -> Vec<CustomerScore> {
+    let work = |part: &[CustomerSummary]| score_part(model, spend, part, options);
+    let merge = |mut a: Vec<CustomerScore>, b: Vec<CustomerScore>| {
+        a.extend(b);
+        a
+    };
+    map_reduce(customers, |_| 1, work, merge)
+}
+
+/// Scores one contiguous part of the customers, with its own cache.
+fn score_part(
+    model: &(impl CustomerModel + ?Sized),
     spend: Option<&GammaGammaParams>,
     customers: &[CustomerSummary],
     options: &ClvOptions,
@@ -100,7 +116,7 @@ pub fn score_customers(
 
 /// (Discounted, undiscounted) expected purchases over the horizon for a customer alive now.
 fn discounted_purchases_if_alive(
-    model: &impl CustomerModel,
+    model: &(impl CustomerModel + ?Sized),
     frequency: u32,
     age: f64,
     options: &ClvOptions,

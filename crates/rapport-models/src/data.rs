@@ -23,6 +23,9 @@ pub struct WeightedHistory {
 pub struct Histories {
     rows: Vec<WeightedHistory>,
     by_frequency: Vec<(u32, Range<usize>)>,
+    /// Distinct ages and recencies, and each row's position in them: models evaluate
+    /// logarithms once per distinct time instead of once per row.
+    times: TimeTables,
     customers: f64,
     repeat_buyers: f64,
 }
@@ -76,6 +79,11 @@ impl Histories {
         self.repeat_buyers
     }
 
+    /// Distinct ages and recencies with each row's indices into them.
+    pub(crate) fn times(&self) -> &TimeTables {
+        &self.times
+    }
+
     /// Rows grouped by frequency: each distinct frequency with its range in [`Histories::rows`].
     pub(crate) fn by_frequency(&self) -> &[(u32, Range<usize>)] {
         &self.by_frequency
@@ -101,11 +109,50 @@ impl Histories {
             .filter(|r| r.history.frequency > 0)
             .map(|r| r.weight)
             .sum();
+        let times = TimeTables::new(&rows);
         Histories {
             rows,
             by_frequency,
+            times,
             customers,
             repeat_buyers,
+        }
+    }
+}
+
+/// Distinct times of a set of rows and, per row, the index of its age and recency.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct TimeTables {
+    pub ages: Vec<f64>,
+    pub recencies: Vec<f64>,
+    /// (age index, recency index) per row.
+    pub index: Vec<(u32, u32)>,
+}
+
+impl TimeTables {
+    fn new(rows: &[WeightedHistory]) -> Self {
+        let distinct = |f: fn(&History) -> f64| {
+            let mut v: Vec<f64> = rows.iter().map(|r| f(&r.history)).collect();
+            v.sort_unstable_by(f64::total_cmp);
+            v.dedup();
+            v
+        };
+        let ages = distinct(|h| h.age);
+        let recencies = distinct(|h| h.recency);
+        let position = |table: &[f64], v: f64| table.partition_point(|t| *t < v) as u32;
+        let index = rows
+            .iter()
+            .map(|r| {
+                (
+                    position(&ages, r.history.age),
+                    position(&recencies, r.history.recency),
+                )
+            })
+            .collect();
+        TimeTables {
+            ages,
+            recencies,
+            index,
         }
     }
 }

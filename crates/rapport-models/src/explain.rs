@@ -60,7 +60,7 @@ fn outlook(score: &CustomerScore, options: &ClvOptions) -> String {
 /// A whole number of units (or days when under one week), None when under half a day.
 fn span(t: f64, unit: TimeUnit) -> Option<String> {
     let days = t * unit.days();
-    if !(days >= 0.5) {
+    if days.is_nan() || days < 0.5 {
         return None;
     }
     let (count, unit) = match unit {

@@ -1,5 +1,7 @@
 //! Shared maximum-likelihood driver: log-space optimisation, convergence check, standard errors.
 
+use std::cell::RefCell;
+
 use argmin::core::{CostFunction, Error as ArgminError, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::neldermead::NelderMead;
@@ -119,7 +121,11 @@ pub(crate) fn maximise(
     start: &[f64],
     options: &FitOptions,
 ) -> Result<Optimum, FitError> {
-    let problem = LogSpace { objective };
+    let last = RefCell::new(None);
+    let problem = LogSpace {
+        objective,
+        last: &last,
+    };
     let mut u: Vec<f64> = start.iter().map(|v| v.ln()).collect();
     let mut iterations = 0;
     if let Some((best, iters)) = run_lbfgs(&problem, u.clone(), options.max_iterations) {
@@ -138,7 +144,7 @@ pub(crate) fn maximise(
     }
     let log_likelihood = objective.log_likelihood(&exp_all(&u), None);
     let gradient = problem.max_gradient(&u);
-    if !(gradient <= GRADIENT_TOL) || !log_likelihood.is_finite() {
+    if gradient.is_nan() || gradient > GRADIENT_TOL || !log_likelihood.is_finite() {
         return Err(FitError::NotConverged {
             iterations,
             log_likelihood,
@@ -172,11 +178,11 @@ fn exp_all(u: &[f64]) -> Vec<f64> {
 
 fn run_lbfgs(problem: &LogSpace<'_>, u: Vec<f64>, max_iters: u64) -> Option<(Vec<f64>, u64)> {
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
-        .with_tolerance_grad(1e-10)
+        .with_tolerance_grad(1e-6)
         .ok()?
-        .with_tolerance_cost(1e-15)
+        .with_tolerance_cost(1e-13)
         .ok()?;
-    let result = Executor::new(problem.clone(), solver)
+    let result = Executor::new(*problem, solver)
         .configure(|state| state.param(u).max_iters(max_iters))
         .run()
         .ok()?;
@@ -192,7 +198,7 @@ fn run_nelder_mead(problem: &LogSpace<'_>, u: &[f64], max_iters: u64) -> Option<
         simplex.push(vertex);
     }
     let solver = NelderMead::new(simplex).with_sd_tolerance(1e-13).ok()?;
-    let result = Executor::new(problem.clone(), solver)
+    let result = Executor::new(*problem, solver)
         .configure(|state| state.max_iters(max_iters * 4))
         .run()
         .ok()?;
@@ -204,6 +210,16 @@ fn run_nelder_mead(problem: &LogSpace<'_>, u: &[f64], max_iters: u64) -> Option<
 #[derive(Clone, Copy)]
 struct LogSpace<'a> {
     objective: &'a dyn Objective,
+    /// The last point evaluated with its cost and gradient: line searches ask for the
+    /// cost and then the gradient at the same point, and one pass yields both.
+    last: &'a RefCell<Option<Evaluation>>,
+}
+
+/// A point in log-parameter space with its cost and gradient.
+struct Evaluation {
+    u: Vec<f64>,
+    cost: f64,
+    gradient: Vec<f64>,
 }
 
 impl LogSpace<'_> {
@@ -241,6 +257,22 @@ impl LogSpace<'_> {
             probe[i] = u[i];
             g[i] = (up - down) / (2.0 * h);
         }
+    }
+
+    /// Cost and gradient at `u`, reusing the last evaluation when it was at the same point.
+    fn evaluate(&self, u: &[f64]) -> (f64, Vec<f64>) {
+        if let Some(e) = self.last.borrow().as_ref().filter(|e| e.u == u) {
+            return (e.cost, e.gradient.clone());
+        }
+        let mut gradient = vec![0.0; u.len()];
+        let cost = self.cost_and_gradient(u, Some(&mut gradient));
+        let evaluation = Evaluation {
+            u: u.to_vec(),
+            cost,
+            gradient: gradient.clone(),
+        };
+        *self.last.borrow_mut() = Some(evaluation);
+        (cost, gradient)
     }
 
     fn gradient_vec(&self, u: &[f64]) -> Vec<f64> {
@@ -285,12 +317,11 @@ fn positive_sqrt(v: f64) -> f64 {
 }
 
 fn symmetrise(m: &mut [Vec<f64>]) {
-    for i in 0..m.len() {
-        for j in 0..i {
-            let mean = 0.5 * (m[i][j] + m[j][i]);
-            m[i][j] = mean;
-            m[j][i] = mean;
-        }
+    let n = m.len();
+    for (i, j) in (0..n).flat_map(|i| (0..i).map(move |j| (i, j))) {
+        let mean = 0.5 * (m[i][j] + m[j][i]);
+        m[i][j] = mean;
+        m[j][i] = mean;
     }
 }
 
@@ -328,7 +359,10 @@ impl CostFunction for LogSpace<'_> {
     type Output = f64;
 
     fn cost(&self, u: &Self::Param) -> Result<f64, ArgminError> {
-        Ok(self.cost_and_gradient(u, None))
+        if !self.objective.has_gradient() {
+            return Ok(self.cost_and_gradient(u, None));
+        }
+        Ok(self.evaluate(u).0)
     }
 }
 
@@ -337,6 +371,6 @@ impl Gradient for LogSpace<'_> {
     type Gradient = Vec<f64>;
 
     fn gradient(&self, u: &Self::Param) -> Result<Vec<f64>, ArgminError> {
-        Ok(self.gradient_vec(u))
+        Ok(self.evaluate(u).1)
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fit::{Fit, FitError, FitOptions, Objective, check_repeat_buyers, maximise};
+use crate::parallel::map_reduce;
 use crate::special::{digamma, ln_gamma};
 use crate::summary::CustomerSummary;
 
@@ -111,36 +112,25 @@ impl Objective for SpendObjective<'_> {
         let (p, q, v) = (theta[0], theta[1], theta[2]);
         let data = self.0;
         let n = data.len() as f64;
-        let mut ll = n * (q * v.ln() - ln_gamma(q)) - data.sum_ln_m
-            + p * (data.sum_x_ln_m + data.sum_x_ln_x);
-        let mut g = [
-            data.sum_x_ln_m + data.sum_x_ln_x,
+        let fixed = data.sum_x_ln_m + data.sum_x_ln_x;
+        let head = [
+            n * (q * v.ln() - ln_gamma(q)) - data.sum_ln_m + p * fixed,
+            fixed,
             n * (v.ln() - digamma(q)),
             n * q / v,
         ];
-        let mut i = 0;
-        while i < data.rows.len() {
-            let x = data.rows[i].0;
-            let xf = f64::from(x);
-            let (pxq, px) = (p * xf + q, p * xf);
-            let start = i;
-            while i < data.rows.len() && data.rows[i].0 == x {
-                let l = (xf * data.rows[i].1 + v).ln();
-                ll -= pxq * l;
-                g[0] -= xf * l;
-                g[1] -= l;
-                g[2] -= pxq / (xf * data.rows[i].1 + v);
-                i += 1;
-            }
-            let count = (i - start) as f64;
-            ll += count * (ln_gamma(pxq) - ln_gamma(px));
-            g[0] += count * xf * (digamma(pxq) - digamma(px));
-            g[1] += count * digamma(pxq);
-        }
+        let work = |rows: &[(u32, f64)]| accumulate(rows, p, q, v);
+        let total = map_reduce(
+            &data.rows,
+            |_| 1,
+            work,
+            |a, b| std::array::from_fn(|k| a[k] + b[k]),
+        );
+        let sum: [f64; 4] = std::array::from_fn(|k| head[k] + total[k]);
         if let Some(out) = grad {
-            out.copy_from_slice(&g);
+            out.copy_from_slice(&sum[1..]);
         }
-        ll
+        sum[0]
     }
 
     fn has_gradient(&self) -> bool {
@@ -150,4 +140,26 @@ impl Objective for SpendObjective<'_> {
     fn weight(&self) -> f64 {
         self.0.len() as f64
     }
+}
+
+/// Log-likelihood and gradient (p, q, gamma) terms of some rows, sorted by frequency.
+fn accumulate(rows: &[(u32, f64)], p: f64, q: f64, v: f64) -> [f64; 4] {
+    let mut acc = [0.0; 4];
+    for run in rows.chunk_by(|a, b| a.0 == b.0) {
+        let xf = f64::from(run[0].0);
+        let (pxq, px) = (p * xf + q, p * xf);
+        for &(_, m) in run {
+            let denominator = xf * m + v;
+            let l = denominator.ln();
+            acc[0] -= pxq * l;
+            acc[1] -= xf * l;
+            acc[2] -= l;
+            acc[3] -= pxq / denominator;
+        }
+        let count = run.len() as f64;
+        acc[0] += count * (ln_gamma(pxq) - ln_gamma(px));
+        acc[1] += count * xf * (digamma(pxq) - digamma(px));
+        acc[2] += count * digamma(pxq);
+    }
+    acc
 }

@@ -38,7 +38,7 @@ pub struct HoldoutReport {
 /// Compares each customer's conditional expected purchases over `holdout_length` with the
 /// holdout count in its summary; frequencies from `top_group` up are pooled.
 pub fn evaluate_holdout(
-    model: &impl CustomerModel,
+    model: &(impl CustomerModel + ?Sized),
     customers: &[CustomerSummary],
     holdout_length: f64,
     top_group: u32,

@@ -16,6 +16,7 @@ mod fit;
 mod gamma_gamma;
 mod holdout;
 mod mbgnbd;
+mod parallel;
 mod pareto_nbd;
 mod predict;
 mod rfm;

@@ -3,7 +3,7 @@
 use crate::summary::History;
 
 /// Per-customer predictions of a fitted buy-till-you-die model, in the model's time unit.
-pub trait CustomerModel {
+pub trait CustomerModel: Sync {
     /// Probability that the customer is still active at the end of calibration.
     fn p_alive(&self, history: &History) -> f64;
 

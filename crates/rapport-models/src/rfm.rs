@@ -143,16 +143,29 @@ pub fn rfm_scores(customers: &[CustomerSummary]) -> Vec<RfmScore> {
 }
 
 /// Quintile score of each value (higher values score higher).
+///
+/// 1 + ⌊5 × worse / n⌋ ≥ k + 1 exactly when the value exceeds the ⌈k n / 5⌉-th smallest,
+/// so four order statistics (linear-time selection) replace a full sort.
 fn quintiles(values: impl Iterator<Item = f64>) -> Vec<u8> {
     let values: Vec<f64> = values.collect();
-    let mut sorted = values.clone();
-    sorted.sort_unstable_by(f64::total_cmp);
-    let n = sorted.len() as f64;
+    let n = values.len();
+    let mut scratch = values.clone();
+    let mut thresholds = [f64::INFINITY; 4];
+    let mut done = 0;
+    for (k, threshold) in (1..=4).zip(thresholds.iter_mut()) {
+        let Some(position) = (k * n).div_ceil(5).checked_sub(1) else {
+            continue;
+        };
+        if position < done {
+            *threshold = scratch[position];
+            continue;
+        }
+        let (_, nth, _) = scratch[done..].select_nth_unstable_by(position - done, f64::total_cmp);
+        *threshold = *nth;
+        done = position;
+    }
     values
         .iter()
-        .map(|v| {
-            let worse = sorted.partition_point(|s| s < v) as f64;
-            (1.0 + (5.0 * worse / n).floor()).min(5.0) as u8
-        })
+        .map(|v| 1 + thresholds.iter().filter(|t| v > t).count() as u8)
         .collect()
 }

@@ -34,26 +34,40 @@ pub fn simulate_bgnbd_histories<R: Rng + ?Sized>(
         .collect()
 }
 
-/// Simulates a purchase log: `customers` customers acquired uniformly over
-/// `first_day..=last_day`, buying by BG/NBD (in `unit`) until `last_day`, each purchase's
-/// amount drawn by Gamma-Gamma. Customers are numbered 0..customers.
+/// Who is simulated and over which days, for [`simulate_purchases`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SimulationPlan {
+    /// Number of customers, numbered 0..customers.
+    pub customers: u32,
+    /// First day a customer can make its first purchase.
+    pub acquisition_start: i32,
+    /// Last day a customer can make its first purchase.
+    pub acquisition_end: i32,
+    /// Last day of the simulated log.
+    pub end_day: i32,
+    /// Time unit the model parameters are expressed in.
+    pub unit: TimeUnit,
+}
+
+/// Simulates a purchase log: customers acquired uniformly over the acquisition days,
+/// buying by BG/NBD until the end day, each purchase's amount drawn by Gamma-Gamma
+/// (rounded to cents).
 pub fn simulate_purchases<R: Rng + ?Sized>(
     params: &BgNbdParams,
     spend: &GammaGammaParams,
-    customers: u32,
-    (first_day, last_day): (i32, i32),
-    unit: TimeUnit,
+    plan: &SimulationPlan,
     rng: &mut R,
 ) -> Vec<Purchase> {
     let (Some(draws), Ok(rates)) = (Draws::new(params), Gamma::new(spend.q, 1.0 / spend.gamma))
     else {
         return Vec::new();
     };
+    let unit_days = plan.unit.days();
     let mut log = Vec::new();
-    for customer in 0..customers {
-        let start = rng.random_range(first_day..=last_day);
-        let nu = rates.sample(rng);
-        let Ok(amounts) = Gamma::new(spend.p, 1.0 / nu) else {
+    let mut repeats = Vec::new();
+    for customer in 0..plan.customers {
+        let start = rng.random_range(plan.acquisition_start..=plan.acquisition_end);
+        let Ok(amounts) = Gamma::new(spend.p, 1.0 / rates.sample(rng)) else {
             continue;
         };
         let amount = |rng: &mut R| (amounts.sample(rng) * 100.0).round() / 100.0;
@@ -62,11 +76,11 @@ pub fn simulate_purchases<R: Rng + ?Sized>(
             day: start,
             amount: amount(rng),
         });
-        let age = f64::from(last_day - start) / unit.days();
-        let mut repeats = Vec::new();
+        let age = f64::from(plan.end_day - start) / unit_days;
+        repeats.clear();
         draws.walk(age, rng, |t| repeats.push(t));
-        for t in repeats {
-            let day = start + (t * unit.days()).floor() as i32;
+        for &t in &repeats {
+            let day = start + (t * unit_days).floor() as i32;
             log.push(Purchase {
                 customer,
                 day,
@@ -99,7 +113,7 @@ impl Draws {
         let mut t = 0.0;
         loop {
             t += waits.sample(rng);
-            if !(t <= age) {
+            if t.is_nan() || t > age {
                 return;
             }
             purchase(t);

@@ -54,7 +54,7 @@ pub fn log_add_exp(a: f64, b: f64) -> f64 {
 /// has cancelling poles; it is then evaluated on both sides of the integer and interpolated,
 /// which is accurate to about 1e-11 relative. Returns NaN outside the domain.
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
-    if !(z < 1.0) || is_pole(c) || [a, b, c, z].iter().any(|v| v.is_nan()) {
+    if [a, b, c, z].iter().any(|v| v.is_nan()) || z >= 1.0 || is_pole(c) {
         return f64::NAN;
     }
     if z == 0.0 || a == 0.0 || b == 0.0 {

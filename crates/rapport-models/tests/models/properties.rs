@@ -92,3 +92,34 @@ proptest! {
         prop_assert!(clv(&BGNBD, &h, SPEND.expected_spend(x, spend), &dearer) < base);
     }
 }
+
+proptest! {
+    #[test]
+    fn rfm_scores_are_the_share_of_customers_strictly_worse_in_fifths(
+        rows in prop::collection::vec((0u32..6, 0u32..20, 1u32..50), 1..60),
+    ) {
+        let customers: Vec<rapport_models::CustomerSummary> = rows
+            .iter()
+            .map(|&(x, silence, spend)| rapport_models::CustomerSummary {
+                customer: 0,
+                frequency: x,
+                recency: 10.0,
+                age: 10.0 + f64::from(silence),
+                monetary: 0.0,
+                total_spend: f64::from(spend * (x + 1)),
+                holdout_frequency: 0,
+            })
+            .collect();
+        let scores = rapport_models::rfm_scores(&customers);
+        let n = rows.len();
+        let score = |worse: usize| (1 + 5 * worse / n).min(5) as u8;
+        for (i, &(x, silence, spend)) in rows.iter().enumerate() {
+            let f_worse = rows.iter().filter(|r| r.0 < x).count();
+            let r_worse = rows.iter().filter(|r| r.1 > silence).count();
+            let m_worse = rows.iter().filter(|r| r.2 < spend).count();
+            prop_assert_eq!(scores[i].frequency, score(f_worse));
+            prop_assert_eq!(scores[i].recency, score(r_worse));
+            prop_assert_eq!(scores[i].monetary, score(m_worse));
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Splitting a slice of work over the machine's cores with scoped threads.
+
+use std::thread;
+
+/// Items below which a second thread costs more than it saves.
+const MIN_WORK_PER_THREAD: usize = 20_000;
+
+/// Applies `work` to contiguous parts of `items` of about equal `size` on up to one
+/// thread per core, and combines the results in order with `merge`.
+pub(crate) fn map_reduce<G, T>(
+    items: &[G],
+    size: impl Fn(&G) -> usize,
+    work: impl Fn(&[G]) -> T + Sync,
+    merge: impl Fn(T, T) -> T,
+) -> T
+where
+    G: Sync,
+    T: Send,
+{
+    let total: usize = items.iter().map(&size).sum();
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = cores.min(total / MIN_WORK_PER_THREAD).max(1);
+    if parts == 1 || items.len() < 2 {
+        return work(items);
+    }
+    let bounds = split_points(items, &size, total, parts);
+    let work = &work;
+    let results: Vec<T> = thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|w| {
+                let part = &items[w[0]..w[1]];
+                scope.spawn(move || work(part))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker thread panicked"))
+            .collect()
+    });
+    results
+        .into_iter()
+        .reduce(merge)
+        .expect("at least one part")
+}
+
+/// Start indices of `parts` runs of about `total / parts` size each, then `items.len()`.
+fn split_points<G>(
+    items: &[G],
+    size: impl Fn(&G) -> usize,
+    total: usize,
+    parts: usize,
+) -> Vec<usize> {
+    let mut bounds = vec![0];
+    let mut running = 0;
+    for (i, item) in items.iter().enumerate() {
+        let target = total * bounds.len() / parts;
+        if running >= target && bounds.len() < parts && i > *bounds.last().unwrap_or(&0) {
+            bounds.push(i);
+        }
+        running += size(item);
+    }
+    bounds.push(items.len());
+    bounds
+}
