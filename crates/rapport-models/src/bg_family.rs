@@ -220,6 +220,10 @@ impl Objective for FamilyObjective<'_> {
         true
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["r", "alpha", "a", "b"]
+    }
+
     fn weight(&self) -> f64 {
         self.data.customers()
     }

@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::Histories;
+use crate::data::{Histories, WeightedHistory};
 use crate::fit::{Fit, FitError, FitOptions, Objective, check_repeat_buyers, maximise};
+use crate::parallel::map_reduce;
 use crate::predict::CustomerModel;
 use crate::special::{ln_beta, ln_gamma, log_add_exp};
 use crate::summary::History;
@@ -97,15 +98,21 @@ impl Objective for BgBbObjective<'_> {
             gamma: theta[2],
             delta: theta[3],
         };
-        self.0
-            .rows()
-            .iter()
-            .map(|row| row.weight * params.log_likelihood(&row.history))
-            .sum()
+        let work = |rows: &[WeightedHistory]| -> f64 {
+            rows.iter()
+                .map(|row| row.weight * params.log_likelihood(&row.history))
+                .sum()
+        };
+        // Each row costs thousands of operations, so even small data sets are worth splitting.
+        map_reduce(self.0.rows(), |_| 100, work, |a, b| a + b)
     }
 
     fn has_gradient(&self) -> bool {
         false
+    }
+
+    fn names(&self) -> &'static [&'static str] {
+        &["alpha", "beta", "gamma", "delta"]
     }
 
     fn weight(&self) -> f64 {

@@ -62,6 +62,14 @@ pub enum FitError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The maximum lies at the edge of the parameter space, so the model is not identified.
+    #[error("parameter {parameter} ran off to {value:.3e}: the data do not identify this model")]
+    Degenerate {
+        /// Name of the parameter, as in the papers.
+        parameter: &'static str,
+        /// Where it ended.
+        value: f64,
+    },
     /// The optimiser stopped without reaching a maximum.
     #[error(
         "the optimiser did not converge after {iterations} iterations (log-likelihood {log_likelihood:.4}, gradient {gradient:.2e})"
@@ -84,6 +92,8 @@ pub(crate) trait Objective {
     fn has_gradient(&self) -> bool;
     /// Total weight (customers), used to scale the cost.
     fn weight(&self) -> f64;
+    /// Parameter names, in order, for error messages.
+    fn names(&self) -> &'static [&'static str];
 }
 
 /// The maximum found by [`maximise`], in natural parameters.
@@ -151,6 +161,7 @@ pub(crate) fn maximise(
             gradient,
         });
     }
+    check_interior(&u, objective.names())?;
     let std_errors = problem.std_errors(&u);
     Ok(Optimum {
         theta: exp_all(&u),
@@ -170,6 +181,19 @@ pub(crate) fn check_repeat_buyers(found: f64, options: &FitOptions) -> Result<()
         });
     }
     Ok(())
+}
+
+/// Largest |ln θ| of a credible parameter: beyond it a parameter is running to 0 or ∞.
+const LOG_PARAMETER_LIMIT: f64 = 16.0;
+
+fn check_interior(u: &[f64], names: &'static [&'static str]) -> Result<(), FitError> {
+    match u.iter().position(|v| v.abs() > LOG_PARAMETER_LIMIT) {
+        Some(i) => Err(FitError::Degenerate {
+            parameter: names[i],
+            value: u[i].exp(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn exp_all(u: &[f64]) -> Vec<f64> {

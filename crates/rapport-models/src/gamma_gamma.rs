@@ -137,6 +137,10 @@ impl Objective for SpendObjective<'_> {
         true
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["p", "q", "gamma"]
+    }
+
     fn weight(&self) -> f64 {
         self.0.len() as f64
     }

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::Histories;
+use crate::data::{Histories, WeightedHistory};
 use crate::fit::{Fit, FitError, FitOptions, Objective, check_repeat_buyers, maximise};
+use crate::parallel::map_reduce;
 use crate::predict::CustomerModel;
 use crate::special::{hyp2f1, ln_gamma, log_add_exp};
 use crate::summary::History;
@@ -113,15 +114,21 @@ impl Objective for ParetoObjective<'_> {
             s: theta[2],
             beta: theta[3],
         };
-        self.0
-            .rows()
-            .iter()
-            .map(|row| row.weight * params.log_likelihood(&row.history))
-            .sum()
+        let work = |rows: &[WeightedHistory]| -> f64 {
+            rows.iter()
+                .map(|row| row.weight * params.log_likelihood(&row.history))
+                .sum()
+        };
+        // Each row costs thousands of operations, so even small data sets are worth splitting.
+        map_reduce(self.0.rows(), |_| 100, work, |a, b| a + b)
     }
 
     fn has_gradient(&self) -> bool {
         false
+    }
+
+    fn names(&self) -> &'static [&'static str] {
+        &["r", "alpha", "s", "beta"]
     }
 
     fn weight(&self) -> f64 {
