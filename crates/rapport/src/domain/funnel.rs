@@ -205,7 +205,7 @@ mod tests {
         );
         let days = report.days_to_second_purchase.unwrap();
         assert_eq!((days.count, days.median), (2, 105.0));
-        assert_eq!(report.as_of.as_deref(), Some("1970-11-28"));
+        assert_eq!(report.as_of.as_deref(), Some("1970-10-28"));
         let within_30 = &report.returned_within[0];
         assert_eq!((within_30.eligible, within_30.returned), (3, 1));
     }

@@ -38,73 +38,74 @@ pub enum Layout {
     Named(Vec<String>),
 }
 
-/// Reads records one at a time, reusing one buffer.
+/// Reads records one at a time, reusing its buffers, counting physical lines itself (a quoted
+/// field may span lines; a record's line is the one it starts on).
 pub struct RecordReader<R: Read> {
-    inner: Inner<R>,
+    source: BufReader<R>,
+    delimiter: Delimiter,
+    buf: Vec<u8>,
+    field: Vec<u8>,
     line: u64,
+    next_line: u64,
     bytes: u64,
-}
-
-enum Inner<R: Read> {
-    Csv(csv::Reader<R>),
-    Whitespace(BufReader<R>, Vec<u8>),
 }
 
 impl<R: Read> RecordReader<R> {
     /// A reader over `source` with the given delimiter.
     pub fn new(source: R, delimiter: Delimiter) -> Self {
-        let inner = match delimiter {
-            Delimiter::Byte(b) => Inner::Csv(
-                csv::ReaderBuilder::new()
-                    .delimiter(b)
-                    .has_headers(false)
-                    .flexible(true)
-                    .buffer_capacity(1 << 16)
-                    .from_reader(source),
-            ),
-            Delimiter::Whitespace => {
-                Inner::Whitespace(BufReader::with_capacity(1 << 16, source), Vec::new())
-            }
-        };
         Self {
-            inner,
+            source: BufReader::with_capacity(1 << 16, source),
+            delimiter,
+            buf: Vec::new(),
+            field: Vec::new(),
             line: 0,
+            next_line: 1,
             bytes: 0,
         }
     }
 
-    /// Reads the next non-empty record into `record`; `false` at the end of the file.
+    /// Reads the next non-blank record into `record`; `false` at the end of the file.
     pub fn read(&mut self, record: &mut ByteRecord) -> std::io::Result<bool> {
-        match &mut self.inner {
-            Inner::Csv(reader) => {
-                let more = reader
-                    .read_byte_record(record)
-                    .map_err(std::io::Error::other)?;
-                let position = reader.position();
-                self.line = record.position().map_or(position.line(), |p| p.line());
-                self.bytes = position.byte();
-                Ok(more)
+        loop {
+            self.buf.clear();
+            self.line = self.next_line;
+            if !self.read_line()? {
+                return Ok(false);
             }
-            Inner::Whitespace(reader, buf) => loop {
-                buf.clear();
-                let n = reader.read_until(b'\n', buf)?;
-                if n == 0 {
-                    return Ok(false);
+            if let Delimiter::Byte(_) = self.delimiter {
+                // An odd number of quotes means a quoted field goes on to the next line.
+                while self.buf.iter().filter(|b| **b == b'"').count() % 2 == 1 {
+                    if !self.read_line()? {
+                        break;
+                    }
                 }
-                self.line += 1;
-                self.bytes += n as u64;
-                record.clear();
-                for field in buf
-                    .split(|b| b.is_ascii_whitespace())
-                    .filter(|f| !f.is_empty())
-                {
-                    record.push_field(field);
+            }
+            record.clear();
+            match self.delimiter {
+                Delimiter::Whitespace => {
+                    for field in self.buf.split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty()) {
+                        record.push_field(field);
+                    }
                 }
-                if !record.is_empty() {
-                    return Ok(true);
+                Delimiter::Byte(d) => {
+                    if self.buf.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    split_quoted(trim_newline(&self.buf), d, record, &mut self.field);
                 }
-            },
+            }
+            if !record.is_empty() {
+                return Ok(true);
+            }
         }
+    }
+
+    /// Appends one physical line (with its terminator) to the buffer; `false` at the end.
+    fn read_line(&mut self) -> std::io::Result<bool> {
+        let n = self.source.read_until(b'\n', &mut self.buf)?;
+        self.bytes += n as u64;
+        self.next_line += 1;
+        Ok(n > 0)
     }
 
     /// Physical line number of the last record read, from 1.
@@ -115,6 +116,45 @@ impl<R: Read> RecordReader<R> {
     /// Bytes consumed so far, for progress.
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+}
+
+fn trim_newline(mut line: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\n' | b'\r'] = line {
+        line = rest;
+    }
+    line
+}
+
+/// Splits one record on `delimiter`, honouring RFC 4180 quotes (`""` inside quotes is one quote).
+fn split_quoted(line: &[u8], delimiter: u8, record: &mut ByteRecord, field: &mut Vec<u8>) {
+    let mut i = 0;
+    loop {
+        field.clear();
+        let mut quoted = false;
+        while i < line.len() {
+            let b = line[i];
+            i += 1;
+            match (quoted, b) {
+                (false, b'"') if field.is_empty() => quoted = true,
+                (true, b'"') if line.get(i) == Some(&b'"') => {
+                    field.push(b'"');
+                    i += 1;
+                }
+                (true, b'"') => quoted = false,
+                (false, d) if d == delimiter => break,
+                (_, other) => field.push(other),
+            }
+        }
+        record.push_field(field);
+        let ended_on_delimiter = i > 0 && line[i - 1] == delimiter && !quoted;
+        if i >= line.len() && !ended_on_delimiter {
+            return;
+        }
+        if i >= line.len() {
+            record.push_field(b"");
+            return;
+        }
     }
 }
 
@@ -159,7 +199,9 @@ mod tests {
 
     #[test]
     fn csv_keeps_quoted_delimiters_and_counts_lines() {
-        let rows = all("a;b\r\n\"x;y\";2\n", Delimiter::Byte(b';'));
+        let rows = all("a;b\r\n\"x;y\";2\n\n\"multi\nline\";\"say \"\"hi\"\"\"\nc;;\n", Delimiter::Byte(b';'));
         assert_eq!(rows[1], (2, vec!["x;y".into(), "2".into()]));
+        assert_eq!(rows[2], (4, vec!["multi\nline".into(), "say \"hi\"".into()]));
+        assert_eq!(rows[3], (6, vec!["c".into(), "".into(), "".into()]));
     }
 }

@@ -1,0 +1,128 @@
+//! Test databases on both backends, and small file fixtures.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Once};
+
+use rapport::store::{Store, open};
+use sqlx::Connection as _;
+
+/// Which backend a contract test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database, removed when dropped.
+pub struct TestDb {
+    pub store: Arc<dyn Store>,
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A fresh database on `backend`, or `None` (said loudly, once) when PostgreSQL is not configured.
+    pub async fn new(backend: Backend) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                let store = open(&url).await.expect("open sqlite");
+                Some(Self { store, dir, pg: None })
+            }
+            Backend::Postgres => {
+                let Ok(admin) = std::env::var("RAPPORT_TEST_POSTGRES_URL") else {
+                    announce_postgres_skipped();
+                    return None;
+                };
+                let name = format!("rapport_test_{}", unique());
+                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to RAPPORT_TEST_POSTGRES_URL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create db");
+                let url = replace_database(&admin, &name);
+                let store = open(&url).await.expect("open postgres");
+                Some(Self { store, dir, pg: Some((admin, name)) })
+            }
+        }
+    }
+
+    /// Writes a file into the test's folder and returns its path.
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).expect("write fixture");
+        path
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg.take() else { return };
+        // Dropping needs async work; do it on a runtime of its own so it works from any test.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The path of a fixture shipped with the tests.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[host_start..].find('/').map_or(base.len(), |i| host_start + i);
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{}/{name}{query}", &base[..host_end])
+}
+
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Tells the person running the tests, past the harness's output capture, that PostgreSQL was skipped.
+fn announce_postgres_skipped() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED: PostgreSQL contract tests (set RAPPORT_TEST_POSTGRES_URL, e.g. via scripts/pg-throwaway, to run them)\n"
+        );
+    });
+}
+
+/// Runs an async contract test on both backends: `name_sqlite` and `name_postgres`.
+#[macro_export]
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use $crate::helpers::{Backend, TestDb};
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let db = TestDb::new(Backend::Sqlite).await.expect("sqlite is always available");
+                    super::$name(&db).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(db) = TestDb::new(Backend::Postgres).await {
+                        super::$name(&db).await;
+                    }
+                }
+            }
+        )*
+    };
+}

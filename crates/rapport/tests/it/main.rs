@@ -1,0 +1,5 @@
+//! Integration tests: the store contract on both backends, and the `rapport` binary end to end.
+
+mod cli;
+mod contract;
+mod helpers;
