@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Histories, WeightedHistory};
+use std::ops::Range;
+
+use crate::data::Histories;
 use crate::fit::{Fit, FitError, FitOptions, Objective, check_repeat_buyers, maximise};
 use crate::parallel::map_reduce;
 use crate::predict::CustomerModel;
@@ -44,34 +46,53 @@ pub fn fit_pareto_nbd(
 impl ParetoNbdParams {
     /// Log-likelihood of one history.
     pub fn log_likelihood(&self, h: &History) -> f64 {
+        let (early, late) = (
+            self.a0_term(h.frequency, h.recency),
+            self.a0_term(h.frequency, h.age),
+        );
+        self.log_likelihood_from_terms(h, early, late)
+    }
+
+    /// Log-likelihood given the two [`Self::a0_term`]s at recency and age.
+    fn log_likelihood_from_terms(&self, h: &History, early: f64, late: f64) -> f64 {
         let (r, alpha, s, beta) = (self.r, self.alpha, self.s, self.beta);
         let x = f64::from(h.frequency);
         let head = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln();
         let alive = -(r + x) * (alpha + h.age).ln() - s * (beta + h.age).ln();
-        let dead = s.ln() + self.ln_a0(h) - (r + s + x).ln();
+        let dead = s.ln() + ln_difference(early, late) - (r + s + x).ln();
         head + log_add_exp(alive, dead)
     }
 
     /// ln of the integral over dropout times in (t_x, T], without its 1/(r+s+x) factor.
     fn ln_a0(&self, h: &History) -> f64 {
-        let x = f64::from(h.frequency);
+        ln_difference(
+            self.a0_term(h.frequency, h.recency),
+            self.a0_term(h.frequency, h.age),
+        )
+    }
+
+    /// ln(2F1(r+s+x, b; r+s+x+1; |alpha-beta| / (max + t)) / (max + t)^(r+s+x)), where
+    /// b is r+x or s+1 as alpha or beta is the larger; A0 is the difference at t_x and T.
+    fn a0_term(&self, frequency: u32, t: f64) -> f64 {
+        let x = f64::from(frequency);
         let (low, high, b) = if self.alpha < self.beta {
             (self.alpha, self.beta, self.r + x)
         } else {
             (self.beta, self.alpha, self.s + 1.0)
         };
         let rsx = self.r + self.s + x;
-        let term = |t: f64| {
-            let q = high + t;
-            hyp2f1(rsx, b, rsx + 1.0, (high - low) / q).ln() - rsx * q.ln()
-        };
-        let (first, second) = (term(h.recency), term(h.age));
-        let d = second - first;
-        if d >= 0.0 {
-            f64::NEG_INFINITY
-        } else {
-            first + (-d.exp()).ln_1p()
-        }
+        let q = high + t;
+        hyp2f1(rsx, b, rsx + 1.0, (high - low) / q).ln() - rsx * q.ln()
+    }
+}
+
+/// ln(e^early - e^late), or -∞ when late is not smaller.
+fn ln_difference(early: f64, late: f64) -> f64 {
+    let d = late - early;
+    if d >= 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        early + (-d.exp()).ln_1p()
     }
 }
 
@@ -106,6 +127,31 @@ impl CustomerModel for ParetoNbdParams {
 
 struct ParetoObjective<'a>(&'a Histories);
 
+/// Log-likelihood of the rows of one frequency, computing each 2F1 term once per
+/// distinct recency and age: they depend on the time and the frequency only.
+fn frequency_group(params: &ParetoNbdParams, data: &Histories, x: u32, range: Range<usize>) -> f64 {
+    let times = data.times();
+    let mut early = vec![f64::NAN; times.recencies.len()];
+    let mut late = vec![f64::NAN; times.ages.len()];
+    let memo = |table: &mut Vec<f64>, i: u32, t: f64| {
+        let slot = &mut table[i as usize];
+        if slot.is_nan() {
+            *slot = params.a0_term(x, t);
+        }
+        *slot
+    };
+    let rows = &data.rows()[range.clone()];
+    rows.iter()
+        .zip(&times.index[range])
+        .map(|(row, &(ai, ri))| {
+            let h = &row.history;
+            let e = memo(&mut early, ri, h.recency);
+            let l = memo(&mut late, ai, h.age);
+            row.weight * params.log_likelihood_from_terms(h, e, l)
+        })
+        .sum()
+}
+
 impl Objective for ParetoObjective<'_> {
     fn log_likelihood(&self, theta: &[f64], _grad: Option<&mut [f64]>) -> f64 {
         let params = ParetoNbdParams {
@@ -114,13 +160,14 @@ impl Objective for ParetoObjective<'_> {
             s: theta[2],
             beta: theta[3],
         };
-        let work = |rows: &[WeightedHistory]| -> f64 {
-            rows.iter()
-                .map(|row| row.weight * params.log_likelihood(&row.history))
+        let data = self.0;
+        let work = |groups: &[(u32, Range<usize>)]| -> f64 {
+            groups
+                .iter()
+                .map(|(x, range)| frequency_group(&params, data, *x, range.clone()))
                 .sum()
         };
-        // Each row costs thousands of operations, so even small data sets are worth splitting.
-        map_reduce(self.0.rows(), |_| 100, work, |a, b| a + b)
+        map_reduce(data.by_frequency(), |g| g.1.len() * 100, work, |a, b| a + b)
     }
 
     fn has_gradient(&self) -> bool {

@@ -142,10 +142,17 @@ fn bgbb_reproduces_the_published_donations_fit() {
 #[test]
 fn a_fit_whose_maximum_runs_off_to_infinity_is_an_error() {
     // Every customer buys at exactly the same pace: no heterogeneity for gamma or beta to fit.
-    let same = (0..200).map(|_| History { frequency: 6, recency: 30.0, age: 31.0 });
+    let same = (0..200).map(|_| History {
+        frequency: 6,
+        recency: 30.0,
+        age: 31.0,
+    });
     let err = fit_bgnbd(&Histories::new(same).unwrap(), &FitOptions::default()).unwrap_err();
     assert!(
-        matches!(err, FitError::Degenerate { .. } | FitError::NotConverged { .. }),
+        matches!(
+            err,
+            FitError::Degenerate { .. } | FitError::NotConverged { .. }
+        ),
         "{err:?}"
     );
 }
