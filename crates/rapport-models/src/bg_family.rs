@@ -9,7 +9,7 @@ use std::ops::Range;
 use crate::data::{Histories, TimeTables};
 use crate::fit::Objective;
 use crate::parallel::map_reduce;
-use crate::special::{digamma, hyp2f1, ln_gamma, sigmoid};
+use crate::special::{digamma, hyp2f1, ln_beta, ln_gamma, sigmoid};
 use crate::summary::History;
 
 /// Which member of the family.
@@ -77,6 +77,48 @@ impl Family {
         let z = t / (self.alpha + t);
         let decay = (self.alpha / (self.alpha + t)).powf(self.r);
         lead * (1.0 - decay * hyp2f1(self.r, self.b + s, self.a + self.b + s - 1.0, z))
+    }
+
+    /// Probability of exactly `n` repeat purchases in a new customer's first `t`.
+    pub fn prob_n_new(&self, n: u32, t: f64) -> f64 {
+        let (r, a, b, s) = (self.r, self.a, self.b, self.shift());
+        let nf = f64::from(n);
+        let (ln_p, ln_q) = (
+            (self.alpha / (self.alpha + t)).ln(),
+            (t / (self.alpha + t)).ln(),
+        );
+        // Negative-binomial probability of j purchases while alive.
+        let nbd = |j: f64| {
+            let power = if j > 0.0 { j * ln_q } else { 0.0 };
+            (ln_gamma(r + j) - ln_gamma(r) - ln_gamma(j + 1.0) + r * ln_p + power).exp()
+        };
+        let base = ln_beta(a, b);
+        let still_alive = (ln_beta(a, b + nf + s) - base).exp() * nbd(nf);
+        if n == 0 && self.variant == Variant::Bg {
+            return still_alive;
+        }
+        let below: f64 = (0..n).map(|j| nbd(f64::from(j))).sum();
+        let dropped = (ln_beta(a + 1.0, b + nf - 1.0 + s) - base).exp() * (1.0 - below);
+        still_alive + dropped
+    }
+
+    /// Probability of exactly `n` purchases in the next `t` for a customer with `h`.
+    ///
+    /// Alive now, the customer restarts a BG/NBD process (no dropout before its next
+    /// purchase) with the posterior parameters r + x, alpha + T, a, b + x (+ 1 for MBG);
+    /// dropped out, it makes none.
+    pub fn prob_n(&self, h: &History, n: u32, t: f64) -> f64 {
+        let x = f64::from(h.frequency);
+        let posterior = Family {
+            variant: Variant::Bg,
+            r: self.r + x,
+            alpha: self.alpha + h.age,
+            a: self.a,
+            b: self.b + x + self.shift(),
+        };
+        let p = self.p_alive(h);
+        let dead = if n == 0 { 1.0 - p } else { 0.0 };
+        p * posterior.prob_n_new(n, t) + dead
     }
 
     /// Median of the time to the next purchase (see [`crate::CustomerModel`]); closed form.

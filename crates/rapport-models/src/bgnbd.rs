@@ -6,7 +6,6 @@ use crate::bg_family::{Family, FamilyObjective, Variant, starting_point};
 use crate::data::Histories;
 use crate::fit::{Fit, FitError, FitOptions, check_repeat_buyers, maximise};
 use crate::predict::CustomerModel;
-use crate::special::ln_beta;
 use crate::summary::History;
 
 /// BG/NBD parameters: purchase rates gamma(r, alpha), dropout probabilities beta(a, b).
@@ -52,24 +51,12 @@ impl BgNbdParams {
     /// Probability that a new customer makes exactly `n` repeat purchases in its first `t`
     /// (equation 8 of the paper).
     pub fn prob_n_purchases_new(&self, n: u32, t: f64) -> f64 {
-        let (r, alpha, a, b) = (self.r, self.alpha, self.a, self.b);
-        let nf = f64::from(n);
-        let ln_p = (alpha / (alpha + t)).ln();
-        let ln_q = (t / (alpha + t)).ln();
-        let ln_poisson_gamma = |j: f64| {
-            crate::special::ln_gamma(r + j)
-                - crate::special::ln_gamma(r)
-                - crate::special::ln_gamma(j + 1.0)
-                + r * ln_p
-                + if j > 0.0 { j * ln_q } else { 0.0 }
-        };
-        let first = (ln_beta(a, b + nf) - ln_beta(a, b) + ln_poisson_gamma(nf)).exp();
-        if n == 0 {
-            return first;
-        }
-        let below: f64 = (0..n).map(|j| ln_poisson_gamma(f64::from(j)).exp()).sum();
-        let second = (ln_beta(a + 1.0, b + nf - 1.0) - ln_beta(a, b)).exp() * (1.0 - below);
-        first + second
+        self.family().prob_n_new(n, t)
+    }
+
+    /// Probability that this customer makes exactly `n` purchases in the next `t`.
+    pub fn prob_n_purchases(&self, history: &History, n: u32, t: f64) -> f64 {
+        self.family().prob_n(history, n, t)
     }
 }
 

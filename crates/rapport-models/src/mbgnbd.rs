@@ -47,6 +47,16 @@ impl MbgNbdParams {
             b: self.b,
         }
     }
+
+    /// Probability that a new customer makes exactly `n` repeat purchases in its first `t`.
+    pub fn prob_n_purchases_new(&self, n: u32, t: f64) -> f64 {
+        self.family().prob_n_new(n, t)
+    }
+
+    /// Probability that this customer makes exactly `n` purchases in the next `t`.
+    pub fn prob_n_purchases(&self, history: &History, n: u32, t: f64) -> f64 {
+        self.family().prob_n(history, n, t)
+    }
 }
 
 impl CustomerModel for MbgNbdParams {

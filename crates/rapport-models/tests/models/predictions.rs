@@ -72,6 +72,7 @@ fn ours(model: &dyn CustomerModel, r: &Reference) -> f64 {
         "p_alive" => model.p_alive(&h),
         "expected" => model.expected_purchases(&h, r.t),
         "expected_new" => model.expected_purchases_new(r.t),
+        "prob_n_new" if r.model == "mbgnbd" => MBGNBD.prob_n_purchases_new(r.x as u32, r.t),
         "prob_n_new" => BGNBD.prob_n_purchases_new(r.x as u32, r.t),
         "expected_spend" => SPEND.expected_spend(r.x as u32, r.tx),
         "clv_gg_12m" => {
@@ -109,7 +110,7 @@ fn predictions_match_the_lifetimes_package_at_the_published_parameters() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 112);
+    assert_eq!(checked, 116);
 }
 
 #[test]
@@ -131,4 +132,53 @@ fn median_time_to_next_purchase_is_where_the_chance_of_buying_again_reaches_one_
     };
     assert!(BGNBD.p_alive(&gone) < 0.5);
     assert_eq!(BGNBD.median_time_to_next_purchase(&gone), None);
+}
+
+#[test]
+fn conditional_purchase_count_probabilities_sum_to_one_and_to_the_expected_purchases() {
+    let histories = [
+        History {
+            frequency: 0,
+            recency: 0.0,
+            age: 38.86,
+        },
+        History {
+            frequency: 2,
+            recency: 30.43,
+            age: 38.86,
+        },
+        History {
+            frequency: 10,
+            recency: 35.0,
+            age: 38.86,
+        },
+    ];
+    for h in histories {
+        for t in [4.0, 39.0] {
+            let bg: Vec<f64> = (0..400).map(|n| BGNBD.prob_n_purchases(&h, n, t)).collect();
+            let mbg: Vec<f64> = (0..400)
+                .map(|n| MBGNBD.prob_n_purchases(&h, n, t))
+                .collect();
+            for (probs, expected) in [
+                (bg, BGNBD.expected_purchases(&h, t)),
+                (mbg, MBGNBD.expected_purchases(&h, t)),
+            ] {
+                let total: f64 = probs.iter().sum();
+                let mean: f64 = probs.iter().enumerate().map(|(n, p)| n as f64 * p).sum();
+                assert!((total - 1.0).abs() < 1e-9, "{h:?} t {t}: total {total}");
+                assert!(
+                    (mean - expected).abs() < 1e-6 * expected.max(1.0),
+                    "{h:?}: {mean} vs {expected}"
+                );
+            }
+        }
+    }
+    let new = History {
+        frequency: 0,
+        recency: 0.0,
+        age: 0.0,
+    };
+    assert!(
+        (BGNBD.prob_n_purchases(&new, 3, 39.0) - BGNBD.prob_n_purchases_new(3, 39.0)).abs() < 1e-15
+    );
 }
