@@ -43,6 +43,20 @@ pub struct Fit<P> {
     pub customers: f64,
 }
 
+impl<P> Fit<P> {
+    /// The same fit with its parameters (and standard errors) wrapped or converted by `f`.
+    pub fn map<Q>(self, f: impl Fn(P) -> Q) -> Fit<Q> {
+        Fit {
+            params: f(self.params),
+            std_errors: f(self.std_errors),
+            log_likelihood: self.log_likelihood,
+            converged: self.converged,
+            iterations: self.iterations,
+            customers: self.customers,
+        }
+    }
+}
+
 /// Why a fit produced no parameters.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum FitError {

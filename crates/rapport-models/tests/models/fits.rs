@@ -156,3 +156,23 @@ fn a_fit_whose_maximum_runs_off_to_infinity_is_an_error() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_model_chosen_by_name_fits_and_serialises_with_its_kind() {
+    let kind: rapport_models::ModelKind = "BG/NBD".parse().unwrap();
+    assert_eq!(kind, rapport_models::ModelKind::BgNbd);
+    assert!("bg-nbdx".parse::<rapport_models::ModelKind>().is_err());
+    let data = published_histories();
+    let fit = rapport_models::fit_model(kind, &data, &FitOptions::default()).unwrap();
+    assert_eq!(fit.params.kind(), kind);
+    let direct = fit_bgnbd(&data, &FitOptions::default()).unwrap();
+    assert_eq!(
+        fit.params,
+        rapport_models::FittedModel::BgNbd(direct.params)
+    );
+    let json = serde_json::to_value(&fit).unwrap();
+    assert_eq!(json["params"]["model"], "bg_nbd");
+    assert!(json["params"]["alpha"].as_f64().unwrap() > 4.0);
+    assert!(json["std_errors"]["r"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["converged"], true);
+}
