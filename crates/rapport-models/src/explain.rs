@@ -7,7 +7,9 @@ use crate::summary::{CustomerSummary, TimeUnit};
 ///
 /// For example "bought 8 times, usually every 4 weeks; nothing for 11 weeks: P(alive)
 /// 0.31, about 0.8 more purchases worth 41.20 expected in the next 12 months", or
-/// "bought once, 12 weeks ago: P(alive) 1.00, likely to buy again within 9 weeks".
+/// "bought 7 times, usually every 7 weeks; nothing for 2 weeks: P(alive) 0.86, likely to
+/// buy again within 8 weeks, about 4.5 more purchases worth 160.20 expected in the next 12
+/// months". The value is the discounted CLV of the score.
 pub fn explain(summary: &CustomerSummary, score: &CustomerScore, options: &ClvOptions) -> String {
     let unit = options.unit;
     let since = span(summary.age - summary.recency, unit);
@@ -17,14 +19,16 @@ pub fn explain(summary: &CustomerSummary, score: &CustomerScore, options: &ClvOp
             None => "bought once, today".to_string(),
         }
     } else {
-        let every = summary.recency / f64::from(summary.frequency);
-        let times = match summary.frequency + 1 {
-            2 => "twice".to_string(),
-            n => format!("{n} times"),
+        let every = span(summary.recency / f64::from(summary.frequency), unit);
+        let (times, rhythm) = match (summary.frequency, every) {
+            (1, Some(e)) => ("twice".to_string(), format!("{e} apart")),
+            (1, None) => ("twice".to_string(), "the same day".to_string()),
+            (x, Some(e)) => (format!("{} times", x + 1), format!("usually every {e}")),
+            (x, None) => (
+                format!("{} times", x + 1),
+                "several times a day".to_string(),
+            ),
         };
-        let rhythm = span(every, unit).map_or("several times a day".to_string(), |e| {
-            format!("usually every {e}")
-        });
         let quiet = since.map_or("last bought today".to_string(), |s| {
             format!("nothing for {s}")
         });
@@ -35,26 +39,30 @@ pub fn explain(summary: &CustomerSummary, score: &CustomerScore, options: &ClvOp
     sentence
 }
 
-/// The forward-looking clause: next purchase or expected value, when it says something.
+/// The forward-looking clause: the next purchase when it falls inside the horizon, then
+/// the expected purchases and their value, or that none are expected.
 fn outlook(score: &CustomerScore, options: &ClvOptions) -> String {
     let months = options.months;
     let month_word = if months == 1 { "month" } else { "months" };
-    if let Some(next) = score
+    let horizon = f64::from(months) * options.unit.per_month();
+    let next = score
         .median_time_to_next_purchase
+        .filter(|t| *t <= horizon)
         .and_then(|t| span(t, options.unit))
-    {
-        return format!(", likely to buy again within {next}");
+        .map(|t| format!(", likely to buy again within {t}"))
+        .unwrap_or_default();
+    if score.expected_purchases < 0.05 {
+        return format!(", unlikely to buy in the next {months} {month_word}");
     }
-    if score.expected_purchases >= 0.05 && score.clv > 0.0 {
-        return format!(
-            ", about {:.1} more purchases worth {:.2} expected in the next {months} {month_word}",
-            score.expected_purchases, score.clv
-        );
-    }
-    if score.p_alive < 0.5 {
-        return ", probably gone".to_string();
-    }
-    String::new()
+    let worth = if score.clv > 0.0 {
+        format!(" worth {:.2}", score.clv)
+    } else {
+        String::new()
+    };
+    format!(
+        "{next}, about {:.1} more purchases{worth} expected in the next {months} {month_word}",
+        score.expected_purchases
+    )
 }
 
 /// A whole number of units (or days when under one week), None when under half a day.
