@@ -9,7 +9,7 @@ use std::ops::Range;
 use crate::data::{Histories, TimeTables};
 use crate::fit::Objective;
 use crate::parallel::map_reduce;
-use crate::special::{digamma, hyp2f1, ln_beta, ln_gamma, sigmoid};
+use crate::special::{digamma, hyp2f1, ln_beta, ln_gamma};
 use crate::summary::History;
 
 /// Which member of the family.
@@ -40,21 +40,19 @@ impl Family {
         }
     }
 
-    /// Log-odds of "dropped out at the last purchase" against "still alive"; None when alive is certain.
-    fn log_odds_dead(&self, h: &History) -> Option<f64> {
+    /// Probability the customer is alive at the end of calibration.
+    ///
+    /// 1 / (1 + odds of having dropped out at the last purchase); the odds overflow to
+    /// infinity (P(alive) 0) rather than to NaN, so one power suffices per customer.
+    pub fn p_alive(&self, h: &History) -> f64 {
         let x = f64::from(h.frequency);
         let den = match self.variant {
-            Variant::Bg if h.frequency == 0 => return None,
+            Variant::Bg if h.frequency == 0 => return 1.0,
             Variant::Bg => self.b + x - 1.0,
             Variant::Mbg => self.b + x,
         };
-        let ratio = ((self.alpha + h.age) / (self.alpha + h.recency)).ln();
-        Some(self.a.ln() - den.ln() + (self.r + x) * ratio)
-    }
-
-    /// Probability the customer is alive at the end of calibration.
-    pub fn p_alive(&self, h: &History) -> f64 {
-        self.log_odds_dead(h).map_or(1.0, |d| sigmoid(-d))
+        let ratio = (self.alpha + h.age) / (self.alpha + h.recency);
+        1.0 / (1.0 + self.a / den * ratio.powf(self.r + x))
     }
 
     /// Expected purchases in (T, T + t] given alive at T.
