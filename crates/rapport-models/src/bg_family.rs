@@ -57,6 +57,10 @@ impl Family {
 
     /// Expected purchases in (T, T + t] given alive at T.
     pub fn expected_if_alive(&self, frequency: u32, age: f64, t: f64) -> f64 {
+        if let Some((below, above)) = self.straddle_a_equal_one() {
+            let mean = below.expected_if_alive(frequency, age, t);
+            return 0.5 * (mean + above.expected_if_alive(frequency, age, t));
+        }
         let x = f64::from(frequency);
         let (r, a, b, s) = (self.r + x, self.a, self.b + x, self.shift());
         let z = t / (self.alpha + age + t);
@@ -67,6 +71,9 @@ impl Family {
 
     /// Expected purchases of a new customer in its first t.
     pub fn expected_new(&self, t: f64) -> f64 {
+        if let Some((below, above)) = self.straddle_a_equal_one() {
+            return 0.5 * (below.expected_new(t) + above.expected_new(t));
+        }
         let s = self.shift();
         let lead = match self.variant {
             Variant::Bg => (self.a + self.b - 1.0) / (self.a - 1.0),
@@ -75,6 +82,24 @@ impl Family {
         let z = t / (self.alpha + t);
         let decay = (self.alpha / (self.alpha + t)).powf(self.r);
         lead * (1.0 - decay * hyp2f1(self.r, self.b + s, self.a + self.b + s - 1.0, z))
+    }
+
+    /// The expectations divide by a - 1 although they are smooth at a = 1; there they are
+    /// the mean of the values just either side.
+    fn straddle_a_equal_one(&self) -> Option<(Family, Family)> {
+        const GAP: f64 = 1e-6;
+        ((self.a - 1.0).abs() < GAP / 2.0).then(|| {
+            (
+                Family {
+                    a: 1.0 - GAP,
+                    ..*self
+                },
+                Family {
+                    a: 1.0 + GAP,
+                    ..*self
+                },
+            )
+        })
     }
 
     /// Probability of exactly `n` repeat purchases in a new customer's first `t`.

@@ -73,6 +73,14 @@ impl CustomerModel for BgBbParams {
 
     /// Expected purchases in the next `t` periods (fractional `t` interpolates smoothly).
     fn expected_purchases_if_alive(&self, frequency: u32, age: f64, t: f64) -> f64 {
+        // The formula divides by gamma - 1 but is smooth there: average either side.
+        const GAP: f64 = 1e-6;
+        if (self.gamma - 1.0).abs() < GAP / 2.0 {
+            let side = |gamma| {
+                BgBbParams { gamma, ..*self }.expected_purchases_if_alive(frequency, age, t)
+            };
+            return 0.5 * (side(1.0 - GAP) + side(1.0 + GAP));
+        }
         let (a, b, g, d) = (self.alpha, self.beta, self.gamma, self.delta);
         let (x, n) = (f64::from(frequency), age);
         let buy = (a + x) / (a + b + n);

@@ -182,3 +182,21 @@ fn conditional_purchase_count_probabilities_sum_to_one_and_to_the_expected_purch
         (BGNBD.prob_n_purchases(&new, 3, 39.0) - BGNBD.prob_n_purchases_new(3, 39.0)).abs() < 1e-15
     );
 }
+
+#[test]
+fn expectations_are_continuous_where_the_formula_divides_by_a_minus_one() {
+    let h = History {
+        frequency: 3,
+        recency: 20.0,
+        age: 38.0,
+    };
+    let at = |a: f64| BgNbdParams { a, ..BGNBD };
+    let exact = at(1.0).expected_purchases(&h, 26.0);
+    let near = at(1.0 + 1e-3).expected_purchases(&h, 26.0);
+    assert!(
+        exact.is_finite() && (exact - near).abs() < 1e-2 * near,
+        "{exact} vs {near}"
+    );
+    let new = at(1.0).expected_purchases_new(26.0);
+    assert!((new - at(0.999).expected_purchases_new(26.0)).abs() < 1e-2 * new);
+}
