@@ -88,18 +88,15 @@ impl Family {
     /// the mean of the values just either side.
     fn straddle_a_equal_one(&self) -> Option<(Family, Family)> {
         const GAP: f64 = 1e-6;
-        ((self.a - 1.0).abs() < GAP / 2.0).then(|| {
-            (
-                Family {
-                    a: 1.0 - GAP,
-                    ..*self
-                },
-                Family {
-                    a: 1.0 + GAP,
-                    ..*self
-                },
-            )
-        })
+        let below = Family {
+            a: 1.0 - GAP,
+            ..*self
+        };
+        let above = Family {
+            a: 1.0 + GAP,
+            ..*self
+        };
+        ((self.a - 1.0).abs() < GAP / 2.0).then_some((below, above))
     }
 
     /// Probability of exactly `n` repeat purchases in a new customer's first `t`.
