@@ -176,3 +176,50 @@ fn a_model_chosen_by_name_fits_and_serialises_with_its_kind() {
     assert!(json["std_errors"]["r"].as_f64().unwrap() > 0.0);
     assert_eq!(json["converged"], true);
 }
+
+#[test]
+#[ignore = "prints fitted parameters next to the published ones"]
+fn print_published_comparison() {
+    let options = FitOptions::default();
+    for (label, data) in [
+        ("summary csv", published_histories()),
+        ("raw log", summarised_histories()),
+    ] {
+        let bg = fit_bgnbd(&data, &options).unwrap();
+        println!(
+            "{label} BG/NBD {:?} se {:?} ll {:.3} it {}",
+            bg.params, bg.std_errors, bg.log_likelihood, bg.iterations
+        );
+        let mbg = fit_mbgnbd(&data, &options).unwrap();
+        println!(
+            "{label} MBG/NBD {:?} ll {:.3} it {}",
+            mbg.params, mbg.log_likelihood, mbg.iterations
+        );
+        let p = fit_pareto_nbd(&data, &options).unwrap();
+        println!(
+            "{label} Pareto/NBD {:?} ll {:.3} it {}",
+            p.params, p.log_likelihood, p.iterations
+        );
+    }
+    let gg = fit_gamma_gamma(
+        &SpendData::from_summaries(&cdnow_summaries()).unwrap(),
+        &options,
+    )
+    .unwrap();
+    println!(
+        "Gamma-Gamma {:?} se {:?} ll {:.3}",
+        gg.params, gg.std_errors, gg.log_likelihood
+    );
+    let rows = donations().into_iter().map(|(x, tx, n, w)| {
+        (
+            History {
+                frequency: x,
+                recency: f64::from(tx),
+                age: f64::from(n),
+            },
+            w,
+        )
+    });
+    let bb = fit_bgbb(&Histories::from_weighted(rows).unwrap(), &options).unwrap();
+    println!("BG/BB {:?} ll {:.3}", bb.params, bb.log_likelihood);
+}
