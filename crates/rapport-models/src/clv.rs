@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::FastHash;
 use crate::gamma_gamma::GammaGammaParams;
@@ -11,7 +11,7 @@ use crate::predict::CustomerModel;
 use crate::summary::{CustomerSummary, History, TimeUnit};
 
 /// How far ahead and at what discount customer value is computed.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClvOptions {
     /// Time unit the model was fitted in.
     pub unit: TimeUnit,

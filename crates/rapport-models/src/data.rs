@@ -47,11 +47,9 @@ impl Histories {
         let mut grouped: Vec<WeightedHistory> = Vec::new();
         for (row, (history, weight)) in rows.into_iter().enumerate() {
             validate(row, &history, weight)?;
-            let key = (
-                history.frequency,
-                history.recency.to_bits(),
-                history.age.to_bits(),
-            );
+            // Adding 0.0 turns -0.0 into 0.0, so equal times share a key.
+            let (recency, age) = (history.recency + 0.0, history.age + 0.0);
+            let key = (history.frequency, recency.to_bits(), age.to_bits());
             let slot = *index.entry(key).or_insert_with(|| {
                 grouped.push(WeightedHistory {
                     history,
