@@ -6,18 +6,14 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rapport_models::simulate::{SimulationPlan, simulate_purchases};
 use rapport_models::{
-    BgNbdParams, ClvOptions, FitOptions, GammaGammaParams, Histories, SpendData, SummaryOptions,
-    TimeUnit, fit_bgnbd, fit_gamma_gamma, fit_mbgnbd, fit_pareto_nbd, rfm_scores, score_customers,
-    summarize,
+    BgNbdParams, ClvOptions, FitOptions, GammaGammaParams, Histories, SpendData, SummaryOptions, TimeUnit, fit_bgnbd,
+    fit_gamma_gamma, fit_mbgnbd, fit_pareto_nbd, rfm_scores, score_customers, summarize,
 };
 
 fn timed<T>(label: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let out = f();
-    println!(
-        "{label:<40} {:>9.1} ms",
-        start.elapsed().as_secs_f64() * 1e3
-    );
+    println!("{label:<40} {:>9.1} ms", start.elapsed().as_secs_f64() * 1e3);
     out
 }
 
@@ -57,9 +53,7 @@ fn main() {
         unit: TimeUnit::Week,
     };
     let summaries = timed("summarize", || summarize(&log, &options));
-    let data = timed("group histories", || {
-        Histories::from_summaries(&summaries).unwrap()
-    });
+    let data = timed("group histories", || Histories::from_summaries(&summaries).unwrap());
     println!("{} distinct (x, t_x, T) rows", data.rows().len());
     let fit_options = FitOptions::default();
     let bg = timed("fit BG/NBD", || fit_bgnbd(&data, &fit_options).unwrap());
@@ -69,9 +63,7 @@ fn main() {
     );
     let mbg = timed("fit MBG/NBD", || fit_mbgnbd(&data, &fit_options).unwrap());
     println!("  {:?} ll {:.1}", mbg.params, mbg.log_likelihood);
-    let spend_data = timed("spend data", || {
-        SpendData::from_summaries(&summaries).unwrap()
-    });
+    let spend_data = timed("spend data", || SpendData::from_summaries(&summaries).unwrap());
     let gg = timed("fit Gamma-Gamma", || {
         fit_gamma_gamma(&spend_data, &fit_options).unwrap()
     });
@@ -88,9 +80,7 @@ fn main() {
     println!("  total 12-month CLV {total:.0}");
     timed("RFM scores and segments", || rfm_scores(&summaries));
     if with_pareto {
-        let p = timed("fit Pareto/NBD", || {
-            fit_pareto_nbd(&data, &fit_options).unwrap()
-        });
+        let p = timed("fit Pareto/NBD", || fit_pareto_nbd(&data, &fit_options).unwrap());
         println!("  {:?} ll {:.1}", p.params, p.log_likelihood);
     }
 }

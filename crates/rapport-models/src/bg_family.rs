@@ -88,14 +88,8 @@ impl Family {
     /// the mean of the values just either side.
     fn straddle_a_equal_one(&self) -> Option<(Family, Family)> {
         const GAP: f64 = 1e-6;
-        let below = Family {
-            a: 1.0 - GAP,
-            ..*self
-        };
-        let above = Family {
-            a: 1.0 + GAP,
-            ..*self
-        };
+        let below = Family { a: 1.0 - GAP, ..*self };
+        let above = Family { a: 1.0 + GAP, ..*self };
         ((self.a - 1.0).abs() < GAP / 2.0).then_some((below, above))
     }
 
@@ -103,10 +97,7 @@ impl Family {
     pub fn prob_n_new(&self, n: u32, t: f64) -> f64 {
         let (r, a, b, s) = (self.r, self.a, self.b, self.shift());
         let nf = f64::from(n);
-        let (ln_p, ln_q) = (
-            (self.alpha / (self.alpha + t)).ln(),
-            (t / (self.alpha + t)).ln(),
-        );
+        let (ln_p, ln_q) = ((self.alpha / (self.alpha + t)).ln(), (t / (self.alpha + t)).ln());
         // Negative-binomial probability of j purchases while alive.
         let nbd = |j: f64| {
             let power = if j > 0.0 { j * ln_q } else { 0.0 };
@@ -166,11 +157,7 @@ struct TimeLogs {
 
 impl TimeLogs {
     fn new(times: &TimeTables, alpha: f64) -> Self {
-        let table = |ts: &[f64]| {
-            ts.iter()
-                .map(|t| ((alpha + t).ln(), 1.0 / (alpha + t)))
-                .collect()
-        };
+        let table = |ts: &[f64]| ts.iter().map(|t| ((alpha + t).ln(), 1.0 / (alpha + t))).collect();
         TimeLogs {
             age: table(&times.ages),
             recency: table(&times.recencies),
@@ -214,11 +201,7 @@ impl FamilyObjective<'_> {
                 let d = ln_a_den + rx * (l_big - l_small);
                 let e = (-d.abs()).exp();
                 acc.ll += w * (d.max(0.0) + e.ln_1p());
-                let s = w * if d >= 0.0 {
-                    1.0 / (1.0 + e)
-                } else {
-                    e / (1.0 + e)
-                };
+                let s = w * if d >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
                 acc.g[0] += s * (l_big - l_small);
                 acc.g[1] += s * rx * (inv_big - inv_small);
                 acc.g[2] += s / f.a;
@@ -231,10 +214,7 @@ impl FamilyObjective<'_> {
     fn accumulate(&self, f: &Family, logs: &TimeLogs, groups: &[(u32, Range<usize>)]) -> Acc {
         let mut acc = Acc::default();
         for (x, range) in groups {
-            let weight: f64 = self.data.rows()[range.clone()]
-                .iter()
-                .map(|r| r.weight)
-                .sum();
+            let weight: f64 = self.data.rows()[range.clone()].iter().map(|r| r.weight).sum();
             self.add_rows(f, *x, range.clone(), logs, &mut acc);
             Self::add_frequency_terms(f, *x, weight, &mut acc);
         }
@@ -298,10 +278,6 @@ pub(crate) fn starting_point(data: &Histories) -> [f64; 4] {
         xs += row.weight * f64::from(row.history.frequency);
         ts += row.weight * row.history.age;
     }
-    let alpha = if xs > 0.0 {
-        (ts / xs).clamp(1e-3, 1e6)
-    } else {
-        1.0
-    };
+    let alpha = if xs > 0.0 { (ts / xs).clamp(1e-3, 1e6) } else { 1.0 };
     [1.0, alpha, 1.0, 1.0]
 }

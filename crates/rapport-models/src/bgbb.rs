@@ -54,8 +54,7 @@ impl BgBbParams {
         let gap = (n - tx).round() as u32;
         for i in 0..gap {
             let i = f64::from(i);
-            let term =
-                ln_beta(a + x, b + tx - x + i) - base_ab + ln_beta(g + 1.0, d + tx + i) - base_gd;
+            let term = ln_beta(a + x, b + tx - x + i) - base_ab + ln_beta(g + 1.0, d + tx + i) - base_gd;
             ll = log_add_exp(ll, term);
         }
         ll
@@ -76,18 +75,13 @@ impl CustomerModel for BgBbParams {
         // The formula divides by gamma - 1 but is smooth there: average either side.
         const GAP: f64 = 1e-6;
         if (self.gamma - 1.0).abs() < GAP / 2.0 {
-            let side = |gamma| {
-                BgBbParams { gamma, ..*self }.expected_purchases_if_alive(frequency, age, t)
-            };
+            let side = |gamma| BgBbParams { gamma, ..*self }.expected_purchases_if_alive(frequency, age, t);
             return 0.5 * (side(1.0 - GAP) + side(1.0 + GAP));
         }
         let (a, b, g, d) = (self.alpha, self.beta, self.gamma, self.delta);
         let (x, n) = (f64::from(frequency), age);
         let buy = (a + x) / (a + b + n);
-        let tail = (ln_gamma(g + d + n) + ln_gamma(1.0 + d + n + t)
-            - ln_gamma(d + n)
-            - ln_gamma(g + d + n + t))
-        .exp();
+        let tail = (ln_gamma(g + d + n) + ln_gamma(1.0 + d + n + t) - ln_gamma(d + n) - ln_gamma(g + d + n + t)).exp();
         buy * ((d + n) - tail) / (g - 1.0)
     }
 

@@ -53,14 +53,8 @@ pub struct CustomerScore {
 /// Σ over months m = 1..=H of (E[purchases by the end of month m] - E[by the end of
 /// month m-1]) × `expected_spend` / (1 + monthly rate)^m, with months of 4.345 weeks
 /// expressed in the model's unit.
-pub fn clv(
-    model: &(impl CustomerModel + ?Sized),
-    history: &History,
-    expected_spend: f64,
-    options: &ClvOptions,
-) -> f64 {
-    let (discounted, _) =
-        discounted_purchases_if_alive(model, history.frequency, history.age, options);
+pub fn clv(model: &(impl CustomerModel + ?Sized), history: &History, expected_spend: f64, options: &ClvOptions) -> f64 {
+    let (discounted, _) = discounted_purchases_if_alive(model, history.frequency, history.age, options);
     model.p_alive(history) * discounted * expected_spend
 }
 
@@ -96,12 +90,9 @@ fn score_part(
             let h = c.history();
             let &mut (discounted, total) = cache
                 .entry((h.frequency, h.age.to_bits()))
-                .or_insert_with(|| {
-                    discounted_purchases_if_alive(model, h.frequency, h.age, options)
-                });
+                .or_insert_with(|| discounted_purchases_if_alive(model, h.frequency, h.age, options));
             let p_alive = model.p_alive(&h);
-            let expected_spend =
-                spend.map_or(c.monetary, |g| g.expected_spend(c.frequency, c.monetary));
+            let expected_spend = spend.map_or(c.monetary, |g| g.expected_spend(c.frequency, c.monetary));
             CustomerScore {
                 customer: c.customer,
                 p_alive,

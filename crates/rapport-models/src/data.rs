@@ -51,10 +51,7 @@ impl Histories {
             let (recency, age) = (history.recency + 0.0, history.age + 0.0);
             let key = (history.frequency, recency.to_bits(), age.to_bits());
             let slot = *index.entry(key).or_insert_with(|| {
-                grouped.push(WeightedHistory {
-                    history,
-                    weight: 0.0,
-                });
+                grouped.push(WeightedHistory { history, weight: 0.0 });
                 grouped.len() - 1
             });
             grouped[slot].weight += weight;
@@ -102,11 +99,7 @@ impl Histories {
             }
         }
         let customers = rows.iter().map(|r| r.weight).sum();
-        let repeat_buyers = rows
-            .iter()
-            .filter(|r| r.history.frequency > 0)
-            .map(|r| r.weight)
-            .sum();
+        let repeat_buyers = rows.iter().filter(|r| r.history.frequency > 0).map(|r| r.weight).sum();
         let times = TimeTables::new(&rows);
         Histories {
             rows,
@@ -140,18 +133,9 @@ impl TimeTables {
         let position = |table: &[f64], v: f64| table.partition_point(|t| *t < v) as u32;
         let index = rows
             .iter()
-            .map(|r| {
-                (
-                    position(&ages, r.history.age),
-                    position(&recencies, r.history.recency),
-                )
-            })
+            .map(|r| (position(&ages, r.history.age), position(&recencies, r.history.recency)))
             .collect();
-        TimeTables {
-            ages,
-            recencies,
-            index,
-        }
+        TimeTables { ages, recencies, index }
     }
 }
 

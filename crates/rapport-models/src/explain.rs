@@ -24,14 +24,9 @@ pub fn explain(summary: &CustomerSummary, score: &CustomerScore, options: &ClvOp
             (1, Some(e)) => ("twice".to_string(), format!("{e} apart")),
             (1, None) => ("twice".to_string(), "the same day".to_string()),
             (x, Some(e)) => (format!("{} times", x + 1), format!("usually every {e}")),
-            (x, None) => (
-                format!("{} times", x + 1),
-                "several times a day".to_string(),
-            ),
+            (x, None) => (format!("{} times", x + 1), "several times a day".to_string()),
         };
-        let quiet = since.map_or("last bought today".to_string(), |s| {
-            format!("nothing for {s}")
-        });
+        let quiet = since.map_or("last bought today".to_string(), |s| format!("nothing for {s}"));
         format!("bought {times}, {rhythm}; {quiet}")
     };
     sentence.push_str(&format!(": P(alive) {:.2}", score.p_alive));

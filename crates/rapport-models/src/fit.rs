@@ -138,16 +138,9 @@ const GRADIENT_TOL: f64 = 1e-5;
 /// L-BFGS runs first; if it fails or stops short, Nelder-Mead restarts from the best
 /// point and L-BFGS polishes the result. Convergence is judged by the gradient itself,
 /// not by the optimiser's own stopping reason.
-pub(crate) fn maximise(
-    objective: &dyn Objective,
-    start: &[f64],
-    options: &FitOptions,
-) -> Result<Optimum, FitError> {
+pub(crate) fn maximise(objective: &dyn Objective, start: &[f64], options: &FitOptions) -> Result<Optimum, FitError> {
     let last = RefCell::new(None);
-    let problem = LogSpace {
-        objective,
-        last: &last,
-    };
+    let problem = LogSpace { objective, last: &last };
     let mut u: Vec<f64> = start.iter().map(|v| v.ln()).collect();
     let mut iterations = 0;
     if let Some((best, iters)) = run_lbfgs(&problem, u.clone(), options.max_iterations) {

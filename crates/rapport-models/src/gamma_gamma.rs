@@ -45,10 +45,7 @@ impl SpendData {
         rows.sort_unstable_by_key(|r| r.0);
         let sum_ln_m = rows.iter().map(|r| r.1.ln()).sum();
         let sum_x_ln_m = rows.iter().map(|r| f64::from(r.0) * r.1.ln()).sum();
-        let sum_x_ln_x = rows
-            .iter()
-            .map(|r| f64::from(r.0) * f64::from(r.0).ln())
-            .sum();
+        let sum_x_ln_x = rows.iter().map(|r| f64::from(r.0) * f64::from(r.0).ln()).sum();
         Ok(SpendData {
             rows,
             sum_ln_m,
@@ -74,10 +71,7 @@ impl SpendData {
 }
 
 /// Fits the Gamma-Gamma model by maximum likelihood (L-BFGS, analytic gradient).
-pub fn fit_gamma_gamma(
-    data: &SpendData,
-    options: &FitOptions,
-) -> Result<Fit<GammaGammaParams>, FitError> {
+pub fn fit_gamma_gamma(data: &SpendData, options: &FitOptions) -> Result<Fit<GammaGammaParams>, FitError> {
     check_repeat_buyers(data.len() as f64, options)?;
     let mean = data.rows.iter().map(|r| r.1).sum::<f64>() / data.len() as f64;
     // Start at p = 1, q = 2, so the population mean spend γ p / (q - 1) equals the sample mean.
@@ -120,12 +114,7 @@ impl Objective for SpendObjective<'_> {
             n * q / v,
         ];
         let work = |rows: &[(u32, f64)]| accumulate(rows, p, q, v);
-        let total = map_reduce(
-            &data.rows,
-            |_| 1,
-            work,
-            |a, b| std::array::from_fn(|k| a[k] + b[k]),
-        );
+        let total = map_reduce(&data.rows, |_| 1, work, |a, b| std::array::from_fn(|k| a[k] + b[k]));
         let sum: [f64; 4] = std::array::from_fn(|k| head[k] + total[k]);
         if let Some(out) = grad {
             out.copy_from_slice(&sum[1..]);

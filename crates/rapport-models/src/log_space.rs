@@ -14,11 +14,7 @@ pub(crate) fn exp_all(u: &[f64]) -> Vec<f64> {
     u.iter().map(|v| v.exp()).collect()
 }
 
-pub(crate) fn run_lbfgs(
-    problem: &LogSpace<'_>,
-    u: Vec<f64>,
-    max_iters: u64,
-) -> Option<(Vec<f64>, u64)> {
+pub(crate) fn run_lbfgs(problem: &LogSpace<'_>, u: Vec<f64>, max_iters: u64) -> Option<(Vec<f64>, u64)> {
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
         .with_tolerance_grad(1e-6)
         .ok()?
@@ -32,11 +28,7 @@ pub(crate) fn run_lbfgs(
     Some((state.get_best_param()?.clone(), state.get_iter()))
 }
 
-pub(crate) fn run_nelder_mead(
-    problem: &LogSpace<'_>,
-    u: &[f64],
-    max_iters: u64,
-) -> Option<(Vec<f64>, u64)> {
+pub(crate) fn run_nelder_mead(problem: &LogSpace<'_>, u: &[f64], max_iters: u64) -> Option<(Vec<f64>, u64)> {
     let mut simplex = vec![u.to_vec()];
     for i in 0..u.len() {
         let mut vertex = u.to_vec();
@@ -79,9 +71,7 @@ impl LogSpace<'_> {
             Some(g) if self.objective.has_gradient() => {
                 let ll = self.objective.log_likelihood(&theta, Some(g));
                 // Chain rule for θ = e^u: d/du = θ d/dθ.
-                g.iter_mut()
-                    .zip(&theta)
-                    .for_each(|(gi, t)| *gi *= t * scale);
+                g.iter_mut().zip(&theta).for_each(|(gi, t)| *gi *= t * scale);
                 ll * scale
             }
             Some(g) => {
@@ -149,9 +139,7 @@ impl LogSpace<'_> {
         }
         symmetrise(&mut hessian);
         match invert(hessian) {
-            Some(inv) => (0..n)
-                .map(|i| u[i].exp() * positive_sqrt(inv[i][i]))
-                .collect(),
+            Some(inv) => (0..n).map(|i| u[i].exp() * positive_sqrt(inv[i][i])).collect(),
             None => vec![f64::NAN; n],
         }
     }
@@ -174,9 +162,7 @@ fn symmetrise(m: &mut [Vec<f64>]) {
 /// Gauss-Jordan inverse with partial pivoting; None when singular.
 fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     let n = a.len();
-    let mut inv: Vec<Vec<f64>> = (0..n)
-        .map(|i| (0..n).map(|j| f64::from(i == j)).collect())
-        .collect();
+    let mut inv: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| f64::from(i == j)).collect()).collect();
     for col in 0..n {
         let pivot = (col..n).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
         if a[pivot][col].abs() < 1e-300 {

@@ -43,11 +43,7 @@ pub enum FittedModel {
 }
 
 /// Fits the model of the given kind.
-pub fn fit_model(
-    kind: ModelKind,
-    data: &Histories,
-    options: &FitOptions,
-) -> Result<Fit<FittedModel>, FitError> {
+pub fn fit_model(kind: ModelKind, data: &Histories, options: &FitOptions) -> Result<Fit<FittedModel>, FitError> {
     Ok(match kind {
         ModelKind::BgNbd => fit_bgnbd(data, options)?.map(FittedModel::BgNbd),
         ModelKind::MbgNbd => fit_mbgnbd(data, options)?.map(FittedModel::MbgNbd),

@@ -38,19 +38,11 @@ where
             .map(|h| h.join().expect("worker thread panicked"))
             .collect()
     });
-    results
-        .into_iter()
-        .reduce(merge)
-        .expect("at least one part")
+    results.into_iter().reduce(merge).expect("at least one part")
 }
 
 /// Start indices of `parts` runs of about `total / parts` size each, then `items.len()`.
-fn split_points<G>(
-    items: &[G],
-    size: impl Fn(&G) -> usize,
-    total: usize,
-    parts: usize,
-) -> Vec<usize> {
+fn split_points<G>(items: &[G], size: impl Fn(&G) -> usize, total: usize, parts: usize) -> Vec<usize> {
     let mut bounds = vec![0];
     let mut running = 0;
     for (i, item) in items.iter().enumerate() {

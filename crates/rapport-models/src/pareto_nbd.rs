@@ -28,10 +28,7 @@ pub struct ParetoNbdParams {
 ///
 /// The gradient of the 2F1 terms with respect to their parameters has no cheap form, so
 /// L-BFGS runs on a central-difference gradient, with Nelder-Mead as the fallback.
-pub fn fit_pareto_nbd(
-    data: &Histories,
-    options: &FitOptions,
-) -> Result<Fit<ParetoNbdParams>, FitError> {
+pub fn fit_pareto_nbd(data: &Histories, options: &FitOptions) -> Result<Fit<ParetoNbdParams>, FitError> {
     check_repeat_buyers(data.repeat_buyers(), options)?;
     let [r, alpha, _, _] = crate::bg_family::starting_point(data);
     let optimum = maximise(&ParetoObjective(data), &[r, alpha, 1.0, alpha], options)?;
@@ -46,10 +43,7 @@ pub fn fit_pareto_nbd(
 impl ParetoNbdParams {
     /// Log-likelihood of one history.
     pub fn log_likelihood(&self, h: &History) -> f64 {
-        let (early, late) = (
-            self.a0_term(h.frequency, h.recency),
-            self.a0_term(h.frequency, h.age),
-        );
+        let (early, late) = (self.a0_term(h.frequency, h.recency), self.a0_term(h.frequency, h.age));
         self.log_likelihood_from_terms(h, early, late)
     }
 
@@ -65,10 +59,7 @@ impl ParetoNbdParams {
 
     /// ln of the integral over dropout times in (t_x, T], without its 1/(r+s+x) factor.
     fn ln_a0(&self, h: &History) -> f64 {
-        ln_difference(
-            self.a0_term(h.frequency, h.recency),
-            self.a0_term(h.frequency, h.age),
-        )
+        ln_difference(self.a0_term(h.frequency, h.recency), self.a0_term(h.frequency, h.age))
     }
 
     /// ln(2F1(r+s+x, b; r+s+x+1; |alpha-beta| / (max + t)) / (max + t)^(r+s+x)), where

@@ -124,11 +124,7 @@ impl Segment {
 pub fn rfm_scores(customers: &[CustomerSummary]) -> Vec<RfmScore> {
     let recency = quintiles(customers.iter().map(|c| -(c.age - c.recency)));
     let frequency = quintiles(customers.iter().map(|c| f64::from(c.frequency)));
-    let monetary = quintiles(
-        customers
-            .iter()
-            .map(|c| c.total_spend / f64::from(c.frequency + 1)),
-    );
+    let monetary = quintiles(customers.iter().map(|c| c.total_spend / f64::from(c.frequency + 1)));
     customers
         .iter()
         .enumerate()

@@ -10,11 +10,7 @@ use crate::summary::{History, Purchase, TimeUnit};
 /// Simulates one BG/NBD history per entry of `ages` (observation lengths, model unit).
 ///
 /// Invalid parameters (not positive) yield an empty vector.
-pub fn simulate_bgnbd_histories<R: Rng + ?Sized>(
-    params: &BgNbdParams,
-    ages: &[f64],
-    rng: &mut R,
-) -> Vec<History> {
+pub fn simulate_bgnbd_histories<R: Rng + ?Sized>(params: &BgNbdParams, ages: &[f64], rng: &mut R) -> Vec<History> {
     let Some(draws) = Draws::new(params) else {
         return Vec::new();
     };
@@ -58,8 +54,7 @@ pub fn simulate_purchases<R: Rng + ?Sized>(
     plan: &SimulationPlan,
     rng: &mut R,
 ) -> Vec<Purchase> {
-    let (Some(draws), Ok(rates)) = (Draws::new(params), Gamma::new(spend.q, 1.0 / spend.gamma))
-    else {
+    let (Some(draws), Ok(rates)) = (Draws::new(params), Gamma::new(spend.q, 1.0 / spend.gamma)) else {
         return Vec::new();
     };
     let unit_days = plan.unit.days();

@@ -148,10 +148,7 @@ fn group_by_customer(purchases: &[Purchase]) -> Grouped {
     let mut rows: Vec<(u32, i32, f64)> = if max_key <= 4 * purchases.len() + 1024 {
         counting_sort(purchases, max_key)
     } else {
-        let mut rows: Vec<_> = purchases
-            .iter()
-            .map(|p| (p.customer, p.day, p.amount))
-            .collect();
+        let mut rows: Vec<_> = purchases.iter().map(|p| (p.customer, p.day, p.amount)).collect();
         rows.sort_unstable_by_key(|r| r.0);
         rows
     };
@@ -240,15 +237,7 @@ struct DayWalk {
 }
 
 impl DayWalk {
-    fn add(
-        &mut self,
-        day: i32,
-        amount: f64,
-        same_day: bool,
-        first: i32,
-        cal_end: i32,
-        hold_end: i32,
-    ) {
+    fn add(&mut self, day: i32, amount: f64, same_day: bool, first: i32, cal_end: i32, hold_end: i32) {
         if day <= cal_end {
             self.total_spend += amount;
             if day != first {

@@ -33,14 +33,12 @@ pub struct DemoData {
 }
 
 const FIRST: [&str; 24] = [
-    "Anna", "Ben", "Clara", "David", "Emma", "Felix", "Grace", "Hugo", "Ines", "Jonas", "Kira",
-    "Leo", "Maya", "Noah", "Olivia", "Paul", "Quinn", "Rosa", "Samir", "Tara", "Uma", "Victor",
-    "Wendy", "Yusuf",
+    "Anna", "Ben", "Clara", "David", "Emma", "Felix", "Grace", "Hugo", "Ines", "Jonas", "Kira", "Leo", "Maya", "Noah",
+    "Olivia", "Paul", "Quinn", "Rosa", "Samir", "Tara", "Uma", "Victor", "Wendy", "Yusuf",
 ];
 const LAST: [&str; 20] = [
-    "Adler", "Berg", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hansen", "Ivanova",
-    "Jensen", "Kowalski", "Lopez", "Meyer", "Novak", "Okafor", "Peters", "Rossi", "Silva",
-    "Tanaka", "Weber",
+    "Adler", "Berg", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hansen", "Ivanova", "Jensen", "Kowalski",
+    "Lopez", "Meyer", "Novak", "Okafor", "Peters", "Rossi", "Silva", "Tanaka", "Weber",
 ];
 const CITIES: [&str; 6] = ["Lyon", "Leeds", "Porto", "Graz", "Ghent", "Turin"];
 const CHANNELS: [&str; 4] = ["phone", "email", "visit", "chat"];
@@ -81,10 +79,7 @@ fn profile(rng: &mut StdRng, ext: &str, i: u32, start: i64) -> NewCustomer {
     let first = FIRST[rng.random_range(0..FIRST.len())];
     let last = LAST[rng.random_range(0..LAST.len())];
     let mut attributes = serde_json::Map::new();
-    attributes.insert(
-        "city".into(),
-        CITIES[rng.random_range(0..CITIES.len())].into(),
-    );
+    attributes.insert("city".into(), CITIES[rng.random_range(0..CITIES.len())].into());
     NewCustomer {
         external_id: ext.to_owned(),
         name: Some(format!("{first} {last}")),
@@ -100,15 +95,7 @@ fn profile(rng: &mut StdRng, ext: &str, i: u32, start: i64) -> NewCustomer {
 }
 
 /// Purchases from first order until the customer drops out or the history ends.
-fn buyer(
-    rng: &mut StdRng,
-    ext: &str,
-    start: i64,
-    end: i64,
-    lambda: f64,
-    p: f64,
-    out: &mut Vec<(String, NewEvent)>,
-) {
+fn buyer(rng: &mut StdRng, ext: &str, start: i64, end: i64, lambda: f64, p: f64, out: &mut Vec<(String, NewEvent)>) {
     // Acquisition is spread over the history, a little heavier towards the start.
     let offset = rng.random::<f64>().powf(1.3) * ((end - start) as f64 - 86_400.0 * 7.0);
     let mut t = start + offset as i64;
@@ -146,13 +133,7 @@ fn buyer(
     }
 }
 
-fn conversations(
-    rng: &mut StdRng,
-    ext: &str,
-    start: i64,
-    end: i64,
-    out: &mut Vec<(String, NewEvent)>,
-) {
+fn conversations(rng: &mut StdRng, ext: &str, start: i64, end: i64, out: &mut Vec<(String, NewEvent)>) {
     for n in 0..rng.random_range(1..4) {
         let at = rng.random_range(start..end);
         let kind = EventKind::Interaction {

@@ -1,6 +1,6 @@
 use rapport_models::{
-    FitError, FitOptions, Histories, History, SpendData, fit_bgbb, fit_bgnbd, fit_gamma_gamma,
-    fit_mbgnbd, fit_pareto_nbd,
+    FitError, FitOptions, Histories, History, SpendData, fit_bgbb, fit_bgnbd, fit_gamma_gamma, fit_mbgnbd,
+    fit_pareto_nbd,
 };
 
 use crate::fixtures::{assert_close, cdnow_summaries, donations, published_summary};
@@ -24,11 +24,7 @@ fn bgnbd_reproduces_the_published_cdnow_fit_from_both_inputs() {
         assert_close("alpha", p.alpha, 4.414, PARAM_TOL);
         assert_close("a", p.a, 0.793, PARAM_TOL);
         assert_close("b", p.b, 2.426, PARAM_TOL);
-        assert!(
-            (fit.log_likelihood + 9582.4).abs() < 0.1,
-            "ll {}",
-            fit.log_likelihood
-        );
+        assert!((fit.log_likelihood + 9582.4).abs() < 0.1, "ll {}", fit.log_likelihood);
         assert!(fit.converged && fit.std_errors.r > 0.0 && fit.std_errors.r < 0.1);
     }
 }
@@ -42,21 +38,13 @@ fn mbgnbd_reproduces_the_published_cdnow_fit() {
         assert_close("alpha", p.alpha, 6.183, PARAM_TOL);
         assert_close("a", p.a, 0.891, PARAM_TOL);
         assert_close("b", p.b, 1.614, PARAM_TOL);
-        assert!(
-            (fit.log_likelihood + 9582.13).abs() < 0.1,
-            "ll {}",
-            fit.log_likelihood
-        );
+        assert!((fit.log_likelihood + 9582.13).abs() < 0.1, "ll {}", fit.log_likelihood);
     }
 }
 
 #[test]
 fn gamma_gamma_reproduces_the_published_cdnow_fit_from_both_inputs() {
-    let published = SpendData::new(
-        published_summary()
-            .iter()
-            .map(|r| (r.history.frequency, r.zbar)),
-    );
+    let published = SpendData::new(published_summary().iter().map(|r| (r.history.frequency, r.zbar)));
     for data in [
         published.unwrap(),
         SpendData::from_summaries(&cdnow_summaries()).unwrap(),
@@ -77,21 +65,9 @@ fn a_fit_with_too_few_repeat_buyers_is_an_error_not_numbers() {
         .filter(|r| r.history.frequency > 0)
         .take(10)
         .map(|r| r.history);
-    let data = Histories::new(
-        few.chain(
-            rows.iter()
-                .filter(|r| r.history.frequency == 0)
-                .map(|r| r.history),
-        ),
-    );
+    let data = Histories::new(few.chain(rows.iter().filter(|r| r.history.frequency == 0).map(|r| r.history)));
     let err = fit_bgnbd(&data.unwrap(), &FitOptions::default()).unwrap_err();
-    assert_eq!(
-        err,
-        FitError::TooFewRepeatBuyers {
-            found: 10,
-            needed: 30
-        }
-    );
+    assert_eq!(err, FitError::TooFewRepeatBuyers { found: 10, needed: 30 });
     assert!(err.to_string().starts_with("too few repeat buyers"));
 }
 
@@ -104,11 +80,7 @@ fn pareto_nbd_reproduces_the_published_cdnow_fit_from_both_inputs() {
         assert_close("alpha", p.alpha, 10.578, PARAM_TOL);
         assert_close("s", p.s, 0.606, PARAM_TOL);
         assert_close("beta", p.beta, 11.667, PARAM_TOL);
-        assert!(
-            (fit.log_likelihood + 9594.98).abs() < 0.1,
-            "ll {}",
-            fit.log_likelihood
-        );
+        assert!((fit.log_likelihood + 9594.98).abs() < 0.1, "ll {}", fit.log_likelihood);
     }
 }
 
@@ -132,11 +104,7 @@ fn bgbb_reproduces_the_published_donations_fit() {
     assert_close("beta", p.beta, 0.750, PARAM_TOL);
     assert_close("gamma", p.gamma, 0.657, PARAM_TOL);
     assert_close("delta", p.delta, 2.783, PARAM_TOL);
-    assert!(
-        (fit.log_likelihood + 33_225.6).abs() < 1.0,
-        "ll {}",
-        fit.log_likelihood
-    );
+    assert!((fit.log_likelihood + 33_225.6).abs() < 1.0, "ll {}", fit.log_likelihood);
 }
 
 #[test]
@@ -149,10 +117,7 @@ fn a_fit_whose_maximum_runs_off_to_infinity_is_an_error() {
     });
     let err = fit_bgnbd(&Histories::new(same).unwrap(), &FitOptions::default()).unwrap_err();
     assert!(
-        matches!(
-            err,
-            FitError::Degenerate { .. } | FitError::NotConverged { .. }
-        ),
+        matches!(err, FitError::Degenerate { .. } | FitError::NotConverged { .. }),
         "{err:?}"
     );
 }
@@ -166,10 +131,7 @@ fn a_model_chosen_by_name_fits_and_serialises_with_its_kind() {
     let fit = rapport_models::fit_model(kind, &data, &FitOptions::default()).unwrap();
     assert_eq!(fit.params.kind(), kind);
     let direct = fit_bgnbd(&data, &FitOptions::default()).unwrap();
-    assert_eq!(
-        fit.params,
-        rapport_models::FittedModel::BgNbd(direct.params)
-    );
+    assert_eq!(fit.params, rapport_models::FittedModel::BgNbd(direct.params));
     let json = serde_json::to_value(&fit).unwrap();
     assert_eq!(json["params"]["model"], "bg_nbd");
     assert!(json["params"]["alpha"].as_f64().unwrap() > 4.0);
@@ -201,11 +163,7 @@ fn print_published_comparison() {
             p.params, p.log_likelihood, p.iterations
         );
     }
-    let gg = fit_gamma_gamma(
-        &SpendData::from_summaries(&cdnow_summaries()).unwrap(),
-        &options,
-    )
-    .unwrap();
+    let gg = fit_gamma_gamma(&SpendData::from_summaries(&cdnow_summaries()).unwrap(), &options).unwrap();
     println!(
         "Gamma-Gamma {:?} se {:?} ll {:.3}",
         gg.params, gg.std_errors, gg.log_likelihood

@@ -3,8 +3,7 @@
 use rapport_models::{CustomerSummary, History, Purchase, SummaryOptions, TimeUnit, summarize};
 
 const CDNOW_SAMPLE: &str = include_str!("../fixtures/CDNOW_sample.txt");
-const CDNOW_SUMMARY: &str =
-    include_str!("../fixtures/cdnow_customers_summary_with_transactions.csv");
+const CDNOW_SUMMARY: &str = include_str!("../fixtures/cdnow_customers_summary_with_transactions.csv");
 const DONATIONS: &str = include_str!("../fixtures/donations.csv");
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
@@ -67,11 +66,7 @@ pub fn published_summary() -> Vec<PublishedRow> {
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let c: Vec<f64> = line
-                .trim()
-                .split(',')
-                .map(|v| v.parse().expect("number"))
-                .collect();
+            let c: Vec<f64> = line.trim().split(',').map(|v| v.parse().expect("number")).collect();
             let history = History {
                 frequency: c[1] as u32,
                 recency: c[2],
@@ -93,11 +88,7 @@ pub fn donations() -> Vec<(u32, u32, u32, f64)> {
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let c: Vec<f64> = line
-                .trim()
-                .split(',')
-                .map(|v| v.parse().expect("number"))
-                .collect();
+            let c: Vec<f64> = line.trim().split(',').map(|v| v.parse().expect("number")).collect();
             (c[0] as u32, c[1] as u32, c[2] as u32, c[3])
         })
         .collect()

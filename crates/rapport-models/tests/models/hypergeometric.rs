@@ -12,19 +12,11 @@ fn hyp2f1_matches_scipy_on_a_grid_including_near_one_and_integer_cases() {
         if err.is_nan() || err > worst.0 {
             worst = (
                 err,
-                format!(
-                    "2F1({}, {}; {}; {}) = {got}, scipy {}",
-                    v[0], v[1], v[2], v[3], v[4]
-                ),
+                format!("2F1({}, {}; {}; {}) = {got}, scipy {}", v[0], v[1], v[2], v[3], v[4]),
             );
         }
     }
-    assert!(
-        worst.0 < 1e-8,
-        "worst relative error {:.2e}: {}",
-        worst.0,
-        worst.1
-    );
+    assert!(worst.0 < 1e-8, "worst relative error {:.2e}: {}", worst.0, worst.1);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 use rapport_models::{
-    BgBbParams, BgNbdParams, ClvOptions, CustomerModel, GammaGammaParams, History, MbgNbdParams,
-    ParetoNbdParams, TimeUnit, clv,
+    BgBbParams, BgNbdParams, ClvOptions, CustomerModel, GammaGammaParams, History, MbgNbdParams, ParetoNbdParams,
+    TimeUnit, clv,
 };
 
 const LIFETIMES: &str = include_str!("../fixtures/predictions_lifetimes.csv");
@@ -156,9 +156,7 @@ fn conditional_purchase_count_probabilities_sum_to_one_and_to_the_expected_purch
     for h in histories {
         for t in [4.0, 39.0] {
             let bg: Vec<f64> = (0..400).map(|n| BGNBD.prob_n_purchases(&h, n, t)).collect();
-            let mbg: Vec<f64> = (0..400)
-                .map(|n| MBGNBD.prob_n_purchases(&h, n, t))
-                .collect();
+            let mbg: Vec<f64> = (0..400).map(|n| MBGNBD.prob_n_purchases(&h, n, t)).collect();
             for (probs, expected) in [
                 (bg, BGNBD.expected_purchases(&h, t)),
                 (mbg, MBGNBD.expected_purchases(&h, t)),
@@ -178,9 +176,7 @@ fn conditional_purchase_count_probabilities_sum_to_one_and_to_the_expected_purch
         recency: 0.0,
         age: 0.0,
     };
-    assert!(
-        (BGNBD.prob_n_purchases(&new, 3, 39.0) - BGNBD.prob_n_purchases_new(3, 39.0)).abs() < 1e-15
-    );
+    assert!((BGNBD.prob_n_purchases(&new, 3, 39.0) - BGNBD.prob_n_purchases_new(3, 39.0)).abs() < 1e-15);
 }
 
 #[test]

@@ -3,8 +3,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rapport_models::simulate::simulate_bgnbd_histories;
 use rapport_models::{
-    BgNbdParams, ClvOptions, CustomerModel, FitOptions, Histories, History, MbgNbdParams,
-    ParetoNbdParams, TimeUnit, clv, fit_bgnbd,
+    BgNbdParams, ClvOptions, CustomerModel, FitOptions, Histories, History, MbgNbdParams, ParetoNbdParams, TimeUnit,
+    clv, fit_bgnbd,
 };
 
 use crate::predictions::{BGNBD, SPEND};
@@ -28,10 +28,7 @@ fn bgnbd_parameters_are_recovered_from_simulated_customers() {
         ("a", p.a, truth.a, se.a),
         ("b", p.b, truth.b, se.b),
     ] {
-        assert!(
-            (got - want).abs() < 4.0 * err,
-            "{name}: {got} ± {err}, truth {want}"
-        );
+        assert!((got - want).abs() < 4.0 * err, "{name}: {got} ± {err}, truth {want}");
     }
 }
 

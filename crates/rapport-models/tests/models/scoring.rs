@@ -1,6 +1,6 @@
 use rapport_models::{
-    ClvOptions, CustomerModel, CustomerSummary, FitOptions, Histories, Segment, TimeUnit,
-    evaluate_holdout, explain, fit_bgnbd, rfm_scores, score_customers, summarize,
+    ClvOptions, CustomerModel, CustomerSummary, FitOptions, Histories, Segment, TimeUnit, evaluate_holdout, explain,
+    fit_bgnbd, rfm_scores, score_customers, summarize,
 };
 
 use crate::fixtures::{cdnow_options, cdnow_purchases, day_number};
@@ -10,11 +10,7 @@ use crate::predictions::{BGNBD, SPEND};
 fn holdout_predictions_track_the_cdnow_holdout_period() {
     let options = cdnow_options(Some(day_number(1998, 6, 30)));
     let customers = summarize(&cdnow_purchases(), &options);
-    let fit = fit_bgnbd(
-        &Histories::from_summaries(&customers).unwrap(),
-        &FitOptions::default(),
-    )
-    .unwrap();
+    let fit = fit_bgnbd(&Histories::from_summaries(&customers).unwrap(), &FitOptions::default()).unwrap();
     let report = evaluate_holdout(&fit.params, &customers, options.holdout_length(), 7);
     assert_eq!(report.holdout_length, 39.0);
     assert_eq!(report.groups.len(), 8);
@@ -73,25 +69,18 @@ fn segments_follow_the_recency_frequency_grid() {
     assert_eq!(Segment::from_scores(1, 5), Segment::CannotLose);
     assert_eq!(Segment::from_scores(2, 2), Segment::Hibernating);
     assert_eq!(Segment::from_scores(1, 1), Segment::Lost);
-    let names: Vec<String> = Segment::ALL
-        .iter()
-        .map(|s| serde_json::to_string(s).unwrap())
-        .collect();
+    let names: Vec<String> = Segment::ALL.iter().map(|s| serde_json::to_string(s).unwrap()).collect();
     assert!(names.contains(&"\"needs_attention\"".to_string()));
     assert_eq!(Segment::CannotLose.label(), "Cannot lose");
 }
 
 #[test]
 fn rfm_scores_rank_recent_frequent_big_spenders_highest() {
-    let mut customers: Vec<CustomerSummary> =
-        (0..10).map(|i| customer(i, f64::from(i), 20.0)).collect();
+    let mut customers: Vec<CustomerSummary> = (0..10).map(|i| customer(i, f64::from(i), 20.0)).collect();
     customers[9].total_spend = 10_000.0;
     let scores = rfm_scores(&customers);
     assert_eq!((scores[0].recency, scores[0].frequency), (1, 1));
-    assert_eq!(
-        (scores[9].recency, scores[9].frequency, scores[9].monetary),
-        (5, 5, 5)
-    );
+    assert_eq!((scores[9].recency, scores[9].frequency, scores[9].monetary), (5, 5, 5));
     assert_eq!(scores[9].segment, Segment::Champions);
     assert_eq!(scores[0].segment, Segment::Lost);
 }
@@ -105,16 +94,11 @@ fn explanations_are_one_plain_sentence() {
     };
     let regular = explain_one(customer(7, 28.0, 39.0), &options);
     assert!(
-        regular.starts_with(
-            "bought 8 times, usually every 4 weeks; nothing for 11 weeks: P(alive) 0."
-        ),
+        regular.starts_with("bought 8 times, usually every 4 weeks; nothing for 11 weeks: P(alive) 0."),
         "{regular}"
     );
     let once = explain_one(customer(0, 0.0, 12.0), &options);
-    assert!(
-        once.starts_with("bought once, 12 weeks ago: P(alive) 1.00"),
-        "{once}"
-    );
+    assert!(once.starts_with("bought once, 12 weeks ago: P(alive) 1.00"), "{once}");
     let days = ClvOptions {
         unit: TimeUnit::Day,
         ..options
@@ -126,10 +110,7 @@ fn explanations_are_one_plain_sentence() {
     );
     for sentence in [regular, once, daily] {
         // One sentence: no line break, no full stop followed by another clause.
-        assert!(
-            !sentence.contains('\n') && !sentence.contains(". "),
-            "{sentence}"
-        );
+        assert!(!sentence.contains('\n') && !sentence.contains(". "), "{sentence}");
         assert!(!sentence.ends_with('.'), "{sentence}");
     }
 }
@@ -150,11 +131,7 @@ fn print_sample_explanations() {
                 c.age *= 7.0;
             });
         }
-        let fit = fit_bgnbd(
-            &Histories::from_summaries(&customers).unwrap(),
-            &FitOptions::default(),
-        )
-        .unwrap();
+        let fit = fit_bgnbd(&Histories::from_summaries(&customers).unwrap(), &FitOptions::default()).unwrap();
         let scores = score_customers(&fit.params, Some(&SPEND), &customers, &options);
         for i in [0, 1, 2, 3, 10, 17, 25, 100, 1000, 2000] {
             println!("{}", explain(&customers[i], &scores[i], &options));

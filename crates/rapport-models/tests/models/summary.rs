@@ -9,45 +9,23 @@ fn cdnow_summary_reproduces_the_published_calibration_table() {
     assert_eq!(ours.len(), published.len());
     for (mine, theirs) in ours.iter().zip(&published) {
         assert_eq!(mine.customer, theirs.id);
-        assert_eq!(
-            mine.frequency, theirs.history.frequency,
-            "x of {}",
-            theirs.id
-        );
+        assert_eq!(mine.frequency, theirs.history.frequency, "x of {}", theirs.id);
         assert!(
             (mine.recency - theirs.history.recency).abs() < 0.0051,
             "t_x of {}",
             theirs.id
         );
-        assert!(
-            (mine.age - theirs.history.age).abs() < 0.0051,
-            "T of {}",
-            theirs.id
-        );
-        assert!(
-            (mine.monetary - theirs.zbar).abs() < 0.0051,
-            "zbar of {}",
-            theirs.id
-        );
+        assert!((mine.age - theirs.history.age).abs() < 0.0051, "T of {}", theirs.id);
+        assert!((mine.monetary - theirs.zbar).abs() < 0.0051, "zbar of {}", theirs.id);
     }
 }
 
 #[test]
 fn same_day_purchases_count_once_with_their_amounts_summed() {
-    let log = [
-        (0, 10, 5.0),
-        (0, 10, 7.0),
-        (0, 17, 3.0),
-        (0, 17, 4.0),
-        (0, 24, 1.0),
-    ];
+    let log = [(0, 10, 5.0), (0, 10, 7.0), (0, 17, 3.0), (0, 17, 4.0), (0, 24, 1.0)];
     let purchases: Vec<Purchase> = log
         .iter()
-        .map(|&(customer, day, amount)| Purchase {
-            customer,
-            day,
-            amount,
-        })
+        .map(|&(customer, day, amount)| Purchase { customer, day, amount })
         .collect();
     let options = SummaryOptions {
         calibration_end: 30,
@@ -73,11 +51,7 @@ fn late_first_buyers_are_left_out_and_holdout_days_are_counted() {
     ];
     let purchases: Vec<Purchase> = log
         .iter()
-        .map(|&(customer, day, amount)| Purchase {
-            customer,
-            day,
-            amount,
-        })
+        .map(|&(customer, day, amount)| Purchase { customer, day, amount })
         .collect();
     let options = SummaryOptions {
         calibration_end: 10,
@@ -86,10 +60,7 @@ fn late_first_buyers_are_left_out_and_holdout_days_are_counted() {
     };
     let all = summarize(&purchases, &options);
     assert_eq!(all.len(), 1);
-    assert_eq!(
-        (all[0].customer, all[0].frequency, all[0].holdout_frequency),
-        (3, 0, 2)
-    );
+    assert_eq!((all[0].customer, all[0].frequency, all[0].holdout_frequency), (3, 0, 2));
     assert_eq!(all[0].monetary, 0.0);
 }
 
@@ -122,8 +93,5 @@ fn sparse_customer_indices_are_grouped_too() {
         all.iter().map(|s| s.customer).collect::<Vec<_>>(),
         vec![7, 4_000_000_000]
     );
-    assert_eq!(
-        (all[1].frequency, all[1].recency, all[1].age),
-        (1, 1.0, 2.0)
-    );
+    assert_eq!((all[1].frequency, all[1].recency, all[1].age), (1, 1.0, 2.0));
 }

@@ -115,16 +115,10 @@ pub async fn run(db: &str, command: CustomersCommand, out: Output) -> anyhow::Re
         CustomersCommand::SetStage(args) => {
             let id = ExternalId::parse(&args.id)?;
             let mut ingest = Ingest::begin(&store, "the command line").await?;
-            let change = ingest
-                .set_stage(id.as_str(), args.stage, args.reason)
-                .await?;
+            let change = ingest.set_stage(id.as_str(), args.stage, args.reason).await?;
             ingest.finish().await?;
             match change {
-                Some(c) => out.line(&format!(
-                    "{id}: {} → {}",
-                    c.from.map_or("(none)", |s| s.as_str()),
-                    c.to
-                )),
+                Some(c) => out.line(&format!("{id}: {} → {}", c.from.map_or("(none)", |s| s.as_str()), c.to)),
                 None => out.line(&format!("{id} is already at stage {}", args.stage)),
             }
         }
@@ -135,9 +129,7 @@ pub async fn run(db: &str, command: CustomersCommand, out: Output) -> anyhow::Re
             };
             append(&store, &args.id, kind, out).await
         }
-        CustomersCommand::Note(args) => {
-            append(&store, &args.id, EventKind::Note { text: args.text }, out).await
-        }
+        CustomersCommand::Note(args) => append(&store, &args.id, EventKind::Note { text: args.text }, out).await,
     }
 }
 
@@ -168,10 +160,7 @@ async fn append(
         )
         .await?;
     let report = ingest.finish().await?;
-    out.line(&format!(
-        "{name} recorded for {id}{}",
-        stage_note(report.stage_changes)
-    ))
+    out.line(&format!("{name} recorded for {id}{}", stage_note(report.stage_changes)))
 }
 
 fn stage_note(changes: u64) -> &'static str {

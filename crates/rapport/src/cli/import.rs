@@ -71,6 +71,9 @@ pub struct TransactionArgs {
     file: FileArgs,
     #[command(flatten)]
     columns: TransactionColumnArgs,
+    /// Only read and check the file; store nothing.
+    #[arg(long)]
+    check: bool,
 }
 
 /// Which columns of a transactions file hold what.
@@ -145,15 +148,25 @@ fn parse_currency(s: &str) -> Result<Currency, String> {
 pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Result<()> {
     let store = rapport::store::open(db).await?;
     match command {
+        ImportCommand::Transactions(args) if args.check => {
+            let options = args.file.options();
+            let report = import::check_transactions(&options, &args.columns.columns())?;
+            if args.file.json {
+                return out.json(&report);
+            }
+            out.line(&format!(
+                "{} rows read, {} valid{}; nothing stored (--check) in {:.2} s",
+                report.rows,
+                report.rows - report.rejected,
+                rejected_note(report.rejected, &options),
+                report.seconds
+            ))
+        }
         ImportCommand::Transactions(args) => {
             let options = args.file.options();
-            let size = std::fs::metadata(&options.path)
-                .map(|m| m.len())
-                .unwrap_or_default();
+            let size = std::fs::metadata(&options.path).map(|m| m.len()).unwrap_or_default();
             let bar = progress_bar(size);
-            let report =
-                import::import_transactions(&store, &options, &args.columns.columns(), bar.clone())
-                    .await;
+            let report = import::import_transactions(&store, &options, &args.columns.columns(), bar.clone()).await;
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
@@ -198,10 +211,7 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
 
 fn rejected_note(rejected: u64, options: &FileOptions) -> String {
     if options.skip_invalid {
-        format!(
-            ", {rejected} rows rejected (see {})",
-            options.rejects_path().display()
-        )
+        format!(", {rejected} rows rejected (see {})", options.rejects_path().display())
     } else {
         String::new()
     }

@@ -109,12 +109,7 @@ fn print_funnel(f: &Funnel, out: Output) -> anyhow::Result<()> {
             Some(rate) => format!("{:5.1}% became {}", rate * 100.0, c.to),
             None => format!("-      became {}", c.to),
         });
-        out.line(&format!(
-            "{:<10} {:>10} {:>10}   {next}",
-            stage.as_str(),
-            now,
-            reached
-        ))?;
+        out.line(&format!("{:<10} {:>10} {:>10}   {next}", stage.as_str(), now, reached))?;
     }
     match &f.days_to_second_purchase {
         Some(q) => out.line(&format!(

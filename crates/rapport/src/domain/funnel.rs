@@ -118,9 +118,7 @@ pub fn funnel(rows: &[FunnelRow]) -> Funnel {
         stages,
         conversion,
         days_to_second_purchase: quartiles(&gaps),
-        returned_within: as_of
-            .map(|day| return_shares(rows, day))
-            .unwrap_or_default(),
+        returned_within: as_of.map(|day| return_shares(rows, day)).unwrap_or_default(),
         as_of: as_of.map(format_day),
     }
 }

@@ -130,11 +130,7 @@ fn earned(state: &CustomerState) -> Vec<(Stage, i64, String)> {
         }
     }
     if let Some(at) = state.first_referral_at {
-        rungs.push((
-            Stage::Partner,
-            at,
-            "referred a customer who bought".to_owned(),
-        ));
+        rungs.push((Stage::Partner, at, "referred a customer who bought".to_owned()));
     }
     rungs
 }
@@ -182,10 +178,7 @@ mod tests {
 
         state.apply(40 * DAY, &purchase());
         let second = promotions(&state);
-        assert_eq!(
-            (second[0].from, second[0].to),
-            (Some(Stage::Customer), Stage::Client)
-        );
+        assert_eq!((second[0].from, second[0].to), (Some(Stage::Customer), Stage::Client));
         assert!(
             second[0].reason.contains("30 days after the first"),
             "{}",

@@ -175,9 +175,6 @@ mod tests {
     fn days_are_utc_calendar_days() {
         assert_eq!(day_of(-1), -1);
         assert_eq!(format_day(0), "1970-01-01");
-        assert_eq!(
-            midnight(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()),
-            SECONDS_PER_DAY
-        );
+        assert_eq!(midnight(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()), SECONDS_PER_DAY);
     }
 }

@@ -58,23 +58,19 @@ impl fmt::Display for ExternalId {
 }
 
 /// An amount of money in minor units (cents), exact: never a float.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(transparent)]
 pub struct Money(pub i64);
 
 impl Money {
     /// Parses a decimal amount such as `29.33`, `-5`, `1e2` is refused; more than two decimals round half away from zero.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        parse_cents(raw.trim().as_bytes())
-            .map(Money)
-            .ok_or_else(|| {
-                ParseError(format!(
-                    "'{}' is not an amount (expected a number such as 12.50)",
-                    raw.trim()
-                ))
-            })
+        parse_cents(raw.trim().as_bytes()).map(Money).ok_or_else(|| {
+            ParseError(format!(
+                "'{}' is not an amount (expected a number such as 12.50)",
+                raw.trim()
+            ))
+        })
     }
 
     /// The amount in major units, for display and models.
@@ -200,15 +196,7 @@ mod tests {
 
     #[test]
     fn money_rejects_text_and_overflow() {
-        for bad in [
-            "",
-            "abc",
-            "1.2.3",
-            "12,50",
-            "1e2",
-            "-",
-            "99999999999999999999",
-        ] {
+        for bad in ["", "abc", "1.2.3", "12,50", "1e2", "-", "99999999999999999999"] {
             assert!(Money::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
@@ -222,10 +210,7 @@ mod tests {
 
     #[test]
     fn email_and_currency_are_checked() {
-        assert_eq!(
-            Email::parse("Ann@Example.COM").unwrap().as_str(),
-            "Ann@example.com"
-        );
+        assert_eq!(Email::parse("Ann@Example.COM").unwrap().as_str(), "Ann@example.com");
         assert!(Email::parse("ann.example.com").is_err());
         assert!(Email::parse("ann@localhost").is_err());
         assert_eq!(Currency::parse("eur").unwrap().as_str(), "EUR");

@@ -83,16 +83,15 @@ pub async fn import_customers(
             .map(|f| String::from_utf8_lossy(f).trim().to_owned())
             .collect(),
     };
-    let id_index =
-        names
-            .iter()
-            .position(|n| *n == columns.id)
-            .ok_or_else(|| ImportError::MissingColumn {
-                path: path.clone(),
-                column: columns.id.clone(),
-                found: names.join(", "),
-                flag: "--id-col".into(),
-            })?;
+    let id_index = names
+        .iter()
+        .position(|n| *n == columns.id)
+        .ok_or_else(|| ImportError::MissingColumn {
+            path: path.clone(),
+            column: columns.id.clone(),
+            found: names.join(", "),
+            flag: "--id-col".into(),
+        })?;
     if options.columns.is_none() {
         more = reader.read(&mut record).map_err(io)?;
     }
@@ -146,9 +145,7 @@ async fn upsert(
     for customer in batch.drain(..) {
         latest.insert(customer.external_id.clone(), customer);
     }
-    let (created, updated) = ingest
-        .upsert_profiles(latest.into_values().collect())
-        .await?;
+    let (created, updated) = ingest.upsert_profiles(latest.into_values().collect()).await?;
     report.customers_created += created;
     report.customers_updated += updated;
     Ok(())
@@ -181,10 +178,7 @@ fn profile(
         created_at: now,
         ..Default::default()
     };
-    let raw_id = record
-        .get(id_index)
-        .map(String::from_utf8_lossy)
-        .unwrap_or_default();
+    let raw_id = record.get(id_index).map(String::from_utf8_lossy).unwrap_or_default();
     customer.external_id = ExternalId::parse(&raw_id)
         .map_err(|e| error(&columns.id, &raw_id, e.0))?
         .to_string();
@@ -229,11 +223,7 @@ impl RejectWriter {
         writer
             .write_record(["line", "column", "value", "reason", "fields..."])
             .map_err(|e| Self::fail(&path, e))?;
-        Ok(Self {
-            writer,
-            path,
-            count: 0,
-        })
+        Ok(Self { writer, path, count: 0 })
     }
 
     /// Appends one rejected row.
@@ -244,13 +234,8 @@ impl RejectWriter {
             error.value.clone(),
             error.reason.clone(),
         ];
-        let row = head
-            .iter()
-            .map(String::as_str)
-            .chain(fields.iter().map(String::as_str));
-        self.writer
-            .write_record(row)
-            .map_err(|e| Self::fail(&self.path, e))?;
+        let row = head.iter().map(String::as_str).chain(fields.iter().map(String::as_str));
+        self.writer.write_record(row).map_err(|e| Self::fail(&self.path, e))?;
         self.count += 1;
         Ok(())
     }

@@ -12,7 +12,10 @@ use serde::Serialize;
 pub use customers::{CustomerColumns, CustomerImportReport, import_customers};
 pub use parse::DateParser;
 pub use reader::{Delimiter, Layout, RecordReader};
-pub use transactions::{PurchaseRow, TransactionColumns, TransactionReader, import_transactions};
+pub use transactions::{
+    PurchaseRow, TransactionColumns, TransactionImportReport, TransactionReader, check_transactions,
+    import_transactions,
+};
 
 use crate::store::StoreError;
 
@@ -74,9 +77,7 @@ pub enum ImportError {
     #[error("{0}: the file is empty (no header and no rows)")]
     Empty(String),
     /// A column the mapping names is not in the header.
-    #[error(
-        "{path}: no column '{column}' in the header (columns are: {found}); name it with {flag}"
-    )]
+    #[error("{path}: no column '{column}' in the header (columns are: {found}); name it with {flag}")]
     MissingColumn {
         /// The file.
         path: String,

@@ -16,11 +16,7 @@ pub struct DateParser {
 impl DateParser {
     /// A parser for a strftime `format`, or ISO 8601 dates and date-times when `None`.
     pub fn new(format: Option<String>) -> Self {
-        let spec = |codes: &[&str]| {
-            format
-                .as_deref()
-                .is_some_and(|f| codes.iter().any(|c| f.contains(c)))
-        };
+        let spec = |codes: &[&str]| format.as_deref().is_some_and(|f| codes.iter().any(|c| f.contains(c)));
         let has_time = spec(&["%H", "%M", "%S", "%T", "%R", "%I", "%s", "%+"]);
         let has_zone = spec(&["%z", "%:z", "%Z", "%+", "%s"]);
         Self {
@@ -64,9 +60,7 @@ impl DateParser {
             None => iso(text),
             Some("%Y%m%d") => compact(text.as_bytes()),
             Some("%Y-%m-%d") => dashed(text.as_bytes()),
-            Some(format) if self.has_zone => DateTime::parse_from_str(text, format)
-                .ok()
-                .map(|t| t.timestamp()),
+            Some(format) if self.has_zone => DateTime::parse_from_str(text, format).ok().map(|t| t.timestamp()),
             Some(format) if self.has_time => NaiveDateTime::parse_from_str(text, format)
                 .ok()
                 .map(|t| t.and_utc().timestamp()),
@@ -115,9 +109,9 @@ fn ymd(year: u32, month: u32, day: u32) -> Option<i64> {
 }
 
 fn number(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0u32, |n, &b| {
-        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
-    })
+    digits
+        .iter()
+        .try_fold(0u32, |n, &b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
 }
 
 #[cfg(test)]
@@ -139,13 +133,7 @@ mod tests {
     #[test]
     fn impossible_dates_are_refused() {
         let mut p = DateParser::new(None);
-        for bad in [
-            &b"1997-13-45"[..],
-            b"1997-02-30",
-            b"yesterday",
-            b"",
-            b"1997-1-5",
-        ] {
+        for bad in [&b"1997-13-45"[..], b"1997-02-30", b"yesterday", b"", b"1997-1-5"] {
             assert_eq!(p.parse(bad), None, "{}", String::from_utf8_lossy(bad));
         }
         let mut compact = DateParser::new(Some("%Y%m%d".into()));

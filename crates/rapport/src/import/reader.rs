@@ -167,10 +167,7 @@ mod tests {
         let mut record = ByteRecord::new();
         let mut out = Vec::new();
         while reader.read(&mut record).unwrap() {
-            let fields = record
-                .iter()
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect();
+            let fields = record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
             out.push((reader.line(), fields));
         }
         out
@@ -184,22 +181,17 @@ mod tests {
         );
         assert_eq!(
             rows[0],
-            (
-                1,
-                vec![
-                    "00001".into(),
-                    "19970101".into(),
-                    "1".into(),
-                    "11.77".into()
-                ]
-            )
+            (1, vec!["00001".into(), "19970101".into(), "1".into(), "11.77".into()])
         );
         assert_eq!(rows[1].0, 3, "blank lines still count as lines");
     }
 
     #[test]
     fn csv_keeps_quoted_delimiters_and_counts_lines() {
-        let rows = all("a;b\r\n\"x;y\";2\n\n\"multi\nline\";\"say \"\"hi\"\"\"\nc;;\n", Delimiter::Byte(b';'));
+        let rows = all(
+            "a;b\r\n\"x;y\";2\n\n\"multi\nline\";\"say \"\"hi\"\"\"\nc;;\n",
+            Delimiter::Byte(b';'),
+        );
         assert_eq!(rows[1], (2, vec!["x;y".into(), "2".into()]));
         assert_eq!(rows[2], (4, vec!["multi\nline".into(), "say \"hi\"".into()]));
         assert_eq!(rows[3], (6, vec!["c".into(), "".into(), "".into()]));

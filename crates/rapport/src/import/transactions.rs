@@ -104,11 +104,7 @@ impl TransactionReader<std::fs::File> {
 
 impl<R: Read> TransactionReader<R> {
     /// A reader over any byte source, laid out as `options` says.
-    pub fn new(
-        source: R,
-        options: &FileOptions,
-        columns: &TransactionColumns,
-    ) -> Result<Self, ImportError> {
+    pub fn new(source: R, options: &FileOptions, columns: &TransactionColumns) -> Result<Self, ImportError> {
         let path = options.path.display().to_string();
         let mut reader = RecordReader::new(source, options.delimiter);
         let mut record = ByteRecord::new();
@@ -169,38 +165,30 @@ impl<R: Read> TransactionReader<R> {
     }
 
     fn read_record(&mut self) -> Result<bool, ImportError> {
-        self.reader
-            .read(&mut self.record)
-            .map_err(|source| ImportError::Io {
-                path: self.path.clone(),
-                source,
-            })
+        self.reader.read(&mut self.record).map_err(|source| ImportError::Io {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// A first line whose date and amount both fail to parse is a header, as in `customer_id date ...`.
     fn looks_like_header(&mut self) -> bool {
         let field = |i: usize| self.record.get(i).unwrap_or_default().to_vec();
         let (date, amount) = (field(self.idx.date), field(self.idx.amount));
-        self.dates.parse(&date).is_none()
-            && Money::parse(&String::from_utf8_lossy(&amount)).is_err()
+        self.dates.parse(&date).is_none() && Money::parse(&String::from_utf8_lossy(&amount)).is_err()
     }
 
     fn parse_record(&mut self) -> Result<PurchaseRow, RowError> {
         let customer = self.text(self.idx.customer)?;
-        let customer = ExternalId::parse(&customer)
-            .map_err(|e| self.error(self.idx.customer, &customer, &e.0))?;
+        let customer = ExternalId::parse(&customer).map_err(|e| self.error(self.idx.customer, &customer, &e.0))?;
         let date = self.field(self.idx.date)?.to_vec();
         let occurred_at = self.dates.parse(&date).ok_or_else(|| {
             let value = String::from_utf8_lossy(&date).into_owned();
-            let reason = format!(
-                "'{value}' is not a valid date (expected {})",
-                self.dates.expected()
-            );
+            let reason = format!("'{value}' is not a valid date (expected {})", self.dates.expected());
             self.error(self.idx.date, &value, &reason)
         })?;
         let amount = self.text(self.idx.amount)?;
-        let amount =
-            Money::parse(&amount).map_err(|e| self.error(self.idx.amount, &amount, &e.0))?;
+        let amount = Money::parse(&amount).map_err(|e| self.error(self.idx.amount, &amount, &e.0))?;
         let order_id = self.optional(self.idx.order)?;
         let quantity = match self.optional(self.idx.quantity)? {
             Some(q) => Some(q.parse::<i64>().map_err(|_| {
@@ -213,8 +201,9 @@ impl<R: Read> TransactionReader<R> {
             None => None,
         };
         let currency = match self.optional(self.idx.currency)? {
-            Some(code) => Currency::parse(&code)
-                .map_err(|e| self.error(self.idx.currency.unwrap_or_default(), &code, &e.0))?,
+            Some(code) => {
+                Currency::parse(&code).map_err(|e| self.error(self.idx.currency.unwrap_or_default(), &code, &e.0))?
+            }
             None => self.currency.clone(),
         };
         Ok(PurchaseRow {
@@ -242,20 +231,12 @@ impl<R: Read> TransactionReader<R> {
         let bytes = self.field(i)?;
         std::str::from_utf8(bytes)
             .map(|s| s.trim().to_owned())
-            .map_err(|_| {
-                self.error(
-                    i,
-                    &String::from_utf8_lossy(bytes),
-                    "the value is not valid UTF-8",
-                )
-            })
+            .map_err(|_| self.error(i, &String::from_utf8_lossy(bytes), "the value is not valid UTF-8"))
     }
 
     fn optional(&self, i: Option<usize>) -> Result<Option<String>, RowError> {
         match i {
-            Some(i) if self.record.get(i).is_some() => {
-                Ok(Some(self.text(i)?).filter(|s| !s.is_empty()))
-            }
+            Some(i) if self.record.get(i).is_some() => Ok(Some(self.text(i)?).filter(|s| !s.is_empty())),
             _ => Ok(None),
         }
     }
@@ -284,11 +265,7 @@ impl<R: Read> TransactionReader<R> {
     }
 }
 
-fn resolve(
-    path: &str,
-    names: &[String],
-    columns: &TransactionColumns,
-) -> Result<Indexes, ImportError> {
+fn resolve(path: &str, names: &[String], columns: &TransactionColumns) -> Result<Indexes, ImportError> {
     let find = |name: &str| names.iter().position(|n| n == name);
     let required = |name: &str, flag: &str| {
         find(name).ok_or_else(|| ImportError::MissingColumn {
@@ -372,6 +349,37 @@ pub async fn import_transactions(
     })
 }
 
+/// Reads and checks every row without storing anything: `rows` and `rejected` are filled in.
+pub fn check_transactions(
+    options: &FileOptions,
+    columns: &TransactionColumns,
+) -> Result<TransactionImportReport, ImportError> {
+    let started = Instant::now();
+    let mut reader = TransactionReader::open(options, columns)?;
+    let mut rejects = options
+        .skip_invalid
+        .then(|| super::customers::RejectWriter::create(options.rejects_path()))
+        .transpose()?;
+    let mut report = TransactionImportReport::default();
+    loop {
+        match reader.next_row() {
+            Ok(Some(_)) => report.rows += 1,
+            Ok(None) => break,
+            Err(ImportError::Row(error)) if rejects.is_some() => {
+                report.rows += 1;
+                rejects
+                    .as_mut()
+                    .expect("checked")
+                    .write(&error, &reader.last_record())?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    report.rejected = rejects.map_or(0, |r| r.count());
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
 type Batch = Result<Vec<PurchaseRow>, ImportError>;
 
 /// Runs on a blocking thread: parses the file and sends batches; returns how many rows were rejected.
@@ -381,9 +389,7 @@ fn read_batches(
     tx: mpsc::Sender<Batch>,
     progress: Option<indicatif::ProgressBar>,
 ) -> Result<u64, ImportError> {
-    let mut rejects = rejects
-        .map(super::customers::RejectWriter::create)
-        .transpose()?;
+    let mut rejects = rejects.map(super::customers::RejectWriter::create).transpose()?;
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         match reader.next_row() {
@@ -453,13 +459,8 @@ impl KeyMaker {
             self.day = day_of(row.occurred_at);
             self.seen.clear();
         }
-        let quantity = row
-            .quantity
-            .map_or_else(|| "-".to_owned(), |q| q.to_string());
-        let base = format!(
-            "row:{}:{}:{}:{}",
-            row.customer, row.occurred_at, row.amount.0, quantity
-        );
+        let quantity = row.quantity.map_or_else(|| "-".to_owned(), |q| q.to_string());
+        let base = format!("row:{}:{}:{}:{}", row.customer, row.occurred_at, row.amount.0, quantity);
         let n = self.seen.entry(base.clone()).or_default();
         *n += 1;
         if *n == 1 { base } else { format!("{base}#{n}") }

@@ -64,9 +64,7 @@ impl EventRow {
                 row.data = Some(json!({"from": from, "to": to, "reason": reason}).to_string())
             }
             EventKind::Note { text } => row.data = Some(json!({"text": text}).to_string()),
-            EventKind::Referral { referred } => {
-                row.data = Some(json!({"referred": referred}).to_string())
-            }
+            EventKind::Referral { referred } => row.data = Some(json!({"referred": referred}).to_string()),
         }
         row
     }
@@ -96,16 +94,10 @@ impl EventRow {
 
 /// Maps a stored kind name back to the static name, so rows can carry `&'static str`.
 pub fn kind_name(stored: &str) -> StoreResult<&'static str> {
-    [
-        "purchase",
-        "interaction",
-        "stage_change",
-        "note",
-        "referral",
-    ]
-    .into_iter()
-    .find(|k| *k == stored)
-    .ok_or_else(|| StoreError::Corrupt(format!("unknown event kind '{stored}'")))
+    ["purchase", "interaction", "stage_change", "note", "referral"]
+        .into_iter()
+        .find(|k| *k == stored)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown event kind '{stored}'")))
 }
 
 fn decode_data(id: i64, kind: &str, data: Option<&str>) -> StoreResult<EventKind> {
@@ -114,8 +106,7 @@ fn decode_data(id: i64, kind: &str, data: Option<&str>) -> StoreResult<EventKind
     if let Some(object) = value.as_object_mut() {
         object.insert("kind".into(), kind.into());
     }
-    serde_json::from_value(value)
-        .map_err(|e| StoreError::Corrupt(format!("event {id} ({kind}): {e}")))
+    serde_json::from_value(value).map_err(|e| StoreError::Corrupt(format!("event {id} ({kind}): {e}")))
 }
 
 /// Parses a stage column.
@@ -155,9 +146,7 @@ mod tests {
             EventKind::Note {
                 text: "prefers e-mail".into(),
             },
-            EventKind::Referral {
-                referred: "C-9".into(),
-            },
+            EventKind::Referral { referred: "C-9".into() },
         ];
         for (i, kind) in kinds.into_iter().enumerate() {
             let event = NewEvent {
@@ -165,9 +154,7 @@ mod tests {
                 occurred_at: 100,
                 kind: kind.clone(),
             };
-            let stored = EventRow::encode(CustomerId(7), &event, 200)
-                .decode(i as i64)
-                .unwrap();
+            let stored = EventRow::encode(CustomerId(7), &event, 200).decode(i as i64).unwrap();
             assert_eq!(stored.kind, kind);
             assert_eq!(
                 (stored.customer_id, stored.occurred_at, stored.recorded_at),
@@ -175,15 +162,4 @@ mod tests {
             );
         }
     }
-}
-
-/// Which rows a batch insert stored, given the keys the database reports it stored.
-///
-/// A key repeated inside one batch is stored once: the first row with it counts as stored.
-pub fn stored_mask(rows: &[EventRow], stored_keys: Vec<String>) -> Vec<bool> {
-    if stored_keys.len() == rows.len() {
-        return vec![true; rows.len()];
-    }
-    let mut keys: std::collections::HashSet<String> = stored_keys.into_iter().collect();
-    rows.iter().map(|row| keys.remove(&row.key)).collect()
 }

@@ -110,25 +110,24 @@ pub trait Store: Send + Sync {
 /// A write transaction. Dropping it without `commit` rolls everything back.
 #[async_trait]
 pub trait WriteTx: Send {
-    /// The customers among `external_ids` that exist, with their ids and states.
-    async fn find_customers(
-        &mut self,
-        external_ids: &[&str],
-    ) -> StoreResult<Vec<(String, CustomerId, CustomerState)>>;
+    /// The ids of the customers among `external_ids` that exist.
+    async fn customer_ids(&mut self, external_ids: &[&str]) -> StoreResult<Vec<(String, CustomerId)>>;
     /// Creates customers (none of which may exist yet) and returns their ids in input order.
-    async fn create_customers(&mut self, customers: &[NewCustomer])
-    -> StoreResult<Vec<CustomerId>>;
+    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<CustomerId>>;
     /// Replaces the profile fields of existing customers.
     async fn update_profiles(&mut self, updates: &[(CustomerId, NewCustomer)]) -> StoreResult<()>;
-    /// Appends events; an event whose key is already in the log is skipped. Returns, per row, whether it was stored.
-    async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<Vec<bool>>;
+    /// Appends events; an event whose key is already in the log is skipped. Returns how many were stored.
+    async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<u64>;
+    /// The largest event id in the log (0 when empty): events stored later have larger ids.
+    async fn max_event_id(&mut self) -> StoreResult<i64>;
+    /// The events of these customers, customer by customer, each in log order.
+    async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>>;
     /// Writes customers' projected states.
     async fn save_states(&mut self, states: &[(CustomerId, CustomerState)]) -> StoreResult<()>;
     /// Deletes every projected state (before a rebuild).
     async fn clear_states(&mut self) -> StoreResult<()>;
     /// Up to `limit` events after `after` = (customer id, event id), in that order: the log, customer by customer.
-    async fn events_page(&mut self, after: (i64, i64), limit: u32)
-    -> StoreResult<Vec<StoredEvent>>;
+    async fn events_page(&mut self, after: (i64, i64), limit: u32) -> StoreResult<Vec<StoredEvent>>;
     /// Makes everything in the transaction permanent.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -35,9 +35,7 @@ impl Store for PgStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
-            .await?;
+        sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
         Ok(())
     }
 
@@ -48,10 +46,7 @@ impl Store for PgStore {
         }))
     }
 
-    async fn customer(
-        &self,
-        external_id: &crate::domain::ExternalId,
-    ) -> StoreResult<Option<CustomerRecord>> {
+    async fn customer(&self, external_id: &crate::domain::ExternalId) -> StoreResult<Option<CustomerRecord>> {
         customer_by_external_id(&self.pool, external_id.as_str()).await
     }
 
@@ -96,26 +91,31 @@ impl PgTx {
 
 #[async_trait]
 impl WriteTx for PgTx {
-    async fn find_customers(
-        &mut self,
-        external_ids: &[&str],
-    ) -> StoreResult<Vec<(String, CustomerId, CustomerState)>> {
-        let sql = format!("{CUSTOMER_SELECT} WHERE c.external_id = ANY($1)");
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(external_ids)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        rows.iter()
-            .map(|row| customer_from_row(row).map(|r| (r.external_id, r.id, r.state)))
-            .collect()
+    async fn customer_ids(&mut self, external_ids: &[&str]) -> StoreResult<Vec<(String, CustomerId)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT external_id, id FROM customers WHERE external_id = ANY($1)")
+                .bind(external_ids)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        Ok(rows.into_iter().map(|(ext, id)| (ext, CustomerId(id))).collect())
     }
 
-    async fn create_customers(
-        &mut self,
-        customers: &[NewCustomer],
-    ) -> StoreResult<Vec<CustomerId>> {
-        let column =
-            |f: fn(&NewCustomer) -> Option<String>| customers.iter().map(f).collect::<Vec<_>>();
+    async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>> {
+        let ids: Vec<i64> = customers.iter().map(|c| c.0).collect();
+        let sql = format!("{EVENT_SELECT} WHERE customer_id = ANY($1) ORDER BY customer_id, id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(ids)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn max_event_id(&mut self) -> StoreResult<i64> {
+        max_event_id(&mut self.tx).await
+    }
+
+    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<CustomerId>> {
+        let column = |f: fn(&NewCustomer) -> Option<String>| customers.iter().map(f).collect::<Vec<_>>();
         let rows: Vec<(i64, String)> = sqlx::query_as(
             "INSERT INTO customers (external_id, name, email, phone, attributes, created_at) \
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[]) \
@@ -125,20 +125,19 @@ impl WriteTx for PgTx {
         .bind(column(|c| c.name.clone()))
         .bind(column(|c| c.email.clone()))
         .bind(column(|c| c.phone.clone()))
-        .bind(column(|c| Some(serde_json::Value::Object(c.attributes.clone()).to_string())))
+        .bind(column(|c| {
+            Some(serde_json::Value::Object(c.attributes.clone()).to_string())
+        }))
         .bind(customers.iter().map(|c| c.created_at).collect::<Vec<_>>())
         .fetch_all(&mut *self.tx)
         .await?;
-        let ids: HashMap<String, CustomerId> = rows
-            .into_iter()
-            .map(|(id, ext)| (ext, CustomerId(id)))
-            .collect();
+        let ids: HashMap<String, CustomerId> = rows.into_iter().map(|(id, ext)| (ext, CustomerId(id))).collect();
         customers
             .iter()
             .map(|c| {
-                ids.get(&c.external_id).copied().ok_or_else(|| {
-                    StoreError::Corrupt(format!("customer '{}' was not created", c.external_id))
-                })
+                ids.get(&c.external_id)
+                    .copied()
+                    .ok_or_else(|| StoreError::Corrupt(format!("customer '{}' was not created", c.external_id)))
             })
             .collect()
     }
@@ -147,29 +146,26 @@ impl WriteTx for PgTx {
         update_profiles(&mut self.tx, updates).await
     }
 
-    async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<Vec<bool>> {
+    async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<u64> {
         self.ensure_staging().await?;
-        let mut stored = Vec::with_capacity(rows.len());
+        let mut stored = 0;
         for chunk in rows.chunks(CHUNK) {
             sqlx::query("TRUNCATE rapport_staging_events")
                 .execute(&mut *self.tx)
                 .await?;
-            let mut copy = self
-                .tx
-                .copy_in_raw("COPY rapport_staging_events FROM STDIN")
-                .await?;
+            let mut copy = self.tx.copy_in_raw("COPY rapport_staging_events FROM STDIN").await?;
             copy.send(copy_text(chunk).into_bytes()).await?;
             copy.finish().await?;
-            let keys: Vec<String> = sqlx::query_scalar(
+            let result = sqlx::query(
                 "INSERT INTO events (customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, \
                  currency, order_id, quantity, data) \
                  SELECT customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, currency, order_id, \
                  quantity, data FROM rapport_staging_events ORDER BY seq \
-                 ON CONFLICT (event_key) DO NOTHING RETURNING event_key",
+                 ON CONFLICT (event_key) DO NOTHING",
             )
-            .fetch_all(&mut *self.tx)
+            .execute(&mut *self.tx)
             .await?;
-            stored.extend(super::codec::stored_mask(chunk, keys));
+            stored += result.rows_affected();
         }
         Ok(stored)
     }
@@ -190,9 +186,7 @@ impl WriteTx for PgTx {
             state_upsert_clause()
         );
         for chunk in states.chunks(CHUNK) {
-            let ints = |f: fn(&CustomerState) -> Option<i64>| {
-                chunk.iter().map(|(_, s)| f(s)).collect::<Vec<_>>()
-            };
+            let ints = |f: fn(&CustomerState) -> Option<i64>| chunk.iter().map(|(_, s)| f(s)).collect::<Vec<_>>();
             sqlx::query(AssertSqlSafe(sql.clone()))
                 .bind(chunk.iter().map(|(id, _)| id.0).collect::<Vec<_>>())
                 .bind(
@@ -229,11 +223,7 @@ impl WriteTx for PgTx {
         clear_states(&mut self.tx).await
     }
 
-    async fn events_page(
-        &mut self,
-        after: (i64, i64),
-        limit: u32,
-    ) -> StoreResult<Vec<StoredEvent>> {
+    async fn events_page(&mut self, after: (i64, i64), limit: u32) -> StoreResult<Vec<StoredEvent>> {
         events_page(&mut *self.tx, after, limit).await
     }
 

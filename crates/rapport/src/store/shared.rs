@@ -36,10 +36,7 @@ pub fn state_upsert_clause() -> String {
         .iter()
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
-    format!(
-        "ON CONFLICT (customer_id) DO UPDATE SET {}",
-        sets.join(", ")
-    )
+    format!("ON CONFLICT (customer_id) DO UPDATE SET {}", sets.join(", "))
 }
 
 /// Generates, for one backend, the queries and row decoders both backends share.
@@ -60,16 +57,26 @@ macro_rules! shared_queries {
             Ok(CustomerState {
                 stage: stage.as_deref().map(codec::stage).transpose()?,
                 max_stage: max_stage.as_deref().map(codec::stage).transpose()?,
-                stage_changes: row.try_get::<Option<i64>, _>("stage_changes")?.unwrap_or_default(),
+                stage_changes: row
+                    .try_get::<Option<i64>, _>("stage_changes")?
+                    .unwrap_or_default(),
                 stage_changed_at: row.try_get("stage_changed_at")?,
-                purchase_count: row.try_get::<Option<i64>, _>("purchase_count")?.unwrap_or_default(),
+                purchase_count: row
+                    .try_get::<Option<i64>, _>("purchase_count")?
+                    .unwrap_or_default(),
                 first_purchase_at: row.try_get("first_purchase_at")?,
                 second_purchase_at: row.try_get("second_purchase_at")?,
                 last_purchase_at: row.try_get("last_purchase_at")?,
-                total_spend_cents: row.try_get::<Option<i64>, _>("total_spend_cents")?.unwrap_or_default(),
-                interaction_count: row.try_get::<Option<i64>, _>("interaction_count")?.unwrap_or_default(),
+                total_spend_cents: row
+                    .try_get::<Option<i64>, _>("total_spend_cents")?
+                    .unwrap_or_default(),
+                interaction_count: row
+                    .try_get::<Option<i64>, _>("interaction_count")?
+                    .unwrap_or_default(),
                 first_interaction_at: row.try_get("first_interaction_at")?,
-                referral_count: row.try_get::<Option<i64>, _>("referral_count")?.unwrap_or_default(),
+                referral_count: row
+                    .try_get::<Option<i64>, _>("referral_count")?
+                    .unwrap_or_default(),
                 first_referral_at: row.try_get("first_referral_at")?,
                 last_event_at: row.try_get("last_event_at")?,
             })
@@ -91,21 +98,22 @@ macro_rules! shared_queries {
             })
         }
 
+        /// Columns by position (the order of `EVENT_SELECT`): name lookups cost more than the decoding.
         fn event_from_row(row: &$row) -> StoreResult<StoredEvent> {
-            let kind: String = row.try_get("kind")?;
+            let kind: &str = row.try_get(2)?;
             EventRow {
-                customer_id: row.try_get("customer_id")?,
-                kind: codec::kind_name(&kind)?,
-                occurred_at: row.try_get("occurred_at")?,
-                recorded_at: row.try_get("recorded_at")?,
-                key: row.try_get("event_key")?,
-                amount_cents: row.try_get("amount_cents")?,
-                currency: row.try_get("currency")?,
-                order_id: row.try_get("order_id")?,
-                quantity: row.try_get("quantity")?,
-                data: row.try_get("data")?,
+                customer_id: row.try_get(1)?,
+                kind: codec::kind_name(kind)?,
+                occurred_at: row.try_get(3)?,
+                recorded_at: row.try_get(4)?,
+                key: row.try_get(5)?,
+                amount_cents: row.try_get(6)?,
+                currency: row.try_get(7)?,
+                order_id: row.try_get(8)?,
+                quantity: row.try_get(9)?,
+                data: row.try_get(10)?,
             }
-            .decode(row.try_get("id")?)
+            .decode(row.try_get(0)?)
         }
 
         async fn customer_by_external_id<'e>(
@@ -113,7 +121,10 @@ macro_rules! shared_queries {
             external_id: &str,
         ) -> StoreResult<Option<CustomerRecord>> {
             let sql = format!("{CUSTOMER_SELECT} WHERE c.external_id = $1");
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(external_id).fetch_optional(ex).await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(external_id)
+                .fetch_optional(ex)
+                .await?;
             row.as_ref().map(customer_from_row).transpose()
         }
 
@@ -121,9 +132,8 @@ macro_rules! shared_queries {
             ex: impl sqlx::Executor<'e, Database = $db>,
             filter: &CustomerFilter,
         ) -> StoreResult<Vec<CustomerRecord>> {
-            let sql = format!(
-                "{CUSTOMER_SELECT} WHERE ($1 IS NULL OR s.stage = $1) AND c.id > $2 ORDER BY c.id LIMIT $3"
-            );
+            let sql =
+                format!("{CUSTOMER_SELECT} WHERE ($1 IS NULL OR s.stage = $1) AND c.id > $2 ORDER BY c.id LIMIT $3");
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(filter.stage.map(|s| s.as_str()))
                 .bind(filter.after.map_or(0, |c| c.0))
@@ -138,7 +148,10 @@ macro_rules! shared_queries {
             customer: CustomerId,
         ) -> StoreResult<Vec<StoredEvent>> {
             let sql = format!("{EVENT_SELECT} WHERE customer_id = $1 ORDER BY id");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer.0).fetch_all(ex).await?;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(customer.0)
+                .fetch_all(ex)
+                .await?;
             rows.iter().map(event_from_row).collect()
         }
 
@@ -147,10 +160,13 @@ macro_rules! shared_queries {
             after: (i64, i64),
             limit: u32,
         ) -> StoreResult<Vec<StoredEvent>> {
-            let sql = format!(
-                "{EVENT_SELECT} WHERE (customer_id, id) > ($1, $2) ORDER BY customer_id, id LIMIT $3"
-            );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after.0).bind(after.1).bind(i64::from(limit)).fetch_all(ex).await?;
+            let sql = format!("{EVENT_SELECT} WHERE (customer_id, id) > ($1, $2) ORDER BY customer_id, id LIMIT $3");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(after.0)
+                .bind(after.1)
+                .bind(i64::from(limit))
+                .fetch_all(ex)
+                .await?;
             rows.iter().map(event_from_row).collect()
         }
 
@@ -175,7 +191,9 @@ macro_rules! shared_queries {
         }
 
         async fn event_count<'e>(ex: impl sqlx::Executor<'e, Database = $db>) -> StoreResult<u64> {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(ex).await?;
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+                .fetch_one(ex)
+                .await?;
             Ok(n as u64)
         }
 
@@ -194,6 +212,13 @@ macro_rules! shared_queries {
                     .await?;
             }
             Ok(())
+        }
+
+        async fn max_event_id(conn: &mut <$db as sqlx::Database>::Connection) -> StoreResult<i64> {
+            let max: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM events")
+                .fetch_one(conn)
+                .await?;
+            Ok(max.unwrap_or(0))
         }
 
         async fn clear_states(conn: &mut <$db as sqlx::Database>::Connection) -> StoreResult<()> {

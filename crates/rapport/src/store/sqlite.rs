@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
 
 use super::shared::{STATE_COLUMNS, shared_queries, state_upsert_clause};
@@ -62,10 +60,7 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx { tx }))
     }
 
-    async fn customer(
-        &self,
-        external_id: &crate::domain::ExternalId,
-    ) -> StoreResult<Option<CustomerRecord>> {
+    async fn customer(&self, external_id: &crate::domain::ExternalId) -> StoreResult<Option<CustomerRecord>> {
         customer_by_external_id(&self.pool, external_id.as_str()).await
     }
 
@@ -92,46 +87,44 @@ struct SqliteTx {
 
 #[async_trait]
 impl WriteTx for SqliteTx {
-    async fn find_customers(
-        &mut self,
-        external_ids: &[&str],
-    ) -> StoreResult<Vec<(String, CustomerId, CustomerState)>> {
-        let mut found = Vec::new();
+    async fn customer_ids(&mut self, external_ids: &[&str]) -> StoreResult<Vec<(String, CustomerId)>> {
+        let mut found = Vec::with_capacity(external_ids.len());
         for chunk in external_ids.chunks(CHUNK) {
-            let sql = format!(
-                "{CUSTOMER_SELECT} WHERE c.external_id IN (SELECT value FROM json_each($1))"
-            );
             let ids = serde_json::to_string(chunk).expect("strings serialize");
-            let rows = sqlx::query(AssertSqlSafe(sql))
-                .bind(ids)
-                .fetch_all(&mut *self.tx)
-                .await?;
-            for row in &rows {
-                let record = customer_from_row(row)?;
-                found.push((record.external_id, record.id, record.state));
-            }
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT external_id, id FROM customers WHERE external_id IN (SELECT value FROM json_each($1))",
+            )
+            .bind(ids)
+            .fetch_all(&mut *self.tx)
+            .await?;
+            found.extend(rows.into_iter().map(|(ext, id)| (ext, CustomerId(id))));
         }
         Ok(found)
     }
 
-    async fn create_customers(
-        &mut self,
-        customers: &[NewCustomer],
-    ) -> StoreResult<Vec<CustomerId>> {
+    async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>> {
+        let ids = serde_json::to_string(&customers.iter().map(|c| c.0).collect::<Vec<_>>()).expect("ids serialize");
+        let sql =
+            format!("{EVENT_SELECT} WHERE customer_id IN (SELECT value FROM json_each($1)) ORDER BY customer_id, id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(ids)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn max_event_id(&mut self) -> StoreResult<i64> {
+        max_event_id(&mut self.tx).await
+    }
+
+    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<CustomerId>> {
         let mut ids = HashMap::with_capacity(customers.len());
         for chunk in customers.chunks(CHUNK) {
             let batch: Vec<_> = chunk
                 .iter()
                 .map(|c| {
                     let attributes = serde_json::Value::Object(c.attributes.clone()).to_string();
-                    json!([
-                        c.external_id,
-                        c.name,
-                        c.email,
-                        c.phone,
-                        attributes,
-                        c.created_at
-                    ])
+                    json!([c.external_id, c.name, c.email, c.phone, attributes, c.created_at])
                 })
                 .collect();
             let rows: Vec<(i64, String)> = sqlx::query_as(
@@ -147,9 +140,9 @@ impl WriteTx for SqliteTx {
         customers
             .iter()
             .map(|c| {
-                ids.get(&c.external_id).copied().ok_or_else(|| {
-                    StoreError::Corrupt(format!("customer '{}' was not created", c.external_id))
-                })
+                ids.get(&c.external_id)
+                    .copied()
+                    .ok_or_else(|| StoreError::Corrupt(format!("customer '{}' was not created", c.external_id)))
             })
             .collect()
     }
@@ -158,28 +151,26 @@ impl WriteTx for SqliteTx {
         update_profiles(&mut self.tx, updates).await
     }
 
-    async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<Vec<bool>> {
-        let mut stored = Vec::with_capacity(rows.len());
+    async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<u64> {
+        let mut stored = 0;
         for chunk in rows.chunks(CHUNK) {
-            let keys: Vec<String> = sqlx::query_scalar(
+            let result = sqlx::query(
                 "INSERT INTO events (customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, \
                  currency, order_id, quantity, data) \
                  SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, \
                  value->>8, value->>9 FROM json_each($1) WHERE true \
-                 ON CONFLICT (event_key) DO NOTHING RETURNING event_key",
+                 ON CONFLICT (event_key) DO NOTHING",
             )
             .bind(events_json(chunk))
-            .fetch_all(&mut *self.tx)
+            .execute(&mut *self.tx)
             .await?;
-            stored.extend(super::codec::stored_mask(chunk, keys));
+            stored += result.rows_affected();
         }
         Ok(stored)
     }
 
     async fn save_states(&mut self, states: &[(CustomerId, CustomerState)]) -> StoreResult<()> {
-        let placeholders: Vec<String> = (0..STATE_COLUMNS.len())
-            .map(|i| format!("value->>{i}"))
-            .collect();
+        let placeholders: Vec<String> = (0..STATE_COLUMNS.len()).map(|i| format!("value->>{i}")).collect();
         let sql = format!(
             "INSERT INTO customer_state ({}) SELECT {} FROM json_each($1) WHERE true {}",
             STATE_COLUMNS.join(", "),
@@ -200,11 +191,7 @@ impl WriteTx for SqliteTx {
         clear_states(&mut self.tx).await
     }
 
-    async fn events_page(
-        &mut self,
-        after: (i64, i64),
-        limit: u32,
-    ) -> StoreResult<Vec<StoredEvent>> {
+    async fn events_page(&mut self, after: (i64, i64), limit: u32) -> StoreResult<Vec<StoredEvent>> {
         events_page(&mut *self.tx, after, limit).await
     }
 
@@ -218,16 +205,17 @@ fn events_json(rows: &[EventRow]) -> String {
     let batch: Vec<_> = rows
         .iter()
         .map(|r| {
+            let (amount, quantity) = (r.amount_cents, r.quantity);
             (
                 r.customer_id,
                 r.kind,
                 r.occurred_at,
                 r.recorded_at,
                 &r.key,
-                r.amount_cents,
+                amount,
                 &r.currency,
                 &r.order_id,
-                r.quantity,
+                quantity,
                 &r.data,
             )
         })

@@ -26,13 +26,20 @@ fn an_impossible_date_on_line_3_fails_naming_line_column_and_value_and_changes_n
     std::fs::write(&file, "customer_id,date,amount\na,2024-01-01,1.00\nb,1997-13-45,2.00\n").unwrap();
     let good = dir.path().join("g.csv");
     std::fs::write(&good, "customer_id,date,amount\nz,2024-01-01,1.00\n").unwrap();
-    assert!(rapport(&db, &["import", "transactions", good.to_str().unwrap()]).status.success());
+    assert!(
+        rapport(&db, &["import", "transactions", good.to_str().unwrap()])
+            .status
+            .success()
+    );
     let before = text(&rapport(&db, &["funnel", "--json"]).stdout);
 
     let out = rapport(&db, &["import", "transactions", file.to_str().unwrap()]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("line 3") && stderr.contains("'date'") && stderr.contains("1997-13-45"), "{stderr}");
+    assert!(
+        stderr.contains("line 3") && stderr.contains("'date'") && stderr.contains("1997-13-45"),
+        "{stderr}"
+    );
     assert_eq!(text(&rapport(&db, &["funnel", "--json"]).stdout), before);
 }
 
@@ -41,7 +48,11 @@ fn import_and_funnel_print_stable_json() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite(&dir);
     let file = dir.path().join("t.csv");
-    std::fs::write(&file, "customer_id,date,amount\na,2024-01-01,1.00\na,2024-02-01,2.00\nb,2024-01-03,3.00\n").unwrap();
+    std::fs::write(
+        &file,
+        "customer_id,date,amount\na,2024-01-01,1.00\na,2024-02-01,2.00\nb,2024-01-03,3.00\n",
+    )
+    .unwrap();
     let out = rapport(&db, &["import", "transactions", file.to_str().unwrap(), "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in ["rows", "stored", "duplicates", "customers_created", "seconds"] {
@@ -63,7 +74,10 @@ fn customers_show_tells_the_stage_history_and_an_unknown_id_is_a_clear_error() {
     std::fs::write(&file, "customer_id,date,amount\na,2024-01-01,1.00\na,2024-02-01,2.00\n").unwrap();
     rapport(&db, &["import", "transactions", file.to_str().unwrap()]);
     let shown = text(&rapport(&db, &["customers", "show", "a"]).stdout);
-    assert!(shown.contains("stage: client") && shown.contains("second purchase on 2024-02-01"), "{shown}");
+    assert!(
+        shown.contains("stage: client") && shown.contains("second purchase on 2024-02-01"),
+        "{shown}"
+    );
     let missing = rapport(&db, &["customers", "show", "nobody"]);
     assert!(!missing.status.success());
     assert!(text(&missing.stderr).contains("no customer with id 'nobody'"));
@@ -74,14 +88,20 @@ fn an_unknown_database_scheme_is_refused_with_the_accepted_ones() {
     let out = rapport("mysql://localhost/x", &["funnel"]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("unknown database scheme 'mysql'") && stderr.contains("sqlite://"), "{stderr}");
+    assert!(
+        stderr.contains("unknown database scheme 'mysql'") && stderr.contains("sqlite://"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn the_demo_writes_a_business_with_every_kind_of_customer() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite(&dir);
-    let out = rapport(&db, &["demo", "--customers", "400", "--seed", "3", "--end", "2026-06-30"]);
+    let out = rapport(
+        &db,
+        &["demo", "--customers", "400", "--seed", "3", "--end", "2026-06-30"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let funnel: serde_json::Value = serde_json::from_slice(&rapport(&db, &["funnel", "--json"]).stdout).unwrap();
     assert_eq!(funnel["total_customers"], 400);

@@ -31,34 +31,58 @@ contract!(
 );
 
 async fn all_customers(db: &TestDb) -> Vec<CustomerRecord> {
-    db.store.list_customers(&CustomerFilter { limit: u32::MAX, ..Default::default() }).await.unwrap()
+    db.store
+        .list_customers(&CustomerFilter {
+            limit: u32::MAX,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
 }
 
 async fn importing_the_same_file_twice_stores_it_once(db: &TestDb) {
     let options = FileOptions::csv(db.file("p.csv", PURCHASES));
     let columns = TransactionColumns::default();
     let first = import_transactions(&db.store, &options, &columns, None).await.unwrap();
-    assert_eq!((first.rows, first.stored, first.duplicates, first.customers_created), (4, 4, 0, 2));
+    assert_eq!(
+        (first.rows, first.stored, first.duplicates, first.customers_created),
+        (4, 4, 0, 2)
+    );
     let events = db.store.event_count().await.unwrap();
 
     let second = import_transactions(&db.store, &options, &columns, None).await.unwrap();
-    assert_eq!((second.rows, second.stored, second.duplicates, second.customers_created), (4, 0, 4, 0));
+    assert_eq!(
+        (second.rows, second.stored, second.duplicates, second.customers_created),
+        (4, 0, 4, 0)
+    );
     assert_eq!(second.stage_changes, 0);
     assert_eq!(db.store.event_count().await.unwrap(), events);
 }
 
 async fn a_bad_row_fails_the_whole_import_and_stores_nothing(db: &TestDb) {
     let good = FileOptions::csv(db.file("good.csv", PURCHASES));
-    import_transactions(&db.store, &good, &TransactionColumns::default(), None).await.unwrap();
+    import_transactions(&db.store, &good, &TransactionColumns::default(), None)
+        .await
+        .unwrap();
     let before = (all_customers(db).await, db.store.event_count().await.unwrap());
 
     let bad = "customer_id,date,amount\nc9,2024-03-01,1.00\nc1,1997-13-45,2.00\nc10,2024-03-02,3.00\n";
     let options = FileOptions::csv(db.file("bad.csv", bad));
-    let error = import_transactions(&db.store, &options, &TransactionColumns::default(), None).await.unwrap_err();
-    let ImportError::Row(row) = &error else { panic!("expected a row error, got {error}") };
-    assert_eq!((row.line, row.row, row.column.as_str(), row.value.as_str()), (3, 2, "date", "1997-13-45"));
+    let error = import_transactions(&db.store, &options, &TransactionColumns::default(), None)
+        .await
+        .unwrap_err();
+    let ImportError::Row(row) = &error else {
+        panic!("expected a row error, got {error}")
+    };
+    assert_eq!(
+        (row.line, row.row, row.column.as_str(), row.value.as_str()),
+        (3, 2, "date", "1997-13-45")
+    );
     let message = error.to_string();
-    assert!(message.contains("bad.csv") && message.contains("line 3") && message.contains("1997-13-45"), "{message}");
+    assert!(
+        message.contains("bad.csv") && message.contains("line 3") && message.contains("1997-13-45"),
+        "{message}"
+    );
     assert_eq!((all_customers(db).await, db.store.event_count().await.unwrap()), before);
 }
 
@@ -67,7 +91,9 @@ async fn skip_invalid_stores_the_good_rows_and_writes_rejects(db: &TestDb) {
     let mut options = FileOptions::csv(db.file("semi.csv", text));
     options.delimiter = Delimiter::Byte(b';');
     options.skip_invalid = true;
-    let report = import_transactions(&db.store, &options, &TransactionColumns::default(), None).await.unwrap();
+    let report = import_transactions(&db.store, &options, &TransactionColumns::default(), None)
+        .await
+        .unwrap();
     assert_eq!((report.rows, report.stored, report.rejected), (3, 1, 2));
     let rejects = std::fs::read_to_string(options.rejects_path()).unwrap();
     assert_eq!(rejects.lines().count(), 3, "{rejects}");
@@ -79,7 +105,12 @@ async fn rows_without_order_ids_are_idempotent_by_content(db: &TestDb) {
     let text = " 00001 19970101  1   11.77\r\n 00001 19970101  1   11.77\r\n 00002 19970102  2   5.00\r\n";
     let mut options = FileOptions::csv(db.file("cd.txt", text));
     options.delimiter = Delimiter::Whitespace;
-    options.columns = Some(vec!["customer_id".into(), "date".into(), "quantity".into(), "amount".into()]);
+    options.columns = Some(vec![
+        "customer_id".into(),
+        "date".into(),
+        "quantity".into(),
+        "amount".into(),
+    ]);
     options.date_format = Some("%Y%m%d".into());
     let columns = TransactionColumns::default();
     let first = import_transactions(&db.store, &options, &columns, None).await.unwrap();
@@ -90,28 +121,69 @@ async fn rows_without_order_ids_are_idempotent_by_content(db: &TestDb) {
 
 async fn stages_follow_behaviour_and_manual_changes_are_recorded(db: &TestDb) {
     let customers = db.file("c.csv", "customer_id,name,email\nann,Ann Lee,ann@example.com\n");
-    import_customers(&db.store, &FileOptions::csv(customers), &CustomerColumns::default()).await.unwrap();
+    import_customers(&db.store, &FileOptions::csv(customers), &CustomerColumns::default())
+        .await
+        .unwrap();
     assert_eq!(stage_of(db, "ann").await, Stage::Suspect);
 
     let day = |d: i64| 1_700_000_000 + d * 86_400;
-    push(db, "ann", "i1", day(0), EventKind::Interaction { channel: "phone".into(), note: "hello".into() }).await;
+    push(
+        db,
+        "ann",
+        "i1",
+        day(0),
+        EventKind::Interaction {
+            channel: "phone".into(),
+            note: "hello".into(),
+        },
+    )
+    .await;
     assert_eq!(stage_of(db, "ann").await, Stage::Prospect);
     push(db, "ann", "p1", day(1), purchase(1000)).await;
     assert_eq!(stage_of(db, "ann").await, Stage::Customer);
     push(db, "ann", "p2", day(1) + 60, purchase(500)).await;
-    assert_eq!(stage_of(db, "ann").await, Stage::Customer, "same day is not the second sale");
+    assert_eq!(
+        stage_of(db, "ann").await,
+        Stage::Customer,
+        "same day is not the second sale"
+    );
     push(db, "ann", "p3", day(9), purchase(700)).await;
     assert_eq!(stage_of(db, "ann").await, Stage::Client);
 
     let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
-    ingest.set_stage("ann", Stage::Customer, "disputed order".into()).await.unwrap();
+    ingest
+        .set_stage("ann", Stage::Customer, "disputed order".into())
+        .await
+        .unwrap();
     ingest.finish().await.unwrap();
-    push(db, "ann", "n1", day(10), EventKind::Note { text: "called back".into() }).await;
-    assert_eq!(stage_of(db, "ann").await, Stage::Customer, "a note does not undo a manual change");
+    push(
+        db,
+        "ann",
+        "n1",
+        day(10),
+        EventKind::Note {
+            text: "called back".into(),
+        },
+    )
+    .await;
+    assert_eq!(
+        stage_of(db, "ann").await,
+        Stage::Customer,
+        "a note does not undo a manual change"
+    );
     push(db, "ann", "p4", day(20), purchase(900)).await;
-    assert_eq!(stage_of(db, "ann").await, Stage::Client, "new behaviour earns the stage again");
+    assert_eq!(
+        stage_of(db, "ann").await,
+        Stage::Client,
+        "new behaviour earns the stage again"
+    );
 
-    let ann = db.store.customer(&rapport::domain::ExternalId::parse("ann").unwrap()).await.unwrap().unwrap();
+    let ann = db
+        .store
+        .customer(&rapport::domain::ExternalId::parse("ann").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let history: Vec<(Option<Stage>, Stage)> = db
         .store
         .events_of(ann.id)
@@ -124,18 +196,46 @@ async fn stages_follow_behaviour_and_manual_changes_are_recorded(db: &TestDb) {
         })
         .collect();
     use Stage::*;
-    let expected =
-        [(None, Suspect), (Some(Suspect), Prospect), (Some(Prospect), Customer), (Some(Customer), Client), (Some(Client), Customer), (Some(Customer), Client)];
+    let expected = [
+        (None, Suspect),
+        (Some(Suspect), Prospect),
+        (Some(Prospect), Customer),
+        (Some(Customer), Client),
+        (Some(Client), Customer),
+        (Some(Customer), Client),
+    ];
     assert_eq!(history, expected);
-    assert_eq!((ann.state.purchase_count, ann.state.total_spend_cents, ann.state.max_stage), (4, 3100, Some(Client)));
+    assert_eq!(
+        (
+            ann.state.purchase_count,
+            ann.state.total_spend_cents,
+            ann.state.max_stage
+        ),
+        (4, 3100, Some(Client))
+    );
 }
 
 async fn rebuild_recomputes_identical_states(db: &TestDb) {
     let options = FileOptions::csv(db.file("p.csv", PURCHASES));
-    import_transactions(&db.store, &options, &TransactionColumns::default(), None).await.unwrap();
-    push(db, "c3", "i1", 1_700_000_000, EventKind::Interaction { channel: "visit".into(), note: String::new() }).await;
+    import_transactions(&db.store, &options, &TransactionColumns::default(), None)
+        .await
+        .unwrap();
+    push(
+        db,
+        "c3",
+        "i1",
+        1_700_000_000,
+        EventKind::Interaction {
+            channel: "visit".into(),
+            note: String::new(),
+        },
+    )
+    .await;
     let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
-    ingest.set_stage("c2", Stage::Partner, "brought a friend".into()).await.unwrap();
+    ingest
+        .set_stage("c2", Stage::Partner, "brought a friend".into())
+        .await
+        .unwrap();
     ingest.finish().await.unwrap();
     let before = all_customers(db).await;
 
@@ -151,7 +251,10 @@ async fn cdnow_master_imports_all_rows_once_and_rebuilds_to_the_same_funnel(db: 
     options.date_format = Some("%Y%m%d".into());
     let columns = TransactionColumns::default();
     let first = import_transactions(&db.store, &options, &columns, None).await.unwrap();
-    assert_eq!((first.rows, first.stored, first.customers_created), (69_659, 69_659, 23_570));
+    assert_eq!(
+        (first.rows, first.stored, first.customers_created),
+        (69_659, 69_659, 23_570)
+    );
     let second = import_transactions(&db.store, &options, &columns, None).await.unwrap();
     assert_eq!((second.stored, second.duplicates), (0, 69_659));
 
@@ -165,37 +268,85 @@ async fn cdnow_master_imports_all_rows_once_and_rebuilds_to_the_same_funnel(db: 
 async fn customer_lists_create_then_update_profiles(db: &TestDb) {
     let text = "customer_id,name,email,city\nk1,Kim,kim@example.com,Ghent\nk2,Lou,,Porto\n";
     let options = FileOptions::csv(db.file("c.csv", text));
-    let first = import_customers(&db.store, &options, &CustomerColumns::default()).await.unwrap();
-    assert_eq!((first.rows, first.customers_created, first.customers_updated), (2, 2, 0));
-    let changed = FileOptions::csv(db.file("c2.csv", "customer_id,name,email,city\nk1,Kim Park,kim@example.com,Lyon\n"));
-    let second = import_customers(&db.store, &changed, &CustomerColumns::default()).await.unwrap();
+    let first = import_customers(&db.store, &options, &CustomerColumns::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.rows, first.customers_created, first.customers_updated),
+        (2, 2, 0)
+    );
+    let changed = FileOptions::csv(db.file(
+        "c2.csv",
+        "customer_id,name,email,city\nk1,Kim Park,kim@example.com,Lyon\n",
+    ));
+    let second = import_customers(&db.store, &changed, &CustomerColumns::default())
+        .await
+        .unwrap();
     assert_eq!((second.customers_created, second.customers_updated), (0, 1));
-    let kim = db.store.customer(&rapport::domain::ExternalId::parse("k1").unwrap()).await.unwrap().unwrap();
-    assert_eq!((kim.name.as_deref(), kim.attributes["city"].as_str()), (Some("Kim Park"), Some("Lyon")));
+    let kim = db
+        .store
+        .customer(&rapport::domain::ExternalId::parse("k1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kim.name.as_deref(), kim.attributes["city"].as_str()),
+        (Some("Kim Park"), Some("Lyon"))
+    );
 
     let bad = FileOptions::csv(db.file("c3.csv", "customer_id,email\nk3,not-an-address\n"));
-    let error = import_customers(&db.store, &bad, &CustomerColumns::default()).await.unwrap_err().to_string();
-    assert!(error.contains("line 2") && error.contains("email") && error.contains("not-an-address"), "{error}");
+    let error = import_customers(&db.store, &bad, &CustomerColumns::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("line 2") && error.contains("email") && error.contains("not-an-address"),
+        "{error}"
+    );
     assert_eq!(all_customers(db).await.len(), 2);
 }
 
 async fn a_missing_column_is_named_with_the_header_found(db: &TestDb) {
     let options = FileOptions::csv(db.file("x.csv", "client,when,total\na,2024-01-01,1\n"));
-    let error = import_transactions(&db.store, &options, &TransactionColumns::default(), None).await.unwrap_err();
+    let error = import_transactions(&db.store, &options, &TransactionColumns::default(), None)
+        .await
+        .unwrap_err();
     let message = error.to_string();
-    assert!(message.contains("'customer_id'") && message.contains("client, when, total") && message.contains("--customer-col"), "{message}");
+    assert!(
+        message.contains("'customer_id'")
+            && message.contains("client, when, total")
+            && message.contains("--customer-col"),
+        "{message}"
+    );
     let empty = FileOptions::csv(db.file("empty.csv", ""));
-    let error = import_transactions(&db.store, &empty, &TransactionColumns::default(), None).await.unwrap_err();
+    let error = import_transactions(&db.store, &empty, &TransactionColumns::default(), None)
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("empty"), "{error}");
 }
 
 fn purchase(cents: i64) -> EventKind {
-    EventKind::Purchase { amount: rapport::domain::Money(cents), currency: Default::default(), order_id: None, quantity: None }
+    EventKind::Purchase {
+        amount: rapport::domain::Money(cents),
+        currency: Default::default(),
+        order_id: None,
+        quantity: None,
+    }
 }
 
 async fn push(db: &TestDb, customer: &str, key: &str, at: i64, kind: EventKind) {
     let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
-    ingest.push(customer, NewEvent { key: key.into(), occurred_at: at, kind }).await.unwrap();
+    ingest
+        .push(
+            customer,
+            NewEvent {
+                key: key.into(),
+                occurred_at: at,
+                kind,
+            },
+        )
+        .await
+        .unwrap();
     ingest.finish().await.unwrap();
 }
 

@@ -37,11 +37,20 @@ impl TestDb {
                     return None;
                 };
                 let name = format!("rapport_test_{}", unique());
-                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to RAPPORT_TEST_POSTGRES_URL");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create db");
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to RAPPORT_TEST_POSTGRES_URL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create db");
                 let url = replace_database(&admin, &name);
                 let store = open(&url).await.expect("open postgres");
-                Some(Self { store, dir, pg: Some((admin, name)) })
+                Some(Self {
+                    store,
+                    dir,
+                    pg: Some((admin, name)),
+                })
             }
         }
     }
@@ -59,7 +68,10 @@ impl Drop for TestDb {
         let Some((admin, name)) = self.pg.take() else { return };
         // Dropping needs async work; do it on a runtime of its own so it works from any test.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
                     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
@@ -73,7 +85,9 @@ impl Drop for TestDb {
 
 /// The path of a fixture shipped with the tests.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn replace_database(url: &str, name: &str) -> String {
@@ -87,7 +101,10 @@ fn replace_database(url: &str, name: &str) -> String {
 fn unique() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
 }
 

@@ -1,0 +1,46 @@
+//! Writes a synthetic shop export for benchmarks: `customer_id,date,amount,order_id`, sorted by date,
+//! order ids rising with time, as shop systems export them.
+//!
+//! Usage: `cargo run --release --example generate_purchases -- OUT.csv [ROWS] [CUSTOMERS] [SEED]`
+
+use std::io::{BufWriter, Write};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let out = args
+        .get(1)
+        .expect("usage: generate_purchases OUT.csv [ROWS] [CUSTOMERS] [SEED]");
+    let rows: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
+    let customers: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let seed: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let days = 730u32;
+    // Every customer buys at least once; the other rows go to customers in proportion to a skewed rate.
+    let mut purchases: Vec<(u32, u32, u32)> = Vec::with_capacity(rows as usize);
+    let first: Vec<u32> = (0..customers).map(|_| rng.random_range(0..days)).collect();
+    for (c, day) in first.iter().enumerate() {
+        purchases.push((*day, c as u32, rng.random_range(500..20_000)));
+    }
+    while (purchases.len() as u64) < rows {
+        let c = (rng.random::<f64>().powi(2) * f64::from(customers)) as u32;
+        let day = rng.random_range(first[c as usize]..days);
+        purchases.push((day, c, rng.random_range(500..20_000)));
+    }
+    purchases.sort_unstable();
+    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out)?);
+    writeln!(w, "customer_id,date,amount,order_id")?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date");
+    let mut last_day = u32::MAX;
+    let mut date = String::new();
+    for (n, (day, c, cents)) in purchases.iter().enumerate() {
+        if *day != last_day {
+            last_day = *day;
+            date = (epoch + chrono::Days::new(u64::from(*day))).to_string();
+        }
+        writeln!(w, "C{c:07},{date},{}.{:02},O{:09}", cents / 100, cents % 100, n + 1)?;
+    }
+    w.flush()
+}
