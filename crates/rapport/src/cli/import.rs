@@ -21,6 +21,22 @@ pub enum ImportCommand {
 /// Layout and error handling shared by every import.
 #[derive(Debug, Args)]
 pub struct FileArgs {
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+    /// Store the good rows and write rejected ones, with reasons, to the rejects file.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Where rejected rows go with --skip-invalid (default: FILE.rejects.csv).
+    #[arg(long, requires = "skip_invalid")]
+    pub rejects: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a delimited file is laid out.
+#[derive(Debug, Args)]
+pub struct LayoutArgs {
     /// The delimited file to read.
     pub file: PathBuf,
     /// Field separator: ',', ';', 'tab' or 'whitespace' (runs of spaces).
@@ -39,28 +55,26 @@ pub struct FileArgs {
     /// Date format in strftime notation, e.g. %Y%m%d or %d/%m/%Y (default: ISO 8601).
     #[arg(long)]
     pub date_format: Option<String>,
-    /// Store the good rows and write rejected ones, with reasons, to the rejects file.
-    #[arg(long)]
-    pub skip_invalid: bool,
-    /// Where rejected rows go with --skip-invalid (default: FILE.rejects.csv).
-    #[arg(long, requires = "skip_invalid")]
-    pub rejects: Option<PathBuf>,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
-impl FileArgs {
-    fn options(&self) -> FileOptions {
+impl LayoutArgs {
+    /// Options for reading the file, every row required to be valid.
+    pub fn options(&self) -> FileOptions {
         FileOptions {
             path: self.file.clone(),
             delimiter: self.delimiter,
             columns: self.columns.clone(),
             skip_lines: self.skip_lines,
             date_format: self.date_format.clone(),
-            skip_invalid: self.skip_invalid,
-            rejects: self.rejects.clone(),
+            skip_invalid: false,
+            rejects: None,
         }
+    }
+}
+
+impl FileArgs {
+    fn options(&self) -> FileOptions {
+        FileOptions { skip_invalid: self.skip_invalid, rejects: self.rejects.clone(), ..self.layout.options() }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `rapport` command line: clap definitions, each command a thin function over the library.
 
+mod analyze;
 mod customers;
 mod import;
 mod output;
@@ -43,6 +44,8 @@ pub enum Command {
     Funnel(report::FunnelArgs),
     /// Recompute every customer's state from the event log.
     Rebuild(report::RebuildArgs),
+    /// Fit a defection model to a purchase file and score every customer (no database needed).
+    Analyze(analyze::AnalyzeArgs),
     /// Fill the database with a realistic synthetic business to explore.
     Demo(report::DemoArgs),
 }
@@ -74,6 +77,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Funnel(args) => report::funnel(&cli.db, args, out).await,
         Command::Rebuild(args) => report::rebuild(&cli.db, args, out).await,
         Command::Demo(args) => report::demo(&cli.db, args, out).await,
+        Command::Analyze(args) => analyze::run(args, out),
     }
 }
 

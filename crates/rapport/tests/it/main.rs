@@ -1,5 +1,6 @@
 //! Integration tests: the store contract on both backends, and the `rapport` binary end to end.
 
+mod analyze;
 mod cli;
 mod contract;
 mod helpers;

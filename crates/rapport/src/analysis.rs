@@ -1,0 +1,295 @@
+//! The defection radar on a purchase log: summaries, model fits and per-customer scores with
+//! their explanations, for `rapport analyze` (a file) and `rapport fit`/`score` (the database).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use rapport_models::{
+    ClvOptions, CustomerModel, CustomerSummary, Fit, FitError, FitOptions, FittedModel, GammaGammaParams,
+    Histories, HoldoutReport, ModelKind, Purchase, SpendData, SummaryOptions, TimeUnit, evaluate_holdout, explain,
+    fit_gamma_gamma, fit_model, rfm_scores, score_customers, summarize,
+};
+use serde::Serialize;
+
+use crate::domain::state::{day_of, midnight};
+use crate::import::{FileOptions, ImportError, TransactionColumns, TransactionReader};
+
+/// Calibration frequency groups shown in the holdout comparison (the last one pools the rest).
+const HOLDOUT_TOP_GROUP: u32 = 7;
+
+/// A purchase log with customers mapped to dense indices, as the models want them.
+#[derive(Debug, Clone, Default)]
+pub struct PurchaseLog {
+    /// The business's id of each customer index.
+    pub customers: Vec<String>,
+    /// Every purchase: customer index, UTC day number, amount.
+    pub purchases: Vec<Purchase>,
+}
+
+impl PurchaseLog {
+    /// Adds a purchase for a customer named by the business's id.
+    pub fn push(&mut self, index: &mut HashMap<String, u32>, customer: &str, day: i64, amount: f64) {
+        let next = self.customers.len() as u32;
+        let id = *index.entry(customer.to_owned()).or_insert_with(|| {
+            self.customers.push(customer.to_owned());
+            next
+        });
+        self.purchases.push(Purchase { customer: id, day: day as i32, amount });
+    }
+
+    /// Reads a transactions file the way `rapport import` does; any bad row is an error.
+    pub fn read(options: &FileOptions, columns: &TransactionColumns) -> Result<Self, ImportError> {
+        let mut reader = TransactionReader::open(options, columns)?;
+        let mut log = PurchaseLog::default();
+        let mut index = HashMap::new();
+        while let Some(row) = reader.next_row()? {
+            log.push(&mut index, row.customer.as_str(), day_of(row.occurred_at), row.amount.as_f64());
+        }
+        Ok(log)
+    }
+}
+
+/// What to fit and how to score.
+#[derive(Debug, Clone)]
+pub struct AnalysisOptions {
+    /// The last day of the calibration period (inclusive).
+    pub calibration_end: NaiveDate,
+    /// The last day of the holdout period, for a calibration/holdout comparison.
+    pub holdout_end: Option<NaiveDate>,
+    /// Model time unit.
+    pub unit: TimeUnit,
+    /// Which purchase model.
+    pub model: ModelKind,
+}
+
+/// One customer's scores, as `analyze --out` writes them and the store keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreRow {
+    /// The business's customer id.
+    pub customer_id: String,
+    /// Repeat purchases (days with a purchase after the first) in the calibration period.
+    pub frequency: u32,
+    /// Time from first to last purchase, in the model's unit.
+    pub recency: f64,
+    /// Time from first purchase to the end of calibration, in the model's unit.
+    #[serde(rename = "T")]
+    pub age: f64,
+    /// Mean spend of the repeat purchases.
+    pub monetary_value: f64,
+    /// Probability the customer is still active.
+    pub p_alive: f64,
+    /// Expected purchases in the next 90 days.
+    pub expected_purchases_90d: f64,
+    /// Expected purchases in the next 365 days.
+    pub expected_purchases_365d: f64,
+    /// Expected spend per purchase (Gamma-Gamma).
+    pub expected_spend: f64,
+    /// Customer lifetime value over 12 months, discounted 1% a month.
+    pub clv_12m: f64,
+    /// RFM recency quintile (5 = most recent).
+    pub rfm_recency: u8,
+    /// RFM frequency quintile.
+    pub rfm_frequency: u8,
+    /// RFM monetary quintile.
+    pub rfm_monetary: u8,
+    /// RFM segment.
+    pub segment: rapport_models::Segment,
+    /// Median days until the next purchase, when one is likely.
+    pub expected_days_to_next_purchase: Option<f64>,
+    /// One plain sentence that explains the scores.
+    pub explanation: String,
+}
+
+/// Seconds spent in each stage, for `--timings` and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// Reading and parsing the file.
+    pub read_s: f64,
+    /// RFM summary.
+    pub summary_s: f64,
+    /// Purchase-model fit.
+    pub fit_s: f64,
+    /// Gamma-Gamma spend fit.
+    pub gamma_gamma_s: f64,
+    /// P(alive), CLV and the other scores for everyone, with explanations and RFM segments.
+    pub scoring_s: f64,
+}
+
+/// The fitted models, their quality and every customer's scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// `bgnbd`, `mbgnbd` or `pareto-nbd`.
+    pub model: &'static str,
+    /// The model's parameters by the papers' names.
+    pub params: serde_json::Value,
+    /// Standard errors of the parameters.
+    pub std_errors: serde_json::Value,
+    /// Maximised log-likelihood.
+    pub log_likelihood: f64,
+    /// Customers in the fit.
+    pub customers: u64,
+    /// Whether the optimiser converged.
+    pub converged: bool,
+    /// Optimiser iterations.
+    pub iterations: u64,
+    /// `week` or `day`.
+    pub time_unit: TimeUnit,
+    /// The end of calibration.
+    pub calibration_end: NaiveDate,
+    /// The spend model, when there were enough repeat buyers.
+    pub gamma_gamma: Option<Fit<GammaGammaParams>>,
+    /// Why there is no spend model, when there is none.
+    pub gamma_gamma_error: Option<String>,
+    /// Predicted against actual holdout purchases, with `holdout_end`.
+    pub holdout: Option<HoldoutReport>,
+    /// Mean 12-month CLV over all customers.
+    pub mean_clv: f64,
+    /// Stage timings.
+    #[serde(skip)]
+    pub timings: Timings,
+    /// One row per customer.
+    #[serde(skip)]
+    pub rows: Vec<ScoreRow>,
+    /// The fitted model, for plots and storage.
+    #[serde(skip)]
+    pub fitted: FittedModel,
+}
+
+/// Why an analysis produced no model.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// No customer made a first purchase by the calibration end.
+    #[error("no purchases on or before the calibration end {0}")]
+    NoData(NaiveDate),
+    /// The holdout period ends before it starts.
+    #[error("the holdout end {holdout} must be after the calibration end {calibration}")]
+    BadHoldout {
+        /// Calibration end.
+        calibration: NaiveDate,
+        /// Holdout end.
+        holdout: NaiveDate,
+    },
+    /// The model could not be fitted.
+    #[error("fitting {model} failed: {source}")]
+    Fit {
+        /// Which model.
+        model: &'static str,
+        /// Why.
+        source: FitError,
+    },
+}
+
+/// The command-line name of a model kind.
+pub fn model_name(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::BgNbd => "bgnbd",
+        ModelKind::MbgNbd => "mbgnbd",
+        ModelKind::ParetoNbd => "pareto-nbd",
+        ModelKind::BgBb => "bgbb",
+    }
+}
+
+/// Summarises, fits and scores a purchase log.
+pub fn analyze(log: &PurchaseLog, options: &AnalysisOptions) -> Result<Analysis, AnalysisError> {
+    if let Some(holdout) = options.holdout_end.filter(|h| *h <= options.calibration_end) {
+        return Err(AnalysisError::BadHoldout { calibration: options.calibration_end, holdout });
+    }
+    let mut timings = Timings::default();
+    let started = Instant::now();
+    let day = |d: NaiveDate| day_of(midnight(d)) as i32;
+    let summary_options = SummaryOptions {
+        calibration_end: day(options.calibration_end),
+        holdout_end: options.holdout_end.map(day),
+        unit: options.unit,
+    };
+    let summaries = summarize(&log.purchases, &summary_options);
+    timings.summary_s = started.elapsed().as_secs_f64();
+    if summaries.is_empty() {
+        return Err(AnalysisError::NoData(options.calibration_end));
+    }
+    let name = model_name(options.model);
+    let fit_error = |source| AnalysisError::Fit { model: name, source };
+    let started = Instant::now();
+    let histories = Histories::from_summaries(&summaries).map_err(fit_error)?;
+    let fit = fit_model(options.model, &histories, &FitOptions::default()).map_err(fit_error)?;
+    timings.fit_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let spend_fit = SpendData::from_summaries(&summaries).and_then(|data| fit_gamma_gamma(&data, &FitOptions::default()));
+    timings.gamma_gamma_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let spend = spend_fit.as_ref().ok().map(|f| f.params);
+    let rows = score_rows(&fit.params, spend.as_ref(), &summaries, log, options.unit);
+    let holdout = options.holdout_end.map(|_| {
+        evaluate_holdout(&fit.params, &summaries, summary_options.holdout_length(), HOLDOUT_TOP_GROUP)
+    });
+    timings.scoring_s = started.elapsed().as_secs_f64();
+    let mean_clv = rows.iter().map(|r| r.clv_12m).sum::<f64>() / rows.len() as f64;
+    Ok(Analysis {
+        model: name,
+        params: params_json(&fit.params),
+        std_errors: params_json(&fit.std_errors),
+        log_likelihood: fit.log_likelihood,
+        customers: fit.customers.round() as u64,
+        converged: fit.converged,
+        iterations: fit.iterations,
+        time_unit: options.unit,
+        calibration_end: options.calibration_end,
+        gamma_gamma_error: spend_fit.as_ref().err().map(|e| format!("no spend model: {e}")),
+        gamma_gamma: spend_fit.ok(),
+        holdout,
+        mean_clv,
+        timings,
+        rows,
+        fitted: fit.params,
+    })
+}
+
+/// Scores every summarised customer and explains each score in a sentence.
+pub fn score_rows(
+    model: &FittedModel,
+    spend: Option<&GammaGammaParams>,
+    summaries: &[CustomerSummary],
+    log: &PurchaseLog,
+    unit: TimeUnit,
+) -> Vec<ScoreRow> {
+    let clv_options = ClvOptions { unit, ..ClvOptions::default() };
+    let scores = score_customers(model, spend, summaries, &clv_options);
+    let rfm = rfm_scores(summaries);
+    let (t90, t365) = (90.0 / unit.days(), 365.0 / unit.days());
+    summaries
+        .iter()
+        .zip(&scores)
+        .zip(&rfm)
+        .map(|((summary, score), rfm)| {
+            let history = summary.history();
+            ScoreRow {
+                customer_id: log.customers[summary.customer as usize].clone(),
+                frequency: summary.frequency,
+                recency: summary.recency,
+                age: summary.age,
+                monetary_value: summary.monetary,
+                p_alive: score.p_alive,
+                expected_purchases_90d: model.expected_purchases(&history, t90),
+                expected_purchases_365d: model.expected_purchases(&history, t365),
+                expected_spend: score.expected_spend,
+                clv_12m: score.clv,
+                rfm_recency: rfm.recency,
+                rfm_frequency: rfm.frequency,
+                rfm_monetary: rfm.monetary,
+                segment: rfm.segment,
+                expected_days_to_next_purchase: score.median_time_to_next_purchase.map(|t| t * unit.days()),
+                explanation: explain(summary, score, &clv_options),
+            }
+        })
+        .collect()
+}
+
+/// A model's parameters as a JSON object by the papers' names (without the `model` tag).
+fn params_json(model: &FittedModel) -> serde_json::Value {
+    let mut value = serde_json::to_value(model).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("model");
+    }
+    value
+}

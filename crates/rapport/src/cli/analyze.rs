@@ -1,0 +1,171 @@
+//! `rapport analyze`: the defection radar on a file, without a database.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::Args;
+use rapport::analysis::{Analysis, AnalysisOptions, PurchaseLog, analyze};
+use rapport_models::{ModelKind, TimeUnit};
+use serde::Serialize;
+
+use super::Output;
+use super::import::{LayoutArgs, TransactionColumnArgs};
+
+/// `rapport analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    layout: LayoutArgs,
+    #[command(flatten)]
+    columns: TransactionColumnArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Last day of a holdout period after calibration: compares predicted with actual purchases.
+    #[arg(long)]
+    holdout_end: Option<NaiveDate>,
+    /// Write one row of scores per customer to this CSV file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the fitted model as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Include stage timings (in seconds) in the output.
+    #[arg(long)]
+    timings: bool,
+}
+
+/// Which model to fit and on which period.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Last day of the calibration period: purchases up to and including it are fitted.
+    #[arg(long)]
+    pub calibration_end: Option<NaiveDate>,
+    /// Model time unit.
+    #[arg(long, default_value = "week", value_parser = parse_unit)]
+    pub time_unit: TimeUnit,
+    /// Purchase model: bgnbd, mbgnbd or pareto-nbd.
+    #[arg(long, default_value = "bgnbd", value_parser = parse_model)]
+    pub model: ModelKind,
+}
+
+fn parse_unit(s: &str) -> Result<TimeUnit, String> {
+    match s {
+        "week" | "weeks" => Ok(TimeUnit::Week),
+        "day" | "days" => Ok(TimeUnit::Day),
+        other => Err(format!("'{other}' is not a time unit (use week or day)")),
+    }
+}
+
+fn parse_model(s: &str) -> Result<ModelKind, String> {
+    match s.parse::<ModelKind>() {
+        Ok(ModelKind::BgBb) => Err("bgbb needs discrete opportunities, not a purchase log".to_owned()),
+        Ok(kind) => Ok(kind),
+        Err(_) => Err(format!("'{s}' is not a model (use bgnbd, mbgnbd or pareto-nbd)")),
+    }
+}
+
+#[derive(Serialize)]
+struct WithTimings<'a> {
+    #[serde(flatten)]
+    analysis: &'a Analysis,
+    timings: serde_json::Value,
+}
+
+/// Fits and scores a file.
+pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let calibration_end = args.model.calibration_end.ok_or_else(|| anyhow::anyhow!("--calibration-end is required"))?;
+    let log = PurchaseLog::read(&args.layout.options(), &args.columns.columns())?;
+    let read_s = started.elapsed().as_secs_f64();
+    let options =
+        AnalysisOptions { calibration_end, holdout_end: args.holdout_end, unit: args.model.time_unit, model: args.model.model };
+    let mut analysis = analyze(&log, &options)?;
+    analysis.timings.read_s = read_s;
+    if let Some(path) = &args.out {
+        write_scores(path, &analysis)?;
+    }
+    if args.json {
+        let mut timings = serde_json::to_value(&analysis.timings)?;
+        timings["total_s"] = started.elapsed().as_secs_f64().into();
+        let timings = if args.timings { timings } else { serde_json::Value::Null };
+        return out.json(&WithTimings { analysis: &analysis, timings });
+    }
+    print_analysis(&analysis, args.out.as_ref(), out)?;
+    if args.timings {
+        let t = &analysis.timings;
+        out.line(&format!(
+            "timings: read {:.3} s, summary {:.3} s, fit {:.3} s, gamma-gamma {:.3} s, scoring {:.3} s, total {:.3} s",
+            t.read_s,
+            t.summary_s,
+            t.fit_s,
+            t.gamma_gamma_s,
+            t.scoring_s,
+            started.elapsed().as_secs_f64()
+        ))?;
+    }
+    Ok(())
+}
+
+fn write_scores(path: &PathBuf, analysis: &Analysis) -> anyhow::Result<()> {
+    let mut writer = csv::Writer::from_path(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    for row in &analysis.rows {
+        writer.serialize(row)?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// Prints the fitted model, the spend model, the holdout check and where the scores went.
+pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, out: Output) -> anyhow::Result<()> {
+    let unit = match a.time_unit {
+        TimeUnit::Week => "weeks",
+        TimeUnit::Day => "days",
+    };
+    out.line(&format!(
+        "{} fitted on {} customers ({unit}, calibration ending {}): log-likelihood {:.2}, {} iterations",
+        a.model, a.customers, a.calibration_end, a.log_likelihood, a.iterations
+    ))?;
+    print_params(&a.params, &a.std_errors, out)?;
+    match (&a.gamma_gamma, &a.gamma_gamma_error) {
+        (Some(gg), _) => {
+            out.line(&format!("gamma-gamma spend model on {} repeat buyers:", gg.customers))?;
+            print_params(&serde_json::to_value(gg.params)?, &serde_json::to_value(gg.std_errors)?, out)?;
+        }
+        (None, Some(reason)) => out.line(reason)?,
+        (None, None) => {}
+    }
+    if let Some(h) = &a.holdout {
+        out.line(&format!(
+            "holdout of {:.1} {unit}: {:.0} repeat purchases predicted, {:.0} made",
+            h.holdout_length, h.predicted_total, h.actual_total
+        ))?;
+        out.line("  repeat purchases in calibration   customers   actual mean   predicted mean")?;
+        for g in &h.groups {
+            let label = if g.or_more { format!("{}+", g.frequency) } else { g.frequency.to_string() };
+            out.line(&format!("  {label:>32}   {:>9}   {:>11.2}   {:>14.2}", g.customers, g.actual, g.predicted))?;
+        }
+    }
+    out.line(&format!("mean 12-month customer value {:.2}", a.mean_clv))?;
+    match scores {
+        Some(path) => out.line(&format!("scores of {} customers written to {}", a.rows.len(), path.display())),
+        None => {
+            let mut top: Vec<_> = a.rows.iter().collect();
+            top.sort_by(|x, y| y.clv_12m.total_cmp(&x.clv_12m));
+            out.line("most valuable customers (write all scores with --out FILE):")?;
+            for row in top.iter().take(5) {
+                out.line(&format!("  {:<12} value {:>9.2}  {}", row.customer_id, row.clv_12m, row.explanation))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_params(params: &serde_json::Value, errors: &serde_json::Value, out: Output) -> anyhow::Result<()> {
+    if let Some(object) = params.as_object() {
+        for (name, value) in object {
+            let se = errors.get(name).and_then(|v| v.as_f64()).map_or_else(String::new, |e| format!(" ± {e:.4}"));
+            out.line(&format!("  {name:<6} {:.4}{se}", value.as_f64().unwrap_or(f64::NAN)))?;
+        }
+    }
+    Ok(())
+}

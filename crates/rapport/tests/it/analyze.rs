@@ -1,0 +1,86 @@
+//! The defection radar from the raw CDNOW sample, through `rapport analyze`, against the published fits.
+
+use std::process::Command;
+
+use rapport::analysis::{AnalysisOptions, PurchaseLog, analyze};
+use rapport::import::{Delimiter, FileOptions, TransactionColumns};
+use rapport_models::{ModelKind, TimeUnit};
+
+use crate::helpers::fixture;
+
+fn cdnow_sample() -> FileOptions {
+    let mut options = FileOptions::csv(fixture("CDNOW_sample.txt"));
+    options.delimiter = Delimiter::Whitespace;
+    options.columns = Some(["customer_id", "_", "date", "quantity", "amount"].map(String::from).to_vec());
+    options.date_format = Some("%Y%m%d".into());
+    options
+}
+
+fn assert_close(name: &str, got: f64, published: f64) {
+    let error = (got - published).abs() / published.abs();
+    assert!(error < 0.005, "{name}: {got} is {:.2}% from the published {published}", error * 100.0);
+}
+
+fn fit(model: ModelKind) -> rapport::analysis::Analysis {
+    let log = PurchaseLog::read(&cdnow_sample(), &TransactionColumns::default()).unwrap();
+    let options = AnalysisOptions {
+        calibration_end: chrono::NaiveDate::from_ymd_opt(1997, 9, 30).unwrap(),
+        holdout_end: None,
+        unit: TimeUnit::Week,
+        model,
+    };
+    analyze(&log, &options).unwrap()
+}
+
+fn check(analysis: &rapport::analysis::Analysis, published: &[(&str, f64)], log_likelihood: f64) {
+    for (name, value) in published {
+        assert_close(name, analysis.params[name].as_f64().unwrap(), *value);
+    }
+    assert!((analysis.log_likelihood - log_likelihood).abs() < 0.1, "log-likelihood {}", analysis.log_likelihood);
+}
+
+#[test]
+fn the_command_prints_bgnbd_parameters_matching_the_paper() {
+    let sample = fixture("CDNOW_sample.txt");
+    let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .args(["analyze", sample.to_str().unwrap(), "--delimiter", "whitespace", "--columns"])
+        .args(["customer_id,_,date,quantity,amount", "--date-format", "%Y%m%d", "--calibration-end", "1997-09-30"])
+        .args(["--time-unit", "week", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["model"], "bgnbd");
+    assert_eq!(json["converged"], true);
+    assert_eq!(json["customers"], 2357);
+    for (name, value) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+        assert_close(name, json["params"][name].as_f64().unwrap(), value);
+    }
+    assert!((json["log_likelihood"].as_f64().unwrap() + 9582.4).abs() < 0.1);
+    for (name, value) in [("p", 6.25), ("q", 3.74), ("gamma", 15.44)] {
+        assert_close(name, json["gamma_gamma"]["params"][name].as_f64().unwrap(), value);
+    }
+}
+
+#[test]
+fn pareto_nbd_from_the_raw_sample_matches_the_paper() {
+    let analysis = fit(ModelKind::ParetoNbd);
+    check(&analysis, &[("r", 0.553), ("alpha", 10.578), ("s", 0.606), ("beta", 11.667)], -9594.98);
+}
+
+#[test]
+fn mbgnbd_from_the_raw_sample_matches_the_paper() {
+    let analysis = fit(ModelKind::MbgNbd);
+    check(&analysis, &[("r", 0.525), ("alpha", 6.183), ("a", 0.891), ("b", 1.614)], -9582.13);
+}
+
+#[test]
+fn every_scored_customer_has_an_explanation_and_scores_in_range() {
+    let analysis = fit(ModelKind::BgNbd);
+    assert_eq!(analysis.rows.len(), 2357);
+    for row in &analysis.rows {
+        assert!((0.0..=1.0).contains(&row.p_alive), "{row:?}");
+        assert!(row.expected_purchases_365d >= row.expected_purchases_90d, "{row:?}");
+        assert!(row.explanation.contains("P(alive)"), "{row:?}");
+    }
+}
