@@ -100,6 +100,10 @@ def pct(l, r) -> float | None:
     return (r - l) / l * 100.0
 
 
+def pct_text(d: float) -> str:
+    return "< 0.0001 %" if abs(d) < 0.00005 else f"{d:+.4f} %"
+
+
 def num(v) -> str:
     if v is None:
         return "n/a"
@@ -179,14 +183,14 @@ def main(argv: list[str]) -> int:
         d = pct(l, r)
         if d is not None:
             worst = abs(d) if worst is None else max(worst, abs(d))
-        mark = "n/a" if d is None else f"{d:+.4f} %" + (" ✓" if abs(d) <= args.tolerance_pct else " ✗")
+        mark = "n/a" if d is None else pct_text(d) + (" ✓" if abs(d) <= args.tolerance_pct else " ✗")
         rows.append((f"{label} (truth {TRUTH[name]:g})", num(l), num(r), mark))
     for label, l, r in (
         ("BG/NBD log-likelihood", ref.get("log_likelihood"), (rp or {}).get("log_likelihood")),
         ("mean CLV, 12 months", ref.get("mean_clv"), (rp or {}).get("mean_clv")),
     ):
         d = pct(l, r)
-        rows.append((label, num(l), num(r), "n/a" if d is None else f"{d:+.4f} %"))
+        rows.append((label, num(l), num(r), "n/a" if d is None else pct_text(d)))
 
     lv = lt.get("versions", {})
     head = (
