@@ -74,11 +74,18 @@ struct WithTimings<'a> {
 /// Fits and scores a file.
 pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let calibration_end = args.model.calibration_end.ok_or_else(|| anyhow::anyhow!("--calibration-end is required"))?;
+    let calibration_end = args
+        .model
+        .calibration_end
+        .ok_or_else(|| anyhow::anyhow!("--calibration-end is required"))?;
     let log = PurchaseLog::read(&args.layout.options(), &args.columns.columns())?;
     let read_s = started.elapsed().as_secs_f64();
-    let options =
-        AnalysisOptions { calibration_end, holdout_end: args.holdout_end, unit: args.model.time_unit, model: args.model.model };
+    let options = AnalysisOptions {
+        calibration_end,
+        holdout_end: args.holdout_end,
+        unit: args.model.time_unit,
+        model: args.model.model,
+    };
     let mut analysis = analyze(&log, &options)?;
     analysis.timings.read_s = read_s;
     if let Some(path) = &args.out {
@@ -88,7 +95,10 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
         let mut timings = serde_json::to_value(&analysis.timings)?;
         timings["total_s"] = started.elapsed().as_secs_f64().into();
         let timings = if args.timings { timings } else { serde_json::Value::Null };
-        return out.json(&WithTimings { analysis: &analysis, timings });
+        return out.json(&WithTimings {
+            analysis: &analysis,
+            timings,
+        });
     }
     print_analysis(&analysis, args.out.as_ref(), out)?;
     if args.timings {
@@ -107,7 +117,8 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
 }
 
 fn write_scores(path: &PathBuf, analysis: &Analysis) -> anyhow::Result<()> {
-    let mut writer = csv::Writer::from_path(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    let mut writer =
+        csv::Writer::from_path(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     for row in &analysis.rows {
         writer.serialize(row)?;
     }
@@ -129,7 +140,11 @@ pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, out: Output) -> an
     match (&a.gamma_gamma, &a.gamma_gamma_error) {
         (Some(gg), _) => {
             out.line(&format!("gamma-gamma spend model on {} repeat buyers:", gg.customers))?;
-            print_params(&serde_json::to_value(gg.params)?, &serde_json::to_value(gg.std_errors)?, out)?;
+            print_params(
+                &serde_json::to_value(gg.params)?,
+                &serde_json::to_value(gg.std_errors)?,
+                out,
+            )?;
         }
         (None, Some(reason)) => out.line(reason)?,
         (None, None) => {}
@@ -141,19 +156,33 @@ pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, out: Output) -> an
         ))?;
         out.line("  repeat purchases in calibration   customers   actual mean   predicted mean")?;
         for g in &h.groups {
-            let label = if g.or_more { format!("{}+", g.frequency) } else { g.frequency.to_string() };
-            out.line(&format!("  {label:>32}   {:>9}   {:>11.2}   {:>14.2}", g.customers, g.actual, g.predicted))?;
+            let label = if g.or_more {
+                format!("{}+", g.frequency)
+            } else {
+                g.frequency.to_string()
+            };
+            out.line(&format!(
+                "  {label:>32}   {:>9}   {:>11.2}   {:>14.2}",
+                g.customers, g.actual, g.predicted
+            ))?;
         }
     }
     out.line(&format!("mean 12-month customer value {:.2}", a.mean_clv))?;
     match scores {
-        Some(path) => out.line(&format!("scores of {} customers written to {}", a.rows.len(), path.display())),
+        Some(path) => out.line(&format!(
+            "scores of {} customers written to {}",
+            a.rows.len(),
+            path.display()
+        )),
         None => {
             let mut top: Vec<_> = a.rows.iter().collect();
             top.sort_by(|x, y| y.clv_12m.total_cmp(&x.clv_12m));
             out.line("most valuable customers (write all scores with --out FILE):")?;
             for row in top.iter().take(5) {
-                out.line(&format!("  {:<12} value {:>9.2}  {}", row.customer_id, row.clv_12m, row.explanation))?;
+                out.line(&format!(
+                    "  {:<12} value {:>9.2}  {}",
+                    row.customer_id, row.clv_12m, row.explanation
+                ))?;
             }
             Ok(())
         }
@@ -163,7 +192,10 @@ pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, out: Output) -> an
 fn print_params(params: &serde_json::Value, errors: &serde_json::Value, out: Output) -> anyhow::Result<()> {
     if let Some(object) = params.as_object() {
         for (name, value) in object {
-            let se = errors.get(name).and_then(|v| v.as_f64()).map_or_else(String::new, |e| format!(" ± {e:.4}"));
+            let se = errors
+                .get(name)
+                .and_then(|v| v.as_f64())
+                .map_or_else(String::new, |e| format!(" ± {e:.4}"));
             out.line(&format!("  {name:<6} {:.4}{se}", value.as_f64().unwrap_or(f64::NAN)))?;
         }
     }

@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use rapport::analysis::ScoreRow;
 use rapport::domain::{EventKind, ExternalId, Money, NewEvent, Stage, StoredEvent};
 use rapport::ingest::Ingest;
 use rapport::store::{CustomerFilter, CustomerRecord, open};
@@ -106,7 +107,8 @@ pub async fn run(db: &str, command: CustomersCommand, out: Output) -> anyhow::Re
                 .await?
                 .with_context(|| format!("no customer with id '{id}'"))?;
             let timeline = store.events_of(customer.id).await?;
-            let detail = Detail::new(customer, timeline);
+            let score = store.score(customer.id).await?;
+            let detail = Detail::new(customer, timeline, score);
             if args.json {
                 return out.json(&detail);
             }
@@ -171,12 +173,13 @@ fn stage_note(changes: u64) -> &'static str {
 #[derive(Debug, Serialize)]
 struct Detail {
     customer: CustomerRecord,
+    score: Option<ScoreRow>,
     stage_history: Vec<StoredEvent>,
     timeline: Vec<StoredEvent>,
 }
 
 impl Detail {
-    fn new(customer: CustomerRecord, timeline: Vec<StoredEvent>) -> Self {
+    fn new(customer: CustomerRecord, timeline: Vec<StoredEvent>, score: Option<ScoreRow>) -> Self {
         let stage_history = timeline
             .iter()
             .filter(|e| matches!(e.kind, EventKind::StageChange { .. }))
@@ -184,6 +187,7 @@ impl Detail {
             .collect();
         Self {
             customer,
+            score,
             stage_history,
             timeline,
         }
@@ -242,6 +246,19 @@ fn print_detail(d: &Detail, out: Output) -> anyhow::Result<()> {
         Money(s.total_spend_cents)
     ))?;
     out.line(&format!("  interactions: {}", s.interaction_count))?;
+    match &d.score {
+        Some(score) => {
+            out.line(&format!(
+                "  outlook: P(alive) {:.2}, {:.1} purchases expected in 90 days, 12-month value {:.2}, segment {}",
+                score.p_alive,
+                score.expected_purchases_90d,
+                score.clv_12m,
+                score.segment.label()
+            ))?;
+            out.line(&format!("  why: {}", score.explanation))?;
+        }
+        None => out.line("  outlook: not scored yet (`rapport fit`, then `rapport score`)")?,
+    }
     out.line("Stage history")?;
     for e in &d.stage_history {
         if let EventKind::StageChange { from, to, reason } = &e.kind {

@@ -74,7 +74,11 @@ impl LayoutArgs {
 
 impl FileArgs {
     fn options(&self) -> FileOptions {
-        FileOptions { skip_invalid: self.skip_invalid, rejects: self.rejects.clone(), ..self.layout.options() }
+        FileOptions {
+            skip_invalid: self.skip_invalid,
+            rejects: self.rejects.clone(),
+            ..self.layout.options()
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 mod analyze;
 mod customers;
 mod import;
+mod models;
 mod output;
 mod report;
 
@@ -46,6 +47,10 @@ pub enum Command {
     Rebuild(report::RebuildArgs),
     /// Fit a defection model to a purchase file and score every customer (no database needed).
     Analyze(analyze::AnalyzeArgs),
+    /// Fit a defection model to the purchases in the database and store it as a new version.
+    Fit(models::FitArgs),
+    /// Score every customer (P(alive), expected purchases, value, segment) with the latest model.
+    Score(models::ScoreArgs),
     /// Fill the database with a realistic synthetic business to explore.
     Demo(report::DemoArgs),
 }
@@ -78,6 +83,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Rebuild(args) => report::rebuild(&cli.db, args, out).await,
         Command::Demo(args) => report::demo(&cli.db, args, out).await,
         Command::Analyze(args) => analyze::run(args, out),
+        Command::Fit(args) => models::fit(&cli.db, args, out).await,
+        Command::Score(args) => models::score(&cli.db, args, out).await,
     }
 }
 

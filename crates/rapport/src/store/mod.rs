@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::analysis::ScoreRow;
 use crate::domain::funnel::FunnelRow;
 use crate::domain::{CustomerId, CustomerState, ExternalId, Stage, StoredEvent};
 
@@ -105,6 +106,35 @@ pub trait Store: Send + Sync {
     async fn funnel_rows(&self) -> StoreResult<Vec<FunnelRow>>;
     /// Number of events in the log.
     async fn event_count(&self) -> StoreResult<u64>;
+    /// Every purchase: the customer's external id, when, and the amount in cents.
+    async fn purchase_log(&self) -> StoreResult<Vec<(String, i64, i64)>>;
+    /// Stores a fitted model version and returns its id.
+    async fn save_fit(&self, fit: &FitRecord) -> StoreResult<i64>;
+    /// The most recently stored model version.
+    async fn latest_fit(&self) -> StoreResult<Option<FitRecord>>;
+    /// A customer's latest scores.
+    async fn score(&self, customer: CustomerId) -> StoreResult<Option<ScoreRow>>;
+}
+
+/// A stored model version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FitRecord {
+    /// Version number (0 before it is stored).
+    pub id: i64,
+    /// When it was fitted (Unix seconds).
+    pub created_at: i64,
+    /// Model name, as on the command line.
+    pub model: String,
+    /// `week` or `day`.
+    pub time_unit: String,
+    /// The calibration end, ISO date.
+    pub calibration_end: String,
+    /// Parameters, standard errors, fit quality and the spend model, as `rapport fit --json` prints them.
+    pub summary: serde_json::Value,
+    /// Maximised log-likelihood.
+    pub log_likelihood: f64,
+    /// Customers in the fit.
+    pub customers: i64,
 }
 
 /// A write transaction. Dropping it without `commit` rolls everything back.
@@ -128,6 +158,8 @@ pub trait WriteTx: Send {
     async fn clear_states(&mut self) -> StoreResult<()>;
     /// Up to `limit` events after `after` = (customer id, event id), in that order: the log, customer by customer.
     async fn events_page(&mut self, after: (i64, i64), limit: u32) -> StoreResult<Vec<StoredEvent>>;
+    /// Replaces the scores of the customers in `rows` (by external id) with these, from model version `fit_id`.
+    async fn save_scores(&mut self, fit_id: i64, scored_at: i64, rows: &[ScoreRow]) -> StoreResult<()>;
     /// Makes everything in the transaction permanent.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
-use super::shared::{STATE_COLUMNS, shared_queries, state_upsert_clause};
+use super::shared::{SCORE_COLUMNS, STATE_COLUMNS, shared_queries, state_upsert_clause};
 use super::{Store, WriteTx};
 
 shared_queries!(Postgres, PgRow);
@@ -64,6 +64,21 @@ impl Store for PgStore {
 
     async fn event_count(&self) -> StoreResult<u64> {
         event_count(&self.pool).await
+    }
+    async fn purchase_log(&self) -> StoreResult<Vec<(String, i64, i64)>> {
+        purchase_log(&self.pool).await
+    }
+
+    async fn save_fit(&self, fit: &crate::store::FitRecord) -> StoreResult<i64> {
+        save_fit(&self.pool, fit).await
+    }
+
+    async fn latest_fit(&self) -> StoreResult<Option<crate::store::FitRecord>> {
+        latest_fit(&self.pool).await
+    }
+
+    async fn score(&self, customer: CustomerId) -> StoreResult<Option<crate::analysis::ScoreRow>> {
+        score_of(&self.pool, customer).await
     }
 }
 
@@ -227,6 +242,54 @@ impl WriteTx for PgTx {
         events_page(&mut *self.tx, after, limit).await
     }
 
+    async fn save_scores(
+        &mut self,
+        fit_id: i64,
+        scored_at: i64,
+        rows: &[crate::analysis::ScoreRow],
+    ) -> StoreResult<()> {
+        let columns = SCORE_COLUMNS.join(", ");
+        let updates: Vec<String> = SCORE_COLUMNS.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+        for chunk in rows.chunks(CHUNK) {
+            let f = |g: fn(&crate::analysis::ScoreRow) -> f64| chunk.iter().map(g).collect::<Vec<_>>();
+            let i = |g: fn(&crate::analysis::ScoreRow) -> i64| chunk.iter().map(g).collect::<Vec<_>>();
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO customer_scores (customer_id, fit_id, scored_at, {columns}) \
+                 SELECT c.id, $1, $2, u.frequency, u.recency, u.age, u.monetary_value, u.p_alive, u.e90, u.e365, \
+                 u.spend, u.clv, u.rr, u.rf, u.rm, u.segment, u.days, u.explanation \
+                 FROM UNNEST($3::text[], $4::int8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], \
+                 $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::int8[], $14::int8[], $15::int8[], \
+                 $16::text[], $17::float8[], $18::text[]) \
+                 AS u(external_id, frequency, recency, age, monetary_value, p_alive, e90, e365, spend, clv, rr, rf, rm, \
+                 segment, days, explanation) \
+                 JOIN customers c ON c.external_id = u.external_id \
+                 ON CONFLICT (customer_id) DO UPDATE SET fit_id = excluded.fit_id, scored_at = excluded.scored_at, {}",
+                updates.join(", ")
+            )))
+            .bind(fit_id)
+            .bind(scored_at)
+            .bind(chunk.iter().map(|r| r.customer_id.clone()).collect::<Vec<_>>())
+            .bind(i(|r| i64::from(r.frequency)))
+            .bind(f(|r| r.recency))
+            .bind(f(|r| r.age))
+            .bind(f(|r| r.monetary_value))
+            .bind(f(|r| r.p_alive))
+            .bind(f(|r| r.expected_purchases_90d))
+            .bind(f(|r| r.expected_purchases_365d))
+            .bind(f(|r| r.expected_spend))
+            .bind(f(|r| r.clv_12m))
+            .bind(i(|r| i64::from(r.rfm_recency)))
+            .bind(i(|r| i64::from(r.rfm_frequency)))
+            .bind(i(|r| i64::from(r.rfm_monetary)))
+            .bind(chunk.iter().map(|r| segment_name(r.segment)).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.expected_days_to_next_purchase).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.explanation.clone()).collect::<Vec<_>>())
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
         Ok(())
@@ -306,4 +369,12 @@ mod tests {
             "0\t1\tnote\t2\t3\tk\\t1\t\\N\t\\N\t\\N\t\\N\ta\\\\b\\nc\n"
         );
     }
+}
+
+/// The segment's stored name: its serde (snake_case) name, as SQLite stores it too.
+fn segment_name(segment: rapport_models::Segment) -> String {
+    serde_json::to_value(segment)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

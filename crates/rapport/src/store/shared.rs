@@ -30,6 +30,25 @@ pub const STATE_COLUMNS: [&str; 15] = [
     "last_event_at",
 ];
 
+/// The score columns after the customer, in the order writes bind them.
+pub const SCORE_COLUMNS: [&str; 15] = [
+    "frequency",
+    "recency",
+    "age",
+    "monetary_value",
+    "p_alive",
+    "expected_purchases_90d",
+    "expected_purchases_365d",
+    "expected_spend",
+    "clv_12m",
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "segment",
+    "expected_days_to_next_purchase",
+    "explanation",
+];
+
 /// `ON CONFLICT` clause that overwrites a customer's state with the new one.
 pub fn state_upsert_clause() -> String {
     let sets: Vec<String> = STATE_COLUMNS[1..]
@@ -219,6 +238,91 @@ macro_rules! shared_queries {
                 .fetch_one(conn)
                 .await?;
             Ok(max.unwrap_or(0))
+        }
+
+        async fn purchase_log<'e>(ex: impl sqlx::Executor<'e, Database = $db>) -> StoreResult<Vec<(String, i64, i64)>> {
+            let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+                "SELECT c.external_id, e.occurred_at, e.amount_cents FROM events e \
+                 JOIN customers c ON c.id = e.customer_id WHERE e.kind = 'purchase'",
+            )
+            .fetch_all(ex)
+            .await?;
+            Ok(rows.into_iter().map(|(ext, at, cents)| (ext, at, cents.unwrap_or_default())).collect())
+        }
+
+        async fn save_fit<'e>(ex: impl sqlx::Executor<'e, Database = $db>, fit: &crate::store::FitRecord) -> StoreResult<i64> {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO model_fits (created_at, model, time_unit, calibration_end, summary, log_likelihood, customers) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(fit.created_at)
+            .bind(&fit.model)
+            .bind(&fit.time_unit)
+            .bind(&fit.calibration_end)
+            .bind(fit.summary.to_string())
+            .bind(fit.log_likelihood)
+            .bind(fit.customers)
+            .fetch_one(ex)
+            .await?;
+            Ok(id)
+        }
+
+        async fn latest_fit<'e>(ex: impl sqlx::Executor<'e, Database = $db>) -> StoreResult<Option<crate::store::FitRecord>> {
+            let row = sqlx::query(
+                "SELECT id, created_at, model, time_unit, calibration_end, summary, log_likelihood, customers \
+                 FROM model_fits ORDER BY id DESC LIMIT 1",
+            )
+            .fetch_optional(ex)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let summary: String = row.try_get(5)?;
+            Ok(Some(crate::store::FitRecord {
+                id: row.try_get(0)?,
+                created_at: row.try_get(1)?,
+                model: row.try_get(2)?,
+                time_unit: row.try_get(3)?,
+                calibration_end: row.try_get(4)?,
+                summary: serde_json::from_str(&summary).map_err(|e| StoreError::Corrupt(format!("model fit: {e}")))?,
+                log_likelihood: row.try_get(6)?,
+                customers: row.try_get(7)?,
+            }))
+        }
+
+        async fn score_of<'e>(
+            ex: impl sqlx::Executor<'e, Database = $db>,
+            customer: CustomerId,
+        ) -> StoreResult<Option<crate::analysis::ScoreRow>> {
+            let row = sqlx::query(
+                "SELECT c.external_id, s.frequency, s.recency, s.age, s.monetary_value, s.p_alive, s.expected_purchases_90d, s.expected_purchases_365d, s.expected_spend, \
+                 s.clv_12m, s.rfm_recency, s.rfm_frequency, s.rfm_monetary, s.segment, \
+                 s.expected_days_to_next_purchase, s.explanation \
+                 FROM customer_scores s JOIN customers c ON c.id = s.customer_id WHERE s.customer_id = $1",
+            )
+            .bind(customer.0)
+            .fetch_optional(ex)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let segment: String = row.try_get(13)?;
+            let quintile = |i: usize| -> StoreResult<u8> { Ok(row.try_get::<i64, _>(i)?.clamp(0, 5) as u8) };
+            Ok(Some(crate::analysis::ScoreRow {
+                customer_id: row.try_get(0)?,
+                frequency: row.try_get::<i64, _>(1)?.max(0) as u32,
+                recency: row.try_get(2)?,
+                age: row.try_get(3)?,
+                monetary_value: row.try_get(4)?,
+                p_alive: row.try_get(5)?,
+                expected_purchases_90d: row.try_get(6)?,
+                expected_purchases_365d: row.try_get(7)?,
+                expected_spend: row.try_get(8)?,
+                clv_12m: row.try_get(9)?,
+                rfm_recency: quintile(10)?,
+                rfm_frequency: quintile(11)?,
+                rfm_monetary: quintile(12)?,
+                segment: serde_json::from_value(serde_json::Value::String(segment.clone()))
+                    .map_err(|_| StoreError::Corrupt(format!("unknown segment '{segment}'")))?,
+                expected_days_to_next_purchase: row.try_get(14)?,
+                explanation: row.try_get(15)?,
+            }))
         }
 
         async fn clear_states(conn: &mut <$db as sqlx::Database>::Connection) -> StoreResult<()> {

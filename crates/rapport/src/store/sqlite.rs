@@ -10,7 +10,7 @@ use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
 
-use super::shared::{STATE_COLUMNS, shared_queries, state_upsert_clause};
+use super::shared::{SCORE_COLUMNS, STATE_COLUMNS, shared_queries, state_upsert_clause};
 use super::{Store, WriteTx};
 
 shared_queries!(Sqlite, SqliteRow);
@@ -78,6 +78,21 @@ impl Store for SqliteStore {
 
     async fn event_count(&self) -> StoreResult<u64> {
         event_count(&self.pool).await
+    }
+    async fn purchase_log(&self) -> StoreResult<Vec<(String, i64, i64)>> {
+        purchase_log(&self.pool).await
+    }
+
+    async fn save_fit(&self, fit: &crate::store::FitRecord) -> StoreResult<i64> {
+        save_fit(&self.pool, fit).await
+    }
+
+    async fn latest_fit(&self) -> StoreResult<Option<crate::store::FitRecord>> {
+        latest_fit(&self.pool).await
+    }
+
+    async fn score(&self, customer: CustomerId) -> StoreResult<Option<crate::analysis::ScoreRow>> {
+        score_of(&self.pool, customer).await
     }
 }
 
@@ -195,6 +210,34 @@ impl WriteTx for SqliteTx {
         events_page(&mut *self.tx, after, limit).await
     }
 
+    async fn save_scores(
+        &mut self,
+        fit_id: i64,
+        scored_at: i64,
+        rows: &[crate::analysis::ScoreRow],
+    ) -> StoreResult<()> {
+        let columns = SCORE_COLUMNS.join(", ");
+        let values: Vec<String> = (1..=SCORE_COLUMNS.len()).map(|i| format!("value->>{i}")).collect();
+        let updates: Vec<String> = SCORE_COLUMNS.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+        let sql = format!(
+            "INSERT INTO customer_scores (customer_id, fit_id, scored_at, {columns}) \
+             SELECT c.id, $2, $3, {} FROM json_each($1) JOIN customers c ON c.external_id = value->>0 WHERE true \
+             ON CONFLICT (customer_id) DO UPDATE SET fit_id = excluded.fit_id, scored_at = excluded.scored_at, {}",
+            values.join(", "),
+            updates.join(", ")
+        );
+        for chunk in rows.chunks(CHUNK) {
+            let batch: Vec<serde_json::Value> = chunk.iter().map(score_json).collect();
+            sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(serde_json::Value::Array(batch).to_string())
+                .bind(fit_id)
+                .bind(scored_at)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
         Ok(())
@@ -221,6 +264,27 @@ fn events_json(rows: &[EventRow]) -> String {
         })
         .collect();
     serde_json::to_string(&batch).expect("event rows serialize")
+}
+
+fn score_json(r: &crate::analysis::ScoreRow) -> serde_json::Value {
+    json!([
+        r.customer_id,
+        r.frequency,
+        r.recency,
+        r.age,
+        r.monetary_value,
+        r.p_alive,
+        r.expected_purchases_90d,
+        r.expected_purchases_365d,
+        r.expected_spend,
+        r.clv_12m,
+        r.rfm_recency,
+        r.rfm_frequency,
+        r.rfm_monetary,
+        r.segment,
+        r.expected_days_to_next_purchase,
+        r.explanation
+    ])
 }
 
 fn state_json(id: CustomerId, s: &CustomerState) -> serde_json::Value {

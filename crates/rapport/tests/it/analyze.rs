@@ -11,14 +11,22 @@ use crate::helpers::fixture;
 fn cdnow_sample() -> FileOptions {
     let mut options = FileOptions::csv(fixture("CDNOW_sample.txt"));
     options.delimiter = Delimiter::Whitespace;
-    options.columns = Some(["customer_id", "_", "date", "quantity", "amount"].map(String::from).to_vec());
+    options.columns = Some(
+        ["customer_id", "_", "date", "quantity", "amount"]
+            .map(String::from)
+            .to_vec(),
+    );
     options.date_format = Some("%Y%m%d".into());
     options
 }
 
 fn assert_close(name: &str, got: f64, published: f64) {
     let error = (got - published).abs() / published.abs();
-    assert!(error < 0.005, "{name}: {got} is {:.2}% from the published {published}", error * 100.0);
+    assert!(
+        error < 0.005,
+        "{name}: {got} is {:.2}% from the published {published}",
+        error * 100.0
+    );
 }
 
 fn fit(model: ModelKind) -> rapport::analysis::Analysis {
@@ -36,15 +44,31 @@ fn check(analysis: &rapport::analysis::Analysis, published: &[(&str, f64)], log_
     for (name, value) in published {
         assert_close(name, analysis.params[name].as_f64().unwrap(), *value);
     }
-    assert!((analysis.log_likelihood - log_likelihood).abs() < 0.1, "log-likelihood {}", analysis.log_likelihood);
+    assert!(
+        (analysis.log_likelihood - log_likelihood).abs() < 0.1,
+        "log-likelihood {}",
+        analysis.log_likelihood
+    );
 }
 
 #[test]
 fn the_command_prints_bgnbd_parameters_matching_the_paper() {
     let sample = fixture("CDNOW_sample.txt");
     let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .args(["analyze", sample.to_str().unwrap(), "--delimiter", "whitespace", "--columns"])
-        .args(["customer_id,_,date,quantity,amount", "--date-format", "%Y%m%d", "--calibration-end", "1997-09-30"])
+        .args([
+            "analyze",
+            sample.to_str().unwrap(),
+            "--delimiter",
+            "whitespace",
+            "--columns",
+        ])
+        .args([
+            "customer_id,_,date,quantity,amount",
+            "--date-format",
+            "%Y%m%d",
+            "--calibration-end",
+            "1997-09-30",
+        ])
         .args(["--time-unit", "week", "--json"])
         .output()
         .unwrap();
@@ -65,13 +89,21 @@ fn the_command_prints_bgnbd_parameters_matching_the_paper() {
 #[test]
 fn pareto_nbd_from_the_raw_sample_matches_the_paper() {
     let analysis = fit(ModelKind::ParetoNbd);
-    check(&analysis, &[("r", 0.553), ("alpha", 10.578), ("s", 0.606), ("beta", 11.667)], -9594.98);
+    check(
+        &analysis,
+        &[("r", 0.553), ("alpha", 10.578), ("s", 0.606), ("beta", 11.667)],
+        -9594.98,
+    );
 }
 
 #[test]
 fn mbgnbd_from_the_raw_sample_matches_the_paper() {
     let analysis = fit(ModelKind::MbgNbd);
-    check(&analysis, &[("r", 0.525), ("alpha", 6.183), ("a", 0.891), ("b", 1.614)], -9582.13);
+    check(
+        &analysis,
+        &[("r", 0.525), ("alpha", 6.183), ("a", 0.891), ("b", 1.614)],
+        -9582.13,
+    );
 }
 
 #[test]

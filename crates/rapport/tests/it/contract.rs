@@ -28,6 +28,7 @@ contract!(
     cdnow_master_imports_all_rows_once_and_rebuilds_to_the_same_funnel,
     customer_lists_create_then_update_profiles,
     a_missing_column_is_named_with_the_header_found,
+    fits_and_scores_are_stored_and_read_back,
 );
 
 async fn all_customers(db: &TestDb) -> Vec<CustomerRecord> {
@@ -353,4 +354,75 @@ async fn push(db: &TestDb, customer: &str, key: &str, at: i64, kind: EventKind) 
 async fn stage_of(db: &TestDb, customer: &str) -> Stage {
     let id = rapport::domain::ExternalId::parse(customer).unwrap();
     db.store.customer(&id).await.unwrap().unwrap().state.stage.unwrap()
+}
+
+async fn fits_and_scores_are_stored_and_read_back(db: &TestDb) {
+    use rapport::analysis::{AnalysisOptions, PurchaseLog, analyze};
+    let mut options = FileOptions::csv(fixture("CDNOW_sample.txt"));
+    options.delimiter = Delimiter::Whitespace;
+    options.columns = Some(
+        ["customer_id", "_", "date", "quantity", "amount"]
+            .map(String::from)
+            .to_vec(),
+    );
+    options.date_format = Some("%Y%m%d".into());
+    import_transactions(&db.store, &options, &TransactionColumns::default(), None)
+        .await
+        .unwrap();
+
+    let mut log = PurchaseLog::default();
+    let mut index = std::collections::HashMap::new();
+    let purchases = db.store.purchase_log().await.unwrap();
+    assert_eq!(purchases.len(), 6_919);
+    for (customer, at, cents) in purchases {
+        log.push(
+            &mut index,
+            &customer,
+            rapport::domain::state::day_of(at),
+            cents as f64 / 100.0,
+        );
+    }
+    let analysis = analyze(
+        &log,
+        &AnalysisOptions {
+            calibration_end: chrono::NaiveDate::from_ymd_opt(1997, 9, 30).unwrap(),
+            holdout_end: None,
+            unit: rapport_models::TimeUnit::Week,
+            model: rapport_models::ModelKind::BgNbd,
+        },
+    )
+    .unwrap();
+    assert!(
+        (analysis.log_likelihood + 9582.4).abs() < 0.1,
+        "{}",
+        analysis.log_likelihood
+    );
+
+    let record = rapport::store::FitRecord {
+        id: 0,
+        created_at: 1,
+        model: analysis.model.into(),
+        time_unit: "week".into(),
+        calibration_end: "1997-09-30".into(),
+        summary: serde_json::to_value(&analysis).unwrap(),
+        log_likelihood: analysis.log_likelihood,
+        customers: analysis.customers as i64,
+    };
+    let version = db.store.save_fit(&record).await.unwrap();
+    assert_eq!(
+        db.store.latest_fit().await.unwrap(),
+        Some(rapport::store::FitRecord { id: version, ..record })
+    );
+
+    let mut tx = db.store.begin().await.unwrap();
+    tx.save_scores(version, 2, &analysis.rows).await.unwrap();
+    tx.commit().await.unwrap();
+    let row = &analysis.rows[0];
+    let customer = db
+        .store
+        .customer(&rapport::domain::ExternalId::parse(&row.customer_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(db.store.score(customer.id).await.unwrap().as_ref(), Some(row));
 }
