@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use rapport_models::{
-    ClvOptions, CustomerModel, CustomerSummary, Fit, FitError, FitOptions, FittedModel, GammaGammaParams,
-    Histories, HoldoutReport, ModelKind, Purchase, SpendData, SummaryOptions, TimeUnit, evaluate_holdout, explain,
-    fit_gamma_gamma, fit_model, rfm_scores, score_customers, summarize,
+    ClvOptions, CustomerModel, CustomerScore, CustomerSummary, Fit, FitError, FitOptions, FittedModel,
+    GammaGammaParams, Histories, HoldoutReport, ModelKind, Purchase, SpendData, SummaryOptions, TimeUnit,
+    evaluate_holdout, explain, fit_gamma_gamma, fit_model, rfm_scores, score_customers, summarize,
 };
 use serde::Serialize;
 
@@ -35,7 +35,11 @@ impl PurchaseLog {
             self.customers.push(customer.to_owned());
             next
         });
-        self.purchases.push(Purchase { customer: id, day: day as i32, amount });
+        self.purchases.push(Purchase {
+            customer: id,
+            day: day as i32,
+            amount,
+        });
     }
 
     /// Reads a transactions file the way `rapport import` does; any bad row is an error.
@@ -44,7 +48,12 @@ impl PurchaseLog {
         let mut log = PurchaseLog::default();
         let mut index = HashMap::new();
         while let Some(row) = reader.next_row()? {
-            log.push(&mut index, row.customer.as_str(), day_of(row.occurred_at), row.amount.as_f64());
+            log.push(
+                &mut index,
+                row.customer.as_str(),
+                day_of(row.occurred_at),
+                row.amount.as_f64(),
+            );
         }
         Ok(log)
     }
@@ -61,6 +70,8 @@ pub struct AnalysisOptions {
     pub unit: TimeUnit,
     /// Which purchase model.
     pub model: ModelKind,
+    /// Build a row with explanation for every customer (else only for the five most valuable).
+    pub all_rows: bool,
 }
 
 /// One customer's scores, as `analyze --out` writes them and the store keeps them.
@@ -112,8 +123,10 @@ pub struct Timings {
     pub fit_s: f64,
     /// Gamma-Gamma spend fit.
     pub gamma_gamma_s: f64,
-    /// P(alive), CLV and the other scores for everyone, with explanations and RFM segments.
+    /// P(alive) and 12-month CLV for everyone.
     pub scoring_s: f64,
+    /// Per-customer rows: 90- and 365-day expectations, RFM segments, explanations.
+    pub rows_s: f64,
 }
 
 /// The fitted models, their quality and every customer's scores.
@@ -148,12 +161,18 @@ pub struct Analysis {
     /// Stage timings.
     #[serde(skip)]
     pub timings: Timings,
-    /// One row per customer.
+    /// One row per customer, or the five most valuable customers' rows without `all_rows`.
     #[serde(skip)]
     pub rows: Vec<ScoreRow>,
     /// The fitted model, for plots and storage.
     #[serde(skip)]
     pub fitted: FittedModel,
+    /// The oldest customer's age (T), for the P(alive) chart.
+    #[serde(skip)]
+    pub max_age: f64,
+    /// The 95th percentile of repeat purchases, for the P(alive) chart.
+    #[serde(skip)]
+    pub p95_frequency: u32,
 }
 
 /// Why an analysis produced no model.
@@ -193,7 +212,10 @@ pub fn model_name(kind: ModelKind) -> &'static str {
 /// Summarises, fits and scores a purchase log.
 pub fn analyze(log: &PurchaseLog, options: &AnalysisOptions) -> Result<Analysis, AnalysisError> {
     if let Some(holdout) = options.holdout_end.filter(|h| *h <= options.calibration_end) {
-        return Err(AnalysisError::BadHoldout { calibration: options.calibration_end, holdout });
+        return Err(AnalysisError::BadHoldout {
+            calibration: options.calibration_end,
+            holdout,
+        });
     }
     let mut timings = Timings::default();
     let started = Instant::now();
@@ -215,16 +237,34 @@ pub fn analyze(log: &PurchaseLog, options: &AnalysisOptions) -> Result<Analysis,
     let fit = fit_model(options.model, &histories, &FitOptions::default()).map_err(fit_error)?;
     timings.fit_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let spend_fit = SpendData::from_summaries(&summaries).and_then(|data| fit_gamma_gamma(&data, &FitOptions::default()));
+    let spend_fit =
+        SpendData::from_summaries(&summaries).and_then(|data| fit_gamma_gamma(&data, &FitOptions::default()));
     timings.gamma_gamma_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let spend = spend_fit.as_ref().ok().map(|f| f.params);
-    let rows = score_rows(&fit.params, spend.as_ref(), &summaries, log, options.unit);
-    let holdout = options.holdout_end.map(|_| {
-        evaluate_holdout(&fit.params, &summaries, summary_options.holdout_length(), HOLDOUT_TOP_GROUP)
-    });
+    let clv_options = ClvOptions {
+        unit: options.unit,
+        ..ClvOptions::default()
+    };
+    let scores = score_customers(&fit.params, spend.as_ref(), &summaries, &clv_options);
     timings.scoring_s = started.elapsed().as_secs_f64();
-    let mean_clv = rows.iter().map(|r| r.clv_12m).sum::<f64>() / rows.len() as f64;
+    let started = Instant::now();
+    let mean_clv = scores.iter().map(|s| s.clv).sum::<f64>() / scores.len() as f64;
+    let which: Vec<usize> = if options.all_rows {
+        (0..scores.len()).collect()
+    } else {
+        most_valuable(&scores, 5)
+    };
+    let rows = rows_for(&fit.params, &summaries, &scores, log, options.unit, &which);
+    let holdout = options.holdout_end.map(|_| {
+        evaluate_holdout(
+            &fit.params,
+            &summaries,
+            summary_options.holdout_length(),
+            HOLDOUT_TOP_GROUP,
+        )
+    });
+    timings.rows_s = started.elapsed().as_secs_f64();
     Ok(Analysis {
         model: name,
         params: params_json(&fit.params),
@@ -242,6 +282,8 @@ pub fn analyze(log: &PurchaseLog, options: &AnalysisOptions) -> Result<Analysis,
         timings,
         rows,
         fitted: fit.params,
+        max_age: summaries.iter().map(|c| c.age).fold(0.0, f64::max),
+        p95_frequency: percentile_frequency(&summaries, 0.95),
     })
 }
 
@@ -253,15 +295,42 @@ pub fn score_rows(
     log: &PurchaseLog,
     unit: TimeUnit,
 ) -> Vec<ScoreRow> {
-    let clv_options = ClvOptions { unit, ..ClvOptions::default() };
+    let clv_options = ClvOptions {
+        unit,
+        ..ClvOptions::default()
+    };
     let scores = score_customers(model, spend, summaries, &clv_options);
+    let everyone: Vec<usize> = (0..summaries.len()).collect();
+    rows_for(model, summaries, &scores, log, unit, &everyone)
+}
+
+/// The indices of the `n` customers with the highest CLV, most valuable first.
+fn most_valuable(scores: &[CustomerScore], n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_unstable_by(|&x, &y| scores[y].clv.total_cmp(&scores[x].clv));
+    order.truncate(n);
+    order
+}
+
+/// Rows for the customers at the given indices of `summaries` (and the parallel `scores`).
+fn rows_for(
+    model: &FittedModel,
+    summaries: &[CustomerSummary],
+    scores: &[CustomerScore],
+    log: &PurchaseLog,
+    unit: TimeUnit,
+    which: &[usize],
+) -> Vec<ScoreRow> {
+    let clv_options = ClvOptions {
+        unit,
+        ..ClvOptions::default()
+    };
     let rfm = rfm_scores(summaries);
     let (t90, t365) = (90.0 / unit.days(), 365.0 / unit.days());
-    summaries
+    which
         .iter()
-        .zip(&scores)
-        .zip(&rfm)
-        .map(|((summary, score), rfm)| {
+        .map(|&i| {
+            let (summary, score, rfm) = (&summaries[i], &scores[i], &rfm[i]);
             let history = summary.history();
             ScoreRow {
                 customer_id: log.customers[summary.customer as usize].clone(),
@@ -283,6 +352,12 @@ pub fn score_rows(
             }
         })
         .collect()
+}
+
+fn percentile_frequency(summaries: &[CustomerSummary], q: f64) -> u32 {
+    let mut frequencies: Vec<u32> = summaries.iter().map(|c| c.frequency).collect();
+    let k = ((frequencies.len() - 1) as f64 * q) as usize;
+    *frequencies.select_nth_unstable(k).1
 }
 
 /// A model's parameters as a JSON object by the papers' names (without the `model` tag).

@@ -6,5 +6,6 @@ pub mod demo;
 pub mod domain;
 pub mod import;
 pub mod ingest;
+pub mod plots;
 pub mod projection;
 pub mod store;

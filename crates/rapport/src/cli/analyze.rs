@@ -32,6 +32,9 @@ pub struct AnalyzeArgs {
     /// Include stage timings (in seconds) in the output.
     #[arg(long)]
     timings: bool,
+    /// Write SVG charts here: the P(alive) matrix and, with --holdout-end, predicted against actual purchases.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 /// Which model to fit and on which period.
@@ -85,12 +88,28 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
         holdout_end: args.holdout_end,
         unit: args.model.time_unit,
         model: args.model.model,
+        all_rows: args.out.is_some(),
     };
     let mut analysis = analyze(&log, &options)?;
     analysis.timings.read_s = read_s;
     if let Some(path) = &args.out {
         write_scores(path, &analysis)?;
     }
+    let charts = match &args.plot {
+        Some(dir) => {
+            let max_frequency = analysis.p95_frequency.clamp(5, 30);
+            let age = analysis.max_age.max(1.0).ceil();
+            rapport::plots::write_all(
+                dir,
+                &analysis.fitted,
+                analysis.holdout.as_ref(),
+                max_frequency,
+                age,
+                options.unit,
+            )?
+        }
+        None => Vec::new(),
+    };
     if args.json {
         let mut timings = serde_json::to_value(&analysis.timings)?;
         timings["total_s"] = started.elapsed().as_secs_f64().into();
@@ -101,15 +120,20 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
         });
     }
     print_analysis(&analysis, args.out.as_ref(), out)?;
+    for chart in &charts {
+        out.line(&format!("chart written to {}", chart.display()))?;
+    }
     if args.timings {
         let t = &analysis.timings;
         out.line(&format!(
-            "timings: read {:.3} s, summary {:.3} s, fit {:.3} s, gamma-gamma {:.3} s, scoring {:.3} s, total {:.3} s",
+            "timings: read {:.3} s, summary {:.3} s, fit {:.3} s, gamma-gamma {:.3} s, P(alive) and CLV {:.3} s, \
+             rows and explanations {:.3} s, total {:.3} s",
             t.read_s,
             t.summary_s,
             t.fit_s,
             t.gamma_gamma_s,
             t.scoring_s,
+            t.rows_s,
             started.elapsed().as_secs_f64()
         ))?;
     }
@@ -175,10 +199,8 @@ pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, out: Output) -> an
             path.display()
         )),
         None => {
-            let mut top: Vec<_> = a.rows.iter().collect();
-            top.sort_by(|x, y| y.clv_12m.total_cmp(&x.clv_12m));
             out.line("most valuable customers (write all scores with --out FILE):")?;
-            for row in top.iter().take(5) {
+            for row in a.rows.iter().take(5) {
                 out.line(&format!(
                     "  {:<12} value {:>9.2}  {}",
                     row.customer_id, row.clv_12m, row.explanation

@@ -65,6 +65,7 @@ pub async fn fit(db: &str, args: FitArgs, out: Output) -> anyhow::Result<()> {
         holdout_end: None,
         unit: args.model.time_unit,
         model: args.model.model,
+        all_rows: false,
     };
     let analysis = analyze(&log, &options)?;
     let mut summary = serde_json::to_value(&analysis)?;

@@ -178,17 +178,65 @@ impl<R: Read> TransactionReader<R> {
         self.dates.parse(&date).is_none() && Money::parse(&String::from_utf8_lossy(&amount)).is_err()
     }
 
-    fn parse_record(&mut self) -> Result<PurchaseRow, RowError> {
-        let customer = self.text(self.idx.customer)?;
-        let customer = ExternalId::parse(&customer).map_err(|e| self.error(self.idx.customer, &customer, &e.0))?;
-        let date = self.field(self.idx.date)?.to_vec();
-        let occurred_at = self.dates.parse(&date).ok_or_else(|| {
-            let value = String::from_utf8_lossy(&date).into_owned();
-            let reason = format!("'{value}' is not a valid date (expected {})", self.dates.expected());
-            self.error(self.idx.date, &value, &reason)
+    /// The next purchase's customer id, time and amount only, without allocating: for analysis of large files.
+    pub fn next_purchase(&mut self) -> Result<Option<(&str, i64, Money)>, ImportError> {
+        loop {
+            if !std::mem::take(&mut self.first_pending) && !self.read_record()? {
+                return Ok(None);
+            }
+            if std::mem::take(&mut self.sniff_header) && self.looks_like_header() {
+                continue;
+            }
+            self.row += 1;
+            let (occurred_at, amount) = self.parse_time_and_amount().map_err(ImportError::Row)?;
+            let customer = self.customer().map_err(ImportError::Row)?;
+            return Ok(Some((customer, occurred_at, amount)));
+        }
+    }
+
+    fn customer(&self) -> Result<&str, RowError> {
+        let bytes = self.field(self.idx.customer)?;
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            self.error(
+                self.idx.customer,
+                &String::from_utf8_lossy(bytes),
+                "the value is not valid UTF-8",
+            )
         })?;
-        let amount = self.text(self.idx.amount)?;
-        let amount = Money::parse(&amount).map_err(|e| self.error(self.idx.amount, &amount, &e.0))?;
+        let trimmed = text.trim();
+        if trimmed.is_empty() || trimmed.len() > ExternalId::MAX_LEN {
+            let reason = ExternalId::parse(trimmed).err().map(|e| e.0).unwrap_or_default();
+            return Err(self.error(self.idx.customer, trimmed, &reason));
+        }
+        Ok(trimmed)
+    }
+
+    fn parse_time_and_amount(&mut self) -> Result<(i64, Money), RowError> {
+        let Self { record, dates, .. } = self;
+        let parsed = record.get(self.idx.date).and_then(|date| dates.parse(date));
+        let occurred_at = match parsed {
+            Some(t) => t,
+            None => {
+                let value = String::from_utf8_lossy(self.field(self.idx.date)?).into_owned();
+                let reason = format!("'{value}' is not a valid date (expected {})", self.dates.expected());
+                return Err(self.error(self.idx.date, &value, &reason));
+            }
+        };
+        let raw = self.field(self.idx.amount)?;
+        let amount = std::str::from_utf8(raw).ok().and_then(|t| Money::parse(t).ok());
+        match amount {
+            Some(amount) => Ok((occurred_at, amount)),
+            None => {
+                let value = String::from_utf8_lossy(raw).trim().to_owned();
+                let reason = Money::parse(&value).err().map(|e| e.0).unwrap_or_default();
+                Err(self.error(self.idx.amount, &value, &reason))
+            }
+        }
+    }
+
+    fn parse_record(&mut self) -> Result<PurchaseRow, RowError> {
+        let (occurred_at, amount) = self.parse_time_and_amount()?;
+        let customer = ExternalId::parse(self.customer()?).map_err(|e| self.error(self.idx.customer, "", &e.0))?;
         let order_id = self.optional(self.idx.order)?;
         let quantity = match self.optional(self.idx.quantity)? {
             Some(q) => Some(q.parse::<i64>().map_err(|_| {

@@ -36,6 +36,7 @@ fn fit(model: ModelKind) -> rapport::analysis::Analysis {
         holdout_end: None,
         unit: TimeUnit::Week,
         model,
+        all_rows: true,
     };
     analyze(&log, &options).unwrap()
 }
@@ -115,4 +116,51 @@ fn every_scored_customer_has_an_explanation_and_scores_in_range() {
         assert!(row.expected_purchases_365d >= row.expected_purchases_90d, "{row:?}");
         assert!(row.explanation.contains("P(alive)"), "{row:?}");
     }
+}
+
+#[test]
+fn plots_and_scores_are_written_where_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (charts, scores) = (dir.path().join("charts"), dir.path().join("scores.csv"));
+    let sample = fixture("CDNOW_sample.txt");
+    let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .args([
+            "analyze",
+            sample.to_str().unwrap(),
+            "--delimiter",
+            "whitespace",
+            "--columns",
+        ])
+        .args([
+            "customer_id,_,date,quantity,amount",
+            "--date-format",
+            "%Y%m%d",
+            "--calibration-end",
+            "1997-09-30",
+        ])
+        .args([
+            "--holdout-end",
+            "1998-06-30",
+            "--plot",
+            charts.to_str().unwrap(),
+            "--out",
+            scores.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for chart in ["holdout.svg", "p_alive.svg"] {
+        let svg = std::fs::read_to_string(charts.join(chart)).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("repeat purchases"), "{chart}");
+    }
+    let csv = std::fs::read_to_string(scores).unwrap();
+    assert_eq!(csv.lines().count(), 2_358, "a header and one row per customer");
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .starts_with("customer_id,frequency,recency,T,monetary_value,p_alive")
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("holdout of 39.0 weeks"), "{stdout}");
 }
