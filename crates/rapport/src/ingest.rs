@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::domain::stage::promotions;
+use crate::domain::state::PurchaseTally;
 use crate::domain::{CustomerId, EventKind, NewEvent, Stage, StageChange};
 use crate::projection::{Folded, fold};
 use crate::store::{EventRow, NewCustomer, Store, StoreError, StoreResult, WriteTx};
@@ -16,6 +17,20 @@ use crate::store::{EventRow, NewCustomer, Store, StoreError, StoreResult, WriteT
 const BATCH: usize = 20_000;
 /// Customers re-folded per round trip when the ingest finishes.
 const REFOLD: usize = 2_000;
+/// New customers settled per round trip when the ingest finishes.
+const TALLIED: usize = 20_000;
+/// `Seen::tally` of a customer whose state must be re-folded from the log.
+const NO_TALLY: u32 = u32::MAX;
+
+/// What the ingest knows of a customer it has seen.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    id: CustomerId,
+    /// This ingest may have stored events of the customer: its state must be recomputed.
+    touched: bool,
+    /// Index into `Ingest::tallies`, or `NO_TALLY`.
+    tally: u32,
+}
 
 /// What an ingest stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -41,7 +56,9 @@ pub struct Ingest {
     /// Events with larger ids were stored by this ingest.
     first_new_id: i64,
     /// Every customer seen, and whether this ingest may have changed its events.
-    ids: HashMap<Box<str>, (CustomerId, bool)>,
+    ids: HashMap<Box<str>, Seen>,
+    /// Running states of the customers this ingest created, while their events are all purchases.
+    tallies: Vec<PurchaseTally>,
     pending: Vec<(Box<str>, NewEvent)>,
     report: IngestReport,
 }
@@ -57,6 +74,7 @@ impl Ingest {
             now: chrono::Utc::now().timestamp(),
             first_new_id,
             ids: HashMap::new(),
+            tallies: Vec::new(),
             pending: Vec::with_capacity(BATCH),
             report: IngestReport::default(),
         })
@@ -128,17 +146,25 @@ impl Ingest {
         let rows: Vec<EventRow> = self
             .pending
             .iter()
-            .map(|(ext, event)| EventRow::encode(self.ids[ext].0, event, self.now))
+            .map(|(ext, event)| EventRow::encode(self.ids[ext].id, event, self.now))
             .collect();
         let stored = self.tx.insert_events(&rows).await?;
         self.report.stored += stored;
         self.report.duplicates += rows.len() as u64 - stored;
-        // A batch of nothing but duplicates changed nobody: re-importing a file re-folds no one.
-        if stored > 0 {
-            for (ext, _) in &self.pending {
-                if let Some(entry) = self.ids.get_mut(ext) {
-                    entry.1 = true;
+        let all_stored = stored == rows.len() as u64;
+        for (ext, event) in &self.pending {
+            let seen = self.ids.get_mut(ext).expect("resolved above");
+            // A batch of nothing but duplicates changed nobody: re-importing a file re-folds no one.
+            seen.touched |= stored > 0;
+            if seen.tally == NO_TALLY {
+                continue;
+            }
+            match (&event.kind, all_stored) {
+                (EventKind::Purchase { amount, .. }, true) => {
+                    self.tallies[seen.tally as usize].add(event.occurred_at, amount.0)
                 }
+                // Which rows a partly stored batch kept, or what other kinds do, the log will tell.
+                _ => seen.tally = NO_TALLY,
             }
         }
         self.pending.clear();
@@ -170,7 +196,14 @@ impl Ingest {
             })
             .collect();
         for (ext, id) in found {
-            self.ids.insert(ext.into(), (id, false));
+            self.ids.insert(
+                ext.into(),
+                Seen {
+                    id,
+                    touched: false,
+                    tally: NO_TALLY,
+                },
+            );
         }
         self.create(new).await?;
         Ok(())
@@ -183,7 +216,16 @@ impl Ingest {
         let ids = self.tx.create_customers(&new).await?;
         let created = new.len() as u64;
         for (customer, id) in new.into_iter().zip(ids) {
-            self.ids.insert(customer.external_id.into(), (id, true));
+            let tally = self.tallies.len() as u32;
+            self.tallies.push(PurchaseTally::default());
+            self.ids.insert(
+                customer.external_id.into(),
+                Seen {
+                    id,
+                    touched: true,
+                    tally,
+                },
+            );
         }
         self.report.customers_created += created;
         Ok(created)
@@ -193,10 +235,35 @@ impl Ingest {
     /// earned, saves the states and commits.
     pub async fn finish(mut self) -> StoreResult<IngestReport> {
         self.flush().await?;
-        let mut touched: Vec<CustomerId> = self.ids.values().filter(|(_, t)| *t).map(|(id, _)| *id).collect();
-        self.ids = HashMap::new();
-        touched.sort_unstable();
-        for chunk in touched.chunks(REFOLD) {
+        let started = std::time::Instant::now();
+        let touched = std::mem::take(&mut self.ids).into_values().filter(|seen| seen.touched);
+        let (mut tallied, mut refold): (Vec<Seen>, Vec<Seen>) = touched.partition(|seen| seen.tally != NO_TALLY);
+        tallied.sort_unstable_by_key(|seen| seen.id);
+        for chunk in tallied.chunks(TALLIED) {
+            let folded = chunk
+                .iter()
+                .map(|seen| {
+                    let tally = self.tallies[seen.tally as usize];
+                    // Purchases stored by this ingest are new behaviour: they may earn stages.
+                    let last_behaviour_id = (!tally.is_empty()).then_some(self.first_new_id);
+                    Folded {
+                        customer: seen.id,
+                        state: tally.into_state(),
+                        last_behaviour_id,
+                    }
+                })
+                .collect();
+            self.settle(folded).await?;
+        }
+        self.tallies = Vec::new();
+        tracing::debug!(
+            customers = tallied.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "new customers settled"
+        );
+        refold.sort_unstable_by_key(|seen| seen.id);
+        let refold: Vec<CustomerId> = refold.into_iter().map(|seen| seen.id).collect();
+        for chunk in refold.chunks(REFOLD) {
             let events = self.tx.events_of_customers(chunk).await?;
             let mut folded = fold(&events);
             // A customer with no events at all (a bare profile) still gets a state.
@@ -211,7 +278,10 @@ impl Ingest {
             }
             self.settle(folded).await?;
         }
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "re-folded touched customers");
+        let started = std::time::Instant::now();
         self.tx.commit().await?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "committed");
         Ok(self.report)
     }
 

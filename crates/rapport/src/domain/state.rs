@@ -72,7 +72,8 @@ impl CustomerState {
                 self.purchase_count += 1;
                 self.total_spend_cents += amount.0;
                 self.last_purchase_at = max_opt(self.last_purchase_at, occurred_at);
-                self.add_purchase_time(occurred_at);
+                (self.first_purchase_at, self.second_purchase_at) =
+                    first_and_second(self.first_purchase_at, self.second_purchase_at, occurred_at);
             }
             EventKind::Interaction { .. } => {
                 self.interaction_count += 1;
@@ -108,20 +109,56 @@ impl CustomerState {
     pub fn days_to_second_purchase(&self) -> Option<i64> {
         Some(day_of(self.second_purchase_at?) - day_of(self.first_purchase_at?))
     }
+}
 
-    /// Keeps the first purchase and the earliest purchase on a later day, whatever order purchases arrive in.
-    fn add_purchase_time(&mut self, at: i64) {
-        let Some(first) = self.first_purchase_at else {
-            self.first_purchase_at = Some(at);
-            return;
-        };
-        if day_of(at) < day_of(first) {
-            self.second_purchase_at = Some(first);
-            self.first_purchase_at = Some(at);
-        } else if day_of(at) == day_of(first) {
-            self.first_purchase_at = Some(first.min(at));
-        } else {
-            self.second_purchase_at = min_opt(self.second_purchase_at, at);
+/// The first purchase and the earliest purchase on a later day, after one more purchase at `at`,
+/// whatever order purchases arrive in.
+fn first_and_second(first: Option<i64>, second: Option<i64>, at: i64) -> (Option<i64>, Option<i64>) {
+    let Some(first) = first else { return (Some(at), second) };
+    if day_of(at) < day_of(first) {
+        (Some(at), Some(first))
+    } else if day_of(at) == day_of(first) {
+        (Some(first.min(at)), second)
+    } else {
+        (Some(first), min_opt(second, at))
+    }
+}
+
+/// The state of a customer whose only events are purchases, kept in a quarter of the space:
+/// a bulk import keeps one per new customer instead of reading their events back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurchaseTally {
+    count: i64,
+    total_cents: i64,
+    first: Option<i64>,
+    second: Option<i64>,
+    last: Option<i64>,
+}
+
+impl PurchaseTally {
+    /// Counts one purchase.
+    pub fn add(&mut self, at: i64, cents: i64) {
+        self.count += 1;
+        self.total_cents += cents;
+        self.last = max_opt(self.last, at);
+        (self.first, self.second) = first_and_second(self.first, self.second, at);
+    }
+
+    /// Whether any purchase was counted.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The state folding the same purchases would give.
+    pub fn into_state(self) -> CustomerState {
+        CustomerState {
+            purchase_count: self.count,
+            total_spend_cents: self.total_cents,
+            first_purchase_at: self.first,
+            second_purchase_at: self.second,
+            last_purchase_at: self.last,
+            last_event_at: self.last,
+            ..CustomerState::default()
         }
     }
 }
@@ -169,6 +206,24 @@ mod tests {
         assert_eq!(forward.second_purchase_at, Some(9 * SECONDS_PER_DAY));
         assert_eq!(forward.days_to_second_purchase(), Some(6));
         assert_eq!(forward.total_spend_cents, 400);
+    }
+
+    #[test]
+    fn a_purchase_tally_equals_the_fold_of_the_same_purchases() {
+        let purchases = [
+            (9 * SECONDS_PER_DAY, 100),
+            (2 * SECONDS_PER_DAY + 50, 250),
+            (2 * SECONDS_PER_DAY, 5),
+            (30 * SECONDS_PER_DAY, 7),
+        ];
+        let mut state = CustomerState::default();
+        let mut tally = PurchaseTally::default();
+        for (at, cents) in purchases {
+            state.apply(at, &purchase(cents));
+            tally.add(at, cents);
+        }
+        assert_eq!(tally.into_state(), state);
+        assert_eq!(PurchaseTally::default().into_state(), CustomerState::default());
     }
 
     #[test]

@@ -43,6 +43,7 @@ impl Store for PgStore {
         Ok(Box::new(PgTx {
             tx: self.pool.begin().await?,
             staging_ready: false,
+            index_reads: false,
         }))
     }
 
@@ -85,6 +86,7 @@ impl Store for PgStore {
 struct PgTx {
     tx: Transaction<'static, Postgres>,
     staging_ready: bool,
+    index_reads: bool,
 }
 
 impl PgTx {
@@ -116,6 +118,14 @@ impl WriteTx for PgTx {
     }
 
     async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>> {
+        if !self.index_reads {
+            // Rows this transaction just inserted have no statistics yet, and the planner then
+            // scans the whole table for every chunk of customers; the index is always right here.
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut *self.tx)
+                .await?;
+            self.index_reads = true;
+        }
         let ids: Vec<i64> = customers.iter().map(|c| c.0).collect();
         let sql = format!("{EVENT_SELECT} WHERE customer_id = ANY($1) ORDER BY customer_id, id");
         let rows = sqlx::query(AssertSqlSafe(sql))

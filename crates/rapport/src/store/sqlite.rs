@@ -1,5 +1,5 @@
 //! The embedded default: SQLite in WAL mode. Batches travel as one JSON document per statement,
-//! which SQLite unpacks with `json_each`, so a batch costs one statement rather than thousands.
+//! which SQLite unpacks with `jsonb_each`, so a batch costs one statement rather than thousands.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -107,7 +107,7 @@ impl WriteTx for SqliteTx {
         for chunk in external_ids.chunks(CHUNK) {
             let ids = serde_json::to_string(chunk).expect("strings serialize");
             let rows: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT external_id, id FROM customers WHERE external_id IN (SELECT value FROM json_each($1))",
+                "SELECT external_id, id FROM customers WHERE external_id IN (SELECT value FROM jsonb_each($1))",
             )
             .bind(ids)
             .fetch_all(&mut *self.tx)
@@ -120,7 +120,7 @@ impl WriteTx for SqliteTx {
     async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>> {
         let ids = serde_json::to_string(&customers.iter().map(|c| c.0).collect::<Vec<_>>()).expect("ids serialize");
         let sql =
-            format!("{EVENT_SELECT} WHERE customer_id IN (SELECT value FROM json_each($1)) ORDER BY customer_id, id");
+            format!("{EVENT_SELECT} WHERE customer_id IN (SELECT value FROM jsonb_each($1)) ORDER BY customer_id, id");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(ids)
             .fetch_all(&mut *self.tx)
@@ -144,7 +144,7 @@ impl WriteTx for SqliteTx {
                 .collect();
             let rows: Vec<(i64, String)> = sqlx::query_as(
                 "INSERT INTO customers (external_id, name, email, phone, attributes, created_at) \
-                 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM json_each($1) \
+                 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM jsonb_each($1) \
                  RETURNING id, external_id",
             )
             .bind(serde_json::Value::Array(batch).to_string())
@@ -173,7 +173,7 @@ impl WriteTx for SqliteTx {
                 "INSERT INTO events (customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, \
                  currency, order_id, quantity, data) \
                  SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, \
-                 value->>8, value->>9 FROM json_each($1) WHERE true \
+                 value->>8, value->>9 FROM jsonb_each($1) WHERE true \
                  ON CONFLICT (event_key) DO NOTHING",
             )
             .bind(events_json(chunk))
@@ -187,7 +187,7 @@ impl WriteTx for SqliteTx {
     async fn save_states(&mut self, states: &[(CustomerId, CustomerState)]) -> StoreResult<()> {
         let placeholders: Vec<String> = (0..STATE_COLUMNS.len()).map(|i| format!("value->>{i}")).collect();
         let sql = format!(
-            "INSERT INTO customer_state ({}) SELECT {} FROM json_each($1) WHERE true {}",
+            "INSERT INTO customer_state ({}) SELECT {} FROM jsonb_each($1) WHERE true {}",
             STATE_COLUMNS.join(", "),
             placeholders.join(", "),
             state_upsert_clause()
@@ -221,7 +221,7 @@ impl WriteTx for SqliteTx {
         let updates: Vec<String> = SCORE_COLUMNS.iter().map(|c| format!("{c} = excluded.{c}")).collect();
         let sql = format!(
             "INSERT INTO customer_scores (customer_id, fit_id, scored_at, {columns}) \
-             SELECT c.id, $2, $3, {} FROM json_each($1) JOIN customers c ON c.external_id = value->>0 WHERE true \
+             SELECT c.id, $2, $3, {} FROM jsonb_each($1) JOIN customers c ON c.external_id = value->>0 WHERE true \
              ON CONFLICT (customer_id) DO UPDATE SET fit_id = excluded.fit_id, scored_at = excluded.scored_at, {}",
             values.join(", "),
             updates.join(", ")

@@ -29,6 +29,7 @@ contract!(
     customer_lists_create_then_update_profiles,
     a_missing_column_is_named_with_the_header_found,
     fits_and_scores_are_stored_and_read_back,
+    an_order_repeated_within_one_file_counts_once,
 );
 
 async fn all_customers(db: &TestDb) -> Vec<CustomerRecord> {
@@ -426,4 +427,27 @@ async fn fits_and_scores_are_stored_and_read_back(db: &TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(db.store.score(customer.id).await.unwrap().as_ref(), Some(row));
+}
+
+async fn an_order_repeated_within_one_file_counts_once(db: &TestDb) {
+    let text =
+        "customer_id,date,amount,order_id\nn1,2024-01-05,10.00,X1\nn1,2024-01-05,10.00,X1\nn1,2024-03-01,4.00,X2\n";
+    let options = FileOptions::csv(db.file("dup.csv", text));
+    let report = import_transactions(&db.store, &options, &TransactionColumns::default(), None)
+        .await
+        .unwrap();
+    assert_eq!((report.stored, report.duplicates), (2, 1));
+    let n1 = db
+        .store
+        .customer(&rapport::domain::ExternalId::parse("n1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (n1.state.purchase_count, n1.state.total_spend_cents, n1.state.stage),
+        (2, 1400, Some(Stage::Client))
+    );
+    let before = all_customers(db).await;
+    rebuild(&db.store).await.unwrap();
+    assert_eq!(all_customers(db).await, before);
 }
