@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use serde::Serialize;
 
 use crate::log_space::{LogSpace, exp_all, run_lbfgs, run_nelder_mead};
+use crate::newton::maximise_newton;
 
 /// Settings shared by every fit.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -102,6 +103,12 @@ pub(crate) trait Objective {
     fn log_likelihood(&self, theta: &[f64], grad: Option<&mut [f64]>) -> f64;
     /// Whether `log_likelihood` fills the gradient.
     fn has_gradient(&self) -> bool;
+    /// Log-likelihood with its gradient and Hessian (∂²/∂θᵢ∂θⱼ, row-major) in closed
+    /// form; None when the model has no analytic Hessian.
+    fn with_hessian(&self, theta: &[f64], grad: &mut [f64], hessian: &mut [f64]) -> Option<f64> {
+        let _ = (theta, grad, hessian);
+        None
+    }
     /// Total weight (customers), used to scale the cost.
     fn weight(&self) -> f64;
     /// Parameter names, in order, for error messages.
@@ -135,10 +142,23 @@ const GRADIENT_TOL: f64 = 1e-5;
 
 /// Maximises `objective` from `start` (natural parameters), working in log-parameters.
 ///
-/// L-BFGS runs first; if it fails or stops short, Nelder-Mead restarts from the best
+/// With a closed-form Hessian, damped Newton runs first and its result stands when it
+/// converges. Otherwise L-BFGS runs; if it fails or stops short, Nelder-Mead restarts from the best
 /// point and L-BFGS polishes the result. Convergence is judged by the gradient itself,
 /// not by the optimiser's own stopping reason.
 pub(crate) fn maximise(objective: &dyn Objective, start: &[f64], options: &FitOptions) -> Result<Optimum, FitError> {
+    if let Some(found) = maximise_newton(objective, start, options.max_iterations)
+        && found.gradient <= GRADIENT_TOL
+        && found.log_likelihood.is_finite()
+    {
+        check_interior(&found.u, objective.names())?;
+        return Ok(Optimum {
+            theta: exp_all(&found.u),
+            std_errors: found.std_errors,
+            log_likelihood: found.log_likelihood,
+            iterations: found.iterations,
+        });
+    }
     let last = RefCell::new(None);
     let problem = LogSpace { objective, last: &last };
     let mut u: Vec<f64> = start.iter().map(|v| v.ln()).collect();

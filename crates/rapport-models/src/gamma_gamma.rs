@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fit::{Fit, FitError, FitOptions, Objective, check_repeat_buyers, maximise};
 use crate::parallel::map_reduce;
-use crate::special::{digamma, ln_gamma};
+use crate::special::{digamma, ln_gamma, trigamma};
 use crate::summary::CustomerSummary;
 
 /// Gamma-Gamma parameters: spend per transaction gamma(p, ν), ν across customers gamma(q, gamma).
@@ -43,15 +43,20 @@ impl SpendData {
             }
         }
         rows.sort_unstable_by_key(|r| r.0);
+        Ok(Self::from_sorted(rows))
+    }
+
+    /// Spend data of rows already filtered and sorted by frequency.
+    fn from_sorted(rows: Vec<(u32, f64)>) -> Self {
         let sum_ln_m = rows.iter().map(|r| r.1.ln()).sum();
         let sum_x_ln_m = rows.iter().map(|r| f64::from(r.0) * r.1.ln()).sum();
         let sum_x_ln_x = rows.iter().map(|r| f64::from(r.0) * f64::from(r.0).ln()).sum();
-        Ok(SpendData {
+        SpendData {
             rows,
             sum_ln_m,
             sum_x_ln_m,
             sum_x_ln_x,
-        })
+        }
     }
 
     /// Spend data of summarised customers (frequency and monetary value).
@@ -70,18 +75,35 @@ impl SpendData {
     }
 }
 
-/// Fits the Gamma-Gamma model by maximum likelihood (L-BFGS, analytic gradient).
+/// Fits the Gamma-Gamma model by maximum likelihood (damped Newton, analytic Hessian).
 pub fn fit_gamma_gamma(data: &SpendData, options: &FitOptions) -> Result<Fit<GammaGammaParams>, FitError> {
     check_repeat_buyers(data.len() as f64, options)?;
-    let mean = data.rows.iter().map(|r| r.1).sum::<f64>() / data.len() as f64;
-    // Start at p = 1, q = 2, so the population mean spend γ p / (q - 1) equals the sample mean.
-    let start = [1.0, 2.0, mean];
-    let optimum = maximise(&SpendObjective(data), &start, options)?;
+    let optimum = maximise(&SpendObjective(data), &starting_point(data, options), options)?;
     Ok(optimum.into_fit(data.len() as f64, |t| GammaGammaParams {
         p: t[0],
         q: t[1],
         gamma: t[2],
     }))
+}
+
+/// Repeat buyers in the subsample that gives a large fit its starting point.
+const WARM_START_ROWS: usize = 20_000;
+
+/// Where the fit starts: p = 1, q = 2, so that the population mean spend γ p / (q - 1)
+/// equals the sample mean; for large data, the fit of an evenly strided subsample, from
+/// which the full fit needs only the last few Newton passes.
+fn starting_point(data: &SpendData, options: &FitOptions) -> [f64; 3] {
+    let mean = data.rows.iter().map(|r| r.1).sum::<f64>() / data.len() as f64;
+    let neutral = [1.0, 2.0, mean];
+    if data.len() < 4 * WARM_START_ROWS {
+        return neutral;
+    }
+    let stride = data.len() / WARM_START_ROWS;
+    let sample = SpendData::from_sorted(data.rows.iter().step_by(stride).copied().collect());
+    match maximise(&SpendObjective(&sample), &neutral, options) {
+        Ok(optimum) => [optimum.theta[0], optimum.theta[1], optimum.theta[2]],
+        Err(_) => neutral,
+    }
 }
 
 impl GammaGammaParams {
@@ -101,9 +123,12 @@ impl GammaGammaParams {
 
 struct SpendObjective<'a>(&'a SpendData);
 
-impl Objective for SpendObjective<'_> {
-    fn log_likelihood(&self, theta: &[f64], grad: Option<&mut [f64]>) -> f64 {
-        let (p, q, v) = (theta[0], theta[1], theta[2]);
+/// Log-likelihood, gradient (p, q, gamma) and Hessian (pp, pq, pgamma, qq, qgamma,
+/// gammagamma), in that order.
+type Terms = [f64; 10];
+
+impl SpendObjective<'_> {
+    fn terms(&self, p: f64, q: f64, v: f64) -> Terms {
         let data = self.0;
         let n = data.len() as f64;
         let fixed = data.sum_x_ln_m + data.sum_x_ln_x;
@@ -112,18 +137,38 @@ impl Objective for SpendObjective<'_> {
             fixed,
             n * (v.ln() - digamma(q)),
             n * q / v,
+            0.0,
+            0.0,
+            0.0,
+            -n * trigamma(q),
+            n / v,
+            -n * q / (v * v),
         ];
         let work = |rows: &[(u32, f64)]| accumulate(rows, p, q, v);
         let total = map_reduce(&data.rows, |_| 1, work, |a, b| std::array::from_fn(|k| a[k] + b[k]));
-        let sum: [f64; 4] = std::array::from_fn(|k| head[k] + total[k]);
+        std::array::from_fn(|k| head[k] + total[k])
+    }
+}
+
+impl Objective for SpendObjective<'_> {
+    fn log_likelihood(&self, theta: &[f64], grad: Option<&mut [f64]>) -> f64 {
+        let t = self.terms(theta[0], theta[1], theta[2]);
         if let Some(out) = grad {
-            out.copy_from_slice(&sum[1..]);
+            out.copy_from_slice(&t[1..4]);
         }
-        sum[0]
+        t[0]
     }
 
     fn has_gradient(&self) -> bool {
         true
+    }
+
+    fn with_hessian(&self, theta: &[f64], grad: &mut [f64], hessian: &mut [f64]) -> Option<f64> {
+        let t = self.terms(theta[0], theta[1], theta[2]);
+        grad.copy_from_slice(&t[1..4]);
+        let [pp, pq, pv, qq, qv, vv] = [t[4], t[5], t[6], t[7], t[8], t[9]];
+        hessian.copy_from_slice(&[pp, pq, pv, pq, qq, qv, pv, qv, vv]);
+        Some(t[0])
     }
 
     fn names(&self) -> &'static [&'static str] {
@@ -135,24 +180,38 @@ impl Objective for SpendObjective<'_> {
     }
 }
 
-/// Log-likelihood and gradient (p, q, gamma) terms of some rows, sorted by frequency.
-fn accumulate(rows: &[(u32, f64)], p: f64, q: f64, v: f64) -> [f64; 4] {
-    let mut acc = [0.0; 4];
+/// The [`Terms`] of some rows, sorted by frequency, except the per-customer constants.
+///
+/// Per row only ln(x m + γ) and its reciprocal vary; everything else depends on the
+/// frequency alone and is computed once per run of equal frequencies.
+fn accumulate(rows: &[(u32, f64)], p: f64, q: f64, v: f64) -> Terms {
+    let mut acc = [0.0; 10];
     for run in rows.chunk_by(|a, b| a.0 == b.0) {
         let xf = f64::from(run[0].0);
         let (pxq, px) = (p * xf + q, p * xf);
+        let (mut sum_ln, mut sum_inv, mut sum_inv2) = (0.0, 0.0, 0.0);
         for &(_, m) in run {
             let denominator = xf * m + v;
-            let l = denominator.ln();
-            acc[0] -= pxq * l;
-            acc[1] -= xf * l;
-            acc[2] -= l;
-            acc[3] -= pxq / denominator;
+            let inv = 1.0 / denominator;
+            sum_ln += denominator.ln();
+            sum_inv += inv;
+            sum_inv2 += inv * inv;
         }
         let count = run.len() as f64;
-        acc[0] += count * (ln_gamma(pxq) - ln_gamma(px));
-        acc[1] += count * xf * (digamma(pxq) - digamma(px));
-        acc[2] += count * digamma(pxq);
+        let (psi, trig) = (digamma(pxq), trigamma(pxq));
+        let terms = [
+            count * (ln_gamma(pxq) - ln_gamma(px)) - pxq * sum_ln,
+            count * xf * (psi - digamma(px)) - xf * sum_ln,
+            count * psi - sum_ln,
+            -pxq * sum_inv,
+            count * xf * xf * (trig - trigamma(px)),
+            count * xf * trig,
+            -xf * sum_inv,
+            count * trig,
+            -sum_inv,
+            pxq * sum_inv2,
+        ];
+        acc.iter_mut().zip(terms).for_each(|(a, t)| *a += t);
     }
     acc
 }

@@ -52,6 +52,7 @@ mod holdout;
 mod log_space;
 mod mbgnbd;
 mod model;
+mod newton;
 mod parallel;
 mod pareto_nbd;
 mod predict;

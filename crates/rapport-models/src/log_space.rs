@@ -160,7 +160,7 @@ fn symmetrise(m: &mut [Vec<f64>]) {
 }
 
 /// Gauss-Jordan inverse with partial pivoting; None when singular.
-fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
+pub(crate) fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     let n = a.len();
     let mut inv: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| f64::from(i == j)).collect()).collect();
     for col in 0..n {

@@ -1,4 +1,4 @@
-use rapport_models::special::hyp2f1;
+use rapport_models::special::{digamma, hyp2f1, trigamma};
 
 const SCIPY: &str = include_str!("../fixtures/hyp2f1_scipy.csv");
 
@@ -31,4 +31,17 @@ fn hyp2f1_has_known_closed_forms() {
         );
     }
     assert!(hyp2f1(1.0, 1.0, 2.0, 1.0).is_nan());
+}
+
+#[test]
+fn trigamma_has_known_values_and_is_the_slope_of_digamma() {
+    let pi2 = std::f64::consts::PI.powi(2);
+    assert!((trigamma(1.0) / (pi2 / 6.0) - 1.0).abs() < 1e-14);
+    assert!((trigamma(0.5) / (pi2 / 2.0) - 1.0).abs() < 1e-14);
+    for x in [0.01, 0.3, 2.5, 19.5, 40.0, 1e4] {
+        let h = 1e-5 * x;
+        let slope = (digamma(x + h) - digamma(x - h)) / (2.0 * h);
+        assert!((trigamma(x) / slope - 1.0).abs() < 1e-6, "x = {x}");
+    }
+    assert!(trigamma(0.0).is_nan());
 }
