@@ -9,7 +9,7 @@ use std::ops::Range;
 use crate::data::{Histories, TimeTables};
 use crate::fit::Objective;
 use crate::parallel::map_reduce;
-use crate::special::{digamma, hyp2f1, ln_beta, ln_gamma};
+use crate::special::{digamma, hyp2f1, ln_beta, ln_gamma, trigamma};
 use crate::summary::History;
 
 /// Which member of the family.
@@ -165,58 +165,133 @@ impl TimeLogs {
     }
 }
 
-/// Gradient accumulator in parameter order r, alpha, a, b.
+/// Log-likelihood, gradient and Hessian (upper triangle) in parameter order r, alpha, a, b.
 #[derive(Default)]
 struct Acc {
     ll: f64,
     g: [f64; 4],
+    h: [[f64; 4]; 4],
 }
 
 impl Acc {
     fn merge(mut self, other: Acc) -> Acc {
         self.ll += other.ll;
         self.g.iter_mut().zip(other.g).for_each(|(a, b)| *a += b);
+        for (row, other_row) in self.h.iter_mut().zip(other.h) {
+            row.iter_mut().zip(other_row).for_each(|(a, b)| *a += b);
+        }
         self
     }
 }
 
+/// Weighted sums over the rows of one frequency group.
+///
+/// Each row contributes -(r + x) ln(α + T) and, when it can have dropped out,
+/// softplus(d) with d = ln a - ln(b + x - 1) + (r + x)(ln(α + T) - ln(α + t_x)); with
+/// σ = sigmoid(d) the derivatives are σ ∂d and σ ∂²d + σ(1 - σ) ∂d ∂dᵀ, and ∂d involves
+/// the row only through ln and 1/(α + t) differences, so these sums are all it takes.
+#[derive(Default)]
+struct GroupSums {
+    weight: f64,
+    /// Σ w ln(α + T), Σ w / (α + T), Σ w / (α + T)².
+    age_ln: f64,
+    age_inv: f64,
+    age_inv2: f64,
+    /// Σ w softplus(d).
+    softplus: f64,
+    /// Σ w σ, times 1, Δln, Δinv, Δinv² (Δ: age term minus recency term).
+    s: f64,
+    s_ln: f64,
+    s_inv: f64,
+    s_inv2: f64,
+    /// Σ w σ(1 - σ), times 1, Δln, Δinv, Δln², Δln Δinv, Δinv².
+    c: f64,
+    c_ln: f64,
+    c_inv: f64,
+    c_ln2: f64,
+    c_ln_inv: f64,
+    c_inv2: f64,
+}
+
 impl FamilyObjective<'_> {
-    /// Adds the per-row terms of one frequency group (rows `range` of the data).
-    fn add_rows(&self, f: &Family, x: u32, range: Range<usize>, logs: &TimeLogs, acc: &mut Acc) {
+    /// Sums the rows `range` of the data, all of frequency `x`.
+    fn group_sums(&self, f: &Family, x: u32, range: Range<usize>, logs: &TimeLogs) -> GroupSums {
         let xf = f64::from(x);
         let rx = f.r + xf;
-        let den = f.b + xf + f.shift() - 1.0;
         let branch = x > 0 || f.variant == Variant::Mbg;
-        let ln_a_den = f.a.ln() - den.ln();
+        let ln_a_den = f.a.ln() - (f.b + xf + f.shift() - 1.0).ln();
         let rows = &self.data.rows()[range.clone()];
         let index = &self.data.times().index[range];
+        let mut t = GroupSums::default();
         for (row, &(ai, ri)) in rows.iter().zip(index) {
             let w = row.weight;
             let (l_big, inv_big) = logs.age[ai as usize];
-            acc.ll -= w * rx * l_big;
-            acc.g[0] -= w * l_big;
-            acc.g[1] -= w * rx * inv_big;
+            t.weight += w;
+            t.age_ln += w * l_big;
+            t.age_inv += w * inv_big;
+            t.age_inv2 += w * inv_big * inv_big;
             if branch {
                 let (l_small, inv_small) = logs.recency[ri as usize];
-                let d = ln_a_den + rx * (l_big - l_small);
+                let (dl, di) = (l_big - l_small, inv_big - inv_small);
+                let d = ln_a_den + rx * dl;
                 let e = (-d.abs()).exp();
-                acc.ll += w * (d.max(0.0) + e.ln_1p());
-                let s = w * if d >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
-                acc.g[0] += s * (l_big - l_small);
-                acc.g[1] += s * rx * (inv_big - inv_small);
-                acc.g[2] += s / f.a;
-                acc.g[3] -= s / den;
+                let inv = 1.0 / (1.0 + e);
+                let ws = w * if d >= 0.0 { inv } else { e * inv };
+                let wc = w * e * inv * inv;
+                t.softplus += w * (d.max(0.0) + e.ln_1p());
+                t.s += ws;
+                t.s_ln += ws * dl;
+                t.s_inv += ws * di;
+                t.s_inv2 += ws * (inv_big * inv_big - inv_small * inv_small);
+                t.c += wc;
+                t.c_ln += wc * dl;
+                t.c_inv += wc * di;
+                t.c_ln2 += wc * dl * dl;
+                t.c_ln_inv += wc * dl * di;
+                t.c_inv2 += wc * di * di;
             }
         }
+        t
     }
 
-    /// Log-likelihood and gradient terms of some frequency groups.
+    /// Adds the per-row terms of one frequency group, from its sums.
+    fn add_rows(f: &Family, x: u32, t: &GroupSums, acc: &mut Acc) {
+        let rx = f.r + f64::from(x);
+        let (a, den) = (f.a, f.b + f64::from(x) + f.shift() - 1.0);
+        acc.ll -= rx * t.age_ln;
+        acc.g[0] -= t.age_ln;
+        acc.g[1] -= rx * t.age_inv;
+        acc.h[0][1] -= t.age_inv;
+        acc.h[1][1] += rx * t.age_inv2;
+        if x == 0 && f.variant == Variant::Bg {
+            // No dropout term; b + x - 1 may be zero.
+            return;
+        }
+        acc.ll += t.softplus;
+        acc.g[0] += t.s_ln;
+        acc.g[1] += rx * t.s_inv;
+        acc.g[2] += t.s / a;
+        acc.g[3] -= t.s / den;
+        let h = &mut acc.h;
+        h[0][0] += t.c_ln2;
+        h[0][1] += rx * t.c_ln_inv + t.s_inv;
+        h[0][2] += t.c_ln / a;
+        h[0][3] -= t.c_ln / den;
+        h[1][1] += rx * rx * t.c_inv2 - rx * t.s_inv2;
+        h[1][2] += rx * t.c_inv / a;
+        h[1][3] -= rx * t.c_inv / den;
+        h[2][2] += (t.c - t.s) / (a * a);
+        h[2][3] -= t.c / (a * den);
+        h[3][3] += (t.c + t.s) / (den * den);
+    }
+
+    /// Log-likelihood, gradient and Hessian terms of some frequency groups.
     fn accumulate(&self, f: &Family, logs: &TimeLogs, groups: &[(u32, Range<usize>)]) -> Acc {
         let mut acc = Acc::default();
         for (x, range) in groups {
-            let weight: f64 = self.data.rows()[range.clone()].iter().map(|r| r.weight).sum();
-            self.add_rows(f, *x, range.clone(), logs, &mut acc);
-            Self::add_frequency_terms(f, *x, weight, &mut acc);
+            let sums = self.group_sums(f, *x, range.clone(), logs);
+            Self::add_rows(f, *x, &sums, &mut acc);
+            Self::add_frequency_terms(f, *x, sums.weight, &mut acc);
         }
         acc
     }
@@ -229,11 +304,15 @@ impl FamilyObjective<'_> {
         acc.g[0] += weight * digamma(rx);
         acc.g[2] -= weight * digamma(abx);
         acc.g[3] += weight * (digamma(bx) - digamma(abx));
+        let t_abx = weight * trigamma(abx);
+        acc.h[0][0] += weight * trigamma(rx);
+        acc.h[2][2] -= t_abx;
+        acc.h[2][3] -= t_abx;
+        acc.h[3][3] += weight * trigamma(bx) - t_abx;
     }
-}
 
-impl Objective for FamilyObjective<'_> {
-    fn log_likelihood(&self, theta: &[f64], grad: Option<&mut [f64]>) -> f64 {
+    /// The whole log-likelihood with gradient and Hessian at `theta`.
+    fn evaluate(&self, theta: &[f64]) -> Acc {
         let f = Family {
             variant: self.variant,
             r: theta[0],
@@ -252,6 +331,20 @@ impl Objective for FamilyObjective<'_> {
         acc.g[1] += w * f.r / f.alpha;
         acc.g[2] += w * digamma(ab);
         acc.g[3] += w * (digamma(ab) - digamma(f.b));
+        let t_ab = w * trigamma(ab);
+        acc.h[0][0] -= w * trigamma(f.r);
+        acc.h[0][1] += w / f.alpha;
+        acc.h[1][1] -= w * f.r / (f.alpha * f.alpha);
+        acc.h[2][2] += t_ab;
+        acc.h[2][3] += t_ab;
+        acc.h[3][3] += t_ab - w * trigamma(f.b);
+        acc
+    }
+}
+
+impl Objective for FamilyObjective<'_> {
+    fn log_likelihood(&self, theta: &[f64], grad: Option<&mut [f64]>) -> f64 {
+        let acc = self.evaluate(theta);
         if let Some(g) = grad {
             g.copy_from_slice(&acc.g);
         }
@@ -260,6 +353,17 @@ impl Objective for FamilyObjective<'_> {
 
     fn has_gradient(&self) -> bool {
         true
+    }
+
+    fn with_hessian(&self, theta: &[f64], grad: &mut [f64], hessian: &mut [f64]) -> Option<f64> {
+        let acc = self.evaluate(theta);
+        grad.copy_from_slice(&acc.g);
+        for i in 0..4 {
+            for j in 0..4 {
+                hessian[i * 4 + j] = acc.h[i.min(j)][i.max(j)];
+            }
+        }
+        Some(acc.ll)
     }
 
     fn names(&self) -> &'static [&'static str] {
