@@ -120,17 +120,45 @@ impl CustomerSummary {
 /// Conventions (those that reproduce the published CDNOW summaries): day resolution,
 /// same-day purchases of a customer are one purchase with the amounts summed, the first
 /// purchase is not counted, and customers whose first purchase is after the calibration
-/// end are left out. Grouping is a counting sort on the customer index, so the cost is
-/// linear in rows plus the largest index; sparse indices fall back to a comparison sort.
+/// end are left out. A log already grouped by increasing customer index (as exports
+/// usually are) is summarised in one pass where it lies; otherwise grouping is a counting
+/// sort on the customer index, so the cost is linear in rows plus the largest index;
+/// sparse indices fall back to a comparison sort.
 pub fn summarize(purchases: &[Purchase], options: &SummaryOptions) -> Vec<CustomerSummary> {
+    if purchases.is_sorted_by_key(|p| p.customer) {
+        return summarize_runs(purchases, options);
+    }
     let grouped = group_by_customer(purchases);
     let mut out = Vec::with_capacity(grouped.starts.len());
     let mut days = Vec::new();
     for window in grouped.starts.windows(2) {
         let rows = &grouped.rows[window[0]..window[1]];
-        if let Some(summary) = summarize_one(rows, options, &mut days) {
-            out.push(summary);
-        }
+        days.clear();
+        days.extend(rows.iter().map(|r| (r.1, r.2)));
+        out.extend(summarize_one(rows[0].0, &mut days, options));
+    }
+    out
+}
+
+/// Summarises a log sorted by customer, reading each customer's run in place when its
+/// days are in order (they usually are) and sorting a copy otherwise.
+fn summarize_runs(purchases: &[Purchase], options: &SummaryOptions) -> Vec<CustomerSummary> {
+    let span = match (purchases.first(), purchases.last()) {
+        (Some(first), Some(last)) => (last.customer - first.customer) as usize + 1,
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(span.min(purchases.len()));
+    let mut days = Vec::new();
+    for run in purchases.chunk_by(|a, b| a.customer == b.customer) {
+        let customer = run[0].customer;
+        let summary = if run.is_sorted_by_key(|p| p.day) {
+            walk_days(customer, run.iter().map(|p| (p.day, p.amount)), options)
+        } else {
+            days.clear();
+            days.extend(run.iter().map(|p| (p.day, p.amount)));
+            summarize_one(customer, &mut days, options)
+        };
+        out.extend(summary);
     }
     out
 }
@@ -180,16 +208,19 @@ fn counting_sort(purchases: &[Purchase], max_key: usize) -> Vec<(u32, i32, f64)>
     rows
 }
 
-/// Summarises one customer's rows; `days` is scratch space reused across customers.
-fn summarize_one(
-    rows: &[(u32, i32, f64)],
-    options: &SummaryOptions,
-    days: &mut Vec<(i32, f64)>,
-) -> Option<CustomerSummary> {
-    days.clear();
-    days.extend(rows.iter().map(|r| (r.1, r.2)));
+/// Summarises one customer's (day, amount) rows in any order; sorts them in place.
+fn summarize_one(customer: u32, days: &mut [(i32, f64)], options: &SummaryOptions) -> Option<CustomerSummary> {
     days.sort_unstable_by_key(|d| d.0);
-    let first = days.first()?.0;
+    walk_days(customer, days.iter().copied(), options)
+}
+
+/// Summarises one customer's (day, amount) rows given in day order.
+fn walk_days(
+    customer: u32,
+    mut days: impl Iterator<Item = (i32, f64)>,
+    options: &SummaryOptions,
+) -> Option<CustomerSummary> {
+    let (first, first_amount) = days.next()?;
     if first > options.calibration_end {
         return None;
     }
@@ -198,21 +229,15 @@ fn summarize_one(
         last: first,
         ..DayWalk::default()
     };
-    let mut previous = None;
-    for &(day, amount) in days.iter() {
-        s.add(
-            day,
-            amount,
-            previous == Some(day),
-            first,
-            options.calibration_end,
-            holdout_end,
-        );
-        previous = Some(day);
+    s.add(first, first_amount, false, first, options.calibration_end, holdout_end);
+    let mut previous = first;
+    for (day, amount) in days {
+        s.add(day, amount, previous == day, first, options.calibration_end, holdout_end);
+        previous = day;
     }
     let unit = options.unit.days();
     Some(CustomerSummary {
-        customer: rows[0].0,
+        customer,
         frequency: s.repeat_days,
         recency: f64::from(s.last - first) / unit,
         age: f64::from(options.calibration_end - first) / unit,

@@ -1,6 +1,6 @@
 use rapport_models::{Purchase, SummaryOptions, TimeUnit, summarize};
 
-use crate::fixtures::{cdnow_summaries, published_summary};
+use crate::fixtures::{cdnow_options, cdnow_purchases, cdnow_summaries, day_number, published_summary};
 
 #[test]
 fn cdnow_summary_reproduces_the_published_calibration_table() {
@@ -94,4 +94,28 @@ fn sparse_customer_indices_are_grouped_too() {
         vec![7, 4_000_000_000]
     );
     assert_eq!((all[1].frequency, all[1].recency, all[1].age), (1, 1.0, 2.0));
+}
+
+#[test]
+fn a_log_in_any_row_order_summarises_as_the_grouped_log_does() {
+    let grouped = cdnow_purchases();
+    let options = cdnow_options(Some(day_number(1998, 6, 30)));
+    let expected = summarize(&grouped, &options);
+    // Reversed: not grouped (the sorting path). Stably sorted by customer after reversing:
+    // grouped with each customer's days out of order (the in-place path sorting a run).
+    let mut reversed = grouped.clone();
+    reversed.reverse();
+    let mut runs_backwards = reversed.clone();
+    runs_backwards.sort_by_key(|p| p.customer);
+    for log in [reversed, runs_backwards] {
+        let got = summarize(&log, &options);
+        assert_eq!(got.len(), expected.len());
+        for (g, e) in got.iter().zip(&expected) {
+            assert_eq!(
+                (g.customer, g.frequency, g.recency, g.age, g.holdout_frequency),
+                (e.customer, e.frequency, e.recency, e.age, e.holdout_frequency)
+            );
+            assert!((g.monetary - e.monetary).abs() < 1e-9 && (g.total_spend - e.total_spend).abs() < 1e-9);
+        }
+    }
 }
