@@ -19,6 +19,8 @@ const BATCH: usize = 20_000;
 const REFOLD: usize = 2_000;
 /// New customers settled per round trip when the ingest finishes.
 const TALLIED: usize = 20_000;
+/// Announced events from which a bulk load pays off (and at least half the log's size).
+const BULK_EVENTS: u64 = 500_000;
 /// `Seen::tally` of a customer whose state must be re-folded from the log.
 const NO_TALLY: u32 = u32::MAX;
 
@@ -59,6 +61,8 @@ pub struct Ingest {
     ids: HashMap<Box<str>, Seen>,
     /// Running states of the customers this ingest created, while their events are all purchases.
     tallies: Vec<PurchaseTally>,
+    /// An index was set aside for a bulk load.
+    bulk: bool,
     pending: Vec<(Box<str>, NewEvent)>,
     report: IngestReport,
 }
@@ -75,9 +79,21 @@ impl Ingest {
             first_new_id,
             ids: HashMap::new(),
             tallies: Vec::new(),
+            bulk: false,
             pending: Vec::with_capacity(BATCH),
             report: IngestReport::default(),
         })
+    }
+
+    /// Announces that about `events` events will follow: when that is large next to the log, the
+    /// store may set an index aside while they are appended (it is restored before `finish` reads).
+    pub async fn expect(&mut self, events: u64) -> StoreResult<()> {
+        let existing = u64::try_from(self.first_new_id - 1).unwrap_or_default();
+        if events >= BULK_EVENTS && events >= existing / 2 && !self.bulk {
+            self.tx.begin_bulk_load().await?;
+            self.bulk = true;
+        }
+        Ok(())
     }
 
     /// Queues an event for the customer with this external id (created if unknown).
@@ -235,6 +251,7 @@ impl Ingest {
     /// earned, saves the states and commits.
     pub async fn finish(mut self) -> StoreResult<IngestReport> {
         self.flush().await?;
+
         let started = std::time::Instant::now();
         let touched = std::mem::take(&mut self.ids).into_values().filter(|seen| seen.touched);
         let (mut tallied, mut refold): (Vec<Seen>, Vec<Seen>) = touched.partition(|seen| seen.tally != NO_TALLY);
@@ -256,6 +273,15 @@ impl Ingest {
             self.settle(folded).await?;
         }
         self.tallies = Vec::new();
+        // New customers' stage changes went in without the index; reading the log needs it back.
+        if self.bulk {
+            let started = std::time::Instant::now();
+            self.tx.end_bulk_load().await?;
+            tracing::debug!(
+                seconds = started.elapsed().as_secs_f64(),
+                "restored indexes after the bulk load"
+            );
+        }
         tracing::debug!(
             customers = tallied.len(),
             seconds = started.elapsed().as_secs_f64(),

@@ -124,24 +124,40 @@ fn first_and_second(first: Option<i64>, second: Option<i64>, at: i64) -> (Option
     }
 }
 
-/// The state of a customer whose only events are purchases, kept in a quarter of the space:
-/// a bulk import keeps one per new customer instead of reading their events back.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The state of a customer whose only events are purchases, in 40 bytes instead of 176: a bulk
+/// import keeps one per new customer instead of reading their events back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurchaseTally {
-    count: i64,
+    count: u32,
     total_cents: i64,
-    first: Option<i64>,
-    second: Option<i64>,
-    last: Option<i64>,
+    /// `NONE` stands for "no such purchase": `Option<i64>` would double the size.
+    first: i64,
+    second: i64,
+    last: i64,
+}
+
+impl Default for PurchaseTally {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            total_cents: 0,
+            first: Self::NONE,
+            second: Self::NONE,
+            last: Self::NONE,
+        }
+    }
 }
 
 impl PurchaseTally {
+    const NONE: i64 = i64::MIN;
+
     /// Counts one purchase.
     pub fn add(&mut self, at: i64, cents: i64) {
         self.count += 1;
         self.total_cents += cents;
-        self.last = max_opt(self.last, at);
-        (self.first, self.second) = first_and_second(self.first, self.second, at);
+        self.last = self.last.max(at);
+        let (first, second) = first_and_second(Self::get(self.first), Self::get(self.second), at);
+        (self.first, self.second) = (first.unwrap_or(Self::NONE), second.unwrap_or(Self::NONE));
     }
 
     /// Whether any purchase was counted.
@@ -152,14 +168,18 @@ impl PurchaseTally {
     /// The state folding the same purchases would give.
     pub fn into_state(self) -> CustomerState {
         CustomerState {
-            purchase_count: self.count,
+            purchase_count: i64::from(self.count),
             total_spend_cents: self.total_cents,
-            first_purchase_at: self.first,
-            second_purchase_at: self.second,
-            last_purchase_at: self.last,
-            last_event_at: self.last,
+            first_purchase_at: Self::get(self.first),
+            second_purchase_at: Self::get(self.second),
+            last_purchase_at: Self::get(self.last),
+            last_event_at: Self::get(self.last),
             ..CustomerState::default()
         }
+    }
+
+    fn get(value: i64) -> Option<i64> {
+        (value != Self::NONE).then_some(value)
     }
 }
 

@@ -156,6 +156,15 @@ pub trait WriteTx: Send {
     async fn save_states(&mut self, states: &[(CustomerId, CustomerState)]) -> StoreResult<()>;
     /// Deletes every projected state (before a rebuild).
     async fn clear_states(&mut self) -> StoreResult<()>;
+    /// Prepares for appending many events at once: a backend may drop an index that is cheaper
+    /// to rebuild afterwards than to maintain row by row. `end_bulk_load` must follow before reads.
+    async fn begin_bulk_load(&mut self) -> StoreResult<()> {
+        Ok(())
+    }
+    /// Restores what `begin_bulk_load` set aside.
+    async fn end_bulk_load(&mut self) -> StoreResult<()> {
+        Ok(())
+    }
     /// Up to `limit` events after `after` = (customer id, event id), in that order: the log, customer by customer.
     async fn events_page(&mut self, after: (i64, i64), limit: u32) -> StoreResult<Vec<StoredEvent>>;
     /// Replaces the scores of the customers in `rows` (by external id) with these, from model version `fit_id`.

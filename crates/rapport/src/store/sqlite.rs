@@ -32,8 +32,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
-            .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -199,6 +198,23 @@ impl WriteTx for SqliteTx {
                 .execute(&mut *self.tx)
                 .await?;
         }
+        Ok(())
+    }
+
+    async fn begin_bulk_load(&mut self) -> StoreResult<()> {
+        // Inserting into the per-customer index touches a random page per row once it outgrows
+        // the cache; building it afterwards is one sort. Other connections never see it missing:
+        // the drop is part of this transaction.
+        sqlx::query("DROP INDEX IF EXISTS events_customer")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn end_bulk_load(&mut self) -> StoreResult<()> {
+        sqlx::query("CREATE INDEX IF NOT EXISTS events_customer ON events (customer_id, id)")
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
