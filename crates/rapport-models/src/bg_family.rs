@@ -134,7 +134,11 @@ impl Family {
 
     /// Median of the time to the next purchase (see [`crate::CustomerModel`]); closed form.
     pub fn median_time_to_next_purchase(&self, h: &History) -> Option<f64> {
-        let p = self.p_alive(h);
+        self.median_given_p_alive(h, self.p_alive(h))
+    }
+
+    /// The median of [`Family::median_time_to_next_purchase`] from a known P(alive) `p`.
+    pub fn median_given_p_alive(&self, h: &History, p: f64) -> Option<f64> {
         if p <= 0.5 {
             return None;
         }

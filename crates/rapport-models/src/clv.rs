@@ -91,7 +91,7 @@ fn score_part(
             let &mut (discounted, total) = cache
                 .entry((h.frequency, h.age.to_bits()))
                 .or_insert_with(|| discounted_purchases_if_alive(model, h.frequency, h.age, options));
-            let p_alive = model.p_alive(&h);
+            let (p_alive, median) = model.p_alive_and_median(&h);
             let expected_spend = spend.map_or(c.monetary, |g| g.expected_spend(c.frequency, c.monetary));
             CustomerScore {
                 customer: c.customer,
@@ -99,7 +99,7 @@ fn score_part(
                 expected_purchases: p_alive * total,
                 expected_spend,
                 clv: p_alive * discounted * expected_spend,
-                median_time_to_next_purchase: model.median_time_to_next_purchase(&h),
+                median_time_to_next_purchase: median,
             }
         })
         .collect()

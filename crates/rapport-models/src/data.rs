@@ -37,8 +37,15 @@ impl Histories {
     }
 
     /// Groups the calibration histories of summarised customers.
+    ///
+    /// Each history becomes one integer key (frequency and the ranks of its age and
+    /// recency among the few distinct times), and a radix sort of the keys groups them:
+    /// a hash table of the distinct histories would be probed at random once per customer.
     pub fn from_summaries(customers: &[CustomerSummary]) -> Result<Self, FitError> {
-        Self::new(customers.iter().map(CustomerSummary::history))
+        match crate::grouping::group(customers)? {
+            Some((rows, times)) => Ok(Self::from_sorted_distinct(rows, times)),
+            None => Self::new(customers.iter().map(CustomerSummary::history)),
+        }
     }
 
     /// Groups already weighted rows (for example published grouped data); equal rows merge.
@@ -91,6 +98,12 @@ impl Histories {
                 .partial_cmp(&(b.frequency, b.age, b.recency))
                 .unwrap()
         });
+        let times = TimeTables::new(&rows);
+        Self::from_sorted_distinct(rows, times)
+    }
+
+    /// Builds from distinct rows already sorted by frequency, age, recency, and their times.
+    fn from_sorted_distinct(rows: Vec<WeightedHistory>, times: TimeTables) -> Self {
         let mut by_frequency: Vec<(u32, Range<usize>)> = Vec::new();
         for (i, row) in rows.iter().enumerate() {
             match by_frequency.last_mut() {
@@ -100,7 +113,6 @@ impl Histories {
         }
         let customers = rows.iter().map(|r| r.weight).sum();
         let repeat_buyers = rows.iter().filter(|r| r.history.frequency > 0).map(|r| r.weight).sum();
-        let times = TimeTables::new(&rows);
         Histories {
             rows,
             by_frequency,
@@ -139,7 +151,7 @@ impl TimeTables {
     }
 }
 
-fn validate(row: usize, h: &History, weight: f64) -> Result<(), FitError> {
+pub(crate) fn validate(row: usize, h: &History, weight: f64) -> Result<(), FitError> {
     let reason = if !(h.recency >= 0.0 && h.recency.is_finite()) {
         "recency must be a non-negative number"
     } else if !(h.age >= h.recency && h.age.is_finite()) {
@@ -174,7 +186,10 @@ impl Hasher for FxHasher {
     }
 
     fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        // Whole-number floats have all-zero low bits, and the product's low bits (the
+        // table's bucket index) depend only on those: fold the high half in first, or
+        // 0.0, 1.0, 2.0, ... all land in one bucket.
+        self.0 = (self.0.rotate_left(5) ^ v ^ (v >> 32)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 
     fn finish(&self) -> u64 {

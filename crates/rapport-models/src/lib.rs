@@ -48,6 +48,7 @@ mod data;
 mod explain;
 mod fit;
 mod gamma_gamma;
+mod grouping;
 mod holdout;
 mod log_space;
 mod mbgnbd;

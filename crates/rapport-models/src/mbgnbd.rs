@@ -75,4 +75,10 @@ impl CustomerModel for MbgNbdParams {
     fn median_time_to_next_purchase(&self, history: &History) -> Option<f64> {
         self.family().median_time_to_next_purchase(history)
     }
+
+    fn p_alive_and_median(&self, history: &History) -> (f64, Option<f64>) {
+        let family = self.family();
+        let p = family.p_alive(history);
+        (p, family.median_given_p_alive(history, p))
+    }
 }

@@ -137,4 +137,8 @@ impl CustomerModel for FittedModel {
     fn median_time_to_next_purchase(&self, history: &History) -> Option<f64> {
         self.inner().median_time_to_next_purchase(history)
     }
+
+    fn p_alive_and_median(&self, history: &History) -> (f64, Option<f64>) {
+        self.inner().p_alive_and_median(history)
+    }
 }

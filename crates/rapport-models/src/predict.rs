@@ -32,4 +32,10 @@ pub trait CustomerModel: Sync {
         let _ = history;
         None
     }
+
+    /// P(alive) and the median time to the next purchase together; models whose median
+    /// is built on P(alive) override it to compute that only once.
+    fn p_alive_and_median(&self, history: &History) -> (f64, Option<f64>) {
+        (self.p_alive(history), self.median_time_to_next_purchase(history))
+    }
 }

@@ -1,4 +1,4 @@
-use rapport_models::{Purchase, SummaryOptions, TimeUnit, summarize};
+use rapport_models::{Histories, Purchase, SummaryOptions, TimeUnit, summarize};
 
 use crate::fixtures::{cdnow_options, cdnow_purchases, cdnow_summaries, day_number, published_summary};
 
@@ -118,4 +118,14 @@ fn a_log_in_any_row_order_summarises_as_the_grouped_log_does() {
             assert!((g.monetary - e.monetary).abs() < 1e-9 && (g.total_spend - e.total_spend).abs() < 1e-9);
         }
     }
+}
+
+#[test]
+fn summaries_group_into_the_same_distinct_histories_as_one_history_at_a_time() {
+    let customers = cdnow_summaries();
+    let grouped = Histories::from_summaries(&customers).unwrap();
+    let one_by_one = Histories::new(customers.iter().map(|c| c.history())).unwrap();
+    assert_eq!(grouped, one_by_one);
+    assert!(grouped.rows().len() < customers.len());
+    assert_eq!(grouped.customers(), customers.len() as f64);
 }
