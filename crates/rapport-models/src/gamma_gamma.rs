@@ -42,15 +42,19 @@ impl SpendData {
                 rows.push((x, m));
             }
         }
-        rows.sort_unstable_by_key(|r| r.0);
-        Ok(Self::from_sorted(rows))
+        Ok(Self::from_sorted(sort_by_frequency(rows)))
     }
 
     /// Spend data of rows already filtered and sorted by frequency.
     fn from_sorted(rows: Vec<(u32, f64)>) -> Self {
-        let sum_ln_m = rows.iter().map(|r| r.1.ln()).sum();
-        let sum_x_ln_m = rows.iter().map(|r| f64::from(r.0) * r.1.ln()).sum();
-        let sum_x_ln_x = rows.iter().map(|r| f64::from(r.0) * f64::from(r.0).ln()).sum();
+        let (mut sum_ln_m, mut sum_x_ln_m, mut sum_x_ln_x) = (0.0, 0.0, 0.0);
+        for run in rows.chunk_by(|a, b| a.0 == b.0) {
+            let x = f64::from(run[0].0);
+            let run_ln_m: f64 = run.iter().map(|r| r.1.ln()).sum();
+            sum_ln_m += run_ln_m;
+            sum_x_ln_m += x * run_ln_m;
+            sum_x_ln_x += run.len() as f64 * x * x.ln();
+        }
         SpendData {
             rows,
             sum_ln_m,
@@ -73,6 +77,24 @@ impl SpendData {
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
+}
+
+/// Rows stably sorted by frequency: a counting sort, as frequencies are small integers.
+fn sort_by_frequency(mut rows: Vec<(u32, f64)>) -> Vec<(u32, f64)> {
+    let max = rows.iter().map(|r| r.0 as usize).max().unwrap_or(0);
+    if max > 4 * rows.len() + 1024 {
+        rows.sort_by_key(|r| r.0);
+        return rows;
+    }
+    let mut starts = vec![0usize; max + 2];
+    rows.iter().for_each(|r| starts[r.0 as usize + 1] += 1);
+    (1..starts.len()).for_each(|k| starts[k] += starts[k - 1]);
+    let mut sorted = vec![(0, 0.0); rows.len()];
+    for r in rows {
+        sorted[starts[r.0 as usize]] = r;
+        starts[r.0 as usize] += 1;
+    }
+    sorted
 }
 
 /// Fits the Gamma-Gamma model by maximum likelihood (damped Newton, analytic Hessian).
