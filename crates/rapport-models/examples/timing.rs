@@ -69,7 +69,9 @@ fn main() {
         unit: TimeUnit::Week,
     };
     let summaries = timed("summarize", repeat, || summarize(&log, &options));
-    let data = timed("group histories", repeat, || Histories::from_summaries(&summaries).unwrap());
+    let data = timed("group histories", repeat, || {
+        Histories::from_summaries(&summaries).unwrap()
+    });
     println!("{} distinct (x, t_x, T) rows", data.rows().len());
     let fit_options = FitOptions::default();
     let bg = timed("fit BG/NBD", repeat, || fit_bgnbd(&data, &fit_options).unwrap());
@@ -96,7 +98,9 @@ fn main() {
     println!("  total 12-month CLV {total:.0}");
     timed("RFM scores and segments", repeat, || rfm_scores(&summaries));
     if with_pareto {
-        let p = timed("fit Pareto/NBD", repeat, || fit_pareto_nbd(&data, &fit_options).unwrap());
+        let p = timed("fit Pareto/NBD", repeat, || {
+            fit_pareto_nbd(&data, &fit_options).unwrap()
+        });
         println!("  {:?} ll {:.1}", p.params, p.log_likelihood);
     }
 }

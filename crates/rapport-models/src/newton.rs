@@ -75,9 +75,13 @@ pub(crate) fn maximise_newton(objective: &dyn Objective, start: &[f64], max_iter
 
 fn finish(point: &Point, weight: f64, iterations: u64) -> NewtonResult {
     let n = point.u.len();
-    let negative: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| -point.h_theta[i * n + j]).collect()).collect();
+    let negative: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| -point.h_theta[i * n + j]).collect())
+        .collect();
     let std_errors = match invert(negative) {
-        Some(inv) => (0..n).map(|i| if inv[i][i] > 0.0 { inv[i][i].sqrt() } else { f64::NAN }).collect(),
+        Some(inv) => (0..n)
+            .map(|i| if inv[i][i] > 0.0 { inv[i][i].sqrt() } else { f64::NAN })
+            .collect(),
         None => vec![f64::NAN; n],
     };
     NewtonResult {
@@ -92,7 +96,8 @@ fn finish(point: &Point, weight: f64, iterations: u64) -> NewtonResult {
 /// Accepts a step that raises the likelihood, or that keeps it level within rounding
 /// while shrinking the gradient (at the optimum the likelihood cannot rise any more).
 fn improves(next: &Point, current: &Point) -> bool {
-    next.f > current.f || (next.f >= current.f - LEVEL * current.f.abs() && next.max_gradient() < current.max_gradient())
+    next.f > current.f
+        || (next.f >= current.f - LEVEL * current.f.abs() && next.max_gradient() < current.max_gradient())
 }
 
 fn raise(lambda: f64) -> f64 {

@@ -232,7 +232,14 @@ fn walk_days(
     s.add(first, first_amount, false, first, options.calibration_end, holdout_end);
     let mut previous = first;
     for (day, amount) in days {
-        s.add(day, amount, previous == day, first, options.calibration_end, holdout_end);
+        s.add(
+            day,
+            amount,
+            previous == day,
+            first,
+            options.calibration_end,
+            holdout_end,
+        );
         previous = day;
     }
     let unit = options.unit.days();

@@ -22,19 +22,24 @@ const HOLDOUT_TOP_GROUP: u32 = 7;
 #[derive(Debug, Clone, Default)]
 pub struct PurchaseLog {
     /// The business's id of each customer index.
-    pub customers: Vec<String>,
+    customers: Vec<CompactId>,
     /// Every purchase: customer index, UTC day number, amount.
     pub purchases: Vec<Purchase>,
 }
 
 impl PurchaseLog {
     /// Adds a purchase for a customer named by the business's id.
-    pub fn push(&mut self, index: &mut HashMap<String, u32>, customer: &str, day: i64, amount: f64) {
-        let next = self.customers.len() as u32;
-        let id = *index.entry(customer.to_owned()).or_insert_with(|| {
-            self.customers.push(customer.to_owned());
-            next
-        });
+    pub fn push(&mut self, index: &mut CustomerIndex, customer: &str, day: i64, amount: f64) {
+        let key = CompactId::new(customer);
+        let id = match index.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id = self.customers.len() as u32;
+                self.customers.push(key.clone());
+                index.insert(key, id);
+                id
+            }
+        };
         self.purchases.push(Purchase {
             customer: id,
             day: day as i32,
@@ -42,20 +47,70 @@ impl PurchaseLog {
         });
     }
 
+    /// The business's id of the customer with this index.
+    pub fn customer(&self, index: u32) -> String {
+        self.customers[index as usize].to_string()
+    }
+
+    /// Number of distinct customers.
+    pub fn customer_count(&self) -> usize {
+        self.customers.len()
+    }
+
     /// Reads a transactions file the way `rapport import` does; any bad row is an error.
     pub fn read(options: &FileOptions, columns: &TransactionColumns) -> Result<Self, ImportError> {
         let mut reader = TransactionReader::open(options, columns)?;
         let mut log = PurchaseLog::default();
-        let mut index = HashMap::new();
-        while let Some(row) = reader.next_row()? {
-            log.push(
-                &mut index,
-                row.customer.as_str(),
-                day_of(row.occurred_at),
-                row.amount.as_f64(),
-            );
+        let mut index = CustomerIndex::default();
+        while let Some((customer, at, amount)) = reader.next_purchase()? {
+            log.push(&mut index, customer, day_of(at), amount.as_f64());
         }
+        // Growth by doubling leaves up to half of each vector unused; the models need it back.
+        drop(index);
+        log.purchases.shrink_to_fit();
+        log.customers.shrink_to_fit();
         Ok(log)
+    }
+}
+
+/// The business's customer ids to the models' dense indices. A fast non-cryptographic hash:
+/// the keys come from the business's own file, and a million lookups must not take a second.
+pub type CustomerIndex = HashMap<CompactId, u32, foldhash::fast::RandomState>;
+
+/// A customer id stored in place when it fits in 15 bytes (nearly every shop's ids do): a million
+/// of them then cost no heap allocation and a lookup no pointer chase.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CompactId {
+    /// Up to 15 bytes, then the length in the last byte.
+    Inline([u8; 16]),
+    /// Anything longer.
+    Heap(Box<str>),
+}
+
+impl CompactId {
+    /// Packs an id.
+    pub fn new(id: &str) -> Self {
+        let bytes = id.as_bytes();
+        if bytes.len() < 16 {
+            let mut packed = [0u8; 16];
+            packed[..bytes.len()].copy_from_slice(bytes);
+            packed[15] = bytes.len() as u8;
+            CompactId::Inline(packed)
+        } else {
+            CompactId::Heap(id.into())
+        }
+    }
+}
+
+impl std::fmt::Display for CompactId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompactId::Inline(packed) => {
+                // Built from a `&str` cut at a byte count that was its whole length: valid UTF-8.
+                f.write_str(std::str::from_utf8(&packed[..usize::from(packed[15])]).unwrap_or_default())
+            }
+            CompactId::Heap(id) => f.write_str(id),
+        }
     }
 }
 
@@ -307,8 +362,12 @@ pub fn score_rows(
 /// The indices of the `n` customers with the highest CLV, most valuable first.
 fn most_valuable(scores: &[CustomerScore], n: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_unstable_by(|&x, &y| scores[y].clv.total_cmp(&scores[x].clv));
-    order.truncate(n);
+    let by_value = |x: &usize, y: &usize| scores[*y].clv.total_cmp(&scores[*x].clv);
+    if order.len() > n {
+        order.select_nth_unstable_by(n, by_value);
+        order.truncate(n);
+    }
+    order.sort_unstable_by(by_value);
     order
 }
 
@@ -333,7 +392,7 @@ fn rows_for(
             let (summary, score, rfm) = (&summaries[i], &scores[i], &rfm[i]);
             let history = summary.history();
             ScoreRow {
-                customer_id: log.customers[summary.customer as usize].clone(),
+                customer_id: log.customer(summary.customer),
                 frequency: summary.frequency,
                 recency: summary.recency,
                 age: summary.age,

@@ -32,7 +32,9 @@ fn bgnbd_reproduces_the_published_cdnow_fit_from_both_inputs() {
 #[test]
 fn bgnbd_standard_errors_match_the_lifetimes_summary_of_the_cdnow_fit() {
     // lifetimes' BetaGeoFitter.summary on the CDNOW summary: se(coef) of r, alpha, a, b.
-    let se = fit_bgnbd(&published_histories(), &FitOptions::default()).unwrap().std_errors;
+    let se = fit_bgnbd(&published_histories(), &FitOptions::default())
+        .unwrap()
+        .std_errors;
     assert_close("se r", se.r, 0.012557, 1e-3);
     assert_close("se alpha", se.alpha, 0.378221, 1e-3);
     assert_close("se a", se.a, 0.185719, 1e-3);

@@ -1,7 +1,5 @@
 //! `rapport fit` and `rapport score`: the defection radar on the database.
 
-use std::collections::HashMap;
-
 use clap::Args;
 use rapport::analysis::{AnalysisOptions, PurchaseLog, analyze, model_name, score_rows};
 use rapport::domain::state::{day_of, format_day};
@@ -39,7 +37,7 @@ struct Stored {
 
 async fn load_log(store: &std::sync::Arc<dyn rapport::store::Store>) -> anyhow::Result<(PurchaseLog, i64)> {
     let mut log = PurchaseLog::default();
-    let mut index = HashMap::new();
+    let mut index = rapport::analysis::CustomerIndex::default();
     let mut last_day = i64::MIN;
     for (customer, at, cents) in store.purchase_log().await? {
         last_day = last_day.max(day_of(at));

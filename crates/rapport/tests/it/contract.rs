@@ -372,7 +372,7 @@ async fn fits_and_scores_are_stored_and_read_back(db: &TestDb) {
         .unwrap();
 
     let mut log = PurchaseLog::default();
-    let mut index = std::collections::HashMap::new();
+    let mut index = rapport::analysis::CustomerIndex::default();
     let purchases = db.store.purchase_log().await.unwrap();
     assert_eq!(purchases.len(), 6_919);
     for (customer, at, cents) in purchases {
