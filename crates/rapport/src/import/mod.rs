@@ -1,6 +1,7 @@
 //! Streaming readers for delimited files: transactions and customer lists, in bounded memory.
 
 mod customers;
+mod load;
 mod parse;
 mod reader;
 mod transactions;
@@ -10,12 +11,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use customers::{CustomerColumns, CustomerImportReport, import_customers};
+pub use load::{TransactionImportReport, check_transactions, import_transactions};
 pub use parse::DateParser;
 pub use reader::{Delimiter, Layout, RecordReader};
-pub use transactions::{
-    PurchaseRow, TransactionColumns, TransactionImportReport, TransactionReader, check_transactions,
-    import_transactions,
-};
+pub use transactions::{PurchaseRow, TransactionColumns, TransactionReader};
 
 use crate::store::StoreError;
 

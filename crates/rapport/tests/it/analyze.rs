@@ -20,6 +20,31 @@ fn cdnow_sample() -> FileOptions {
     options
 }
 
+/// Runs `rapport analyze` on the CDNOW sample, calibration ending 1997-09-30, with more arguments.
+fn analyze_sample(more: &[&str]) -> std::process::Output {
+    let sample = fixture("CDNOW_sample.txt");
+    let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .args([
+            "analyze",
+            sample.to_str().unwrap(),
+            "--delimiter",
+            "whitespace",
+            "--columns",
+        ])
+        .args([
+            "customer_id,_,date,quantity,amount",
+            "--date-format",
+            "%Y%m%d",
+            "--calibration-end",
+            "1997-09-30",
+        ])
+        .args(more)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
 fn assert_close(name: &str, got: f64, published: f64) {
     let error = (got - published).abs() / published.abs();
     assert!(
@@ -54,26 +79,7 @@ fn check(analysis: &rapport::analysis::Analysis, published: &[(&str, f64)], log_
 
 #[test]
 fn the_command_prints_bgnbd_parameters_matching_the_paper() {
-    let sample = fixture("CDNOW_sample.txt");
-    let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .args([
-            "analyze",
-            sample.to_str().unwrap(),
-            "--delimiter",
-            "whitespace",
-            "--columns",
-        ])
-        .args([
-            "customer_id,_,date,quantity,amount",
-            "--date-format",
-            "%Y%m%d",
-            "--calibration-end",
-            "1997-09-30",
-        ])
-        .args(["--time-unit", "week", "--json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = analyze_sample(&["--time-unit", "week", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["model"], "bgnbd");
     assert_eq!(json["converged"], true);
@@ -122,33 +128,15 @@ fn every_scored_customer_has_an_explanation_and_scores_in_range() {
 fn plots_and_scores_are_written_where_asked() {
     let dir = tempfile::tempdir().unwrap();
     let (charts, scores) = (dir.path().join("charts"), dir.path().join("scores.csv"));
-    let sample = fixture("CDNOW_sample.txt");
-    let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .args([
-            "analyze",
-            sample.to_str().unwrap(),
-            "--delimiter",
-            "whitespace",
-            "--columns",
-        ])
-        .args([
-            "customer_id,_,date,quantity,amount",
-            "--date-format",
-            "%Y%m%d",
-            "--calibration-end",
-            "1997-09-30",
-        ])
-        .args([
-            "--holdout-end",
-            "1998-06-30",
-            "--plot",
-            charts.to_str().unwrap(),
-            "--out",
-            scores.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (charts_dir, scores_file) = (charts.to_str().unwrap(), scores.to_str().unwrap());
+    let out = analyze_sample(&[
+        "--holdout-end",
+        "1998-06-30",
+        "--plot",
+        charts_dir,
+        "--out",
+        scores_file,
+    ]);
     for chart in ["holdout.svg", "p_alive.svg"] {
         let svg = std::fs::read_to_string(charts.join(chart)).unwrap();
         assert!(svg.contains("<svg") && svg.contains("repeat purchases"), "{chart}");
