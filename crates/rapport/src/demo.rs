@@ -68,7 +68,7 @@ pub fn generate(config: &DemoConfig) -> DemoData {
             let (lambda, p) = (rate.sample(&mut rng), dropout.sample(&mut rng));
             buyer(&mut rng, &ext, start, end, lambda, p, &mut data.events);
         }
-        if kind >= 0.72 && kind < 0.87 || rng.random_bool(0.25) {
+        if (0.72..0.87).contains(&kind) || rng.random_bool(0.25) {
             conversations(&mut rng, &ext, start, end, &mut data.events);
         }
     }

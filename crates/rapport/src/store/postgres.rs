@@ -356,6 +356,14 @@ fn escape_into(out: &mut String, value: Option<&str>) {
     }
 }
 
+/// The segment's stored name: its serde (snake_case) name, as SQLite stores it too.
+fn segment_name(segment: rapport_models::Segment) -> String {
+    serde_json::to_value(segment)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,12 +387,4 @@ mod tests {
             "0\t1\tnote\t2\t3\tk\\t1\t\\N\t\\N\t\\N\t\\N\ta\\\\b\\nc\n"
         );
     }
-}
-
-/// The segment's stored name: its serde (snake_case) name, as SQLite stores it too.
-fn segment_name(segment: rapport_models::Segment) -> String {
-    serde_json::to_value(segment)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
