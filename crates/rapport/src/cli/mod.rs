@@ -22,6 +22,7 @@ pub struct Cli {
         long,
         global = true,
         env = "RAPPORT_DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://rapport.db"
     )]
     pub db: String,
