@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
-use super::shared::{SCORE_COLUMNS, STATE_COLUMNS, shared_queries, state_upsert_clause};
-use super::{Store, WriteTx};
+use super::WriteTx;
+use super::shared::{SCORE_COLUMNS, STATE_COLUMNS, shared_queries, state_upsert_clause, store_impl};
 
 shared_queries!(Postgres, PgRow);
 
@@ -26,62 +26,22 @@ impl PgStore {
         let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
         Ok(Self { pool })
     }
-}
 
-#[async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn migrate(&self) -> StoreResult<()> {
+    async fn migrate_schema(&self) -> StoreResult<()> {
         sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
         Ok(())
     }
 
-    async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
+    async fn begin_tx(&self) -> StoreResult<Box<dyn WriteTx>> {
         Ok(Box::new(PgTx {
             tx: self.pool.begin().await?,
             staging_ready: false,
             index_reads: false,
         }))
     }
-
-    async fn customer(&self, external_id: &crate::domain::ExternalId) -> StoreResult<Option<CustomerRecord>> {
-        customer_by_external_id(&self.pool, external_id.as_str()).await
-    }
-
-    async fn list_customers(&self, filter: &CustomerFilter) -> StoreResult<Vec<CustomerRecord>> {
-        list_customers(&self.pool, filter).await
-    }
-
-    async fn events_of(&self, customer: CustomerId) -> StoreResult<Vec<StoredEvent>> {
-        events_of(&self.pool, customer).await
-    }
-
-    async fn funnel_rows(&self) -> StoreResult<Vec<FunnelRow>> {
-        funnel_rows(&self.pool).await
-    }
-
-    async fn event_count(&self) -> StoreResult<u64> {
-        event_count(&self.pool).await
-    }
-    async fn purchase_log(&self) -> StoreResult<Vec<(String, i64, i64)>> {
-        purchase_log(&self.pool).await
-    }
-
-    async fn save_fit(&self, fit: &crate::store::FitRecord) -> StoreResult<i64> {
-        save_fit(&self.pool, fit).await
-    }
-
-    async fn latest_fit(&self) -> StoreResult<Option<crate::store::FitRecord>> {
-        latest_fit(&self.pool).await
-    }
-
-    async fn score(&self, customer: CustomerId) -> StoreResult<Option<crate::analysis::ScoreRow>> {
-        score_of(&self.pool, customer).await
-    }
 }
+
+store_impl!(PgStore, "postgres");
 
 struct PgTx {
     tx: Transaction<'static, Postgres>,

@@ -332,4 +332,62 @@ macro_rules! shared_queries {
     };
 }
 
+/// Generates a backend's `Store` impl: reads run the shared queries on its pool; the backend
+/// supplies `migrate_schema` and `begin_tx`.
+macro_rules! store_impl {
+    ($store:ty, $name:literal) => {
+        #[async_trait::async_trait]
+        impl crate::store::Store for $store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn migrate(&self) -> StoreResult<()> {
+                self.migrate_schema().await
+            }
+
+            async fn begin(&self) -> StoreResult<Box<dyn crate::store::WriteTx>> {
+                self.begin_tx().await
+            }
+
+            async fn customer(&self, external_id: &crate::domain::ExternalId) -> StoreResult<Option<CustomerRecord>> {
+                customer_by_external_id(&self.pool, external_id.as_str()).await
+            }
+
+            async fn list_customers(&self, filter: &CustomerFilter) -> StoreResult<Vec<CustomerRecord>> {
+                list_customers(&self.pool, filter).await
+            }
+
+            async fn events_of(&self, customer: CustomerId) -> StoreResult<Vec<StoredEvent>> {
+                events_of(&self.pool, customer).await
+            }
+
+            async fn funnel_rows(&self) -> StoreResult<Vec<FunnelRow>> {
+                funnel_rows(&self.pool).await
+            }
+
+            async fn event_count(&self) -> StoreResult<u64> {
+                event_count(&self.pool).await
+            }
+
+            async fn purchase_log(&self) -> StoreResult<Vec<(String, i64, i64)>> {
+                purchase_log(&self.pool).await
+            }
+
+            async fn save_fit(&self, fit: &crate::store::FitRecord) -> StoreResult<i64> {
+                save_fit(&self.pool, fit).await
+            }
+
+            async fn latest_fit(&self) -> StoreResult<Option<crate::store::FitRecord>> {
+                latest_fit(&self.pool).await
+            }
+
+            async fn score(&self, customer: CustomerId) -> StoreResult<Option<crate::analysis::ScoreRow>> {
+                score_of(&self.pool, customer).await
+            }
+        }
+    };
+}
+
 pub(crate) use shared_queries;
+pub(crate) use store_impl;
