@@ -1,7 +1,7 @@
 //! The defection radar on a purchase log: summaries, model fits and per-customer scores with
 //! their explanations, for `rapport analyze` (a file) and `rapport fit`/`score` (the database).
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -30,16 +30,7 @@ pub struct PurchaseLog {
 impl PurchaseLog {
     /// Adds a purchase for a customer named by the business's id.
     pub fn push(&mut self, index: &mut CustomerIndex, customer: &str, day: i64, amount: f64) {
-        let key = CompactId::new(customer);
-        let id = match index.get(&key) {
-            Some(id) => *id,
-            None => {
-                let id = self.customers.len() as u32;
-                self.customers.push(key.clone());
-                index.insert(key, id);
-                id
-            }
-        };
+        let id = index.index_of(&mut self.customers, CompactId::new(customer));
         self.purchases.push(Purchase {
             customer: id,
             day: day as i32,
@@ -61,6 +52,9 @@ impl PurchaseLog {
     pub fn read(options: &FileOptions, columns: &TransactionColumns) -> Result<Self, ImportError> {
         let mut reader = TransactionReader::open(options, columns)?;
         let mut log = PurchaseLog::default();
+        // Sized from the file (rows run about 20 bytes at the least) so the vector never doubles.
+        let size = std::fs::metadata(&options.path).map_or(0, |m| m.len());
+        log.purchases.reserve((size / 20) as usize);
         let mut index = CustomerIndex::default();
         while let Some((customer, at, amount)) = reader.next_purchase()? {
             log.push(&mut index, customer, day_of(at), amount.as_f64());
@@ -73,9 +67,32 @@ impl PurchaseLog {
     }
 }
 
-/// The business's customer ids to the models' dense indices. A fast non-cryptographic hash:
-/// the keys come from the business's own file, and a million lookups must not take a second.
-pub type CustomerIndex = HashMap<CompactId, u32, foldhash::fast::RandomState>;
+/// The business's customer ids to the models' dense indices.
+///
+/// The table holds only the 4-byte indices; the ids themselves live once, in the log's customer
+/// list, and are compared there. A fast non-cryptographic hash: the keys come from the business's
+/// own file, and a million lookups must not take a second.
+#[derive(Default)]
+pub struct CustomerIndex {
+    table: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl CustomerIndex {
+    /// The index of `id` in `customers`, appending it there when it is new.
+    pub fn index_of(&mut self, customers: &mut Vec<CompactId>, id: CompactId) -> u32 {
+        let hash = self.hasher.hash_one(&id);
+        if let Some(found) = self.table.find(hash, |&i| customers[i as usize] == id) {
+            return *found;
+        }
+        let index = customers.len() as u32;
+        customers.push(id);
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hash, index, |&i| hasher.hash_one(&customers[i as usize]));
+        index
+    }
+}
 
 /// A customer id stored in place when it fits in 15 bytes (nearly every shop's ids do): a million
 /// of them then cost no heap allocation and a lookup no pointer chase.
@@ -264,8 +281,8 @@ pub fn model_name(kind: ModelKind) -> &'static str {
     }
 }
 
-/// Summarises, fits and scores a purchase log.
-pub fn analyze(log: &PurchaseLog, options: &AnalysisOptions) -> Result<Analysis, AnalysisError> {
+/// Summarises, fits and scores a purchase log; the purchases are released once summarised.
+pub fn analyze(mut log: PurchaseLog, options: &AnalysisOptions) -> Result<Analysis, AnalysisError> {
     if let Some(holdout) = options.holdout_end.filter(|h| *h <= options.calibration_end) {
         return Err(AnalysisError::BadHoldout {
             calibration: options.calibration_end,
@@ -281,6 +298,8 @@ pub fn analyze(log: &PurchaseLog, options: &AnalysisOptions) -> Result<Analysis,
         unit: options.unit,
     };
     let summaries = summarize(&log.purchases, &summary_options);
+    // A million customers' summaries are smaller than their purchases: only the summaries go on.
+    log.purchases = Vec::new();
     timings.summary_s = started.elapsed().as_secs_f64();
     if summaries.is_empty() {
         return Err(AnalysisError::NoData(options.calibration_end));
@@ -310,7 +329,7 @@ pub fn analyze(log: &PurchaseLog, options: &AnalysisOptions) -> Result<Analysis,
     } else {
         most_valuable(&scores, 5)
     };
-    let rows = rows_for(&fit.params, &summaries, &scores, log, options.unit, &which);
+    let rows = rows_for(&fit.params, &summaries, &scores, &log, options.unit, &which);
     let holdout = options.holdout_end.map(|_| {
         evaluate_holdout(
             &fit.params,

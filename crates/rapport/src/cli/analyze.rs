@@ -90,7 +90,7 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
         model: args.model.model,
         all_rows: args.out.is_some(),
     };
-    let mut analysis = analyze(&log, &options)?;
+    let mut analysis = analyze(log, &options)?;
     analysis.timings.read_s = read_s;
     if let Some(path) = &args.out {
         write_scores(path, &analysis)?;

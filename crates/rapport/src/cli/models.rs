@@ -65,7 +65,7 @@ pub async fn fit(db: &str, args: FitArgs, out: Output) -> anyhow::Result<()> {
         model: args.model.model,
         all_rows: false,
     };
-    let analysis = analyze(&log, &options)?;
+    let analysis = analyze(log, &options)?;
     let mut summary = serde_json::to_value(&analysis)?;
     let stored = Stored {
         fitted: analysis.fitted,

@@ -63,7 +63,7 @@ fn fit(model: ModelKind) -> rapport::analysis::Analysis {
         model,
         all_rows: true,
     };
-    analyze(&log, &options).unwrap()
+    analyze(log, &options).unwrap()
 }
 
 fn check(analysis: &rapport::analysis::Analysis, published: &[(&str, f64)], log_likelihood: f64) {

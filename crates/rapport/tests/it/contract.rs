@@ -384,7 +384,7 @@ async fn fits_and_scores_are_stored_and_read_back(db: &TestDb) {
         );
     }
     let analysis = analyze(
-        &log,
+        log,
         &AnalysisOptions {
             calibration_end: chrono::NaiveDate::from_ymd_opt(1997, 9, 30).unwrap(),
             holdout_end: None,
