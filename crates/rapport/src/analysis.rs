@@ -2,6 +2,7 @@
 //! their explanations, for `rapport analyze` (a file) and `rapport fit`/`score` (the database).
 
 use std::hash::BuildHasher;
+use std::io::{BufRead, Read, Seek, SeekFrom};
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -13,7 +14,8 @@ use rapport_models::{
 use serde::Serialize;
 
 use crate::domain::state::{day_of, midnight};
-use crate::import::{FileOptions, ImportError, TransactionColumns, TransactionReader};
+
+use crate::import::{Delimiter, FileOptions, ImportError, TransactionColumns, TransactionReader, open};
 
 /// Calibration frequency groups shown in the holdout comparison (the last one pools the rest).
 const HOLDOUT_TOP_GROUP: u32 = 7;
@@ -49,21 +51,125 @@ impl PurchaseLog {
     }
 
     /// Reads a transactions file the way `rapport import` does; any bad row is an error.
+    ///
+    /// A large file is read in two halves on two threads, split at a line boundary, and the
+    /// halves' customers merged; errors still name the file's own line numbers.
     pub fn read(options: &FileOptions, columns: &TransactionColumns) -> Result<Self, ImportError> {
-        let mut reader = TransactionReader::open(options, columns)?;
-        let mut log = PurchaseLog::default();
-        // Sized from the file (rows run about 20 bytes at the least) so the vector never doubles.
         let size = std::fs::metadata(&options.path).map_or(0, |m| m.len());
-        log.purchases.reserve((size / 20) as usize);
-        let mut index = CustomerIndex::default();
-        while let Some((customer, at, amount)) = reader.next_purchase()? {
-            log.push(&mut index, customer, day_of(at), amount.as_f64());
-        }
+        let split = if size >= PARALLEL_FROM_BYTES {
+            split_point(options, size)?
+        } else {
+            None
+        };
+        let (mut log, mut index, _) = match split {
+            None => read_part(TransactionReader::open(options, columns)?, size)?,
+            Some((offset, line)) => {
+                let io = |source| ImportError::Io {
+                    path: options.path.display().to_string(),
+                    source,
+                };
+                let head = TransactionReader::new(open(&options.path)?.take(offset), options, columns)?;
+                let mut rest_file = open(&options.path)?;
+                rest_file.seek(SeekFrom::Start(offset)).map_err(io)?;
+                let rest = TransactionReader::continuation(rest_file, &head, line, options);
+                let (first, second) = std::thread::scope(|scope| {
+                    let second = scope.spawn(|| read_part(rest, size - offset));
+                    (read_part(head, offset), second.join())
+                });
+                let (mut log, mut index, rows) = first?;
+                let second = second.map_err(|_| ImportError::Usage("the second reading thread failed".into()))?;
+                let (part, _, _) = second.map_err(|e| renumber(e, rows))?;
+                log.absorb(&mut index, part);
+                (log, index, 0)
+            }
+        };
         // Growth by doubling leaves up to half of each vector unused; the models need it back.
-        drop(index);
+        index.table = hashbrown::HashTable::new();
         log.purchases.shrink_to_fit();
         log.customers.shrink_to_fit();
         Ok(log)
+    }
+
+    /// Appends another log's purchases, mapping its customers onto this log's.
+    fn absorb(&mut self, index: &mut CustomerIndex, other: PurchaseLog) {
+        let remap: Vec<u32> = other
+            .customers
+            .into_iter()
+            .map(|id| index.index_of(&mut self.customers, id))
+            .collect();
+        self.purchases.extend(other.purchases.into_iter().map(|p| Purchase {
+            customer: remap[p.customer as usize],
+            ..p
+        }));
+    }
+}
+
+/// Files from this size on are read on two threads.
+const PARALLEL_FROM_BYTES: u64 = 8 << 20;
+
+/// Reads every purchase of one reader: the log, its customer index and the number of rows.
+fn read_part<R: Read>(
+    mut reader: TransactionReader<R>,
+    bytes: u64,
+) -> Result<(PurchaseLog, CustomerIndex, u64), ImportError> {
+    let mut log = PurchaseLog::default();
+    // Sized from the bytes (rows run about 20 bytes at the least) so the vector never doubles.
+    log.purchases.reserve((bytes / 20) as usize);
+    let mut index = CustomerIndex::default();
+    let mut rows = 0;
+    while let Some((customer, at, amount)) = reader.next_purchase()? {
+        log.push(&mut index, customer, day_of(at), amount.as_f64());
+        rows += 1;
+    }
+    Ok((log, index, rows))
+}
+
+/// Where the second half starts (the first line after the middle) and its line number; `None`
+/// when the middle falls inside a quoted field or `--skip-lines` applies, so one thread reads all.
+fn split_point(options: &FileOptions, size: u64) -> Result<Option<(u64, u64)>, ImportError> {
+    if options.skip_lines > 0 {
+        return Ok(None);
+    }
+    let io = |source| ImportError::Io {
+        path: options.path.display().to_string(),
+        source,
+    };
+    let mut file = std::io::BufReader::with_capacity(1 << 20, open(&options.path)?);
+    let (mut offset, mut newlines, mut quotes) = (0u64, 0u64, 0u64);
+    loop {
+        let chunk = file.fill_buf().map_err(io)?;
+        if chunk.is_empty() {
+            return Ok(None);
+        }
+        let past_middle = (size / 2).saturating_sub(offset) as usize;
+        let end = match chunk
+            .iter()
+            .skip(past_middle.min(chunk.len()))
+            .position(|b| *b == b'\n')
+        {
+            Some(i) if past_middle <= chunk.len() => past_middle + i + 1,
+            _ => chunk.len(),
+        };
+        newlines += chunk[..end].iter().filter(|b| **b == b'\n').count() as u64;
+        quotes += chunk[..end].iter().filter(|b| **b == b'"').count() as u64;
+        offset += end as u64;
+        let done = end < chunk.len() || (past_middle <= chunk.len() && chunk[end - 1] == b'\n');
+        file.consume(end);
+        if done {
+            let inside_quotes = matches!(options.delimiter, Delimiter::Byte(_)) && quotes % 2 == 1;
+            return Ok((!inside_quotes && offset < size).then_some((offset, newlines + 1)));
+        }
+    }
+}
+
+/// An error of the second half, with data rows counted from the file's start.
+fn renumber(error: ImportError, rows_before: u64) -> ImportError {
+    match error {
+        ImportError::Row(mut row) => {
+            row.row += rows_before;
+            ImportError::Row(row)
+        }
+        other => other,
     }
 }
 
@@ -142,8 +248,19 @@ pub struct AnalysisOptions {
     pub unit: TimeUnit,
     /// Which purchase model.
     pub model: ModelKind,
-    /// Build a row with explanation for every customer (else only for the five most valuable).
-    pub all_rows: bool,
+    /// Which customers get a row with scores and explanation.
+    pub rows: Rows,
+}
+
+/// Which customers an analysis writes rows for (each with its explanation sentence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// Every customer, for a scores file or the store.
+    All,
+    /// The most valuable few, to show.
+    MostValuable(usize),
+    /// None: only the fitted models and totals are wanted.
+    None,
 }
 
 /// One customer's scores, as `analyze --out` writes them and the store keeps them.
@@ -233,7 +350,7 @@ pub struct Analysis {
     /// Stage timings.
     #[serde(skip)]
     pub timings: Timings,
-    /// One row per customer, or the five most valuable customers' rows without `all_rows`.
+    /// The rows `AnalysisOptions::rows` asked for.
     #[serde(skip)]
     pub rows: Vec<ScoreRow>,
     /// The fitted model, for plots and storage.
@@ -324,12 +441,16 @@ pub fn analyze(mut log: PurchaseLog, options: &AnalysisOptions) -> Result<Analys
     timings.scoring_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let mean_clv = scores.iter().map(|s| s.clv).sum::<f64>() / scores.len() as f64;
-    let which: Vec<usize> = if options.all_rows {
-        (0..scores.len()).collect()
-    } else {
-        most_valuable(&scores, 5)
+    let which: Vec<usize> = match options.rows {
+        Rows::All => (0..scores.len()).collect(),
+        Rows::MostValuable(n) => most_valuable(&scores, n),
+        Rows::None => Vec::new(),
     };
-    let rows = rows_for(&fit.params, &summaries, &scores, &log, options.unit, &which);
+    let rows = if which.is_empty() {
+        Vec::new()
+    } else {
+        rows_for(&fit.params, &summaries, &scores, &log, options.unit, &which)
+    };
     let holdout = options.holdout_end.map(|_| {
         evaluate_holdout(
             &fit.params,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::Args;
-use rapport::analysis::{Analysis, AnalysisOptions, PurchaseLog, analyze};
+use rapport::analysis::{Analysis, AnalysisOptions, PurchaseLog, Rows, analyze};
 use rapport_models::{ModelKind, TimeUnit};
 use serde::Serialize;
 
@@ -88,7 +88,11 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
         holdout_end: args.holdout_end,
         unit: args.model.time_unit,
         model: args.model.model,
-        all_rows: args.out.is_some(),
+        rows: match (&args.out, args.json) {
+            (Some(_), _) => Rows::All,
+            (None, false) => Rows::MostValuable(5),
+            (None, true) => Rows::None,
+        },
     };
     let mut analysis = analyze(log, &options)?;
     analysis.timings.read_s = read_s;

@@ -63,7 +63,7 @@ pub async fn fit(db: &str, args: FitArgs, out: Output) -> anyhow::Result<()> {
         holdout_end: None,
         unit: args.model.time_unit,
         model: args.model.model,
-        all_rows: false,
+        rows: rapport::analysis::Rows::MostValuable(5),
     };
     let analysis = analyze(log, &options)?;
     let mut summary = serde_json::to_value(&analysis)?;

@@ -64,6 +64,14 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
+    /// A reader over a part of a file that starts at physical line `line`, so errors name the file's lines.
+    pub fn starting_at_line(source: R, delimiter: Delimiter, line: u64) -> Self {
+        Self {
+            next_line: line,
+            ..Self::new(source, delimiter)
+        }
+    }
+
     /// Reads the next non-blank record into `record`; `false` at the end of the file.
     pub fn read(&mut self, record: &mut ByteRecord) -> std::io::Result<bool> {
         loop {

@@ -59,6 +59,7 @@ pub struct PurchaseRow {
     pub quantity: Option<i64>,
 }
 
+#[derive(Clone, Copy)]
 struct Indexes {
     customer: usize,
     date: usize,
@@ -131,6 +132,23 @@ impl<R: Read> TransactionReader<R> {
             sniff_header: !header_read,
             first_pending: !header_read,
         })
+    }
+
+    /// A reader for the rest of a file that another reader began: no header, columns named as
+    /// in `first`, line numbers from `line`, data rows counted from 1 again.
+    pub fn continuation(source: R, first: &TransactionReader<impl Read>, line: u64, options: &FileOptions) -> Self {
+        Self {
+            reader: RecordReader::starting_at_line(source, options.delimiter, line),
+            record: ByteRecord::new(),
+            path: first.path.clone(),
+            names: first.names.clone(),
+            idx: first.idx,
+            dates: DateParser::new(options.date_format.clone()),
+            currency: first.currency.clone(),
+            row: 0,
+            sniff_header: false,
+            first_pending: false,
+        }
     }
 
     /// Bytes read so far.

@@ -61,7 +61,7 @@ fn fit(model: ModelKind) -> rapport::analysis::Analysis {
         holdout_end: None,
         unit: TimeUnit::Week,
         model,
-        all_rows: true,
+        rows: rapport::analysis::Rows::All,
     };
     analyze(log, &options).unwrap()
 }
@@ -151,4 +151,56 @@ fn plots_and_scores_are_written_where_asked() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("holdout of 39.0 weeks"), "{stdout}");
+}
+
+/// A file large enough to be read in two halves: 400,000 purchases of 1,000 customers.
+fn large_file(dir: &tempfile::TempDir, bad_line: Option<usize>) -> std::path::PathBuf {
+    use std::io::Write as _;
+    let path = dir.path().join("large.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(out, "customer_id,date,amount").unwrap();
+    for i in 0..400_000usize {
+        let date = if Some(i + 2) == bad_line {
+            "2024-02-30".to_owned()
+        } else {
+            format!("2024-01-{:02}", 1 + i % 28)
+        };
+        writeln!(out, "customer-{:04},{date},{}.{:02}", i % 1_000, 1 + i % 50, i % 100).unwrap();
+    }
+    out.flush().unwrap();
+    path
+}
+
+#[test]
+fn a_large_file_read_in_two_halves_keeps_every_purchase_and_every_customer_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = FileOptions::csv(large_file(&dir, None));
+    let log = PurchaseLog::read(&options, &TransactionColumns::default()).unwrap();
+    assert_eq!((log.purchases.len(), log.customer_count()), (400_000, 1_000));
+    let mut per_customer = vec![0u32; 1_000];
+    for p in &log.purchases {
+        per_customer[p.customer as usize] += 1;
+    }
+    assert!(
+        per_customer.iter().all(|n| *n == 400),
+        "every customer has 400 purchases"
+    );
+    let total: f64 = log.purchases.iter().map(|p| p.amount).sum();
+    let expected: f64 = (0..400_000usize)
+        .map(|i| (1 + i % 50) as f64 + (i % 100) as f64 / 100.0)
+        .sum();
+    assert!((total - expected).abs() < 1e-3, "{total} != {expected}");
+}
+
+#[test]
+fn a_bad_row_in_the_second_half_is_named_by_its_line_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = FileOptions::csv(large_file(&dir, Some(350_000)));
+    let error = PurchaseLog::read(&options, &TransactionColumns::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("line 350000 (data row 349999)") && error.contains("2024-02-30"),
+        "{error}"
+    );
 }

@@ -390,7 +390,7 @@ async fn fits_and_scores_are_stored_and_read_back(db: &TestDb) {
             holdout_end: None,
             unit: rapport_models::TimeUnit::Week,
             model: rapport_models::ModelKind::BgNbd,
-            all_rows: true,
+            rows: rapport::analysis::Rows::All,
         },
     )
     .unwrap();
