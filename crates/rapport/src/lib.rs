@@ -8,4 +8,5 @@ pub mod import;
 pub mod ingest;
 pub mod plots;
 pub mod projection;
+pub mod purchase_log;
 pub mod store;
