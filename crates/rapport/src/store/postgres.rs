@@ -8,7 +8,9 @@ use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
 use super::WriteTx;
-use super::shared::{SCORE_COLUMNS, STATE_COLUMNS, shared_queries, state_upsert_clause, store_impl};
+use super::shared::{
+    SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, shared_queries, state_upsert_clause, store_impl,
+};
 
 shared_queries!(Postgres, PgRow);
 
@@ -219,7 +221,6 @@ impl WriteTx for PgTx {
         rows: &[crate::analysis::ScoreRow],
     ) -> StoreResult<()> {
         let columns = SCORE_COLUMNS.join(", ");
-        let updates: Vec<String> = SCORE_COLUMNS.iter().map(|c| format!("{c} = excluded.{c}")).collect();
         for chunk in rows.chunks(CHUNK) {
             let f = |g: fn(&crate::analysis::ScoreRow) -> f64| chunk.iter().map(g).collect::<Vec<_>>();
             let i = |g: fn(&crate::analysis::ScoreRow) -> i64| chunk.iter().map(g).collect::<Vec<_>>();
@@ -233,8 +234,8 @@ impl WriteTx for PgTx {
                  AS u(external_id, frequency, recency, age, monetary_value, p_alive, e90, e365, spend, clv, rr, rf, rm, \
                  segment, days, explanation) \
                  JOIN customers c ON c.external_id = u.external_id \
-                 ON CONFLICT (customer_id) DO UPDATE SET fit_id = excluded.fit_id, scored_at = excluded.scored_at, {}",
-                updates.join(", ")
+                 {}",
+                score_upsert_clause()
             )))
             .bind(fit_id)
             .bind(scored_at)

@@ -49,13 +49,21 @@ pub const SCORE_COLUMNS: [&str; 15] = [
     "explanation",
 ];
 
-/// `ON CONFLICT` clause that overwrites a customer's state with the new one.
+/// `ON CONFLICT (key) DO UPDATE` clause that overwrites `columns` with the new row's values.
+pub fn upsert_clause(key: &str, columns: &[&str]) -> String {
+    let sets: Vec<String> = columns.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    format!("ON CONFLICT ({key}) DO UPDATE SET {}", sets.join(", "))
+}
+
+/// The clause that overwrites a customer's state with the new one.
 pub fn state_upsert_clause() -> String {
-    let sets: Vec<String> = STATE_COLUMNS[1..]
-        .iter()
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect();
-    format!("ON CONFLICT (customer_id) DO UPDATE SET {}", sets.join(", "))
+    upsert_clause("customer_id", &STATE_COLUMNS[1..])
+}
+
+/// The clause that overwrites a customer's scores with the new ones.
+pub fn score_upsert_clause() -> String {
+    let columns: Vec<&str> = ["fit_id", "scored_at"].into_iter().chain(SCORE_COLUMNS).collect();
+    upsert_clause("customer_id", &columns)
 }
 
 /// Generates, for one backend, the queries and row decoders both backends share.

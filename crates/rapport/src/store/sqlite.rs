@@ -11,7 +11,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
 
 use super::WriteTx;
-use super::shared::{SCORE_COLUMNS, STATE_COLUMNS, shared_queries, state_upsert_clause, store_impl};
+use super::shared::{
+    SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, shared_queries, state_upsert_clause, store_impl,
+};
 
 shared_queries!(Sqlite, SqliteRow);
 
@@ -194,13 +196,12 @@ impl WriteTx for SqliteTx {
     ) -> StoreResult<()> {
         let columns = SCORE_COLUMNS.join(", ");
         let values: Vec<String> = (1..=SCORE_COLUMNS.len()).map(|i| format!("value->>{i}")).collect();
-        let updates: Vec<String> = SCORE_COLUMNS.iter().map(|c| format!("{c} = excluded.{c}")).collect();
         let sql = format!(
             "INSERT INTO customer_scores (customer_id, fit_id, scored_at, {columns}) \
              SELECT c.id, $2, $3, {} FROM jsonb_each($1) JOIN customers c ON c.external_id = value->>0 WHERE true \
-             ON CONFLICT (customer_id) DO UPDATE SET fit_id = excluded.fit_id, scored_at = excluded.scored_at, {}",
+             {}",
             values.join(", "),
-            updates.join(", ")
+            score_upsert_clause()
         );
         for chunk in rows.chunks(CHUNK) {
             let batch: Vec<serde_json::Value> = chunk.iter().map(score_json).collect();

@@ -3,22 +3,10 @@
 use std::process::Command;
 
 use rapport::analysis::{AnalysisOptions, PurchaseLog, analyze};
-use rapport::import::{Delimiter, FileOptions, TransactionColumns};
+use rapport::import::{FileOptions, TransactionColumns};
 use rapport_models::{ModelKind, TimeUnit};
 
-use crate::helpers::fixture;
-
-fn cdnow_sample() -> FileOptions {
-    let mut options = FileOptions::csv(fixture("CDNOW_sample.txt"));
-    options.delimiter = Delimiter::Whitespace;
-    options.columns = Some(
-        ["customer_id", "_", "date", "quantity", "amount"]
-            .map(String::from)
-            .to_vec(),
-    );
-    options.date_format = Some("%Y%m%d".into());
-    options
-}
+use crate::helpers::{cdnow_sample, fixture};
 
 /// Runs `rapport analyze` on the CDNOW sample, calibration ending 1997-09-30, with more arguments.
 fn analyze_sample(more: &[&str]) -> std::process::Output {

@@ -359,14 +359,7 @@ async fn stage_of(db: &TestDb, customer: &str) -> Stage {
 
 async fn fits_and_scores_are_stored_and_read_back(db: &TestDb) {
     use rapport::analysis::{AnalysisOptions, PurchaseLog, analyze};
-    let mut options = FileOptions::csv(fixture("CDNOW_sample.txt"));
-    options.delimiter = Delimiter::Whitespace;
-    options.columns = Some(
-        ["customer_id", "_", "date", "quantity", "amount"]
-            .map(String::from)
-            .to_vec(),
-    );
-    options.date_format = Some("%Y%m%d".into());
+    let options = crate::helpers::cdnow_sample();
     import_transactions(&db.store, &options, &TransactionColumns::default(), None)
         .await
         .unwrap();

@@ -83,6 +83,19 @@ impl Drop for TestDb {
     }
 }
 
+/// Reading options for the CDNOW sample: whitespace, no header, master id skipped, `YYYYMMDD` dates.
+pub fn cdnow_sample() -> rapport::import::FileOptions {
+    let mut options = rapport::import::FileOptions::csv(fixture("CDNOW_sample.txt"));
+    options.delimiter = rapport::import::Delimiter::Whitespace;
+    options.columns = Some(
+        ["customer_id", "_", "date", "quantity", "amount"]
+            .map(String::from)
+            .to_vec(),
+    );
+    options.date_format = Some("%Y%m%d".into());
+    options
+}
+
 /// The path of a fixture shipped with the tests.
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
