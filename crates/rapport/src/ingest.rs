@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::domain::stage::promotions;
 use crate::domain::state::PurchaseTally;
-use crate::domain::{CustomerId, EventKind, NewEvent, Stage, StageChange};
+use crate::domain::{CustomerId, EventKind, NewEvent, Stage, StageChange, StoredEvent};
 use crate::projection::{Folded, fold};
 use crate::store::{EventRow, NewCustomer, Store, StoreError, StoreResult, WriteTx};
 
@@ -103,6 +103,17 @@ impl Ingest {
             self.flush().await?;
         }
         Ok(())
+    }
+
+    /// The stored events with these keys as the log holds them now, this ingest's included.
+    pub async fn stored_events(&mut self, keys: &[String]) -> StoreResult<Vec<StoredEvent>> {
+        self.flush().await?;
+        self.tx.events_by_keys(keys).await
+    }
+
+    /// Events with this id or larger were stored by this ingest.
+    pub fn first_new_id(&self) -> i64 {
+        self.first_new_id
     }
 
     /// Creates or updates customers' profiles. Returns how many were created and how many updated.

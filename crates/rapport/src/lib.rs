@@ -9,4 +9,6 @@ pub mod ingest;
 pub mod plots;
 pub mod projection;
 pub mod purchase_log;
+pub mod radar;
+pub mod server;
 pub mod store;

@@ -6,6 +6,7 @@ mod import;
 mod models;
 mod output;
 mod report;
+mod server;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,14 @@ pub enum Command {
     Score(models::ScoreArgs),
     /// Fill the database with a realistic synthetic business to explore.
     Demo(report::DemoArgs),
+    /// Serve the JSON API (and its reference page) until SIGTERM or Ctrl-C.
+    Serve(server::ServeArgs),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(server::KeysCommand),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    Users(server::UsersCommand),
 }
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
@@ -86,6 +95,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Analyze(args) => analyze::run(args, out),
         Command::Fit(args) => models::fit(&cli.db, args, out).await,
         Command::Score(args) => models::score(&cli.db, args, out).await,
+        Command::Serve(args) => server::serve(&cli.db, args, out).await,
+        Command::Keys(command) => server::keys(&cli.db, command, out).await,
+        Command::Users(command) => server::users(&cli.db, command, out).await,
     }
 }
 

@@ -24,7 +24,7 @@ pub struct FunnelRow {
 }
 
 /// The funnel report, with stable snake_case keys for `--json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Funnel {
     /// Number of customers known.
     pub total_customers: u64,
@@ -41,7 +41,7 @@ pub struct Funnel {
 }
 
 /// Conversion from one stage to the next.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Conversion {
     /// The earlier stage.
     pub from: Stage,
@@ -56,7 +56,7 @@ pub struct Conversion {
 }
 
 /// Median and quartiles of a distribution of whole days.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Quartiles {
     /// How many values.
     pub count: u64,
@@ -69,7 +69,7 @@ pub struct Quartiles {
 }
 
 /// Of the first-time buyers who had the whole window to come back in, how many did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReturnShare {
     /// The window, in days.
     pub days: i64,

@@ -1,11 +1,13 @@
 //! Customers, events, stages and the rules between them: plain types and pure functions, no I/O.
 
+pub mod access;
 pub mod event;
 pub mod funnel;
 pub mod stage;
 pub mod state;
 pub mod types;
 
+pub use access::Role;
 pub use event::{EventKind, NewEvent, StoredEvent};
 pub use stage::{Stage, StageChange};
 pub use state::CustomerState;

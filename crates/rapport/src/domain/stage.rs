@@ -9,7 +9,7 @@ use super::state::{CustomerState, day_of, format_day};
 use super::types::ParseError;
 
 /// Where a customer stands in the relationship, from first contact to advocate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Known to the business, no interaction yet.

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use crate::analysis::ScoreRow;
 use crate::domain::funnel::FunnelRow;
-use crate::domain::{CustomerId, CustomerState, ExternalId, Stage, StoredEvent};
+use crate::domain::{CustomerId, CustomerState, ExternalId, Role, Stage, StoredEvent};
 
 pub use codec::EventRow;
 
@@ -24,6 +24,9 @@ pub enum StoreError {
     /// Something the caller asked for does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// What the caller wanted to create exists already.
+    #[error("{0}")]
+    Conflict(String),
     /// The stored data is not what this version of Rapport expects.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -87,6 +90,136 @@ pub struct CustomerFilter {
     pub after: Option<CustomerId>,
 }
 
+/// The order of a customer list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerSort {
+    /// Oldest customer first.
+    #[default]
+    Id,
+    /// Highest 12-month lifetime value first (scored customers only).
+    Clv,
+    /// Most expected value lost first: 12-month value if still active times the probability of
+    /// being gone (scored customers only).
+    Risk,
+    /// Least likely to be active first (scored customers only).
+    PAlive,
+    /// Most recent purchase first (customers who bought only).
+    LastPurchase,
+}
+
+/// Where a customer list continues: the last row's sort value and id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cursor {
+    /// The sort column's value on the last row (unused when sorting by id).
+    pub value: f64,
+    /// The last row's id.
+    pub id: i64,
+}
+
+/// A filtered, sorted page of customers.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerQuery {
+    /// Only customers at this stage.
+    pub stage: Option<Stage>,
+    /// Only customers in this RFM segment.
+    pub segment: Option<rapport_models::Segment>,
+    /// Only customers whose id, e-mail or name starts with this (case-insensitive for e-mail and name).
+    pub search: Option<String>,
+    /// The order.
+    pub sort: CustomerSort,
+    /// At most this many.
+    pub limit: u32,
+    /// Continue after this row.
+    pub after: Option<Cursor>,
+}
+
+/// A customer with the latest scores, as lists show them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CustomerListItem {
+    /// Profile and projected state.
+    pub customer: CustomerRecord,
+    /// The latest scores, when the customer has been scored.
+    pub score: Option<ScoreRow>,
+}
+
+impl CustomerListItem {
+    /// The cursor that continues a list after this row.
+    pub fn cursor(&self, sort: CustomerSort) -> Cursor {
+        let score = self.score.as_ref();
+        let value = match sort {
+            CustomerSort::Id => 0.0,
+            CustomerSort::Clv => score.map_or(0.0, |s| s.clv_12m),
+            CustomerSort::Risk => score.map_or(0.0, value_at_risk),
+            CustomerSort::PAlive => score.map_or(0.0, |s| s.p_alive),
+            CustomerSort::LastPurchase => self.customer.state.last_purchase_at.unwrap_or_default() as f64,
+        };
+        Cursor {
+            value,
+            id: self.customer.id.0,
+        }
+    }
+}
+
+/// Expected value lost, as `CustomerSort::Risk` orders by it (the same formula as `RISK_SQL`).
+pub fn value_at_risk(score: &ScoreRow) -> f64 {
+    score.clv_12m * (1.0 - score.p_alive) / score.p_alive.max(0.01)
+}
+
+/// An API key as stored: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiKeyRecord {
+    /// The key's number.
+    pub id: i64,
+    /// What the key is for, as its creator named it.
+    pub name: String,
+    /// What the key may do.
+    pub role: Role,
+    /// The key's first characters, to recognise it.
+    pub prefix: String,
+    /// When it was created (Unix seconds).
+    pub created_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// A dashboard user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The user's number.
+    pub id: i64,
+    /// The login e-mail address.
+    pub email: String,
+    /// What the user may do.
+    pub role: Role,
+    /// Argon2id hash in PHC format.
+    pub password_hash: String,
+    /// When the user was created (Unix seconds).
+    pub created_at: i64,
+}
+
+/// A live dashboard session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Whose session.
+    pub user: UserRecord,
+    /// The token forms must echo.
+    pub csrf_token: String,
+    /// When it ends (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// The answer the API gave to a request with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// Hash of the request (method, path, body).
+    pub request_hash: String,
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: String,
+}
+
 /// The store: customers, the event log and the projections.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -114,6 +247,45 @@ pub trait Store: Send + Sync {
     async fn latest_fit(&self) -> StoreResult<Option<FitRecord>>;
     /// A customer's latest scores.
     async fn score(&self, customer: CustomerId) -> StoreResult<Option<ScoreRow>>;
+    /// Checks that the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// A filtered, sorted page of customers with their scores.
+    async fn query_customers(&self, query: &CustomerQuery) -> StoreResult<Vec<CustomerListItem>>;
+    /// Stores a new API key (by its hash) and returns its number.
+    async fn create_api_key(&self, name: &str, role: Role, prefix: &str, key_hash: &str, now: i64) -> StoreResult<i64>;
+    /// The unrevoked key with this hash.
+    async fn api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Every key, revoked ones included, oldest first.
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Revokes a key; false when there is no such unrevoked key.
+    async fn revoke_api_key(&self, id: i64, now: i64) -> StoreResult<bool>;
+    /// Creates a dashboard user; `Conflict` when the e-mail address is taken.
+    async fn create_user(&self, email: &str, role: Role, password_hash: &str, now: i64) -> StoreResult<i64>;
+    /// The user with this e-mail address (compared case-insensitively).
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    /// Starts a session.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// The session with this token hash, unless it has expired by `now`.
+    async fn session(&self, token_hash: &str, now: i64) -> StoreResult<Option<SessionRecord>>;
+    /// Ends a session (and any expired ones).
+    async fn delete_session(&self, token_hash: &str, now: i64) -> StoreResult<()>;
+    /// The answer given earlier to this API key's request with this idempotency key.
+    async fn stored_response(&self, api_key_id: i64, idem_key: &str) -> StoreResult<Option<StoredResponse>>;
+    /// Remembers an answer; a second answer under the same keys is ignored (the first stands).
+    async fn save_response(
+        &self,
+        api_key_id: i64,
+        idem_key: &str,
+        response: &StoredResponse,
+        now: i64,
+    ) -> StoreResult<()>;
 }
 
 /// A stored model version.
@@ -169,6 +341,8 @@ pub trait WriteTx: Send {
     async fn events_page(&mut self, after: (i64, i64), limit: u32) -> StoreResult<Vec<StoredEvent>>;
     /// Replaces the scores of the customers in `rows` (by external id) with these, from model version `fit_id`.
     async fn save_scores(&mut self, fit_id: i64, scored_at: i64, rows: &[ScoreRow]) -> StoreResult<()>;
+    /// The stored events with these keys, in no particular order.
+    async fn events_by_keys(&mut self, keys: &[String]) -> StoreResult<Vec<StoredEvent>>;
     /// Makes everything in the transaction permanent.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

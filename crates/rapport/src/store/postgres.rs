@@ -9,10 +9,25 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
 use super::WriteTx;
 use super::shared::{
-    SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, shared_queries, state_upsert_clause, store_impl,
+    Bind, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, shared_queries, state_upsert_clause, store_impl,
 };
 
 shared_queries!(Postgres, PgRow);
+
+/// Prefix match with `LIKE`, which the `text_pattern_ops` indexes of migration 0003 answer.
+fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
+    let escape = |s: &str| s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let sql = format!(
+        "(c.external_id LIKE ${a} OR lower(c.email) LIKE ${b} OR lower(c.name) LIKE ${b})",
+        a = n,
+        b = n + 1
+    );
+    let binds = vec![
+        Bind::Text(format!("{}%", escape(text))),
+        Bind::Text(format!("{}%", escape(&text.to_lowercase()))),
+    ];
+    (sql, binds)
+}
 
 /// Rows per COPY round.
 const CHUNK: usize = 50_000;
@@ -99,6 +114,15 @@ impl WriteTx for PgTx {
 
     async fn max_event_id(&mut self) -> StoreResult<i64> {
         max_event_id(&mut self.tx).await
+    }
+
+    async fn events_by_keys(&mut self, keys: &[String]) -> StoreResult<Vec<StoredEvent>> {
+        let sql = format!("{EVENT_SELECT} WHERE event_key = ANY($1)");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(keys)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(event_from_row).collect()
     }
 
     async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<CustomerId>> {

@@ -66,6 +66,112 @@ pub fn score_upsert_clause() -> String {
     upsert_clause("customer_id", &columns)
 }
 
+/// Expected value lost, as `CustomerSort::Risk` orders by it; an index of migration 0003 holds it.
+pub const RISK_SQL: &str =
+    "(sc.clv_12m * (1.0 - sc.p_alive) / (CASE WHEN sc.p_alive < 0.01 THEN 0.01 ELSE sc.p_alive END))";
+
+/// A value to bind to a query built at run time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Text(String),
+}
+
+/// Builds the customer-list query for `query`; `search` writes a backend's prefix-match predicate
+/// for the search text starting at placeholder `$n`.
+pub fn customer_query_sql(
+    query: &crate::store::CustomerQuery,
+    search: fn(&str, usize) -> (String, Vec<Bind>),
+) -> (String, Vec<Bind>) {
+    use crate::store::CustomerSort;
+    let mut binds = Vec::new();
+    let mut conditions: Vec<String> = Vec::new();
+    let placeholder = |binds: &mut Vec<Bind>, value: Bind| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
+    if let Some(stage) = query.stage {
+        let p = placeholder(&mut binds, Bind::Text(stage.as_str().to_owned()));
+        conditions.push(format!("s.stage = {p}"));
+    }
+    if let Some(segment) = query.segment {
+        let name = serde_json::to_value(segment).expect("segments serialize");
+        let p = placeholder(&mut binds, Bind::Text(name.as_str().unwrap_or_default().to_owned()));
+        conditions.push(format!("sc.segment = {p}"));
+    }
+    if let Some(text) = query.search.as_deref().filter(|t| !t.trim().is_empty()) {
+        let (sql, values) = search(text.trim(), binds.len() + 1);
+        binds.extend(values);
+        conditions.push(sql);
+    }
+    let (key, direction) = match query.sort {
+        CustomerSort::Id => ("c.id", ">"),
+        CustomerSort::Clv => ("sc.clv_12m", "<"),
+        CustomerSort::Risk => (RISK_SQL, "<"),
+        CustomerSort::PAlive => ("sc.p_alive", ">"),
+        CustomerSort::LastPurchase => ("s.last_purchase_at", "<"),
+    };
+    let id = match query.sort {
+        CustomerSort::Id => "c.id",
+        CustomerSort::LastPurchase => "s.customer_id",
+        _ => "sc.customer_id",
+    };
+    if query.sort == CustomerSort::LastPurchase {
+        conditions.push("s.last_purchase_at IS NOT NULL".into());
+    }
+    if let Some(after) = query.after {
+        let p_id = placeholder(&mut binds, Bind::Int(after.id));
+        if query.sort == CustomerSort::Id {
+            conditions.push(format!("c.id > {p_id}"));
+        } else {
+            let value = match query.sort {
+                CustomerSort::LastPurchase => Bind::Int(after.value as i64),
+                _ => Bind::Float(after.value),
+            };
+            let p_value = placeholder(&mut binds, value);
+            conditions.push(format!(
+                "({key} {direction} {p_value} OR ({key} = {p_value} AND {id} > {p_id}))"
+            ));
+        }
+    }
+    let scored_only = query.segment.is_some()
+        || matches!(
+            query.sort,
+            CustomerSort::Clv | CustomerSort::Risk | CustomerSort::PAlive
+        );
+    let join = if scored_only { "JOIN" } else { "LEFT JOIN" };
+    let order = match query.sort {
+        CustomerSort::Id => "c.id".to_owned(),
+        _ => format!("{key} {}, {id}", if direction == "<" { "DESC" } else { "ASC" }),
+    };
+    let limit = placeholder(&mut binds, Bind::Int(i64::from(query.limit)));
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "{CUSTOMER_SELECT} {join} customer_scores sc ON sc.customer_id = c.id {filter} ORDER BY {order} LIMIT {limit}"
+    )
+    .replacen(" FROM customers c", &format!(", {SCORE_SELECT} FROM customers c"), 1);
+    (sql, binds)
+}
+
+/// The score columns lists select, prefixed so they do not clash with the customer's.
+const SCORE_SELECT: &str = "sc.frequency AS sc_frequency, sc.recency AS sc_recency, sc.age AS sc_age, \
+     sc.monetary_value AS sc_monetary_value, sc.p_alive AS sc_p_alive, sc.expected_purchases_90d AS sc_expected_purchases_90d, \
+     sc.expected_purchases_365d AS sc_expected_purchases_365d, sc.expected_spend AS sc_expected_spend, sc.clv_12m AS sc_clv_12m, \
+     sc.rfm_recency AS sc_rfm_recency, sc.rfm_frequency AS sc_rfm_frequency, sc.rfm_monetary AS sc_rfm_monetary, \
+     sc.segment AS sc_segment, sc.expected_days_to_next_purchase AS sc_expected_days_to_next_purchase, \
+     sc.explanation AS sc_explanation";
+
+/// The columns of an API key row.
+pub const API_KEY_SELECT: &str = "SELECT id, name, role, prefix, created_at, revoked_at FROM api_keys";
+
 /// Generates, for one backend, the queries and row decoders both backends share.
 macro_rules! shared_queries {
     ($db:ty, $row:ty) => {
@@ -333,6 +439,90 @@ macro_rules! shared_queries {
             }))
         }
 
+        fn segment_of(name: &str) -> StoreResult<rapport_models::Segment> {
+            serde_json::from_value(serde_json::Value::String(name.to_owned()))
+                .map_err(|_| StoreError::Corrupt(format!("unknown segment '{name}'")))
+        }
+
+        fn list_item_from_row(row: &$row) -> StoreResult<crate::store::CustomerListItem> {
+            let customer = customer_from_row(row)?;
+            let p_alive: Option<f64> = row.try_get("sc_p_alive")?;
+            let score = match p_alive {
+                None => None,
+                Some(p_alive) => {
+                    let quintile = |name: &str| -> StoreResult<u8> { Ok(row.try_get::<i64, _>(name)?.clamp(0, 5) as u8) };
+                    let segment: String = row.try_get("sc_segment")?;
+                    Some(crate::analysis::ScoreRow {
+                        customer_id: customer.external_id.clone(),
+                        frequency: row.try_get::<i64, _>("sc_frequency")?.max(0) as u32,
+                        recency: row.try_get("sc_recency")?,
+                        age: row.try_get("sc_age")?,
+                        monetary_value: row.try_get("sc_monetary_value")?,
+                        p_alive,
+                        expected_purchases_90d: row.try_get("sc_expected_purchases_90d")?,
+                        expected_purchases_365d: row.try_get("sc_expected_purchases_365d")?,
+                        expected_spend: row.try_get("sc_expected_spend")?,
+                        clv_12m: row.try_get("sc_clv_12m")?,
+                        rfm_recency: quintile("sc_rfm_recency")?,
+                        rfm_frequency: quintile("sc_rfm_frequency")?,
+                        rfm_monetary: quintile("sc_rfm_monetary")?,
+                        segment: segment_of(&segment)?,
+                        expected_days_to_next_purchase: row.try_get("sc_expected_days_to_next_purchase")?,
+                        explanation: row.try_get("sc_explanation")?,
+                    })
+                }
+            };
+            Ok(crate::store::CustomerListItem { customer, score })
+        }
+
+        async fn query_customers<'e>(
+            ex: impl sqlx::Executor<'e, Database = $db>,
+            query: &crate::store::CustomerQuery,
+        ) -> StoreResult<Vec<crate::store::CustomerListItem>> {
+            let (sql, binds) = crate::store::shared::customer_query_sql(query, search_predicate);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for bind in binds {
+                q = match bind {
+                    crate::store::shared::Bind::Int(v) => q.bind(v),
+                    crate::store::shared::Bind::Float(v) => q.bind(v),
+                    crate::store::shared::Bind::Text(v) => q.bind(v),
+                };
+            }
+            let rows = q.fetch_all(ex).await?;
+            rows.iter().map(list_item_from_row).collect()
+        }
+
+        fn api_key_from_row(row: &$row) -> StoreResult<crate::store::ApiKeyRecord> {
+            let role: String = row.try_get(2)?;
+            Ok(crate::store::ApiKeyRecord {
+                id: row.try_get(0)?,
+                name: row.try_get(1)?,
+                role: role.parse().map_err(|e: crate::domain::ParseError| StoreError::Corrupt(e.0))?,
+                prefix: row.try_get(3)?,
+                created_at: row.try_get(4)?,
+                revoked_at: row.try_get(5)?,
+            })
+        }
+
+        fn user_from_row(row: &$row) -> StoreResult<crate::store::UserRecord> {
+            let role: String = row.try_get("role")?;
+            Ok(crate::store::UserRecord {
+                id: row.try_get("id")?,
+                email: row.try_get("email")?,
+                role: role.parse().map_err(|e: crate::domain::ParseError| StoreError::Corrupt(e.0))?,
+                password_hash: row.try_get("password_hash")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        /// A unique-constraint violation as `Conflict` with this message; other errors unchanged.
+        fn conflict(error: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+            match &error {
+                sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict(message()),
+                _ => error.into(),
+            }
+        }
+
         async fn clear_states(conn: &mut <$db as sqlx::Database>::Connection) -> StoreResult<()> {
             sqlx::query("DELETE FROM customer_state").execute(conn).await?;
             Ok(())
@@ -392,6 +582,175 @@ macro_rules! store_impl {
 
             async fn score(&self, customer: CustomerId) -> StoreResult<Option<crate::analysis::ScoreRow>> {
                 score_of(&self.pool, customer).await
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn query_customers(
+                &self,
+                query: &crate::store::CustomerQuery,
+            ) -> StoreResult<Vec<crate::store::CustomerListItem>> {
+                query_customers(&self.pool, query).await
+            }
+
+            async fn create_api_key(
+                &self,
+                name: &str,
+                role: crate::domain::Role,
+                prefix: &str,
+                key_hash: &str,
+                now: i64,
+            ) -> StoreResult<i64> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO api_keys (name, role, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(name)
+                .bind(role.as_str())
+                .bind(prefix)
+                .bind(key_hash)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(id)
+            }
+
+            async fn api_key(&self, key_hash: &str) -> StoreResult<Option<crate::store::ApiKeyRecord>> {
+                let sql = format!("{} WHERE key_hash = $1 AND revoked_at IS NULL", crate::store::shared::API_KEY_SELECT);
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(key_hash).fetch_optional(&self.pool).await?;
+                row.as_ref().map(api_key_from_row).transpose()
+            }
+
+            async fn api_keys(&self) -> StoreResult<Vec<crate::store::ApiKeyRecord>> {
+                let sql = format!("{} ORDER BY id", crate::store::shared::API_KEY_SELECT);
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                rows.iter().map(api_key_from_row).collect()
+            }
+
+            async fn revoke_api_key(&self, id: i64, now: i64) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn create_user(
+                &self,
+                email: &str,
+                role: crate::domain::Role,
+                password_hash: &str,
+                now: i64,
+            ) -> StoreResult<i64> {
+                sqlx::query_scalar(
+                    "INSERT INTO users (email, role, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(email.trim().to_lowercase())
+                .bind(role.as_str())
+                .bind(password_hash)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| conflict(e, || format!("a user with e-mail '{email}' exists already")))
+            }
+
+            async fn user_by_email(&self, email: &str) -> StoreResult<Option<crate::store::UserRecord>> {
+                let row = sqlx::query("SELECT id, email, role, password_hash, created_at FROM users WHERE email = $1")
+                    .bind(email.trim().to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(user_from_row).transpose()
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &str,
+                user_id: i64,
+                csrf_token: &str,
+                now: i64,
+                expires_at: i64,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token_hash)
+                .bind(user_id)
+                .bind(csrf_token)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session(&self, token_hash: &str, now: i64) -> StoreResult<Option<crate::store::SessionRecord>> {
+                let row = sqlx::query(
+                    "SELECT u.id, u.email, u.role, u.password_hash, u.created_at, s.csrf_token, s.expires_at \
+                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(crate::store::SessionRecord {
+                    user: user_from_row(&row)?,
+                    csrf_token: row.try_get("csrf_token")?,
+                    expires_at: row.try_get("expires_at")?,
+                }))
+            }
+
+            async fn delete_session(&self, token_hash: &str, now: i64) -> StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at <= $2")
+                    .bind(token_hash)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn stored_response(
+                &self,
+                api_key_id: i64,
+                idem_key: &str,
+            ) -> StoreResult<Option<crate::store::StoredResponse>> {
+                let row: Option<(String, i64, String)> = sqlx::query_as(
+                    "SELECT request_hash, status, body FROM idempotency_keys WHERE api_key_id = $1 AND idem_key = $2",
+                )
+                .bind(api_key_id)
+                .bind(idem_key)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(request_hash, status, body)| crate::store::StoredResponse {
+                    request_hash,
+                    status: status.clamp(100, 599) as u16,
+                    body,
+                }))
+            }
+
+            async fn save_response(
+                &self,
+                api_key_id: i64,
+                idem_key: &str,
+                response: &crate::store::StoredResponse,
+                now: i64,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status, body, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (api_key_id, idem_key) DO NOTHING",
+                )
+                .bind(api_key_id)
+                .bind(idem_key)
+                .bind(&response.request_hash)
+                .bind(i64::from(response.status))
+                .bind(&response.body)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
         }
     };

@@ -12,10 +12,32 @@ use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
 
 use super::WriteTx;
 use super::shared::{
-    SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, shared_queries, state_upsert_clause, store_impl,
+    Bind, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, shared_queries, state_upsert_clause, store_impl,
 };
 
 shared_queries!(Sqlite, SqliteRow);
+
+/// Prefix match as ranges, which SQLite answers from the indexes (its `LIKE` cannot use an
+/// index on `lower(...)`). SQLite's `lower` folds ASCII only, so the text is folded the same way.
+fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
+    let lower = text.to_ascii_lowercase();
+    let upper_bound = |s: &str| format!("{s}{}", char::MAX);
+    let sql = format!(
+        "((c.external_id >= ${a} AND c.external_id < ${b}) OR (lower(c.email) >= ${c} AND lower(c.email) < ${d}) \
+         OR (lower(c.name) >= ${c} AND lower(c.name) < ${d}))",
+        a = n,
+        b = n + 1,
+        c = n + 2,
+        d = n + 3
+    );
+    let binds = vec![
+        Bind::Text(text.to_owned()),
+        Bind::Text(upper_bound(text)),
+        Bind::Text(lower.clone()),
+        Bind::Text(upper_bound(&lower)),
+    ];
+    (sql, binds)
+}
 
 /// Rows per statement when a batch is written.
 const CHUNK: usize = 20_000;
@@ -91,6 +113,15 @@ impl WriteTx for SqliteTx {
 
     async fn max_event_id(&mut self) -> StoreResult<i64> {
         max_event_id(&mut self.tx).await
+    }
+
+    async fn events_by_keys(&mut self, keys: &[String]) -> StoreResult<Vec<StoredEvent>> {
+        let sql = format!("{EVENT_SELECT} WHERE event_key IN (SELECT value FROM jsonb_each($1))");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(serde_json::to_string(keys).expect("strings serialize"))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(event_from_row).collect()
     }
 
     async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<CustomerId>> {

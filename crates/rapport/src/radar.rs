@@ -1,0 +1,145 @@
+//! The defection radar on the store: fit a model version to every stored purchase, and score every
+//! customer with the latest version. The CLI (`fit`, `score`) and the API share these.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use rapport_models::{FittedModel, GammaGammaParams, ModelKind, SummaryOptions, TimeUnit, summarize};
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{Analysis, AnalysisOptions, CustomerIndex, PurchaseLog, Rows, analyze, model_name, score_rows};
+use crate::domain::state::{day_of, format_day};
+use crate::store::{FitRecord, Store};
+
+/// What a model version keeps besides its printed summary: enough to score without refitting.
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored {
+    fitted: FittedModel,
+    spend: Option<GammaGammaParams>,
+}
+
+/// How to fit.
+#[derive(Debug, Clone, Copy)]
+pub struct FitSettings {
+    /// Last day of calibration; the day of the last stored purchase when `None`.
+    pub calibration_end: Option<NaiveDate>,
+    /// Model time unit.
+    pub unit: TimeUnit,
+    /// Purchase model.
+    pub model: ModelKind,
+}
+
+/// What `score_store` did.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ScoreReport {
+    /// Customers scored.
+    pub customers: usize,
+    /// The model's name.
+    pub model: &'static str,
+    /// The model version used.
+    pub version: i64,
+    /// Scores are as of this day (the last purchase in the data).
+    pub as_of: String,
+    /// Customers with P(alive) above 0.5.
+    pub likely_active: usize,
+}
+
+/// Every stored purchase as a log for the models, and the day of the last one.
+async fn load_log(store: &Arc<dyn Store>) -> anyhow::Result<(PurchaseLog, i64)> {
+    let mut log = PurchaseLog::default();
+    let mut index = CustomerIndex::default();
+    let mut last_day = i64::MIN;
+    for (customer, at, cents) in store.purchase_log().await? {
+        last_day = last_day.max(day_of(at));
+        log.push(&mut index, &customer, day_of(at), cents as f64 / 100.0);
+    }
+    anyhow::ensure!(
+        !log.purchases.is_empty(),
+        "the database has no purchases yet: import some with `rapport import transactions`"
+    );
+    Ok((log, last_day))
+}
+
+/// Fits a model to every stored purchase and stores it as a new version; returns the analysis
+/// (with the five most valuable customers' rows) and the version number.
+pub async fn fit_store(store: &Arc<dyn Store>, settings: FitSettings) -> anyhow::Result<(Analysis, i64)> {
+    let (log, last_day) = load_log(store).await?;
+    let calibration_end = match settings.calibration_end {
+        Some(date) => date,
+        None => format_day(last_day).parse()?,
+    };
+    let options = AnalysisOptions {
+        calibration_end,
+        holdout_end: None,
+        unit: settings.unit,
+        model: settings.model,
+        rows: Rows::MostValuable(5),
+    };
+    // Fitting is CPU work of up to a few seconds: keep it off the async workers.
+    let analysis = tokio::task::spawn_blocking(move || analyze(log, &options)).await??;
+    let mut summary = serde_json::to_value(&analysis)?;
+    let stored = Stored {
+        fitted: analysis.fitted,
+        spend: analysis.gamma_gamma.as_ref().map(|g| g.params),
+    };
+    summary["stored"] = serde_json::to_value(&stored)?;
+    let record = FitRecord {
+        id: 0,
+        created_at: chrono::Utc::now().timestamp(),
+        model: analysis.model.to_owned(),
+        time_unit: unit_name(analysis.time_unit).to_owned(),
+        calibration_end: calibration_end.to_string(),
+        summary,
+        log_likelihood: analysis.log_likelihood,
+        customers: analysis.customers as i64,
+    };
+    let version = store.save_fit(&record).await?;
+    Ok((analysis, version))
+}
+
+/// Scores every customer with the latest model version, as of the last purchase in the data.
+pub async fn score_store(store: &Arc<dyn Store>) -> anyhow::Result<ScoreReport> {
+    let fit = store
+        .latest_fit()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no model fitted yet: run `rapport fit` first"))?;
+    let stored: Stored = serde_json::from_value(fit.summary["stored"].clone())
+        .map_err(|e| anyhow::anyhow!("model version {} cannot be read: {e}", fit.id))?;
+    let unit = if fit.time_unit == "day" {
+        TimeUnit::Day
+    } else {
+        TimeUnit::Week
+    };
+    let model = model_name(stored.fitted.kind());
+    let (log, last_day) = load_log(store).await?;
+    let rows = tokio::task::spawn_blocking(move || {
+        let summaries = summarize(
+            &log.purchases,
+            &SummaryOptions {
+                calibration_end: last_day as i32,
+                holdout_end: None,
+                unit,
+            },
+        );
+        score_rows(&stored.fitted, stored.spend.as_ref(), &summaries, &log, unit)
+    })
+    .await?;
+    let mut tx = store.begin().await?;
+    tx.save_scores(fit.id, chrono::Utc::now().timestamp(), &rows).await?;
+    tx.commit().await?;
+    Ok(ScoreReport {
+        customers: rows.len(),
+        model,
+        version: fit.id,
+        as_of: format_day(last_day),
+        likely_active: rows.iter().filter(|r| r.p_alive > 0.5).count(),
+    })
+}
+
+/// The stored name of a time unit.
+pub fn unit_name(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Week => "week",
+        TimeUnit::Day => "day",
+    }
+}

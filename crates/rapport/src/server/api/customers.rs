@@ -1,0 +1,385 @@
+//! `/api/v1/customers`: list, search, read, create and update customers; their timeline and stage.
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::StatusCode;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{CustomerView, EventView};
+use crate::domain::{Email, ExternalId, Stage};
+use crate::ingest::Ingest;
+use crate::server::AppState;
+use crate::server::auth::Principal;
+use crate::server::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+use crate::store::{Cursor, CustomerQuery, CustomerSort, NewCustomer};
+
+/// Most customers one page holds.
+pub const MAX_LIMIT: u32 = 200;
+
+/// Filters, order and page of a customer list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only customers at this stage.
+    pub stage: Option<Stage>,
+    /// Only customers in this RFM segment (e.g. `at_risk`, `champions`).
+    pub segment: Option<String>,
+    /// Only customers whose id, e-mail or name starts with this.
+    pub q: Option<String>,
+    /// Order: `id` (default), `clv` (highest first), `risk` (most value at risk first), `p_alive`
+    /// (least likely active first), `last_purchase` (most recent first).
+    pub sort: Option<CustomerSort>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of customers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerPage {
+    /// The customers on this page.
+    pub customers: Vec<CustomerView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn encode_cursor(cursor: Cursor) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", cursor.value, cursor.id))
+}
+
+fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
+    let bad = || ApiError::invalid("cursor", format!("'{raw}' is not a cursor this API gave out"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (value, id) = text.split_once(':').ok_or_else(bad)?;
+    Ok(Cursor {
+        value: value.parse().map_err(|_| bad())?,
+        id: id.parse().map_err(|_| bad())?,
+    })
+}
+
+/// Parses an RFM segment name.
+pub fn parse_segment(raw: &str) -> Result<rapport_models::Segment, ApiError> {
+    serde_json::from_value(serde_json::Value::String(raw.trim().to_owned())).map_err(|_| {
+        ApiError::invalid(
+            "segment",
+            format!(
+                "'{raw}' is not a segment: use champions, loyal, potential_loyalist, new, promising, \
+                 needs_attention, about_to_sleep, at_risk, cannot_lose, hibernating or lost"
+            ),
+        )
+    })
+}
+
+/// List customers, filtered, searched and sorted, a page at a time.
+#[utoipa::path(get, path = "/customers", tag = "customers", params(ListParams),
+    responses((status = 200, body = CustomerPage), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<ApiJson<CustomerPage>, ApiError> {
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("limit must be 1 to {MAX_LIMIT}, not {limit}"),
+        ));
+    }
+    let sort = params.sort.unwrap_or_default();
+    let query = CustomerQuery {
+        stage: params.stage,
+        segment: params.segment.as_deref().map(parse_segment).transpose()?,
+        search: params.q.clone(),
+        sort,
+        limit: limit + 1,
+        after: params.cursor.as_deref().map(decode_cursor).transpose()?,
+    };
+    let mut items = state.store.query_customers(&query).await?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = more.then(|| encode_cursor(items.last().expect("a full page").cursor(sort)));
+    let customers = items
+        .into_iter()
+        .map(|item| CustomerView::new(item.customer, item.score))
+        .collect();
+    Ok(ApiJson(CustomerPage { customers, next_cursor }))
+}
+
+/// Finds a customer by the business's id, or answers 404.
+pub async fn find(state: &AppState, id: &str) -> Result<crate::store::CustomerRecord, ApiError> {
+    let external = ExternalId::parse(id).map_err(|e| ApiError::invalid("id", e.0))?;
+    state
+        .store
+        .customer(&external)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no customer with id '{external}'")))
+}
+
+/// One customer with its scores.
+#[utoipa::path(get, path = "/customers/{id}", tag = "customers",
+    params(("id" = String, Path, description = "The business's id for the customer")),
+    responses((status = 200, body = CustomerView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<CustomerView>, ApiError> {
+    let customer = find(&state, &id).await?;
+    let score = state.store.score(customer.id).await?;
+    Ok(ApiJson(CustomerView::new(customer, score)))
+}
+
+/// A new customer's profile.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomerBody {
+    /// The business's id for the customer (1 to 256 characters).
+    pub id: String,
+    /// Full name.
+    pub name: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Further fields, as a JSON object.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Changes to a profile: fields left out stay as they are; `null` clears one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    /// Full name.
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<Option<String>>,
+    /// E-mail address.
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<Option<String>>,
+    /// Phone number.
+    #[serde(default, deserialize_with = "present")]
+    pub phone: Option<Option<String>>,
+    /// Fields to set in the attributes (a `null` value removes that field).
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Tells a field sent as `null` (Some(None)) from a field left out (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+fn clean(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    if let Some(v) = &value {
+        if v.chars().count() > max {
+            return Err(ApiError::invalid(
+                field,
+                format!("{field} is longer than {max} characters"),
+            ));
+        }
+        if v.chars().any(char::is_control) {
+            return Err(ApiError::invalid(field, format!("{field} contains control characters")));
+        }
+    }
+    Ok(value)
+}
+
+fn clean_email(value: Option<String>) -> Result<Option<String>, ApiError> {
+    clean("email", value, 254)?
+        .map(|raw| {
+            Email::parse(&raw)
+                .map(|e| e.as_str().to_owned())
+                .map_err(|e| ApiError::invalid("email", e.0))
+        })
+        .transpose()
+}
+
+/// Create a customer (409 when the id exists).
+#[utoipa::path(post, path = "/customers", tag = "customers", request_body = NewCustomerBody,
+    responses((status = 201, body = CustomerView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewCustomerBody>,
+) -> Result<(StatusCode, ApiJson<CustomerView>), ApiError> {
+    let external = ExternalId::parse(&body.id).map_err(|e| ApiError::invalid("id", e.0))?;
+    let profile = NewCustomer {
+        external_id: external.as_str().to_owned(),
+        name: clean("name", body.name, 200)?,
+        email: clean_email(body.email)?,
+        phone: clean("phone", body.phone, 50)?,
+        attributes: body.attributes.unwrap_or_default(),
+        created_at: chrono::Utc::now().timestamp(),
+    };
+    if state.store.customer(&external).await?.is_some() {
+        return Err(ApiError::conflict(format!(
+            "a customer with id '{external}' exists already"
+        )));
+    }
+    let mut ingest = Ingest::begin(&state.store, "the API").await?;
+    let (created, _) = ingest.upsert_profiles(vec![profile]).await?;
+    if created == 0 {
+        return Err(ApiError::conflict(format!(
+            "a customer with id '{external}' exists already"
+        )));
+    }
+    ingest.finish().await?;
+    let customer = find(&state, external.as_str()).await?;
+    Ok((StatusCode::CREATED, ApiJson(CustomerView::new(customer, None))))
+}
+
+/// Update a customer's profile.
+#[utoipa::path(patch, path = "/customers/{id}", tag = "customers", request_body = ProfilePatch,
+    params(("id" = String, Path, description = "The business's id for the customer")),
+    responses((status = 200, body = CustomerView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(patch): ApiJson<ProfilePatch>,
+) -> Result<ApiJson<CustomerView>, ApiError> {
+    let customer = find(&state, &id).await?;
+    let mut profile = NewCustomer {
+        external_id: customer.external_id.clone(),
+        name: customer.name,
+        email: customer.email,
+        phone: customer.phone,
+        attributes: customer.attributes,
+        created_at: customer.created_at,
+    };
+    if let Some(name) = patch.name {
+        profile.name = clean("name", name, 200)?;
+    }
+    if let Some(email) = patch.email {
+        profile.email = clean_email(email)?;
+    }
+    if let Some(phone) = patch.phone {
+        profile.phone = clean("phone", phone, 50)?;
+    }
+    for (field, value) in patch.attributes.unwrap_or_default() {
+        if value.is_null() {
+            profile.attributes.remove(&field);
+        } else {
+            profile.attributes.insert(field, value);
+        }
+    }
+    let mut ingest = Ingest::begin(&state.store, "the API").await?;
+    ingest.upsert_profiles(vec![profile]).await?;
+    ingest.finish().await?;
+    let customer = find(&state, &id).await?;
+    let score = state.store.score(customer.id).await?;
+    Ok(ApiJson(CustomerView::new(customer, score)))
+}
+
+/// Paging through a timeline.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineParams {
+    /// Page size, 1 to 500 (default 100).
+    pub limit: Option<u32>,
+    /// Only events with a smaller id (the previous page's last id): newest first.
+    pub before: Option<i64>,
+}
+
+/// A page of a customer's timeline, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Timeline {
+    /// The events.
+    pub events: Vec<EventView>,
+    /// Pass as `before` for older events; absent when there are none.
+    pub next_before: Option<i64>,
+}
+
+/// A customer's timeline: every event, newest first.
+#[utoipa::path(get, path = "/customers/{id}/events", tag = "customers", params(("id" = String, Path, description = "The business's id for the customer"), TimelineParams),
+    responses((status = 200, body = Timeline), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn timeline(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<TimelineParams>,
+) -> Result<ApiJson<Timeline>, ApiError> {
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("limit must be 1 to 500, not {limit}"),
+        ));
+    }
+    let customer = find(&state, &id).await?;
+    let mut events = state.store.events_of(customer.id).await?;
+    events.reverse();
+    let before = params.before.unwrap_or(i64::MAX);
+    let mut page: Vec<_> = events
+        .into_iter()
+        .filter(|e| e.id < before)
+        .take(limit as usize + 1)
+        .collect();
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let next_before = if more { page.last().map(|e| e.id) } else { None };
+    let events = page
+        .into_iter()
+        .map(|e| EventView::new(e, &customer.external_id))
+        .collect();
+    Ok(ApiJson(Timeline { events, next_before }))
+}
+
+/// A manual stage change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageBody {
+    /// The new stage.
+    pub stage: Stage,
+    /// Why (kept in the timeline).
+    pub reason: String,
+}
+
+/// The outcome of a stage change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StageResult {
+    /// The stage before.
+    pub from: Option<Stage>,
+    /// The stage now.
+    pub to: Stage,
+    /// False when the customer was already at that stage.
+    pub changed: bool,
+}
+
+/// Move a customer to a stage by hand (a demotion stands until new behaviour earns more).
+#[utoipa::path(post, path = "/customers/{id}/stage", tag = "customers", request_body = StageBody,
+    params(("id" = String, Path, description = "The business's id for the customer")),
+    responses((status = 200, body = StageResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_stage(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<StageBody>,
+) -> Result<ApiJson<StageResult>, ApiError> {
+    let reason = clean("reason", Some(body.reason), 500)?
+        .ok_or_else(|| ApiError::invalid("reason", "say why the stage changes"))?;
+    let customer = find(&state, &id).await?;
+    let mut ingest = Ingest::begin(&state.store, format!("API key '{}'", principal.name)).await?;
+    let change = ingest
+        .set_stage(
+            &customer.external_id,
+            body.stage,
+            format!("{reason} (API key '{}')", principal.name),
+        )
+        .await?;
+    ingest.finish().await?;
+    Ok(ApiJson(match change {
+        Some(change) => StageResult {
+            from: change.from,
+            to: change.to,
+            changed: true,
+        },
+        None => StageResult {
+            from: Some(body.stage),
+            to: body.stage,
+            changed: false,
+        },
+    }))
+}

@@ -1,0 +1,324 @@
+//! `/api/v1/events`: shop systems push what happens as it happens, one event or a batch, each
+//! idempotent by its key.
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{EventKindName, EventView};
+use crate::domain::{Currency, EventKind, ExternalId, Money, NewEvent};
+use crate::server::AppState;
+use crate::server::auth::Principal;
+use crate::server::error::{ApiError, ApiJson, ErrorBody};
+use crate::server::idempotency::{IdempotencyKey, REPLAYED};
+use crate::server::writer::{Incoming, Outcome};
+
+/// Most events one batch may carry.
+pub const MAX_BATCH: usize = 10_000;
+/// How far in the future an event may be dated (clocks drift; orders are not placed tomorrow).
+const FUTURE_SLACK: i64 = 24 * 3600;
+
+/// An amount: a decimal string ("19.90") or a JSON number.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Amount {
+    /// "19.90"
+    Text(String),
+    /// 19.9
+    Number(f64),
+}
+
+/// One event to record. Which fields are needed depends on `kind`: a purchase needs `amount`;
+/// an interaction `channel` and `note`; a note `text`; a referral `referred`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    /// The business's id of the customer (created if unknown).
+    pub customer_id: String,
+    /// What happened. Stage changes are Rapport's own and cannot be sent.
+    pub kind: EventKindName,
+    /// When it happened: RFC 3339 ("2026-11-24T10:15:00Z") or a date ("2026-11-24"); now if left out.
+    pub occurred_at: Option<String>,
+    /// Idempotency key: an event with a key already stored is not stored again. Defaults to
+    /// `order:ORDER_ID` for purchases with an order id, else derived from the `Idempotency-Key`
+    /// header, else random (no protection against repeats).
+    pub event_key: Option<String>,
+    /// Purchases: the amount paid, at most two decimals.
+    pub amount: Option<Amount>,
+    /// Purchases: ISO 4217 code (default USD).
+    pub currency: Option<String>,
+    /// Purchases: the shop's order id.
+    pub order_id: Option<String>,
+    /// Purchases: number of items.
+    pub quantity: Option<i64>,
+    /// Interactions: phone, email, visit, chat, ...
+    pub channel: Option<String>,
+    /// Interactions: what was said or done.
+    pub note: Option<String>,
+    /// Notes: the text.
+    pub text: Option<String>,
+    /// Referrals: the business's id of the customer referred.
+    pub referred: Option<String>,
+}
+
+/// Several events, stored together or not at all.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchInput {
+    /// 1 to 10,000 events.
+    pub events: Vec<EventInput>,
+}
+
+/// What became of one event of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItem {
+    /// `created`, or `duplicate` when its key was already stored.
+    pub status: String,
+    /// The event as stored (the earlier one, for a duplicate).
+    pub event: EventView,
+}
+
+/// What a batch stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    /// Events stored now.
+    pub created: usize,
+    /// Events whose key was already stored.
+    pub duplicates: usize,
+    /// One entry per event sent, in order.
+    pub results: Vec<BatchItem>,
+}
+
+fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    if let Some(v) = &value
+        && v.chars().count() > max
+    {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} is longer than {max} characters"),
+        ));
+    }
+    Ok(value)
+}
+
+fn required(field: &str, value: Option<String>, max: usize, kind: &str) -> Result<String, ApiError> {
+    text(field, value, max)?.ok_or_else(|| ApiError::invalid(field, format!("a {kind} needs '{field}'")))
+}
+
+fn parse_time(raw: &str, now: i64) -> Result<i64, ApiError> {
+    let raw = raw.trim();
+    let at = if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        t.timestamp()
+    } else if let Ok(date) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        crate::domain::state::midnight(date)
+    } else {
+        return Err(ApiError::invalid(
+            "occurred_at",
+            format!("'{raw}' is not a time: use RFC 3339 (2026-11-24T10:15:00Z) or a date (2026-11-24)"),
+        ));
+    };
+    if at < 0 {
+        return Err(ApiError::invalid("occurred_at", format!("'{raw}' is before 1970")));
+    }
+    if at > now + FUTURE_SLACK {
+        return Err(ApiError::invalid("occurred_at", format!("'{raw}' is in the future")));
+    }
+    Ok(at)
+}
+
+/// Checks an event and turns it into what the log stores; `fallback_key` is used when the event
+/// has neither a key nor an order id.
+pub fn validate(input: EventInput, now: i64, fallback_key: String) -> Result<Incoming, ApiError> {
+    let customer = ExternalId::parse(&input.customer_id).map_err(|e| ApiError::invalid("customer_id", e.0))?;
+    let occurred_at = match &input.occurred_at {
+        Some(raw) => parse_time(raw, now)?,
+        None => now,
+    };
+    let is_purchase = input.kind == EventKindName::Purchase;
+    let purchase_only = [
+        ("amount", input.amount.is_some()),
+        ("currency", input.currency.is_some()),
+        ("order_id", input.order_id.is_some()),
+        ("quantity", input.quantity.is_some()),
+    ];
+    if !is_purchase && let Some((field, _)) = purchase_only.iter().find(|(_, set)| *set) {
+        return Err(ApiError::invalid(
+            *field,
+            format!("'{field}' belongs to purchases only"),
+        ));
+    }
+    let wrong_kind = [
+        (
+            "channel",
+            input.channel.is_some() && input.kind != EventKindName::Interaction,
+        ),
+        ("note", input.note.is_some() && input.kind != EventKindName::Interaction),
+        ("text", input.text.is_some() && input.kind != EventKindName::Note),
+        (
+            "referred",
+            input.referred.is_some() && input.kind != EventKindName::Referral,
+        ),
+    ];
+    if let Some((field, _)) = wrong_kind.iter().find(|(_, wrong)| *wrong) {
+        return Err(ApiError::invalid(
+            *field,
+            format!("'{field}' does not belong to a {:?} event", input.kind).to_lowercase(),
+        ));
+    }
+    let order_id = text("order_id", input.order_id, 200)?;
+    let kind = match input.kind {
+        EventKindName::Purchase => {
+            let raw = match input.amount {
+                Some(Amount::Text(s)) => s,
+                Some(Amount::Number(n)) if n.is_finite() => format!("{n}"),
+                Some(Amount::Number(_)) => return Err(ApiError::invalid("amount", "amount must be a finite number")),
+                None => return Err(ApiError::invalid("amount", "a purchase needs 'amount'")),
+            };
+            let amount = Money::parse(&raw).map_err(|e| ApiError::invalid("amount", e.0))?;
+            if amount.0 < 0 {
+                return Err(ApiError::invalid(
+                    "amount",
+                    format!("amount {raw} is negative: send refunds as notes"),
+                ));
+            }
+            let currency = match input.currency {
+                Some(code) => Currency::parse(&code).map_err(|e| ApiError::invalid("currency", e.0))?,
+                None => Currency::default(),
+            };
+            if let Some(q) = input.quantity
+                && !(0..=1_000_000).contains(&q)
+            {
+                return Err(ApiError::invalid(
+                    "quantity",
+                    format!("quantity {q} is not between 0 and 1000000"),
+                ));
+            }
+            EventKind::Purchase {
+                amount,
+                currency,
+                order_id: order_id.clone(),
+                quantity: input.quantity,
+            }
+        }
+        EventKindName::Interaction => EventKind::Interaction {
+            channel: required("channel", input.channel, 50, "interaction")?,
+            note: required("note", input.note, 5_000, "interaction")?,
+        },
+        EventKindName::Note => EventKind::Note {
+            text: required("text", input.text, 5_000, "note")?,
+        },
+        EventKindName::Referral => {
+            let referred = required("referred", input.referred, ExternalId::MAX_LEN, "referral")?;
+            ExternalId::parse(&referred).map_err(|e| ApiError::invalid("referred", e.0))?;
+            EventKind::Referral { referred }
+        }
+        EventKindName::StageChange => {
+            return Err(ApiError::invalid(
+                "kind",
+                "stage changes are Rapport's own: use POST /api/v1/customers/{id}/stage",
+            ));
+        }
+    };
+    let key = match (text("event_key", input.event_key, 200)?, &order_id) {
+        (Some(key), _) => format!("key:{key}"),
+        (None, Some(order)) => format!("order:{order}"),
+        (None, None) => fallback_key,
+    };
+    Ok(Incoming {
+        customer: customer.as_str().to_owned(),
+        event: NewEvent { key, occurred_at, kind },
+    })
+}
+
+/// A key for an event that brought none: from the request's idempotency key when there is one,
+/// so a retried request maps to the same event, else random.
+fn fallback_key(principal: &Principal, idempotency: Option<&IdempotencyKey>, index: usize) -> String {
+    match idempotency {
+        Some(IdempotencyKey(key)) => format!("idem:{}:{key}:{index}", principal.key_id),
+        None => format!("api:{}", crate::server::auth::random_token(16)),
+    }
+}
+
+async fn write(state: &AppState, events: Vec<Incoming>) -> Result<Vec<Outcome>, ApiError> {
+    state.writer.write(events).await.map_err(ApiError::internal)
+}
+
+/// Record one event. 201 when stored; 200 with the stored event when its key was already there.
+#[utoipa::path(post, path = "/events", tag = "events", request_body = EventInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely: the first answer is given again")),
+    responses((status = 201, body = EventView), (status = 200, body = EventView, description = "The key was stored already"),
+        (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    idempotency: Option<Extension<IdempotencyKey>>,
+    ApiJson(input): ApiJson<EventInput>,
+) -> Result<Response, ApiError> {
+    let now = chrono::Utc::now().timestamp();
+    let incoming = validate(input, now, fallback_key(&principal, idempotency.as_deref(), 0))?;
+    let outcome = write(&state, vec![incoming])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("the writer answered nothing"))?;
+    let status = if outcome.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, ApiJson(EventView::new(outcome.event, &outcome.customer))).into_response();
+    if !outcome.created {
+        response
+            .headers_mut()
+            .insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Record up to 10,000 events at once: all are stored, or none when one is invalid.
+#[utoipa::path(post, path = "/events/batch", tag = "events", request_body = BatchInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely: the first answer is given again")),
+    responses((status = 200, body = BatchResult), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn batch(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    idempotency: Option<Extension<IdempotencyKey>>,
+    ApiJson(input): ApiJson<BatchInput>,
+) -> Result<ApiJson<BatchResult>, ApiError> {
+    if input.events.is_empty() || input.events.len() > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "events",
+            format!("a batch holds 1 to {MAX_BATCH} events, not {}", input.events.len()),
+        ));
+    }
+    let now = chrono::Utc::now().timestamp();
+    let incoming = input
+        .events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| {
+            validate(event, now, fallback_key(&principal, idempotency.as_deref(), i)).map_err(|mut e| {
+                e.field = Some(format!("events[{i}].{}", e.field.as_deref().unwrap_or("")));
+                e.message = format!("event {i}: {}", e.message);
+                e
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let outcomes = write(&state, incoming).await?;
+    let created = outcomes.iter().filter(|o| o.created).count();
+    let results: Vec<BatchItem> = outcomes
+        .into_iter()
+        .map(|o| BatchItem {
+            status: if o.created { "created" } else { "duplicate" }.to_owned(),
+            event: EventView::new(o.event, &o.customer),
+        })
+        .collect();
+    Ok(ApiJson(BatchResult {
+        created,
+        duplicates: results.len() - created,
+        results,
+    }))
+}

@@ -1,0 +1,171 @@
+//! Reports and the defection radar over the API: the funnel, the current model, fitting and scoring.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::funnel::{Funnel, funnel};
+use crate::radar::{FitSettings, ScoreReport, fit_store, score_store};
+use crate::server::AppState;
+use crate::server::error::{ApiError, ApiJson, ErrorBody};
+
+/// The lifecycle funnel: customers per stage, conversion, and when the second sale comes.
+#[utoipa::path(get, path = "/funnel", tag = "reports", responses((status = 200, body = Funnel)))]
+pub async fn get_funnel(State(state): State<AppState>) -> Result<ApiJson<Funnel>, ApiError> {
+    let rows = state.store.funnel_rows().await?;
+    Ok(ApiJson(funnel(&rows)))
+}
+
+/// A stored model version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelView {
+    /// Version number.
+    pub version: i64,
+    /// When it was fitted (RFC 3339).
+    pub created_at: String,
+    /// `bgnbd`, `mbgnbd` or `pareto-nbd`.
+    pub model: String,
+    /// `week` or `day`.
+    pub time_unit: String,
+    /// Last day of the calibration period.
+    pub calibration_end: String,
+    /// Parameters by the papers' names (r, alpha, a, b; s, beta).
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    /// Standard errors of the parameters.
+    #[schema(value_type = Object)]
+    pub std_errors: serde_json::Value,
+    /// Maximised log-likelihood.
+    pub log_likelihood: f64,
+    /// Customers in the fit.
+    pub customers: i64,
+    /// Whether the optimiser converged.
+    pub converged: bool,
+    /// The spend model (Gamma-Gamma p, q, gamma), when there were enough repeat buyers.
+    #[schema(value_type = Option<Object>)]
+    pub gamma_gamma: Option<serde_json::Value>,
+}
+
+impl From<crate::store::FitRecord> for ModelView {
+    fn from(fit: crate::store::FitRecord) -> Self {
+        let summary = &fit.summary;
+        Self {
+            version: fit.id,
+            created_at: super::timestamp(fit.created_at),
+            model: fit.model,
+            time_unit: fit.time_unit,
+            calibration_end: fit.calibration_end,
+            params: summary["params"].clone(),
+            std_errors: summary["std_errors"].clone(),
+            log_likelihood: fit.log_likelihood,
+            customers: fit.customers,
+            converged: summary["converged"].as_bool().unwrap_or(false),
+            gamma_gamma: summary.get("gamma_gamma").filter(|v| !v.is_null()).cloned(),
+        }
+    }
+}
+
+/// The current (latest) model version.
+#[utoipa::path(get, path = "/models/current", tag = "models",
+    responses((status = 200, body = ModelView), (status = 404, body = ErrorBody)))]
+pub async fn current_model(State(state): State<AppState>) -> Result<ApiJson<ModelView>, ApiError> {
+    let fit = state
+        .store
+        .latest_fit()
+        .await?
+        .ok_or_else(|| ApiError::not_found("no model fitted yet: POST /api/v1/models/fits fits one"))?;
+    Ok(ApiJson(fit.into()))
+}
+
+/// How to fit.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FitRequest {
+    /// `bgnbd` (default), `mbgnbd` or `pareto-nbd`.
+    pub model: Option<String>,
+    /// `week` (default) or `day`.
+    pub time_unit: Option<String>,
+    /// Last day of calibration (YYYY-MM-DD); the last purchase day when left out.
+    pub calibration_end: Option<String>,
+}
+
+/// A new model version and the scores it gave.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FitResult {
+    /// The model version.
+    pub model: ModelView,
+    /// The scoring that followed.
+    pub scoring: ScoreReport,
+    /// Seconds the fit and scoring took.
+    pub seconds: f64,
+}
+
+/// Fit a new model version to every stored purchase, then score every customer with it.
+#[utoipa::path(post, path = "/models/fits", tag = "models", request_body = FitRequest,
+    responses((status = 201, body = FitResult), (status = 422, body = ErrorBody)))]
+pub async fn fit(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<FitRequest>,
+) -> Result<(StatusCode, ApiJson<FitResult>), ApiError> {
+    let model = match request.model.as_deref() {
+        None => rapport_models::ModelKind::BgNbd,
+        Some(name) => match name.parse() {
+            Ok(rapport_models::ModelKind::BgBb) | Err(_) => {
+                return Err(ApiError::invalid(
+                    "model",
+                    format!("'{name}' is not a model: use bgnbd, mbgnbd or pareto-nbd"),
+                ));
+            }
+            Ok(kind) => kind,
+        },
+    };
+    let unit = match request.time_unit.as_deref() {
+        None | Some("week") => rapport_models::TimeUnit::Week,
+        Some("day") => rapport_models::TimeUnit::Day,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "time_unit",
+                format!("'{other}' is not a time unit: use week or day"),
+            ));
+        }
+    };
+    let calibration_end = request
+        .calibration_end
+        .as_deref()
+        .map(|raw| {
+            NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+                .map_err(|_| ApiError::invalid("calibration_end", format!("'{raw}' is not a date (YYYY-MM-DD)")))
+        })
+        .transpose()?;
+    let started = Instant::now();
+    let settings = FitSettings {
+        calibration_end,
+        unit,
+        model,
+    };
+    // Too little data or a failed fit is the caller's data, not a server fault.
+    let (_, version) = fit_store(&state.store, settings)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_fit", format!("{e:#}")))?;
+    let scoring = score_store(&state.store).await.map_err(ApiError::internal)?;
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.fit_seconds.observe(seconds);
+    let record = state
+        .store
+        .latest_fit()
+        .await?
+        .filter(|f| f.id == version)
+        .ok_or_else(|| ApiError::internal(format!("model version {version} vanished after it was stored")))?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(FitResult {
+            model: record.into(),
+            scoring,
+            seconds,
+        }),
+    ))
+}

@@ -1,0 +1,130 @@
+//! `rapport serve`: the JSON API under `/api/v1` with its OpenAPI document, health and metrics
+//! endpoints, one process that many replicas can run against one database.
+
+pub mod accounts;
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod idempotency;
+pub mod metrics;
+pub mod openapi;
+pub mod writer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use self::auth::KeyCache;
+use self::metrics::Metrics;
+use self::writer::EventWriter;
+use crate::store::Store;
+
+/// Largest request body accepted (a batch of 10,000 events fits easily).
+pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Recent API key lookups.
+    pub keys: Arc<KeyCache>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// The group-commit event writer.
+    pub writer: EventWriter,
+}
+
+impl AppState {
+    /// State over a store; starts the event writer, so it must run inside a Tokio runtime.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        Self {
+            writer: EventWriter::start(store.clone(), metrics.clone()),
+            store,
+            keys: Arc::new(KeyCache::default()),
+            metrics,
+        }
+    }
+}
+
+/// The whole application: API, OpenAPI document and reference page, health and metrics.
+pub fn app(state: AppState) -> Router {
+    let (api, document) = openapi::api_router(state.clone());
+    let document = Arc::new(document);
+    Router::new()
+        .merge(api)
+        .merge(openapi::reference(document))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            error::ApiError::internal("a handler panicked").into_response()
+        }))
+        .with_state(state)
+}
+
+/// `GET /healthz`: the process is up.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// `GET /readyz`: the database answers.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n".to_owned()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n".to_owned())
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database did not answer within 2 s\n".to_owned(),
+        ),
+    }
+}
+
+/// Serves until SIGTERM or Ctrl-C, then stops taking connections and lets requests in flight finish.
+pub async fn serve(store: Arc<dyn Store>, bind: SocketAddr, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+    let address = listener.local_addr()?;
+    let app = app(AppState::new(store));
+    ready(address);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

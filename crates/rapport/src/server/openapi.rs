@@ -1,0 +1,87 @@
+//! The OpenAPI 3.1 document, generated from the handlers themselves (`utoipa`), and the
+//! browsable reference page, served from assets compiled into the binary.
+
+use std::sync::Arc;
+
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::api::{customers, events, keys, reports};
+use super::{AppState, auth, idempotency};
+
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/api/openapi.json";
+/// Where the reference page is served.
+pub const REFERENCE_PATH: &str = "/api/docs";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rapport API",
+        description = "Customers, their events, lifecycle funnel and defection scores. Every route needs an API key \
+                       (`rapport keys create`) sent as `Authorization: Bearer KEY`: viewer keys read, staff keys also \
+                       write, admin keys also manage keys and webhooks. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "customers", description = "Profiles, scores, timeline and stage"),
+        (name = "events", description = "Purchases, interactions, notes and referrals as they happen"),
+        (name = "reports", description = "Funnel"),
+        (name = "models", description = "The defection radar's model versions"),
+        (name = "keys", description = "API keys (admin)"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("rk_...")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The `/api/v1` routes behind authentication, and the OpenAPI document describing them.
+pub fn api_router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(customers::list, customers::create))
+        .routes(routes!(customers::get, customers::update))
+        .routes(routes!(customers::timeline))
+        .routes(routes!(customers::set_stage))
+        .routes(routes!(events::create))
+        .routes(routes!(events::batch))
+        .routes(routes!(reports::get_funnel))
+        .routes(routes!(reports::current_model))
+        .routes(routes!(reports::fit))
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::revoke))
+        // Outermost last: the key is checked before the idempotency store is consulted.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::replay))
+        .route_layer(axum::middleware::from_fn_with_state(state, auth::require_key));
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .split_for_parts();
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    (router, document)
+}
+
+/// The document and the reference page (Swagger UI, vendored into the binary at build time).
+pub fn reference(document: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
+    let swagger: Router = utoipa_swagger_ui::SwaggerUi::new(REFERENCE_PATH)
+        .url(DOCUMENT_PATH, (*document).clone())
+        .into();
+    Router::new().merge(swagger.with_state(()))
+}
