@@ -41,9 +41,20 @@ pub struct AppState {
     pub writer: EventWriter,
 }
 
+/// Installs `ring` as the process's TLS crypto provider (HTTP clients need one; the build leaves
+/// out the default, which compiles a large C library). Safe to call any number of times.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider was installed first, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 impl AppState {
     /// State over a store; starts the event writer, so it must run inside a Tokio runtime.
     pub fn new(store: Arc<dyn Store>) -> Self {
+        install_tls_provider();
         let metrics = Arc::new(Metrics::default());
         Self {
             writer: EventWriter::start(store.clone(), metrics.clone()),
