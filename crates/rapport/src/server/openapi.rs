@@ -26,6 +26,7 @@ pub const REFERENCE_PATH: &str = "/api/docs";
                        write, admin keys also manage keys and webhooks. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`."
     ),
     modifiers(&BearerAuth),
+    components(schemas(crate::store::CustomerSort, crate::domain::Stage, super::api::EventKindName)),
     security(("bearer" = [])),
     tags(
         (name = "customers", description = "Profiles, scores, timeline and stage"),
@@ -54,6 +55,50 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The answers every `/api/v1` operation can give besides its own: the middleware's (401, 403,
+/// 413, 415), the extractors' (400, 422) and a fault's (500), all with the error body.
+fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let common = [
+        ("400", "The request is malformed (JSON syntax, query or path parameter)"),
+        ("401", "No API key, or one that is unknown or revoked"),
+        ("403", "The key's role does not allow this"),
+        ("413", "The body is larger than 16 MiB"),
+        ("415", "The body is not sent as application/json"),
+        ("422", "A field's value is not acceptable; `field` names it"),
+        ("500", "The server failed; the message holds a reference to its log"),
+    ];
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, description) in common {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content(
+                                "application/json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                    .build(),
+                            )
+                            .build()
+                            .into()
+                    });
+            }
+        }
+    }
+}
+
 /// The `/api/v1` routes behind authentication, and the OpenAPI document describing them.
 pub fn api_router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let v1 = OpenApiRouter::new()
@@ -75,6 +120,7 @@ pub fn api_router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenAp
         .nest("/api/v1", v1)
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    add_common_responses(&mut document);
     (router, document)
 }
 

@@ -32,6 +32,7 @@ pub struct ListParams {
     /// (least likely active first), `last_purchase` (most recent first).
     pub sort: Option<CustomerSort>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -137,13 +138,17 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomerBody {
-    /// The business's id for the customer (1 to 256 characters).
+    /// The business's id for the customer (1 to 200 bytes, not only spaces).
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub id: String,
     /// Full name.
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     /// E-mail address.
+    #[schema(format = Email)]
     pub email: Option<String>,
     /// Phone number.
+    #[schema(max_length = 50)]
     pub phone: Option<String>,
     /// Further fields, as a JSON object.
     #[schema(value_type = Option<Object>)]
@@ -279,6 +284,7 @@ pub async fn update(
 #[into_params(parameter_in = Query)]
 pub struct TimelineParams {
     /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Only events with a smaller id (the previous page's last id): newest first.
     pub before: Option<i64>,
@@ -334,6 +340,7 @@ pub struct StageBody {
     /// The new stage.
     pub stage: Stage,
     /// Why (kept in the timeline).
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub reason: String,
 }
 

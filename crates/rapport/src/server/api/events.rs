@@ -37,6 +37,7 @@ pub enum Amount {
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     /// The business's id of the customer (created if unknown).
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub customer_id: String,
     /// What happened. Stage changes are Rapport's own and cannot be sent.
     pub kind: EventKindName,
@@ -69,6 +70,7 @@ pub struct EventInput {
 #[serde(deny_unknown_fields)]
 pub struct BatchInput {
     /// 1 to 10,000 events.
+    #[schema(min_items = 1, max_items = 10000)]
     pub events: Vec<EventInput>,
 }
 
