@@ -44,7 +44,9 @@ label, batch = sys.argv[1], int(sys.argv[2])
 runs = [dict((k, float(v)) for k, v in re.findall(r"(\w+)=([\d.]+)", line)) for line in sys.stdin]
 rps = statistics.median(r["rps"] for r in runs)
 mid = min(runs, key=lambda r: abs(r["rps"] - rps))
-print(f"{label}\t{rps:.0f}\t{rps * batch:.0f}\t{mid[\"p50_ms\"]:.2f}\t{mid[\"p99_ms\"]:.2f}\t{int(sum(r[\"errors\"] for r in runs))}")
+errors = int(sum(r["errors"] for r in runs))
+p50, p99 = mid["p50_ms"], mid["p99_ms"]
+print("\t".join([label, f"{rps:.0f}", f"{rps * batch:.0f}", f"{p50:.2f}", f"{p99:.2f}", str(errors)]))
 ' "$label" "$batch"
 }
 

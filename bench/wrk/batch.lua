@@ -7,5 +7,5 @@ request = function()
     counter = counter + 1
     events[i] = purchase(counter)
   end
-  return wrk.format("POST", "/api/v1/events/batch", nil, '{"events":[' .. table.concat(events, ",") .. ']}')
+  return wrk.format("POST", nil, nil, '{"events":[' .. table.concat(events, ",") .. ']}')
 end

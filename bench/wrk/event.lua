@@ -2,5 +2,5 @@
 dofile(os.getenv("RAPPORT_BENCH_DIR") .. "/common.lua")
 request = function()
   counter = counter + 1
-  return wrk.format("POST", "/api/v1/events", nil, purchase(counter))
+  return wrk.format("POST", nil, nil, purchase(counter))
 end

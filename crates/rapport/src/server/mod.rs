@@ -74,7 +74,12 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::reference(document))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::metrics))
+        .merge(
+            // Prometheus scrapes with a key like any client (`authorization` in its scrape config).
+            Router::new()
+                .route("/metrics", get(metrics::metrics))
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key)),
+        )
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {

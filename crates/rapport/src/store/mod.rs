@@ -247,6 +247,8 @@ pub trait Store: Send + Sync {
     async fn latest_fit(&self) -> StoreResult<Option<FitRecord>>;
     /// A customer's latest scores.
     async fn score(&self, customer: CustomerId) -> StoreResult<Option<ScoreRow>>;
+    /// One customer by the business's id, with the latest scores, in one query.
+    async fn customer_with_score(&self, external_id: &ExternalId) -> StoreResult<Option<CustomerListItem>>;
     /// Checks that the database answers.
     async fn ping(&self) -> StoreResult<()>;
     /// A filtered, sorted page of customers with their scores.

@@ -161,6 +161,12 @@ pub fn customer_query_sql(
     (sql, binds)
 }
 
+/// One customer by external id (`$1`) with the columns `list_item_from_row` reads.
+pub fn customer_with_score_sql() -> String {
+    format!("{CUSTOMER_SELECT} LEFT JOIN customer_scores sc ON sc.customer_id = c.id WHERE c.external_id = $1")
+        .replacen(" FROM customers c", &format!(", {SCORE_SELECT} FROM customers c"), 1)
+}
+
 /// The score columns lists select, prefixed so they do not clash with the customer's.
 const SCORE_SELECT: &str = "sc.frequency AS sc_frequency, sc.recency AS sc_recency, sc.age AS sc_age, \
      sc.monetary_value AS sc_monetary_value, sc.p_alive AS sc_p_alive, sc.expected_purchases_90d AS sc_expected_purchases_90d, \
@@ -582,6 +588,18 @@ macro_rules! store_impl {
 
             async fn score(&self, customer: CustomerId) -> StoreResult<Option<crate::analysis::ScoreRow>> {
                 score_of(&self.pool, customer).await
+            }
+
+            async fn customer_with_score(
+                &self,
+                external_id: &crate::domain::ExternalId,
+            ) -> StoreResult<Option<crate::store::CustomerListItem>> {
+                let sql = crate::store::shared::customer_with_score_sql();
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(external_id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(list_item_from_row).transpose()
             }
 
             async fn ping(&self) -> StoreResult<()> {

@@ -57,8 +57,10 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
             .pragma("cache_size", "-32768");
+        // WAL lets readers run beside the one writer: enough connections that a busy server's
+        // reads do not queue behind each other or behind the writer.
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(8)
             .connect_with(options)
             .await?;
         Ok(Self { pool })

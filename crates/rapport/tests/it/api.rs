@@ -153,6 +153,18 @@ async fn every_route_needs_a_key_and_its_role(db: &TestDb) {
         let status = server.client.get(server.url(open)).send().await.unwrap().status();
         assert_eq!(status, StatusCode::OK, "{open}");
     }
+    let metrics = server.client.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::UNAUTHORIZED);
+    let metrics = server
+        .client
+        .get(server.url("/metrics"))
+        .bearer_auth(&server.viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("rapport_http_requests_total{"), "{text}");
 }
 
 async fn validation_errors_name_the_field(db: &TestDb) {

@@ -129,9 +129,13 @@ pub async fn get(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<CustomerView>, ApiError> {
-    let customer = find(&state, &id).await?;
-    let score = state.store.score(customer.id).await?;
-    Ok(ApiJson(CustomerView::new(customer, score)))
+    let external = ExternalId::parse(&id).map_err(|e| ApiError::invalid("id", e.0))?;
+    let item = state
+        .store
+        .customer_with_score(&external)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no customer with id '{external}'")))?;
+    Ok(ApiJson(CustomerView::new(item.customer, item.score)))
 }
 
 /// A new customer's profile.
