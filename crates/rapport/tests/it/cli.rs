@@ -109,3 +109,74 @@ fn the_demo_writes_a_business_with_every_kind_of_customer() {
         assert!(funnel["stages"][stage].as_u64().unwrap() > 0, "no {stage} in {funnel}");
     }
 }
+
+/// `rapport serve` stops on SIGTERM only after the requests in flight are answered, and every
+/// event a client was told is stored is in the database afterwards.
+#[cfg(unix)]
+#[test]
+fn serve_finishes_requests_in_flight_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+    let created = rapport(&db, &["keys", "create", "--name", "t", "--role", "staff", "--json"]);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let key: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let key = key["key"].as_str().unwrap().to_owned();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .env("RAPPORT_DATABASE_URL", &db)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let address = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"))
+        .to_owned();
+
+    rapport::server::install_tls_provider();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let acknowledged = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let sends = (0..200).map(|i| {
+            let client = client.clone();
+            let (address, key) = (address.clone(), key.clone());
+            async move {
+                let body = serde_json::json!({"customer_id": format!("S{i}"), "kind": "purchase",
+                    "amount": "3.00", "order_id": format!("sig-{i}")});
+                let response = client
+                    .post(format!("http://{address}/api/v1/events"))
+                    .bearer_auth(key)
+                    .json(&body)
+                    .send()
+                    .await;
+                response.is_ok_and(|r| r.status().is_success())
+            }
+        });
+        let all = tokio::spawn(futures::future::join_all(sends));
+        // Let the requests start, then ask the server to stop while they are in flight.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let pid = server.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        all.await.unwrap().into_iter().filter(|ok| *ok).count()
+    });
+    eprintln!("{acknowledged} of 200 requests were answered before the server stopped");
+    let status = server.wait().unwrap();
+    assert!(status.success(), "the server exits cleanly on SIGTERM: {status}");
+    assert!(acknowledged > 0, "some requests were in flight and answered");
+    let list = rapport(&db, &["customers", "list", "--json", "--limit", "1000"]);
+    let customers: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let stored = customers.as_array().map_or(0, Vec::len);
+    assert!(
+        stored >= acknowledged,
+        "{acknowledged} events were acknowledged but only {stored} customers are stored"
+    );
+}
