@@ -111,6 +111,7 @@ pub fn api_router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenAp
         .routes(routes!(reports::get_funnel))
         .routes(routes!(reports::current_model))
         .routes(routes!(reports::fit))
+        .routes(routes!(reports::score))
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
         // Outermost last: the key is checked before the idempotency store is consulted.

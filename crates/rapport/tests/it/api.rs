@@ -94,6 +94,7 @@ contract!(
     events_are_idempotent,
     customer_lists_page_without_gaps,
     customers_are_created_and_updated,
+    models_are_fitted_and_customers_scored_over_the_api,
 );
 
 /// Every operation in the OpenAPI document (generated from the router's own routes): 401
@@ -407,4 +408,58 @@ async fn customers_are_created_and_updated(db: &TestDb) {
     let first = &timeline["events"][0];
     assert_eq!(first["kind"], "stage_change", "newest first: {timeline}");
     assert!(first["reason"].as_str().unwrap().contains("called us"));
+}
+
+async fn models_are_fitted_and_customers_scored_over_the_api(db: &TestDb) {
+    use rapport::import::{TransactionColumns, import_transactions};
+    let server = TestServer::start(db).await;
+    let (status, body) = server.get("/api/v1/models/current").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = server.post("/api/v1/models/scores", &json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    import_transactions(
+        &db.store,
+        &crate::helpers::cdnow_sample(),
+        &TransactionColumns::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    let (status, body) = server
+        .post(
+            "/api/v1/models/fits",
+            &json!({"model": "bgnbd", "calibration_end": "1997-09-30"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // The paper's BG/NBD parameters on the CDNOW sample (Fader, Hardie and Lee 2005).
+    let r = body["model"]["params"]["r"].as_f64().unwrap();
+    assert!((r - 0.243).abs() < 0.243 * 0.005, "r = {r}");
+    assert_eq!(body["scoring"]["customers"], 2357);
+    let (status, current) = server.get("/api/v1/models/current").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(current["version"], body["model"]["version"]);
+
+    let (status, page) = server.get("/api/v1/customers?sort=clv&limit=3").await;
+    assert_eq!(status, StatusCode::OK);
+    let top = page["customers"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    let clv = |c: &Value| c["score"]["clv_12m"].as_f64().unwrap();
+    assert!(
+        clv(&top[0]) >= clv(&top[1]) && clv(&top[1]) >= clv(&top[2]),
+        "highest CLV first"
+    );
+    assert!(
+        !top[0]["score"]["explanation"].as_str().unwrap().is_empty(),
+        "every score has its explanation"
+    );
+    let (status, risky) = server.get("/api/v1/customers?sort=risk&limit=2&segment=at_risk").await;
+    assert_eq!(status, StatusCode::OK, "{risky}");
+    for customer in risky["customers"].as_array().unwrap() {
+        assert_eq!(customer["score"]["segment"], "at_risk");
+    }
+    let (status, again) = server.post("/api/v1/models/scores", &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["customers"], 2357);
 }

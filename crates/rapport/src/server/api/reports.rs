@@ -169,3 +169,21 @@ pub async fn fit(
         }),
     ))
 }
+
+/// Score every customer again with the current model version, as of the last stored purchase
+/// (after new purchases arrived; no refit).
+#[utoipa::path(post, path = "/models/scores", tag = "models",
+    responses((status = 200, body = ScoreReport), (status = 422, body = ErrorBody)))]
+pub async fn score(State(state): State<AppState>) -> Result<ApiJson<ScoreReport>, ApiError> {
+    if state.store.latest_fit().await?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cannot_score",
+            "no model fitted yet: POST /api/v1/models/fits fits one",
+        ));
+    }
+    let started = Instant::now();
+    let report = score_store(&state.store).await.map_err(ApiError::internal)?;
+    state.metrics.fit_seconds.observe(started.elapsed().as_secs_f64());
+    Ok(ApiJson(report))
+}
