@@ -129,6 +129,8 @@ pub fn api_router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenAp
 pub fn reference(document: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
     let swagger: Router = utoipa_swagger_ui::SwaggerUi::new(REFERENCE_PATH)
         .url(DOCUMENT_PATH, (*document).clone())
+        // "none": Swagger UI would otherwise offer to send the document to an online validator.
+        .config(utoipa_swagger_ui::Config::default().validator_url("none").try_it_out_enabled(true))
         .into();
     Router::new().merge(swagger.with_state(()))
 }
