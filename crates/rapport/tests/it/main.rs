@@ -4,3 +4,4 @@ mod analyze;
 mod cli;
 mod contract;
 mod helpers;
+mod webhooks;
