@@ -9,9 +9,11 @@ use serde::Serialize;
 
 use crate::domain::stage::promotions;
 use crate::domain::state::PurchaseTally;
+use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, EventKind, NewEvent, Stage, StageChange, StoredEvent};
 use crate::projection::{Folded, fold};
 use crate::store::{EventRow, NewCustomer, Store, StoreError, StoreResult, WriteTx};
+use crate::webhooks::{Outbox, payload};
 
 /// Events buffered before a round trip to the store.
 const BATCH: usize = 20_000;
@@ -65,6 +67,11 @@ pub struct Ingest {
     bulk: bool,
     pending: Vec<(Box<str>, NewEvent)>,
     report: IngestReport,
+    /// Webhook messages for what this ingest stores, written in its transaction.
+    outbox: Outbox,
+    /// The business's ids of the touched customers, while `finish` settles them (kept only when
+    /// a subscription wants stage changes).
+    names: HashMap<CustomerId, Box<str>>,
 }
 
 impl Ingest {
@@ -72,16 +79,20 @@ impl Ingest {
     pub async fn begin(store: &Arc<dyn Store>, source: impl Into<String>) -> StoreResult<Self> {
         let mut tx = store.begin().await?;
         let first_new_id = tx.max_event_id().await? + 1;
+        let now = chrono::Utc::now().timestamp();
+        let outbox = Outbox::load(&mut *tx, now).await?;
         Ok(Self {
             tx,
             source: source.into(),
-            now: chrono::Utc::now().timestamp(),
+            now,
             first_new_id,
             ids: HashMap::new(),
             tallies: Vec::new(),
             bulk: false,
             pending: Vec::with_capacity(BATCH),
             report: IngestReport::default(),
+            outbox,
+            names: HashMap::new(),
         })
     }
 
@@ -170,6 +181,12 @@ impl Ingest {
             return Ok(());
         }
         self.resolve_customers().await?;
+        let announce = self.outbox.wants(EventType::EventCreated) || self.outbox.wants(EventType::CustomerStageChanged);
+        let last_before = if announce {
+            Some(self.tx.max_event_id().await?)
+        } else {
+            None
+        };
         let rows: Vec<EventRow> = self
             .pending
             .iter()
@@ -178,6 +195,9 @@ impl Ingest {
         let stored = self.tx.insert_events(&rows).await?;
         self.report.stored += stored;
         self.report.duplicates += rows.len() as u64 - stored;
+        if let Some(last_before) = last_before {
+            self.announce_stored(last_before).await?;
+        }
         let all_stored = stored == rows.len() as u64;
         for (ext, event) in &self.pending {
             let seen = self.ids.get_mut(ext).expect("resolved above");
@@ -195,6 +215,35 @@ impl Ingest {
             }
         }
         self.pending.clear();
+        self.outbox.write(&mut *self.tx).await
+    }
+
+    /// Queues `event.created` (or `customer.stage_changed`) for the batch's events stored after
+    /// event `last_before`: repeats of events already in the log announce nothing.
+    async fn announce_stored(&mut self, last_before: i64) -> StoreResult<()> {
+        let customers: HashMap<&str, &str> = self.pending.iter().map(|(ext, e)| (e.key.as_str(), &**ext)).collect();
+        let keys: Vec<String> = customers.keys().map(|k| (*k).to_owned()).collect();
+        let mut stored = self.tx.events_by_keys(&keys).await?;
+        stored.retain(|e| e.id > last_before);
+        stored.sort_unstable_by_key(|e| e.id);
+        for event in stored {
+            let customer = customers[event.key.as_str()];
+            if let EventKind::StageChange { from, to, reason } = &event.kind {
+                let change = StageChange {
+                    from: *from,
+                    to: *to,
+                    at: event.occurred_at,
+                    reason: reason.clone(),
+                };
+                self.outbox.push(
+                    EventType::CustomerStageChanged,
+                    payload::StageChanged::new(customer, &change),
+                );
+            } else {
+                self.outbox
+                    .push(EventType::EventCreated, payload::event_created(event, customer));
+            }
+        }
         Ok(())
     }
 
@@ -242,6 +291,12 @@ impl Ingest {
         }
         let ids = self.tx.create_customers(&new).await?;
         let created = new.len() as u64;
+        if self.outbox.wants(EventType::CustomerCreated) {
+            for customer in &new {
+                self.outbox
+                    .push(EventType::CustomerCreated, payload::CustomerCreated::from(customer));
+            }
+        }
         for (customer, id) in new.into_iter().zip(ids) {
             let tally = self.tallies.len() as u32;
             self.tallies.push(PurchaseTally::default());
@@ -255,6 +310,7 @@ impl Ingest {
             );
         }
         self.report.customers_created += created;
+        self.outbox.write(&mut *self.tx).await?;
         Ok(created)
     }
 
@@ -264,7 +320,15 @@ impl Ingest {
         self.flush().await?;
 
         let started = std::time::Instant::now();
-        let touched = std::mem::take(&mut self.ids).into_values().filter(|seen| seen.touched);
+        let ids = std::mem::take(&mut self.ids);
+        if self.outbox.wants(EventType::CustomerStageChanged) {
+            self.names = ids
+                .iter()
+                .filter(|(_, seen)| seen.touched)
+                .map(|(ext, seen)| (seen.id, ext.clone()))
+                .collect();
+        }
+        let touched = ids.into_values().filter(|seen| seen.touched);
         let (mut tallied, mut refold): (Vec<Seen>, Vec<Seen>) = touched.partition(|seen| seen.tally != NO_TALLY);
         tallied.sort_unstable_by_key(|seen| seen.id);
         for chunk in tallied.chunks(TALLIED) {
@@ -317,6 +381,7 @@ impl Ingest {
         }
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "re-folded touched customers");
         let started = std::time::Instant::now();
+        self.outbox.write(&mut *self.tx).await?;
         self.tx.commit().await?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "committed");
         Ok(self.report)
@@ -334,6 +399,12 @@ impl Ingest {
         {
             let new_behaviour = last_behaviour_id.is_some_and(|id| id >= self.first_new_id);
             for change in stage_changes(&state, new_behaviour, &self.source, self.now) {
+                if let Some(name) = self.names.get(&customer) {
+                    self.outbox.push(
+                        EventType::CustomerStageChanged,
+                        payload::StageChanged::new(name, &change),
+                    );
+                }
                 let event = NewEvent {
                     key: format!("stage:{customer}:{}", state.stage_changes + 1),
                     occurred_at: change.at,
@@ -350,7 +421,8 @@ impl Ingest {
         }
         self.report.stage_changes += rows.len() as u64;
         self.tx.insert_events(&rows).await?;
-        self.tx.save_states(&states).await
+        self.tx.save_states(&states).await?;
+        self.outbox.write(&mut *self.tx).await
     }
 }
 

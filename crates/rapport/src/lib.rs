@@ -12,3 +12,4 @@ pub mod purchase_log;
 pub mod radar;
 pub mod server;
 pub mod store;
+pub mod webhooks;

@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Analysis, AnalysisOptions, CustomerIndex, PurchaseLog, Rows, analyze, model_name, score_rows};
 use crate::domain::state::{day_of, format_day};
+use crate::domain::webhook::EventType;
 use crate::store::{FitRecord, Store};
+use crate::webhooks::Outbox;
+use crate::webhooks::payload::AtRisk;
 
 /// What a model version keeps besides its printed summary: enough to score without refitting.
 #[derive(Debug, Serialize, Deserialize)]
@@ -97,8 +100,23 @@ pub async fn fit_store(store: &Arc<dyn Store>, settings: FitSettings) -> anyhow:
     Ok((analysis, version))
 }
 
-/// Scores every customer with the latest model version, as of the last purchase in the data.
-pub async fn score_store(store: &Arc<dyn Store>) -> anyhow::Result<ScoreReport> {
+/// How to score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreSettings {
+    /// `customer.at_risk` fires for a client or partner whose P(alive) falls from at least this to
+    /// below it.
+    pub at_risk_threshold: f64,
+}
+
+impl Default for ScoreSettings {
+    fn default() -> Self {
+        Self { at_risk_threshold: 0.5 }
+    }
+}
+
+/// Scores every customer with the latest model version, as of the last purchase in the data, and
+/// announces the clients and partners who fell below the at-risk threshold (in the same transaction).
+pub async fn score_store(store: &Arc<dyn Store>, settings: ScoreSettings) -> anyhow::Result<ScoreReport> {
     let fit = store
         .latest_fit()
         .await?
@@ -125,7 +143,16 @@ pub async fn score_store(store: &Arc<dyn Store>) -> anyhow::Result<ScoreReport> 
     })
     .await?;
     let mut tx = store.begin().await?;
-    tx.save_scores(fit.id, chrono::Utc::now().timestamp(), &rows).await?;
+    let scored_at = chrono::Utc::now().timestamp();
+    tx.save_scores(fit.id, scored_at, &rows).await?;
+    let mut outbox = Outbox::load(&mut *tx, scored_at).await?;
+    if outbox.wants(EventType::CustomerAtRisk) {
+        let threshold = settings.at_risk_threshold;
+        for row in tx.at_risk_crossings(threshold, scored_at).await? {
+            outbox.push(EventType::CustomerAtRisk, AtRisk { row: &row, threshold });
+        }
+        outbox.write(&mut *tx).await?;
+    }
     tx.commit().await?;
     Ok(ScoreReport {
         customers: rows.len(),

@@ -1,7 +1,7 @@
 //! `rapport fit` and `rapport score`: the defection radar on the database.
 
 use clap::Args;
-use rapport::radar::{FitSettings, fit_store, score_store};
+use rapport::radar::{FitSettings, ScoreSettings, fit_store, score_store};
 use rapport::store::open;
 
 use super::Output;
@@ -20,6 +20,10 @@ pub struct FitArgs {
 /// `rapport score`.
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
+    /// Announce a client or partner as at risk (webhook `customer.at_risk`) when their P(alive)
+    /// falls from at least this to below it.
+    #[arg(long, default_value_t = 0.5, env = "RAPPORT_AT_RISK_THRESHOLD")]
+    at_risk_threshold: f64,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -48,7 +52,10 @@ pub async fn fit(db: &str, args: FitArgs, out: Output) -> anyhow::Result<()> {
 /// Scores every customer with the latest model version, as of the last purchase in the data.
 pub async fn score(db: &str, args: ScoreArgs, out: Output) -> anyhow::Result<()> {
     let store = open(db).await?;
-    let report = score_store(&store).await?;
+    let settings = ScoreSettings {
+        at_risk_threshold: args.at_risk_threshold,
+    };
+    let report = score_store(&store, settings).await?;
     if args.json {
         return out.json(&report);
     }

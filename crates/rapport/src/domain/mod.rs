@@ -6,6 +6,7 @@ pub mod funnel;
 pub mod stage;
 pub mod state;
 pub mod types;
+pub mod webhook;
 
 pub use access::Role;
 pub use event::{EventKind, NewEvent, StoredEvent};

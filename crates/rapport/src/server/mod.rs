@@ -114,11 +114,13 @@ pub async fn serve(store: Arc<dyn Store>, bind: SocketAddr, ready: impl FnOnce(S
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
     let address = listener.local_addr()?;
-    let app = app(AppState::new(store));
+    let app = app(AppState::new(store.clone()));
+    let webhooks = crate::webhooks::Worker::start(store, Default::default())?;
     ready(address);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    webhooks.stop().await;
     tracing::info!("server stopped");
     Ok(())
 }

@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::api::{customers, events, keys, reports};
+use super::api::{customers, events, keys, reports, webhooks};
 use super::{AppState, auth, idempotency};
 
 /// Where the document is served.
@@ -34,6 +34,7 @@ pub const REFERENCE_PATH: &str = "/api/docs";
         (name = "reports", description = "Funnel"),
         (name = "models", description = "The defection radar's model versions"),
         (name = "keys", description = "API keys (admin)"),
+        (name = "webhooks", description = "Signed webhooks (admin): subscriptions, deliveries and attempts"),
     )
 )]
 struct ApiDoc;
@@ -114,6 +115,10 @@ pub fn api_router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenAp
         .routes(routes!(reports::score))
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::resend))
         // Outermost last: the key is checked before the idempotency store is consulted.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::replay))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::require_key));
@@ -130,7 +135,11 @@ pub fn reference(document: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
     let swagger: Router = utoipa_swagger_ui::SwaggerUi::new(REFERENCE_PATH)
         .url(DOCUMENT_PATH, (*document).clone())
         // "none": Swagger UI would otherwise offer to send the document to an online validator.
-        .config(utoipa_swagger_ui::Config::default().validator_url("none").try_it_out_enabled(true))
+        .config(
+            utoipa_swagger_ui::Config::default()
+                .validator_url("none")
+                .try_it_out_enabled(true),
+        )
         .into();
     Router::new().merge(swagger.with_state(()))
 }

@@ -1,6 +1,7 @@
 //! Storage: one `Store` trait, a SQLite and a PostgreSQL backend chosen by URL scheme. The only place with SQL.
 
 mod codec;
+pub mod outbox;
 mod postgres;
 mod shared;
 mod sqlite;
@@ -11,9 +12,14 @@ use async_trait::async_trait;
 
 use crate::analysis::ScoreRow;
 use crate::domain::funnel::FunnelRow;
+use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, CustomerState, ExternalId, Role, Stage, StoredEvent};
 
 pub use codec::EventRow;
+pub use outbox::{
+    AtRiskRow, AttemptRecord, AttemptResult, Claim, ClaimedDelivery, DeliveryPage, DeliveryRecord, DeliveryStatus,
+    NewSubscription, NextStep, OutboxMessage, SubscriptionRecord,
+};
 
 /// What can go wrong in the store, in domain terms; driver errors are mapped once, here.
 #[derive(Debug, thiserror::Error)]
@@ -288,6 +294,26 @@ pub trait Store: Send + Sync {
         response: &StoredResponse,
         now: i64,
     ) -> StoreResult<()>;
+    /// Stores a webhook subscription and returns its number.
+    async fn create_webhook(&self, subscription: &NewSubscription) -> StoreResult<i64>;
+    /// The webhook subscriptions not deleted, oldest first.
+    async fn webhooks(&self) -> StoreResult<Vec<SubscriptionRecord>>;
+    /// One webhook subscription, unless deleted.
+    async fn webhook(&self, id: i64) -> StoreResult<Option<SubscriptionRecord>>;
+    /// Deletes a subscription and cancels its pending deliveries; false when there is none.
+    async fn delete_webhook(&self, id: i64, now: i64) -> StoreResult<bool>;
+    /// A page of a subscription's deliveries, newest first, each with its attempts.
+    async fn webhook_deliveries(&self, page: DeliveryPage) -> StoreResult<Vec<DeliveryRecord>>;
+    /// Takes due deliveries that no live claim holds, for one worker until the claim's end.
+    async fn claim_webhook_deliveries(&self, claim: &Claim) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Logs an attempt and moves its delivery on (unless its claim lapsed meanwhile).
+    async fn record_webhook_attempt(&self, result: &AttemptResult) -> StoreResult<()>;
+    /// Makes a delivered, failed or cancelled delivery pending again, due now; false when there is
+    /// no such delivery of this live subscription.
+    async fn redeliver_webhook(&self, subscription: i64, delivery: i64, now_ms: i64) -> StoreResult<bool>;
+    /// Signalled when a transaction that wrote to the outbox commits, so a delivery worker on this
+    /// store wakes at once instead of at its next poll.
+    fn outbox_signal(&self) -> Arc<tokio::sync::Notify>;
 }
 
 /// A stored model version.
@@ -345,6 +371,13 @@ pub trait WriteTx: Send {
     async fn save_scores(&mut self, fit_id: i64, scored_at: i64, rows: &[ScoreRow]) -> StoreResult<()>;
     /// The stored events with these keys, in no particular order.
     async fn events_by_keys(&mut self, keys: &[String]) -> StoreResult<Vec<StoredEvent>>;
+    /// The live webhook subscriptions and the event types each wants.
+    async fn webhook_targets(&mut self) -> StoreResult<Vec<(i64, Vec<EventType>)>>;
+    /// Writes messages to the outbox with a delivery, due at `now_ms`, for each of their subscriptions.
+    async fn enqueue_webhooks(&mut self, messages: &[OutboxMessage], now_ms: i64) -> StoreResult<()>;
+    /// The clients and partners scored at `scored_at` whose P(alive) fell from at least `threshold`
+    /// at their previous scoring to below it.
+    async fn at_risk_crossings(&mut self, threshold: f64, scored_at: i64) -> StoreResult<Vec<AtRiskRow>>;
     /// Makes everything in the transaction permanent.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -8,11 +8,19 @@ use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
 use super::WriteTx;
+use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites, outbox_queries};
 use super::shared::{
     Bind, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, shared_queries, state_upsert_clause, store_impl,
 };
+use crate::domain::webhook::EventType;
 
 shared_queries!(Postgres, PgRow);
+outbox_queries!(sqlx::Postgres, sqlx::postgres::PgRow);
+
+/// A JSON array bound as `$1`, one row per element.
+const JSON_ROWS: &str = "jsonb_array_elements($1::jsonb) AS value";
+/// Replicas claim at the same time: each skips the rows another is claiming.
+const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 
 /// Prefix match with `LIKE`, which the `text_pattern_ops` indexes of migration 0003 answer.
 fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
@@ -35,13 +43,17 @@ const CHUNK: usize = 50_000;
 /// The PostgreSQL backend.
 pub struct PgStore {
     pool: PgPool,
+    outbox_signal: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl PgStore {
     /// Connects to the database a `postgres://` URL names.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            outbox_signal: Default::default(),
+        })
     }
 
     async fn migrate_schema(&self) -> StoreResult<()> {
@@ -54,6 +66,7 @@ impl PgStore {
             tx: self.pool.begin().await?,
             staging_ready: false,
             index_reads: false,
+            outbox: OutboxWrites::new(&self.outbox_signal),
         }))
     }
 }
@@ -64,6 +77,7 @@ struct PgTx {
     tx: Transaction<'static, Postgres>,
     staging_ready: bool,
     index_reads: bool,
+    outbox: OutboxWrites,
 }
 
 impl PgTx {
@@ -285,8 +299,22 @@ impl WriteTx for PgTx {
         Ok(())
     }
 
+    async fn webhook_targets(&mut self) -> StoreResult<Vec<(i64, Vec<EventType>)>> {
+        outbox_sql::targets(&mut self.tx).await
+    }
+
+    async fn enqueue_webhooks(&mut self, messages: &[OutboxMessage], now_ms: i64) -> StoreResult<()> {
+        self.outbox.wrote();
+        outbox_sql::enqueue(&mut self.tx, messages, now_ms).await
+    }
+
+    async fn at_risk_crossings(&mut self, threshold: f64, scored_at: i64) -> StoreResult<Vec<AtRiskRow>> {
+        outbox_sql::at_risk(&mut self.tx, threshold, scored_at).await
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
+        self.outbox.committed();
         Ok(())
     }
 }

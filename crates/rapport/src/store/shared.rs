@@ -60,10 +60,14 @@ pub fn state_upsert_clause() -> String {
     upsert_clause("customer_id", &STATE_COLUMNS[1..])
 }
 
-/// The clause that overwrites a customer's scores with the new ones.
+/// The clause that overwrites a customer's scores with the new ones, keeping the P(alive) they
+/// replace (customer.at_risk compares the two).
 pub fn score_upsert_clause() -> String {
     let columns: Vec<&str> = ["fit_id", "scored_at"].into_iter().chain(SCORE_COLUMNS).collect();
-    upsert_clause("customer_id", &columns)
+    format!(
+        "{}, previous_p_alive = customer_scores.p_alive",
+        upsert_clause("customer_id", &columns)
+    )
 }
 
 /// Expected value lost, as `CustomerSort::Risk` orders by it; an index of migration 0003 holds it.
@@ -769,6 +773,48 @@ macro_rules! store_impl {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            async fn create_webhook(&self, subscription: &crate::store::NewSubscription) -> StoreResult<i64> {
+                outbox_sql::create(&self.pool, subscription).await
+            }
+
+            async fn webhooks(&self) -> StoreResult<Vec<crate::store::SubscriptionRecord>> {
+                outbox_sql::list(&self.pool, None).await
+            }
+
+            async fn webhook(&self, id: i64) -> StoreResult<Option<crate::store::SubscriptionRecord>> {
+                Ok(outbox_sql::list(&self.pool, Some(id)).await?.pop())
+            }
+
+            async fn delete_webhook(&self, id: i64, now: i64) -> StoreResult<bool> {
+                outbox_sql::delete(&self.pool, id, now).await
+            }
+
+            async fn webhook_deliveries(
+                &self,
+                page: crate::store::DeliveryPage,
+            ) -> StoreResult<Vec<crate::store::DeliveryRecord>> {
+                outbox_sql::deliveries(&self.pool, page).await
+            }
+
+            async fn claim_webhook_deliveries(
+                &self,
+                claim: &crate::store::Claim,
+            ) -> StoreResult<Vec<crate::store::ClaimedDelivery>> {
+                outbox_sql::claim(&self.pool, claim).await
+            }
+
+            async fn record_webhook_attempt(&self, result: &crate::store::AttemptResult) -> StoreResult<()> {
+                outbox_sql::record(&self.pool, result).await
+            }
+
+            async fn redeliver_webhook(&self, subscription: i64, delivery: i64, now_ms: i64) -> StoreResult<bool> {
+                outbox_sql::redeliver(&self.pool, subscription, delivery, now_ms).await
+            }
+
+            fn outbox_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+                self.outbox_signal.clone()
             }
         }
     };

@@ -11,11 +11,19 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
 
 use super::WriteTx;
+use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites, outbox_queries};
 use super::shared::{
     Bind, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, shared_queries, state_upsert_clause, store_impl,
 };
+use crate::domain::webhook::EventType;
 
 shared_queries!(Sqlite, SqliteRow);
+outbox_queries!(sqlx::Sqlite, sqlx::sqlite::SqliteRow);
+
+/// A JSON array bound as `$1`, one row per element.
+const JSON_ROWS: &str = "jsonb_each($1)";
+/// SQLite has one writer at a time: a claim's single statement cannot interleave with another.
+const SKIP_LOCKED: &str = "";
 
 /// Prefix match as ranges, which SQLite answers from the indexes (its `LIKE` cannot use an
 /// index on `lower(...)`). SQLite's `lower` folds ASCII only, so the text is folded the same way.
@@ -45,6 +53,7 @@ const CHUNK: usize = 20_000;
 /// The SQLite backend.
 pub struct SqliteStore {
     pool: SqlitePool,
+    outbox_signal: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl SqliteStore {
@@ -63,7 +72,10 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            outbox_signal: Default::default(),
+        })
     }
 
     async fn migrate_schema(&self) -> StoreResult<()> {
@@ -75,7 +87,10 @@ impl SqliteStore {
         // IMMEDIATE takes the write lock up front: a deferred transaction that later wants to
         // write can fail with SQLITE_BUSY instead of waiting its turn.
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(SqliteTx { tx }))
+        Ok(Box::new(SqliteTx {
+            tx,
+            outbox: OutboxWrites::new(&self.outbox_signal),
+        }))
     }
 }
 
@@ -83,6 +98,7 @@ store_impl!(SqliteStore, "sqlite");
 
 struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
+    outbox: OutboxWrites,
 }
 
 #[async_trait]
@@ -248,8 +264,22 @@ impl WriteTx for SqliteTx {
         Ok(())
     }
 
+    async fn webhook_targets(&mut self) -> StoreResult<Vec<(i64, Vec<EventType>)>> {
+        outbox_sql::targets(&mut self.tx).await
+    }
+
+    async fn enqueue_webhooks(&mut self, messages: &[OutboxMessage], now_ms: i64) -> StoreResult<()> {
+        self.outbox.wrote();
+        outbox_sql::enqueue(&mut self.tx, messages, now_ms).await
+    }
+
+    async fn at_risk_crossings(&mut self, threshold: f64, scored_at: i64) -> StoreResult<Vec<AtRiskRow>> {
+        outbox_sql::at_risk(&mut self.tx, threshold, scored_at).await
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
+        self.outbox.committed();
         Ok(())
     }
 }

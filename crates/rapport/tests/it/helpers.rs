@@ -17,6 +17,8 @@ pub enum Backend {
 /// A fresh, empty database, removed when dropped.
 pub struct TestDb {
     pub store: Arc<dyn Store>,
+    /// Where the database is: open it again to play a restart.
+    pub url: String,
     pub dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
@@ -29,7 +31,12 @@ impl TestDb {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
                 let store = open(&url).await.expect("open sqlite");
-                Some(Self { store, dir, pg: None })
+                Some(Self {
+                    store,
+                    url,
+                    dir,
+                    pg: None,
+                })
             }
             Backend::Postgres => {
                 let Ok(admin) = std::env::var("RAPPORT_TEST_POSTGRES_URL") else {
@@ -48,6 +55,7 @@ impl TestDb {
                 let store = open(&url).await.expect("open postgres");
                 Some(Self {
                     store,
+                    url,
                     dir,
                     pg: Some((admin, name)),
                 })

@@ -5,6 +5,7 @@ pub mod customers;
 pub mod events;
 pub mod keys;
 pub mod reports;
+pub mod webhooks;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::funnel::{Funnel, funnel};
-use crate::radar::{FitSettings, ScoreReport, fit_store, score_store};
+use crate::radar::{FitSettings, ScoreReport, ScoreSettings, fit_store, score_store};
 use crate::server::AppState;
 use crate::server::error::{ApiError, ApiJson, ErrorBody};
 
@@ -91,6 +91,9 @@ pub struct FitRequest {
     pub time_unit: Option<String>,
     /// Last day of calibration (YYYY-MM-DD); the last purchase day when left out.
     pub calibration_end: Option<String>,
+    /// Webhook `customer.at_risk` fires for a client or partner whose P(alive) falls from at least
+    /// this to below it (default 0.5).
+    pub at_risk_threshold: Option<f64>,
 }
 
 /// A new model version and the scores it gave.
@@ -141,6 +144,15 @@ pub async fn fit(
                 .map_err(|_| ApiError::invalid("calibration_end", format!("'{raw}' is not a date (YYYY-MM-DD)")))
         })
         .transpose()?;
+    let at_risk_threshold = request
+        .at_risk_threshold
+        .unwrap_or(ScoreSettings::default().at_risk_threshold);
+    if !(0.0..=1.0).contains(&at_risk_threshold) {
+        return Err(ApiError::invalid(
+            "at_risk_threshold",
+            "at_risk_threshold is a probability, 0 to 1",
+        ));
+    }
     let started = Instant::now();
     let settings = FitSettings {
         calibration_end,
@@ -151,7 +163,9 @@ pub async fn fit(
     let (_, version) = fit_store(&state.store, settings)
         .await
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_fit", format!("{e:#}")))?;
-    let scoring = score_store(&state.store).await.map_err(ApiError::internal)?;
+    let scoring = score_store(&state.store, ScoreSettings { at_risk_threshold })
+        .await
+        .map_err(ApiError::internal)?;
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.fit_seconds.observe(seconds);
     let record = state
@@ -183,7 +197,9 @@ pub async fn score(State(state): State<AppState>) -> Result<ApiJson<ScoreReport>
         ));
     }
     let started = Instant::now();
-    let report = score_store(&state.store).await.map_err(ApiError::internal)?;
+    let report = score_store(&state.store, ScoreSettings::default())
+        .await
+        .map_err(ApiError::internal)?;
     state.metrics.fit_seconds.observe(started.elapsed().as_secs_f64());
     Ok(ApiJson(report))
 }

@@ -1,0 +1,80 @@
+//! The `data` of each event type's message.
+
+use serde::Serialize;
+
+use crate::domain::{Stage, StageChange, StoredEvent};
+use crate::server::api::{EventView, timestamp};
+use crate::store::{AtRiskRow, NewCustomer};
+
+/// `customer.created`: the profile as it was created.
+#[derive(Debug, Serialize)]
+pub struct CustomerCreated<'a> {
+    /// The business's id.
+    pub id: &'a str,
+    /// Full name.
+    pub name: Option<&'a str>,
+    /// E-mail address.
+    pub email: Option<&'a str>,
+    /// Phone number.
+    pub phone: Option<&'a str>,
+    /// Further fields.
+    pub attributes: &'a serde_json::Map<String, serde_json::Value>,
+    /// When Rapport created it.
+    pub created_at: String,
+}
+
+impl<'a> From<&'a NewCustomer> for CustomerCreated<'a> {
+    fn from(c: &'a NewCustomer) -> Self {
+        Self {
+            id: &c.external_id,
+            name: c.name.as_deref(),
+            email: c.email.as_deref(),
+            phone: c.phone.as_deref(),
+            attributes: &c.attributes,
+            created_at: timestamp(c.created_at),
+        }
+    }
+}
+
+/// `customer.stage_changed`: who moved, from where to where, and why.
+#[derive(Debug, Serialize)]
+pub struct StageChanged<'a> {
+    /// The business's id of the customer.
+    pub customer_id: &'a str,
+    /// The stage before (none for a customer's first stage).
+    pub from_stage: Option<Stage>,
+    /// The stage after.
+    pub to_stage: Stage,
+    /// Why.
+    pub reason: &'a str,
+    /// When.
+    pub changed_at: String,
+}
+
+impl<'a> StageChanged<'a> {
+    /// The message of a stage change of this customer.
+    pub fn new(customer_id: &'a str, change: &'a StageChange) -> Self {
+        Self {
+            customer_id,
+            from_stage: change.from,
+            to_stage: change.to,
+            reason: &change.reason,
+            changed_at: timestamp(change.at),
+        }
+    }
+}
+
+/// `event.created`: the event as `GET /api/v1/customers/{id}/events` shows it.
+pub fn event_created(event: StoredEvent, customer_id: &str) -> EventView {
+    EventView::new(event, customer_id)
+}
+
+/// `customer.at_risk`: the customer, the fall in P(alive), and what is at stake.
+#[derive(Debug, Serialize)]
+pub struct AtRisk<'a> {
+    /// The customer and the scores.
+    #[serde(flatten)]
+    pub row: &'a AtRiskRow,
+    /// The threshold crossed.
+    pub threshold: f64,
+}
