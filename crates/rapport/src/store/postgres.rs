@@ -118,6 +118,16 @@ impl WriteTx for PgTx {
             self.index_reads = true;
         }
         let ids: Vec<i64> = customers.iter().map(|c| c.0).collect();
+        // Replicas write concurrently and READ COMMITTED would let two of them fold the same
+        // customer from different snapshots, the later save losing the other's events. Locking the
+        // states first (in id order, so two writers cannot deadlock) makes the second wait, then
+        // read the log with the first's events committed.
+        sqlx::query(
+            "SELECT customer_id FROM customer_state WHERE customer_id = ANY($1) ORDER BY customer_id FOR UPDATE",
+        )
+        .bind(&ids)
+        .execute(&mut *self.tx)
+        .await?;
         let sql = format!("{EVENT_SELECT} WHERE customer_id = ANY($1) ORDER BY customer_id, id");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(ids)

@@ -23,9 +23,19 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(db: &TestDb) -> Self {
+        Self::start_on(db, db.store.clone()).await
+    }
+
+    /// A server on its own connection to the test database, as another replica would be.
+    pub async fn replica(db: &TestDb) -> Self {
+        let store = rapport::store::open(&db.url).await.expect("open the database again");
+        Self::start_on(db, store).await
+    }
+
+    async fn start_on(db: &TestDb, store: std::sync::Arc<dyn rapport::store::Store>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address: SocketAddr = listener.local_addr().expect("address");
-        let router = app(AppState::new(db.store.clone()));
+        let router = app(AppState::new(store));
         tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve");
         });
@@ -95,6 +105,7 @@ contract!(
     customer_lists_page_without_gaps,
     customers_are_created_and_updated,
     models_are_fitted_and_customers_scored_over_the_api,
+    two_replicas_writing_one_customer_lose_nothing,
 );
 
 /// Every operation in the OpenAPI document (generated from the router's own routes): 401
@@ -462,4 +473,32 @@ async fn models_are_fitted_and_customers_scored_over_the_api(db: &TestDb) {
     let (status, again) = server.post("/api/v1/models/scores", &json!({})).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again["customers"], 2357);
+}
+
+/// Two servers on one database (replicas) append purchases of the same customers at the same time:
+/// every purchase ends up in each customer's state, none lost to the other replica's write.
+async fn two_replicas_writing_one_customer_lose_nothing(db: &TestDb) {
+    let (a, b) = (TestServer::start(db).await, TestServer::replica(db).await);
+    let send = |server: &TestServer, i: usize| {
+        let body = purchase(&format!("R{}", i % 3), "1.00", Some(&format!("rep-{i}")), "2026-01-05");
+        let request = server
+            .client
+            .post(server.url("/api/v1/events"))
+            .bearer_auth(&server.staff)
+            .json(&body);
+        async move { request.send().await.expect("send").status() }
+    };
+    let requests = (0..120).map(|i| {
+        let server = if i % 2 == 0 { &a } else { &b };
+        send(server, i)
+    });
+    let statuses = futures::future::join_all(requests).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED), "{statuses:?}");
+    let mut total = 0;
+    for id in ["R0", "R1", "R2"] {
+        let (_, customer) = a.get(&format!("/api/v1/customers/{id}")).await;
+        assert_eq!(customer["purchase_count"], 40, "{customer}");
+        total += customer["purchase_count"].as_i64().unwrap();
+    }
+    assert_eq!(total, 120);
 }
