@@ -122,6 +122,11 @@ impl Ingest {
         self.tx.events_by_keys(keys).await
     }
 
+    /// Rapport's id of a customer this ingest has seen, by the business's id.
+    pub fn customer_id(&self, external_id: &str) -> Option<CustomerId> {
+        self.ids.get(external_id).map(|seen| seen.id)
+    }
+
     /// Events with this id or larger were stored by this ingest.
     pub fn first_new_id(&self) -> i64 {
         self.first_new_id

@@ -36,6 +36,8 @@ pub struct Outcome {
     pub customer: String,
     /// Stored by this request; false when its key was already in the log.
     pub created: bool,
+    /// The key was already in the log for another customer: the event sent was not stored.
+    pub conflict: bool,
 }
 
 struct Job {
@@ -136,10 +138,12 @@ async fn write_batch(store: &Arc<dyn Store>, batch: &[Job]) -> Result<Vec<Vec<Ou
                 .get(key)
                 .ok_or_else(|| StoreError::Corrupt(format!("event '{key}' was neither stored nor found")))?;
             let created = event.id >= first_new && answered.insert(key);
+            let conflict = ingest.customer_id(&incoming.customer) != Some(event.customer_id);
             job_outcomes.push(Outcome {
                 event: (*event).clone(),
                 customer: incoming.customer.clone(),
                 created,
+                conflict,
             });
         }
         outcomes.push(job_outcomes);

@@ -317,6 +317,12 @@ async fn events_are_idempotent(db: &TestDb) {
     assert_eq!(body["duplicates"], 1);
     assert_eq!(body["results"][0]["status"], "duplicate");
     assert_eq!(body["results"][1]["status"], "created");
+    // The same order id for another customer is not a repeat: the event is refused.
+    let (status, body) = server
+        .post("/api/v1/events", &purchase("C9", "19.90", Some("A-1"), "2026-03-01"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["field"], "event_key");
     let (_, c2) = server.get("/api/v1/customers/C2").await;
     assert_eq!(c2["stage"], "customer", "the write path moved the stage: {c2}");
     assert_eq!(c2["total_spend"], "5.00");

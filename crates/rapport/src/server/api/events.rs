@@ -77,10 +77,14 @@ pub struct BatchInput {
 /// What became of one event of a batch.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BatchItem {
-    /// `created`, or `duplicate` when its key was already stored.
+    /// `created`; `duplicate` when its key was already stored for the same customer; `conflict`
+    /// when it was stored for another customer (this event was not stored).
     pub status: String,
-    /// The event as stored (the earlier one, for a duplicate).
-    pub event: EventView,
+    /// The event as stored (the earlier one, for a duplicate); absent for a conflict.
+    pub event: Option<EventView>,
+    /// Why the event was not stored, for a conflict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What a batch stored.
@@ -88,8 +92,10 @@ pub struct BatchItem {
 pub struct BatchResult {
     /// Events stored now.
     pub created: usize,
-    /// Events whose key was already stored.
+    /// Events whose key was already stored for the same customer.
     pub duplicates: usize,
+    /// Events whose key was already stored for another customer (not stored).
+    pub conflicts: usize,
     /// One entry per event sent, in order.
     pub results: Vec<BatchItem>,
 }
@@ -253,6 +259,7 @@ async fn write(state: &AppState, events: Vec<Incoming>) -> Result<Vec<Outcome>, 
 #[utoipa::path(post, path = "/events", tag = "events", request_body = EventInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely: the first answer is given again")),
     responses((status = 201, body = EventView), (status = 200, body = EventView, description = "The key was stored already"),
+        (status = 409, body = ErrorBody, description = "The key is stored for another customer"),
         (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -266,6 +273,13 @@ pub async fn create(
         .await?
         .pop()
         .ok_or_else(|| ApiError::internal("the writer answered nothing"))?;
+    if outcome.conflict {
+        return Err(ApiError::conflict(format!(
+            "the event key '{}' is already stored for another customer; send a different event_key or order_id",
+            outcome.event.key
+        ))
+        .with_field("event_key"));
+    }
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -311,16 +325,29 @@ pub async fn batch(
         .collect::<Result<Vec<_>, _>>()?;
     let outcomes = write(&state, incoming).await?;
     let created = outcomes.iter().filter(|o| o.created).count();
+    let conflicts = outcomes.iter().filter(|o| o.conflict).count();
     let results: Vec<BatchItem> = outcomes
         .into_iter()
-        .map(|o| BatchItem {
-            status: if o.created { "created" } else { "duplicate" }.to_owned(),
-            event: EventView::new(o.event, &o.customer),
+        .map(|o| match (o.conflict, o.created) {
+            (true, _) => BatchItem {
+                status: "conflict".to_owned(),
+                error: Some(format!(
+                    "the event key '{}' is already stored for another customer",
+                    o.event.key
+                )),
+                event: None,
+            },
+            (false, created) => BatchItem {
+                status: if created { "created" } else { "duplicate" }.to_owned(),
+                event: Some(EventView::new(o.event, &o.customer)),
+                error: None,
+            },
         })
         .collect();
     Ok(ApiJson(BatchResult {
         created,
-        duplicates: results.len() - created,
+        duplicates: results.len() - created - conflicts,
+        conflicts,
         results,
     }))
 }
