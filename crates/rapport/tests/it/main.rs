@@ -3,4 +3,6 @@
 mod analyze;
 mod cli;
 mod contract;
+mod dashboard;
 mod helpers;
+mod web;
