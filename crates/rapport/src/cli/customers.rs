@@ -276,34 +276,8 @@ fn print_detail(d: &Detail, out: Output) -> anyhow::Result<()> {
             "  {:<16} {:<12} {}",
             time(e.occurred_at),
             e.kind.name(),
-            describe(&e.kind)
+            e.kind.describe()
         ))?;
     }
     Ok(())
-}
-
-fn describe(kind: &EventKind) -> String {
-    match kind {
-        EventKind::Purchase {
-            amount,
-            currency,
-            order_id,
-            quantity,
-        } => {
-            let mut text = format!("{amount} {}", currency.as_str());
-            if let Some(q) = quantity {
-                text.push_str(&format!(", {q} items"));
-            }
-            if let Some(o) = order_id {
-                text.push_str(&format!(", order {o}"));
-            }
-            text
-        }
-        EventKind::Interaction { channel, note } => format!("{channel}: {note}"),
-        EventKind::StageChange { from, to, reason } => {
-            format!("{} → {to}: {reason}", from.map_or("(new)", |s| s.as_str()))
-        }
-        EventKind::Note { text } => text.clone(),
-        EventKind::Referral { referred } => format!("referred {referred}"),
-    }
 }

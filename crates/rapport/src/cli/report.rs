@@ -3,10 +3,17 @@
 use chrono::NaiveDate;
 use clap::Args;
 use rapport::demo::{DemoConfig, generate};
+use rapport::domain::Role;
 use rapport::domain::funnel::{Funnel, funnel as compute_funnel};
 use rapport::ingest::Ingest;
 use rapport::projection;
-use rapport::store::open;
+use rapport::radar::{FitSettings, fit_store, score_store};
+use rapport::server::AppState;
+use rapport::server::accounts::{AccountError, create_user};
+use rapport::server::auth::random_token;
+use rapport::store::{Store, StoreError, open};
+use rapport_models::{ModelKind, TimeUnit};
+use std::sync::Arc;
 
 use super::Output;
 
@@ -38,9 +45,15 @@ pub struct DemoArgs {
     /// Last day of the two-year history (default: today).
     #[arg(long)]
     end: Option<NaiveDate>,
-    /// Print JSON.
+    /// Print JSON (and do not serve).
     #[arg(long)]
     json: bool,
+    /// Write, fit and score the demo, then stop instead of serving the dashboard.
+    #[arg(long)]
+    no_serve: bool,
+    /// Where the dashboard listens.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    bind: std::net::SocketAddr,
 }
 
 /// Prints the funnel report.
@@ -82,14 +95,66 @@ pub async fn demo(db: &str, args: DemoArgs, out: Output) -> anyhow::Result<()> {
         ingest.push(&customer, event).await?;
     }
     let report = ingest.finish().await?;
+    let settings = FitSettings {
+        calibration_end: None,
+        unit: TimeUnit::Week,
+        model: ModelKind::BgNbd,
+    };
+    // A tiny demo may not identify the model: the business is still there, only without scores.
+    let scored = match fit_store(&store, settings).await {
+        Ok((_, version)) => score_store(&store, rapport::radar::ScoreSettings::default())
+            .await
+            .map(|scores| (version, scores)),
+        Err(e) => Err(e),
+    };
     if args.json {
-        return out.json(&report);
+        let (version, scores) = scored.as_ref().map_or((None, None), |(v, s)| (Some(*v), Some(s)));
+        return out.json(&serde_json::json!({"ingest": report, "model_version": version, "scores": scores}));
     }
     out.line(&format!(
         "demo business written to {db}: {} customers, {} events ({} already there), {} stage changes",
         args.customers, report.stored, report.duplicates, report.stage_changes
     ))?;
-    out.line("next: `rapport funnel`, `rapport customers list --stage client`, `rapport customers show D00001`")
+    match scored {
+        Ok((version, scores)) => out.line(&format!(
+            "fitted model version {version} and scored {} customers: {} likely still active",
+            scores.customers, scores.likely_active
+        ))?,
+        Err(e) => out.line(&format!(
+            "the models could not be fitted ({e}): the pages show no scores"
+        ))?,
+    }
+    if args.no_serve {
+        return out.line("next: `rapport funnel`, `rapport customers list --stage client`, `rapport customers show D00001`, `rapport serve`");
+    }
+    let (email, password) = demo_login(&store).await?;
+    let state = AppState::new(store);
+    rapport::server::serve(state, args.bind, |address| {
+        let _ = out.line(&format!(
+            "dashboard: http://{address}/\nlog in as {email} with the password {password}\n\
+             (shown once: only its hash is stored; `rapport users create` makes more users). Ctrl-C stops."
+        ));
+    })
+    .await
+}
+
+/// Creates an admin for the demo (`demo@example.com`, or `demo2@...` when taken) with a random
+/// password, and returns both.
+async fn demo_login(store: &Arc<dyn Store>) -> anyhow::Result<(String, String)> {
+    let password = random_token(12);
+    for n in 1..100 {
+        let email = if n == 1 {
+            "demo@example.com".to_owned()
+        } else {
+            format!("demo{n}@example.com")
+        };
+        match create_user(store, &email, Role::Admin, &password).await {
+            Ok(_) => return Ok((email, password)),
+            Err(AccountError::Store(StoreError::Conflict(_))) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("this database has 99 demo users already; create one with `rapport users create`")
 }
 
 fn print_funnel(f: &Funnel, out: Output) -> anyhow::Result<()> {

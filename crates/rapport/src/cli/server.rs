@@ -2,11 +2,14 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use rapport::domain::Role;
+use rapport::server::AppState;
 use rapport::server::accounts::create_user;
 use rapport::server::auth::create_key;
+use rapport::server::dashboard::Dashboard;
 use rapport::store::open;
 
 use super::Output;
@@ -17,6 +20,10 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, default_value = "127.0.0.1:7878", env = "RAPPORT_BIND")]
     pub bind: SocketAddr,
+    /// Mark the dashboard's cookies Secure on every response (they are whenever a proxy sends
+    /// `X-Forwarded-Proto: https`); set this when users reach Rapport only over HTTPS.
+    #[arg(long, env = "RAPPORT_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 /// `rapport keys ...`.
@@ -79,10 +86,11 @@ pub struct UserCreateArgs {
 
 /// Serves the API until SIGTERM or Ctrl-C.
 pub async fn serve(db: &str, args: ServeArgs, out: Output) -> anyhow::Result<()> {
-    let store = open(db).await?;
-    rapport::server::serve(store, args.bind, |address| {
+    let mut state = AppState::new(open(db).await?);
+    state.dashboard = Arc::new(Dashboard::new(args.secure_cookies));
+    rapport::server::serve(state, args.bind, |address| {
         let _ = out.line(&format!(
-            "serving on http://{address} (API under /api/v1, reference at /api/docs); Ctrl-C stops"
+            "serving on http://{address} (dashboard at /, API under /api/v1, reference at /api/docs); Ctrl-C stops"
         ));
     })
     .await

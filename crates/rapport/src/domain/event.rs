@@ -59,6 +59,33 @@ impl EventKind {
             EventKind::Referral { .. } => "referral",
         }
     }
+
+    /// The event in a few words, as timelines show it: "19.90 USD, 2 items, order 1001".
+    pub fn describe(&self) -> String {
+        match self {
+            EventKind::Purchase {
+                amount,
+                currency,
+                order_id,
+                quantity,
+            } => {
+                let mut text = format!("{amount} {}", currency.as_str());
+                if let Some(q) = quantity {
+                    text.push_str(&format!(", {q} items"));
+                }
+                if let Some(o) = order_id {
+                    text.push_str(&format!(", order {o}"));
+                }
+                text
+            }
+            EventKind::Interaction { channel, note } => format!("{channel}: {note}"),
+            EventKind::StageChange { from, to, reason } => {
+                format!("{} → {to}: {reason}", from.map_or("(new)", |s| s.as_str()))
+            }
+            EventKind::Note { text } => text.clone(),
+            EventKind::Referral { referred } => format!("referred {referred}"),
+        }
+    }
 }
 
 /// An event about to be appended: its idempotency key, when it happened and what.

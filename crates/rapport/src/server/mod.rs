@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod idempotency;
 pub mod metrics;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The group-commit event writer.
     pub writer: EventWriter,
+    /// The web dashboard's settings, login limits and cached figures.
+    pub dashboard: Arc<dashboard::Dashboard>,
 }
 
 /// Installs `ring` as the process's TLS crypto provider (HTTP clients need one; the build leaves
@@ -61,6 +64,7 @@ impl AppState {
             store,
             keys: Arc::new(KeyCache::default()),
             metrics,
+            dashboard: Arc::default(),
         }
     }
 }
@@ -72,6 +76,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(openapi::reference(document))
+        .merge(dashboard::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(
@@ -109,13 +114,13 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Serves until SIGTERM or Ctrl-C, then stops taking connections and lets requests in flight finish.
-pub async fn serve(store: Arc<dyn Store>, bind: SocketAddr, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+pub async fn serve(state: AppState, bind: SocketAddr, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
     let address = listener.local_addr()?;
-    let app = app(AppState::new(store.clone()));
-    let webhooks = crate::webhooks::Worker::start(store, Default::default())?;
+    let webhooks = crate::webhooks::Worker::start(state.store.clone(), Default::default())?;
+    let app = app(state);
     ready(address);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

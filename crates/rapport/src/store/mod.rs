@@ -132,6 +132,8 @@ pub struct CustomerQuery {
     pub segment: Option<rapport_models::Segment>,
     /// Only customers whose id, e-mail or name starts with this (case-insensitive for e-mail and name).
     pub search: Option<String>,
+    /// Only the at-risk list: clients and partners whose P(alive) is below `AT_RISK_P_ALIVE`.
+    pub at_risk: bool,
     /// The order.
     pub sort: CustomerSort,
     /// At most this many.
@@ -167,9 +169,56 @@ impl CustomerListItem {
     }
 }
 
+/// A client or partner whose P(alive) is below this is at risk: more likely gone than still buying.
+pub const AT_RISK_P_ALIVE: f64 = 0.5;
+
 /// Expected value lost, as `CustomerSort::Risk` orders by it (the same formula as `RISK_SQL`).
 pub fn value_at_risk(score: &ScoreRow) -> f64 {
     score.clv_12m * (1.0 - score.p_alive) / score.p_alive.max(0.01)
+}
+
+/// The overview's figures, aggregated over every customer (a full scan: callers cache them).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct DashboardFigures {
+    /// Customers known.
+    pub customers: i64,
+    /// Customers who bought at least once.
+    pub buyers: i64,
+    /// Customers who bought on a second day (the second sale).
+    pub repeat_buyers: i64,
+    /// The last purchase in the data: windows end on its day.
+    pub last_purchase_at: Option<i64>,
+    /// Revenue in the 30 days up to and including the last purchase's day, in cents.
+    pub revenue_30d_cents: i64,
+    /// Revenue in the 365 days up to and including the last purchase's day, in cents.
+    pub revenue_365d_cents: i64,
+    /// Customers with scores.
+    pub scored: i64,
+    /// Scored customers with P(alive) above 0.5.
+    pub likely_active: i64,
+    /// Sum of every customer's 12-month lifetime value.
+    pub predicted_revenue_12m: f64,
+    /// Clients and partners whose P(alive) is below `AT_RISK_P_ALIVE`.
+    pub at_risk: i64,
+    /// When the scores were computed (Unix seconds).
+    pub scored_at: Option<i64>,
+    /// Purchases by calendar month (UTC), oldest first.
+    pub months: Vec<MonthFigures>,
+}
+
+/// One calendar month's purchases.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MonthFigures {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Purchases in the month.
+    pub purchases: i64,
+    /// Their total, in cents.
+    pub revenue_cents: i64,
+    /// Customers who bought in the month.
+    pub buyers: i64,
+    /// Of those, customers whose first purchase was in the month.
+    pub new_buyers: i64,
 }
 
 /// An API key as stored: never the key itself.
@@ -257,6 +306,8 @@ pub trait Store: Send + Sync {
     async fn customer_with_score(&self, external_id: &ExternalId) -> StoreResult<Option<CustomerListItem>>;
     /// Checks that the database answers.
     async fn ping(&self) -> StoreResult<()>;
+    /// The overview's figures over every customer and purchase (full scans: cache the answer).
+    async fn dashboard_figures(&self) -> StoreResult<DashboardFigures>;
     /// A filtered, sorted page of customers with their scores.
     async fn query_customers(&self, query: &CustomerQuery) -> StoreResult<Vec<CustomerListItem>>;
     /// Stores a new API key (by its hash) and returns its number.

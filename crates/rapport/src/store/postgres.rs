@@ -37,6 +37,11 @@ fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
     (sql, binds)
 }
 
+/// `YYYY-MM` (UTC) of a Unix-seconds column.
+fn month_of(column: &str) -> String {
+    format!("to_char(to_timestamp({column}) AT TIME ZONE 'UTC', 'YYYY-MM')")
+}
+
 /// Rows per COPY round.
 const CHUNK: usize = 50_000;
 

@@ -74,6 +74,10 @@ pub fn score_upsert_clause() -> String {
 pub const RISK_SQL: &str =
     "(sc.clv_12m * (1.0 - sc.p_alive) / (CASE WHEN sc.p_alive < 0.01 THEN 0.01 ELSE sc.p_alive END))";
 
+/// The at-risk list's condition (`CustomerQuery::at_risk`, `DashboardFigures::at_risk`): clients
+/// and partners whose P(alive) is below `store::AT_RISK_P_ALIVE`.
+pub const AT_RISK_SQL: &str = "(s.stage IN ('client', 'partner') AND sc.p_alive < 0.5)";
+
 /// A value to bind to a query built at run time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Bind {
@@ -112,6 +116,9 @@ pub fn customer_query_sql(
         binds.extend(values);
         conditions.push(sql);
     }
+    if query.at_risk {
+        conditions.push(AT_RISK_SQL.to_owned());
+    }
     let (key, direction) = match query.sort {
         CustomerSort::Id => ("c.id", ">"),
         CustomerSort::Clv => ("sc.clv_12m", "<"),
@@ -143,6 +150,7 @@ pub fn customer_query_sql(
         }
     }
     let scored_only = query.segment.is_some()
+        || query.at_risk
         || matches!(
             query.sort,
             CustomerSort::Clv | CustomerSort::Risk | CustomerSort::PAlive
@@ -502,6 +510,80 @@ macro_rules! shared_queries {
             rows.iter().map(list_item_from_row).collect()
         }
 
+        /// The overview's aggregates; `month_of` is the backend's `YYYY-MM` of a Unix-seconds column.
+        async fn dashboard_figures(pool: &sqlx::Pool<$db>) -> StoreResult<crate::store::DashboardFigures> {
+            use crate::store::shared::AT_RISK_SQL;
+            let customers: i64 = sqlx::query_scalar("SELECT count(*) FROM customers").fetch_one(pool).await?;
+            let (buyers, repeat_buyers, last_purchase_at): (i64, i64, Option<i64>) = sqlx::query_as(
+                "SELECT count(first_purchase_at), count(second_purchase_at), max(last_purchase_at) FROM customer_state",
+            )
+            .fetch_one(pool)
+            .await?;
+            let (scored, likely_active, predicted_revenue_12m, scored_at): (i64, i64, f64, Option<i64>) = sqlx::query_as(
+                "SELECT count(*), coalesce(sum(CASE WHEN p_alive > 0.5 THEN 1 ELSE 0 END), 0), \
+                 coalesce(sum(clv_12m), 0.0), max(scored_at) FROM customer_scores",
+            )
+            .fetch_one(pool)
+            .await?;
+            let at_risk: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM customer_scores sc JOIN customer_state s ON s.customer_id = sc.customer_id \
+                 WHERE {AT_RISK_SQL}"
+            )))
+            .fetch_one(pool)
+            .await?;
+            let (revenue_30d_cents, revenue_365d_cents) = match last_purchase_at {
+                None => (0, 0),
+                Some(last) => {
+                    let last_day = day_of(last);
+                    sqlx::query_as(
+                        "SELECT CAST(coalesce(sum(CASE WHEN occurred_at >= $1 THEN amount_cents ELSE 0 END), 0) AS BIGINT), \
+                         CAST(coalesce(sum(amount_cents), 0) AS BIGINT) \
+                         FROM events WHERE kind = 'purchase' AND occurred_at >= $2",
+                    )
+                    .bind((last_day - 29) * 86_400)
+                    .bind((last_day - 364) * 86_400)
+                    .fetch_one(pool)
+                    .await?
+                }
+            };
+            let sql = format!(
+                "SELECT {} AS month, count(*), CAST(coalesce(sum(amount_cents), 0) AS BIGINT), count(DISTINCT customer_id) \
+                 FROM events WHERE kind = 'purchase' GROUP BY 1 ORDER BY 1",
+                month_of("occurred_at")
+            );
+            let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
+            let sql = format!(
+                "SELECT {} AS month, count(*) FROM customer_state WHERE first_purchase_at IS NOT NULL GROUP BY 1",
+                month_of("first_purchase_at")
+            );
+            let new: std::collections::HashMap<String, i64> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?.into_iter().collect();
+            let months = rows
+                .into_iter()
+                .map(|(month, purchases, revenue_cents, buyers)| crate::store::MonthFigures {
+                    new_buyers: new.get(&month).copied().unwrap_or_default(),
+                    month,
+                    purchases,
+                    revenue_cents,
+                    buyers,
+                })
+                .collect();
+            Ok(crate::store::DashboardFigures {
+                customers,
+                buyers,
+                repeat_buyers,
+                last_purchase_at,
+                revenue_30d_cents,
+                revenue_365d_cents,
+                scored,
+                likely_active,
+                predicted_revenue_12m,
+                at_risk,
+                scored_at,
+                months,
+            })
+        }
+
         fn api_key_from_row(row: &$row) -> StoreResult<crate::store::ApiKeyRecord> {
             let role: String = row.try_get(2)?;
             Ok(crate::store::ApiKeyRecord {
@@ -609,6 +691,10 @@ macro_rules! store_impl {
             async fn ping(&self) -> StoreResult<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
+            }
+
+            async fn dashboard_figures(&self) -> StoreResult<crate::store::DashboardFigures> {
+                dashboard_figures(&self.pool).await
             }
 
             async fn query_customers(

@@ -47,6 +47,11 @@ fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
     (sql, binds)
 }
 
+/// `YYYY-MM` (UTC) of a Unix-seconds column.
+fn month_of(column: &str) -> String {
+    format!("strftime('%Y-%m', {column}, 'unixepoch')")
+}
+
 /// Rows per statement when a batch is written.
 const CHUNK: usize = 20_000;
 

@@ -100,7 +100,16 @@ fn the_demo_writes_a_business_with_every_kind_of_customer() {
     let db = sqlite(&dir);
     let out = rapport(
         &db,
-        &["demo", "--customers", "400", "--seed", "3", "--end", "2026-06-30"],
+        &[
+            "demo",
+            "--customers",
+            "400",
+            "--seed",
+            "3",
+            "--end",
+            "2026-06-30",
+            "--no-serve",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let funnel: serde_json::Value = serde_json::from_slice(&rapport(&db, &["funnel", "--json"]).stdout).unwrap();

@@ -30,6 +30,7 @@ contract!(
     a_missing_column_is_named_with_the_header_found,
     fits_and_scores_are_stored_and_read_back,
     an_order_repeated_within_one_file_counts_once,
+    dashboard_figures_add_up_customers_purchases_and_scores,
 );
 
 async fn all_customers(db: &TestDb) -> Vec<CustomerRecord> {
@@ -443,4 +444,102 @@ async fn an_order_repeated_within_one_file_counts_once(db: &TestDb) {
     let before = all_customers(db).await;
     rebuild(&db.store).await.unwrap();
     assert_eq!(all_customers(db).await, before);
+}
+
+fn score(customer: &str, p_alive: f64, clv_12m: f64) -> rapport::analysis::ScoreRow {
+    rapport::analysis::ScoreRow {
+        customer_id: customer.into(),
+        frequency: 1,
+        recency: 1.0,
+        age: 2.0,
+        monetary_value: 10.0,
+        p_alive,
+        expected_purchases_90d: 0.5,
+        expected_purchases_365d: 1.0,
+        expected_spend: 10.0,
+        clv_12m,
+        rfm_recency: 3,
+        rfm_frequency: 3,
+        rfm_monetary: 3,
+        segment: rapport_models::Segment::NeedsAttention,
+        expected_days_to_next_purchase: None,
+        explanation: format!("{customer} is explained"),
+    }
+}
+
+async fn dashboard_figures_add_up_customers_purchases_and_scores(db: &TestDb) {
+    use rapport::store::{CustomerQuery, CustomerSort, MonthFigures};
+    let csv = "customer_id,date,amount,order_id\n\
+        c1,2024-01-05,10.00,A1\nc1,2024-01-05,5.50,A2\nc2,2024-01-06,20.00,A3\nc1,2024-02-01,7.25,A4\n\
+        c3,2023-06-01,100.00,A5\nc3,2022-01-01,1.00,A6\n";
+    let options = FileOptions::csv(db.file("p.csv", csv));
+    import_transactions(&db.store, &options, &TransactionColumns::default(), None)
+        .await
+        .unwrap();
+
+    let f = db.store.dashboard_figures().await.unwrap();
+    assert_eq!((f.customers, f.buyers, f.repeat_buyers), (3, 3, 2));
+    assert_eq!(f.last_purchase_at, Some(1_706_745_600), "2024-02-01");
+    // 30 days to 2024-02-01 start on 2024-01-03; 365 days on 2023-02-02.
+    assert_eq!((f.revenue_30d_cents, f.revenue_365d_cents), (4_275, 14_275));
+    assert_eq!((f.scored, f.likely_active, f.at_risk, f.scored_at), (0, 0, 0, None));
+    let month = |month: &str, purchases, revenue_cents, buyers, new_buyers| MonthFigures {
+        month: month.into(),
+        purchases,
+        revenue_cents,
+        buyers,
+        new_buyers,
+    };
+    assert_eq!(
+        f.months,
+        [
+            month("2022-01", 1, 100, 1, 1),
+            month("2023-06", 1, 10_000, 1, 0),
+            month("2024-01", 3, 3_550, 2, 2),
+            month("2024-02", 1, 725, 1, 0),
+        ]
+    );
+
+    let fit = rapport::store::FitRecord {
+        id: 0,
+        created_at: 1,
+        model: "bgnbd".into(),
+        time_unit: "week".into(),
+        calibration_end: "2024-02-01".into(),
+        summary: serde_json::json!({}),
+        log_likelihood: -1.0,
+        customers: 3,
+    };
+    let version = db.store.save_fit(&fit).await.unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    let rows = [score("c1", 0.3, 50.0), score("c2", 0.9, 10.0), score("c3", 0.2, 5.0)];
+    tx.save_scores(version, 7, &rows).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let f = db.store.dashboard_figures().await.unwrap();
+    assert_eq!((f.scored, f.likely_active, f.at_risk, f.scored_at), (3, 1, 2, Some(7)));
+    assert!((f.predicted_revenue_12m - 65.0).abs() < 1e-9);
+    // c2 is a customer (one purchase day), so not on the list; c1 stands to lose more than c3.
+    let query = CustomerQuery {
+        at_risk: true,
+        sort: CustomerSort::Risk,
+        limit: 10,
+        ..CustomerQuery::default()
+    };
+    let listed = db.store.query_customers(&query).await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|i| i.customer.external_id.as_str()).collect();
+    assert_eq!(ids, ["c1", "c3"]);
+    let rest = CustomerQuery {
+        after: Some(listed[0].cursor(CustomerSort::Risk)),
+        ..query
+    };
+    let ids: Vec<String> = db
+        .store
+        .query_customers(&rest)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.customer.external_id)
+        .collect();
+    assert_eq!(ids, ["c3"]);
 }

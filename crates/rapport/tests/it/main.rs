@@ -4,5 +4,7 @@ mod analyze;
 mod api;
 mod cli;
 mod contract;
+mod dashboard;
 mod helpers;
+mod web;
 mod webhooks;

@@ -47,11 +47,13 @@ pub struct CustomerPage {
     pub next_cursor: Option<String>,
 }
 
-fn encode_cursor(cursor: Cursor) -> String {
+/// A cursor as lists hand it out: opaque, URL-safe.
+pub fn encode_cursor(cursor: Cursor) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", cursor.value, cursor.id))
 }
 
-fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
+/// A cursor `encode_cursor` made.
+pub fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
     let bad = || ApiError::invalid("cursor", format!("'{raw}' is not a cursor this API gave out"));
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(raw)
@@ -99,6 +101,7 @@ pub async fn list(
         sort,
         limit: limit + 1,
         after: params.cursor.as_deref().map(decode_cursor).transpose()?,
+        ..CustomerQuery::default()
     };
     let mut items = state.store.query_customers(&query).await?;
     let more = items.len() > limit as usize;

@@ -1,0 +1,68 @@
+//! The web dashboard: server-rendered pages behind a login, usable without JavaScript. Templates
+//! (`templates/`) are checked at compile time; charts are SVG drawn on the server; the one
+//! stylesheet is compiled into the binary. Nothing on a page loads from another host.
+
+mod charts;
+mod format;
+mod pages;
+mod session;
+mod stats;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+pub use self::session::{LOGIN_COOKIE, SESSION_COOKIE};
+use super::AppState;
+
+/// The stylesheet, served at `STYLESHEET_PATH`.
+const STYLESHEET: &str = include_str!("../../../static/dashboard.css");
+/// Where pages link the stylesheet; the version in the path lets browsers cache it for good.
+pub const STYLESHEET_PATH: &str = concat!("/static/dashboard-", env!("CARGO_PKG_VERSION"), ".css");
+
+/// What the dashboard keeps between requests: its cookie setting, the login rate limits and the
+/// overview's cached figures.
+#[derive(Default)]
+pub struct Dashboard {
+    /// Mark cookies `Secure` even when the request does not say it came over HTTPS.
+    pub secure_cookies: bool,
+    limits: session::LoginLimits,
+    stats: stats::StatsCache,
+}
+
+impl Dashboard {
+    /// A dashboard whose cookies are always `Secure` when `secure_cookies` is set (otherwise only
+    /// for requests that arrive with `X-Forwarded-Proto: https`).
+    pub fn new(secure_cookies: bool) -> Self {
+        Self {
+            secure_cookies,
+            ..Self::default()
+        }
+    }
+}
+
+/// The dashboard's routes: pages, login and logout, the stylesheet.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::overview))
+        .route("/customers", get(pages::customers))
+        .route("/customers/{id}", get(pages::customer))
+        .route("/customers/{id}/notes", post(pages::add_note))
+        .route("/customers/{id}/interactions", post(pages::log_interaction))
+        .route("/at-risk", get(pages::at_risk))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", get(session::logout_page).post(session::logout))
+        .route(STYLESHEET_PATH, get(stylesheet))
+}
+
+/// `GET /static/dashboard-VERSION.css`: public and cacheable for a year (a new version has a new path).
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        STYLESHEET,
+    )
+}

@@ -1,0 +1,118 @@
+//! The overview's figures are aggregates over every customer and purchase: too costly for a page
+//! view with a million customers. They are computed in the background and kept here; a page shows
+//! the latest with the time they were taken, and a view after `TTL` starts a new computation
+//! (the page still answers at once with the figures it has).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::charts;
+use crate::domain::funnel::{Quartiles, funnel};
+use crate::store::{DashboardFigures, Store, StoreError};
+
+/// How long figures are served before a page view asks for new ones.
+const TTL: Duration = Duration::from_secs(60);
+/// How long the first page view waits for the first figures before saying they are on their way.
+const FIRST_WAIT: Duration = Duration::from_millis(80);
+
+/// The overview's figures at one moment, with their charts drawn.
+pub struct Snapshot {
+    /// The aggregates.
+    pub figures: DashboardFigures,
+    /// Days from the first purchase to the second sale, when anyone came back.
+    pub second_sale: Option<Quartiles>,
+    /// The funnel chart (SVG).
+    pub funnel_chart: String,
+    /// Revenue by month (SVG).
+    pub revenue_chart: String,
+    /// New and returning buyers by month (SVG).
+    pub buyers_chart: String,
+    /// When they were computed (Unix seconds).
+    pub taken_at: i64,
+    taken: Instant,
+}
+
+/// The latest snapshot, and whether a computation is under way.
+pub struct StatsCache {
+    latest: Arc<watch::Sender<Option<Arc<Snapshot>>>>,
+    refreshing: Arc<AtomicBool>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl Default for StatsCache {
+    fn default() -> Self {
+        Self {
+            latest: Arc::new(watch::channel(None).0),
+            refreshing: Arc::default(),
+            failure: Arc::default(),
+        }
+    }
+}
+
+impl StatsCache {
+    /// The latest figures, starting a computation when they are missing or older than `TTL`.
+    /// Without any yet, waits up to `FIRST_WAIT` for the first; `Err` carries the last failure.
+    pub async fn get(&self, store: &Arc<dyn Store>) -> Result<Option<Arc<Snapshot>>, String> {
+        let current = self.latest.borrow().clone();
+        if current.as_ref().is_none_or(|s| s.taken.elapsed() >= TTL) {
+            self.refresh(store);
+        }
+        if current.is_some() {
+            return Ok(current);
+        }
+        let mut updates = self.latest.subscribe();
+        let _ = tokio::time::timeout(FIRST_WAIT, updates.wait_for(Option::is_some)).await;
+        let current = updates.borrow().clone();
+        match (current, self.failure.lock().expect("not poisoned").clone()) {
+            (None, Some(failure)) => Err(failure),
+            (current, _) => Ok(current),
+        }
+    }
+
+    /// Starts computing new figures in the background, unless that is under way already.
+    pub fn refresh(&self, store: &Arc<dyn Store>) {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (latest, refreshing, failure) = (self.latest.clone(), self.refreshing.clone(), self.failure.clone());
+        let store = store.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            match compute(&store).await {
+                Ok(snapshot) => {
+                    tracing::debug!(elapsed = ?started.elapsed(), "dashboard figures computed");
+                    latest.send_replace(Some(Arc::new(snapshot)));
+                    *failure.lock().expect("not poisoned") = None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "computing the dashboard figures failed");
+                    *failure.lock().expect("not poisoned") = Some(e.to_string());
+                }
+            }
+            refreshing.store(false, Ordering::Release);
+        });
+    }
+}
+
+async fn compute(store: &Arc<dyn Store>) -> Result<Snapshot, StoreError> {
+    let figures = store.dashboard_figures().await?;
+    let rows = store.funnel_rows().await?;
+    let snapshot = tokio::task::spawn_blocking(move || {
+        let funnel = funnel(&rows);
+        Snapshot {
+            funnel_chart: charts::funnel(&funnel),
+            revenue_chart: charts::revenue(&figures.months),
+            buyers_chart: charts::buyers(&figures.months),
+            figures,
+            second_sale: funnel.days_to_second_purchase,
+            taken_at: chrono::Utc::now().timestamp(),
+            taken: Instant::now(),
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("drawing the dashboard failed: {e}")))?;
+    Ok(snapshot)
+}

@@ -1,0 +1,283 @@
+//! The dashboard over HTTP, without a browser: sessions, CSRF, rate limits, roles and pages.
+
+use axum::http::StatusCode;
+use rapport::server::dashboard::{LOGIN_COOKIE, SESSION_COOKIE};
+
+use crate::web::{Client, PASSWORD, demo_db, field};
+
+/// The overview's figures are computed in the background: asks until they are there.
+async fn overview_with_figures(client: &mut Client) -> String {
+    for _ in 0..100 {
+        let page = client.get("/").await;
+        assert_eq!(page.status, StatusCode::OK);
+        if page.body.contains("Figures as of") {
+            return page.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the overview's figures never came");
+}
+
+/// The `href` of the link whose attribute list goes on with `after`.
+fn link_before(html: &str, after: &str) -> String {
+    let end = html.find(after).unwrap_or_else(|| panic!("no {after} in {html}"));
+    let start = html[..end].rfind("href=\"").unwrap() + 6;
+    html[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn a_page_without_a_session_redirects_to_the_login_page() {
+    let db = demo_db(300).await;
+    let mut client = Client::new(&db);
+    for (path, next) in [
+        ("/", "%2F"),
+        ("/customers?stage=client", "%2Fcustomers%3Fstage%3Dclient"),
+        ("/at-risk", "%2Fat-risk"),
+    ] {
+        let reply = client.get(path).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(reply.location(), format!("/login?next={next}"));
+    }
+    let login = client.get("/login").await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.body.contains("<form method=\"post\" action=\"/login\""));
+}
+
+#[tokio::test]
+async fn a_wrong_password_says_so_and_starts_no_session() {
+    let db = demo_db(300).await;
+    let mut client = Client::new(&db);
+    let reply = client.login("staff@example.com", "not the password").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        reply.body.contains("Wrong e-mail address or password."),
+        "{}",
+        reply.body
+    );
+    assert!(reply.set_cookies().iter().all(|c| !c.starts_with(SESSION_COOKIE)));
+    let unknown = client.login("nobody@example.com", PASSWORD).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(client.get("/").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_httponly_and_lax_and_secure_behind_tls() {
+    let db = demo_db(300).await;
+    let mut client = Client::new(&db);
+    let reply = client.login("viewer@example.com", PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location(), "/");
+    let session = reply
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with(SESSION_COOKIE))
+        .unwrap();
+    assert!(session.contains("; HttpOnly") && session.contains("; SameSite=Lax") && session.contains("; Path=/"));
+    assert!(!session.contains("Secure"), "plain HTTP: {session}");
+
+    let mut behind_tls = client.sibling();
+    behind_tls.headers.push(("x-forwarded-proto", "https"));
+    let reply = behind_tls.login("viewer@example.com", PASSWORD).await;
+    let session = reply
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with(SESSION_COOKIE))
+        .unwrap();
+    assert!(session.ends_with("; Secure"), "{session}");
+}
+
+#[tokio::test]
+async fn a_form_without_the_right_csrf_token_is_forbidden() {
+    let db = demo_db(300).await;
+    let mut client = Client::new(&db);
+    // The login form's token must match its cookie.
+    client.get("/login").await;
+    let forged = client
+        .post(
+            "/login",
+            &[
+                ("email", "staff@example.com"),
+                ("password", PASSWORD),
+                ("csrf", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(client.cookie(SESSION_COOKIE).is_none());
+
+    client.login("staff@example.com", PASSWORD).await;
+    let path = "/customers/D00001/notes";
+    let missing = client.post(path, &[("text", "no token")]).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    assert!(missing.body.contains("security token"), "{}", missing.body);
+    let wrong = client.post(path, &[("text", "wrong token"), ("csrf", "x")]).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let logout = client.post("/logout", &[]).await;
+    assert_eq!(logout.status, StatusCode::FORBIDDEN);
+    let page = client.get("/customers/D00001").await;
+    assert!(!page.body.contains("no token") && !page.body.contains("wrong token"));
+}
+
+#[tokio::test]
+async fn the_sixth_login_attempt_for_one_address_within_a_minute_is_refused() {
+    let db = demo_db(300).await;
+    let mut client = Client::new(&db);
+    for _ in 0..5 {
+        assert_eq!(
+            client.login("staff@example.com", "guess").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let refused = client.login("staff@example.com", PASSWORD).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        refused.body.contains("Too many login attempts. Wait"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    assert!(client.cookie(SESSION_COOKIE).is_none());
+    // Another account from the same address may still log in.
+    assert_eq!(
+        client.login("viewer@example.com", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_session() {
+    let db = demo_db(300).await;
+    let mut client = Client::new(&db);
+    client.login("viewer@example.com", PASSWORD).await;
+    let token = client.cookie(SESSION_COOKIE).unwrap().to_owned();
+    let page = client.get("/customers").await;
+    let reply = client.post("/logout", &[("csrf", &field(&page.body, "csrf"))]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location(), "/login");
+    assert!(client.cookie(SESSION_COOKIE).is_none(), "the cookie is cleared");
+    assert!(client.cookie(LOGIN_COOKIE).is_none());
+    // The old token no longer opens anything.
+    let mut replay = client.sibling();
+    replay.set_cookie(SESSION_COOKIE, &token);
+    assert_eq!(replay.get("/").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn staff_add_notes_and_interactions_and_viewers_may_not() {
+    let db = demo_db(300).await;
+    let mut staff = Client::new(&db);
+    staff.login("staff@example.com", PASSWORD).await;
+    let page = staff.get("/customers/D00002").await;
+    assert!(page.body.contains("Add a note"));
+    let (csrf, key) = (field(&page.body, "csrf"), field(&page.body, "key"));
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("key", key.as_str()),
+        ("text", "prefers <b>e-mail</b>"),
+    ];
+    let saved = staff.post("/customers/D00002/notes", &fields).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert_eq!(saved.location(), "/customers/D00002?saved=note#notes");
+    // The same form sent twice stores one note.
+    staff.post("/customers/D00002/notes", &fields).await;
+    let page = staff.get("/customers/D00002?saved=note").await;
+    assert!(page.body.contains("Note saved."));
+    assert!(!page.body.contains("<b>e-mail"), "text is escaped");
+    assert_eq!(
+        page.body.matches("(staff@example.com)").count(),
+        2,
+        "in notes and timeline once each"
+    );
+    let interaction = [
+        ("csrf", csrf.as_str()),
+        ("key", "i-1"),
+        ("channel", "phone"),
+        ("note", "called back"),
+    ];
+    assert_eq!(
+        staff.post("/customers/D00002/interactions", &interaction).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        staff
+            .get("/customers/D00002")
+            .await
+            .body
+            .contains("phone: called back (staff@example.com)")
+    );
+
+    let mut viewer = staff.sibling();
+    viewer.login("viewer@example.com", PASSWORD).await;
+    let page = viewer.get("/customers/D00002").await;
+    assert!(!page.body.contains("Add a note"));
+    let csrf = field(&page.body, "csrf");
+    let refused = viewer
+        .post("/customers/D00002/notes", &[("csrf", &csrf), ("text", "sneaky")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("Your role, viewer, may look"));
+}
+
+#[tokio::test]
+async fn every_page_shows_its_key_content() {
+    let db = demo_db(300).await;
+    let mut client = Client::new(&db);
+    client.login("viewer@example.com", PASSWORD).await;
+    let overview = overview_with_figures(&mut client).await;
+    for text in [
+        "Customers",
+        "Active customers",
+        "Repeat-purchase rate",
+        "Revenue, last 30 days",
+        "Revenue, last 365 days",
+        "Predicted revenue, next 12 months",
+        "At-risk clients",
+        "<svg",
+        "Revenue by month",
+        "new buyers",
+        "href=\"/at-risk\"",
+        "href=\"/customers\"",
+    ] {
+        assert!(overview.contains(text), "overview lacks {text}");
+    }
+    assert!(overview.contains(">300</a>"), "300 customers: {overview}");
+
+    let list = client.get("/customers?stage=client&sort=clv").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("<option value=\"client\" selected>"));
+    assert!(list.body.contains("href=\"/customers/D"));
+    let first_page = client.get("/customers").await;
+    let next = link_before(&first_page.body, "\" rel=\"next\"");
+    let second = client.get(&next.replace("&#38;", "&").replace("&amp;", "&")).await;
+    assert_eq!(second.status, StatusCode::OK);
+    let ids: Vec<&str> = second
+        .body
+        .split("href=\"/customers/")
+        .skip(1)
+        .map(|s| &s[..6])
+        .collect();
+    assert_eq!(
+        ids.first(),
+        Some(&"D00051"),
+        "the second page starts after the 50th: {next} {ids:?}"
+    );
+    assert_eq!(
+        client.get("/customers?sort=sideways").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let customer = client.get("/customers/D00001").await;
+    for text in ["Profile", "Stage history", "Outlook", "P(alive)", "Timeline", "Notes"] {
+        assert!(customer.body.contains(text), "customer page lacks {text}");
+    }
+    assert_eq!(client.get("/customers/NOPE").await.status, StatusCode::NOT_FOUND);
+
+    let at_risk = client.get("/at-risk").await;
+    assert_eq!(at_risk.status, StatusCode::OK);
+    assert!(at_risk.body.contains("Value at risk"));
+    assert!(at_risk.body.contains("class=\"why\""), "each row has its explanation");
+
+    let css = client.get(rapport::server::dashboard::STYLESHEET_PATH).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.headers["cache-control"].to_str().unwrap().contains("max-age"));
+}
