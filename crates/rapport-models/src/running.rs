@@ -83,7 +83,8 @@ fn summarize_blocks(blocks: &[(u32, &[Purchase])], options: &SummaryOptions) -> 
             let same_day = r.rows > 0 && r.previous == p.day;
             (r.previous, r.rows) = (p.day, r.rows + 1);
             let first = r.first;
-            r.walk.add(p.day, p.amount, same_day, first, options.calibration_end, holdout_end);
+            r.walk
+                .add(p.day, p.amount, same_day, first, options.calibration_end, holdout_end);
         }
         let summaries = running
             .iter()

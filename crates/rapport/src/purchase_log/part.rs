@@ -144,17 +144,22 @@ pub fn join(parts: Vec<PartLog>, mut index: CustomerIndex) -> PurchaseLog {
     for part in parts {
         let mut texts = vec![u32::MAX; part.texts.len()];
         let mut purchases = part.purchases;
-        for p in &mut purchases {
-            p.customer = match p.customer.checked_sub(KEYED_NUMBERS) {
-                None => index.number(&mut log.customers, p.customer),
-                Some(local) => {
-                    let slot = &mut texts[local as usize];
-                    if *slot == u32::MAX {
-                        *slot = index.index_of(&mut log.customers, part.texts[local as usize].as_str());
+        // The table is read at random: a first pass over each chunk's keys has their entries
+        // fetched together, where the pass that assigns indices would wait for each in turn.
+        for chunk in purchases.chunks_mut(512) {
+            index.warm(chunk.iter().map(|p| p.customer));
+            for p in chunk {
+                p.customer = match p.customer.checked_sub(KEYED_NUMBERS) {
+                    None => index.number(&mut log.customers, p.customer),
+                    Some(local) => {
+                        let slot = &mut texts[local as usize];
+                        if *slot == u32::MAX {
+                            *slot = index.index_of(&mut log.customers, part.texts[local as usize].as_str());
+                        }
+                        *slot
                     }
-                    *slot
-                }
-            };
+                };
+            }
         }
         if log.purchases.is_empty() {
             log.purchases = purchases;

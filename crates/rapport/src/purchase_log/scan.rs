@@ -45,19 +45,24 @@ impl Fields {
                     source,
                 };
                 while reader.read(&mut record).map_err(io)? && reader.line() <= options.skip_lines {}
-                record.iter().map(|f| String::from_utf8_lossy(f).trim().to_owned()).collect()
+                record
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+                    .collect()
             }
         };
         let find = |name: &str| names.iter().position(|n| n == name);
-        Ok(match (find(&columns.customer), find(&columns.date), find(&columns.amount)) {
-            (Some(customer), Some(date), Some(amount)) => Some(Fields {
-                delimiter: options.delimiter,
-                customer,
-                date,
-                amount,
-            }),
-            _ => None,
-        })
+        Ok(
+            match (find(&columns.customer), find(&columns.date), find(&columns.amount)) {
+                (Some(customer), Some(date), Some(amount)) => Some(Fields {
+                    delimiter: options.delimiter,
+                    customer,
+                    date,
+                    amount,
+                }),
+                _ => None,
+            },
+        )
     }
 
     /// The needed fields of one line (its newline included); `Err(())` when the general reader
