@@ -14,11 +14,11 @@ const BLOCK_BITS: u32 = 13;
 /// The summaries, sorted by customer index; `None` (having done part of the work) when some
 /// customer's days are not in order or the indices are too sparse for a table of them.
 pub(crate) fn summarize_in_order(purchases: &[Purchase], options: &SummaryOptions) -> Option<Vec<CustomerSummary>> {
-    let max_key = purchases.iter().map(|p| p.customer).max()? as usize;
-    if max_key > 4 * purchases.len() + 1024 {
+    let (max_key, counts) = count_blocks(purchases)?;
+    if max_key as usize > 4 * purchases.len() + 1024 {
         return None;
     }
-    let (rows, starts) = split_into_blocks(purchases, (max_key >> BLOCK_BITS) + 1);
+    let (rows, starts) = split_into_blocks(purchases, counts);
     let blocks: Vec<(u32, &[Purchase])> = starts
         .windows(2)
         .enumerate()
@@ -33,12 +33,24 @@ pub(crate) fn summarize_in_order(purchases: &[Purchase], options: &SummaryOption
     map_reduce(&blocks, |b| b.1.len(), work, merge)
 }
 
-/// The rows stably reordered by block of customer index, and where each block starts.
-fn split_into_blocks(purchases: &[Purchase], blocks: usize) -> (Vec<Purchase>, Vec<usize>) {
-    let mut starts = vec![0usize; blocks + 1];
+/// The largest customer index and, after a 0, the number of rows of each block (one pass).
+fn count_blocks(purchases: &[Purchase]) -> Option<(u32, Vec<usize>)> {
+    let mut counts = vec![0usize];
+    let mut max_key = None;
     for p in purchases {
-        starts[(p.customer >> BLOCK_BITS) as usize + 1] += 1;
+        let slot = (p.customer >> BLOCK_BITS) as usize + 1;
+        if slot >= counts.len() {
+            counts.resize(slot + 1, 0);
+        }
+        counts[slot] += 1;
+        max_key = max_key.max(Some(p.customer));
     }
+    Some((max_key?, counts))
+}
+
+/// The rows stably reordered by block of customer index, and where each block starts (from
+/// [`count_blocks`]' counts).
+fn split_into_blocks(purchases: &[Purchase], mut starts: Vec<usize>) -> (Vec<Purchase>, Vec<usize>) {
     for k in 1..starts.len() {
         starts[k] += starts[k - 1];
     }
@@ -70,7 +82,8 @@ struct Running {
 fn summarize_blocks(blocks: &[(u32, &[Purchase])], options: &SummaryOptions) -> Option<Vec<CustomerSummary>> {
     let holdout_end = options.holdout_end.unwrap_or(options.calibration_end);
     let mut running = vec![Running::default(); 1 << BLOCK_BITS];
-    let mut out = Vec::new();
+    let most = blocks.iter().map(|(_, rows)| rows.len().min(1 << BLOCK_BITS)).sum();
+    let mut out = Vec::with_capacity(most);
     for &(base, rows) in blocks {
         running.fill(Running::default());
         for p in rows {
