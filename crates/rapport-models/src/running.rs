@@ -24,13 +24,20 @@ pub(crate) fn summarize_in_order(purchases: &[Purchase], options: &SummaryOption
         .enumerate()
         .map(|(block, w)| ((block as u32) << BLOCK_BITS, &rows[w[0]..w[1]]))
         .collect();
-    let work = |part: &[(u32, &[Purchase])]| summarize_blocks(part, options);
-    let merge = |a: Option<Vec<CustomerSummary>>, b: Option<Vec<CustomerSummary>>| {
+    let work = |part: &[(u32, &[Purchase])]| summarize_blocks(part, options).map(|s| vec![s]);
+    let merge = |a: Option<Vec<Vec<CustomerSummary>>>, b: Option<Vec<Vec<CustomerSummary>>>| {
         let (mut a, b) = (a?, b?);
         a.extend(b);
         Some(a)
     };
-    map_reduce(&blocks, |b| b.1.len(), work, merge)
+    let parts = map_reduce(&blocks, |b| b.1.len(), work, merge)?;
+    // The reordered copy of the log goes before the parts are joined: peak memory.
+    drop(blocks);
+    drop(rows);
+    let mut parts = parts.into_iter();
+    let mut out = parts.next().unwrap_or_default();
+    parts.for_each(|part| out.extend(part));
+    Some(out)
 }
 
 /// The largest customer index and, after a 0, the number of rows of each block (one pass).
