@@ -3,6 +3,7 @@
 # One command from a clean checkout: bench/btyd/run.sh        (see bench/btyd/README.md)
 #   --lifetimes-only   measure the Python side only (no cargo build, no rapport run)
 #   --no-build         use the existing target/release/rapport instead of building it
+# The binary is looked for under $CARGO_TARGET_DIR when it is set, as cargo builds it there.
 # Everything it makes goes to bench/out/ (gitignored): the virtualenv, the purchase log, the JSON of
 # both tools, /usr/bin/time output and the table btyd.md.
 set -euo pipefail
@@ -13,7 +14,9 @@ OUT="$ROOT/bench/out"
 VENV="$OUT/venv"
 PY="$VENV/bin/python"
 DATA="$OUT/btyd_purchases.csv"
-BIN="$ROOT/target/release/rapport"
+TARGET="${CARGO_TARGET_DIR:-target}"
+case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
+BIN="$TARGET/release/rapport"
 PYTHON="${PYTHON:-python3}"
 
 # The process is CDNOW's: customers acquired over the first 12 weeks of 1997. CDNOW's window is 78
@@ -30,7 +33,7 @@ for arg in "$@"; do
   case "$arg" in
     --lifetimes-only) RAPPORT=0 ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -69,6 +69,12 @@ fn main() {
         unit: TimeUnit::Week,
     };
     let summaries = timed("summarize", repeat, || summarize(&log, &options));
+    let mut by_date = log.clone();
+    by_date.sort_by_key(|p| p.day);
+    timed("summarize (log sorted by date)", repeat, || {
+        summarize(&by_date, &options)
+    });
+    drop(by_date);
     let data = timed("group histories", repeat, || {
         Histories::from_summaries(&summaries).unwrap()
     });

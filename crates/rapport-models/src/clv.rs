@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::FastHash;
 use crate::gamma_gamma::GammaGammaParams;
-use crate::parallel::map_reduce;
+use crate::parallel::fill;
 use crate::predict::CustomerModel;
 use crate::summary::{CustomerSummary, History, TimeUnit};
 
@@ -68,41 +68,47 @@ pub fn score_customers(
     customers: &[CustomerSummary],
     options: &ClvOptions,
 ) -> Vec<CustomerScore> {
-    let work = |part: &[CustomerSummary]| score_part(model, spend, part, options);
-    let merge = |mut a: Vec<CustomerScore>, b: Vec<CustomerScore>| {
-        a.extend(b);
-        a
+    let blank = CustomerScore {
+        customer: 0,
+        p_alive: 0.0,
+        expected_purchases: 0.0,
+        expected_spend: 0.0,
+        clv: 0.0,
+        median_time_to_next_purchase: None,
     };
-    map_reduce(customers, |_| 1, work, merge)
+    let mut scores = vec![blank; customers.len()];
+    fill(customers, &mut scores, |part, out| {
+        score_part(model, spend, part, options, out)
+    });
+    scores
 }
 
-/// Scores one contiguous part of the customers, with its own cache.
+/// Scores one contiguous part of the customers into `out`, with its own cache.
 fn score_part(
     model: &(impl CustomerModel + ?Sized),
     spend: Option<&GammaGammaParams>,
     customers: &[CustomerSummary],
     options: &ClvOptions,
-) -> Vec<CustomerScore> {
+    out: &mut [CustomerScore],
+) {
     let mut cache: HashMap<(u32, u64), (f64, f64), FastHash> = HashMap::default();
-    customers
-        .iter()
-        .map(|c| {
-            let h = c.history();
-            let &mut (discounted, total) = cache
-                .entry((h.frequency, h.age.to_bits()))
-                .or_insert_with(|| discounted_purchases_if_alive(model, h.frequency, h.age, options));
-            let (p_alive, median) = model.p_alive_and_median(&h);
-            let expected_spend = spend.map_or(c.monetary, |g| g.expected_spend(c.frequency, c.monetary));
-            CustomerScore {
-                customer: c.customer,
-                p_alive,
-                expected_purchases: p_alive * total,
-                expected_spend,
-                clv: p_alive * discounted * expected_spend,
-                median_time_to_next_purchase: median,
-            }
-        })
-        .collect()
+    let scores = customers.iter().map(|c| {
+        let h = c.history();
+        let &mut (discounted, total) = cache
+            .entry((h.frequency, h.age.to_bits()))
+            .or_insert_with(|| discounted_purchases_if_alive(model, h.frequency, h.age, options));
+        let (p_alive, median) = model.p_alive_and_median(&h);
+        let expected_spend = spend.map_or(c.monetary, |g| g.expected_spend(c.frequency, c.monetary));
+        CustomerScore {
+            customer: c.customer,
+            p_alive,
+            expected_purchases: p_alive * total,
+            expected_spend,
+            clv: p_alive * discounted * expected_spend,
+            median_time_to_next_purchase: median,
+        }
+    });
+    out.iter_mut().zip(scores).for_each(|(slot, score)| *slot = score);
 }
 
 /// (Discounted, undiscounted) expected purchases over the horizon for a customer alive now.

@@ -70,21 +70,44 @@ pub(crate) fn group(customers: &[CustomerSummary]) -> Result<Grouped, FitError> 
 }
 
 /// Distinct values in order of first appearance, with a rank for each.
-#[derive(Default)]
 struct Ranks {
     index: HashMap<u64, u32, FastHash>,
     values: Vec<f64>,
+    /// The last value (as bits) seen in each of a few slots, with its rank: times take a few
+    /// hundred values, so nearly every lookup ends here, in the first-level cache.
+    recent: Box<[(u64, u32); RECENT_SLOTS]>,
+}
+
+/// Slots of [`Ranks::recent`].
+const RECENT_SLOTS: usize = 1 << 10;
+
+impl Default for Ranks {
+    fn default() -> Self {
+        Ranks {
+            index: HashMap::default(),
+            values: Vec::new(),
+            // NaN bits: no valid time has them.
+            recent: Box::new([(u64::MAX, 0); RECENT_SLOTS]),
+        }
+    }
 }
 
 impl Ranks {
     fn rank(&mut self, value: f64) -> u32 {
         // Adding 0.0 turns -0.0 into 0.0, so equal times share a rank.
         let value = value + 0.0;
+        let bits = value.to_bits();
+        let slot = (bits ^ (bits >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - RECENT_SLOTS.trailing_zeros());
+        let recent = &mut self.recent[slot as usize];
+        if recent.0 == bits {
+            return recent.1;
+        }
         let next = self.values.len() as u32;
-        let rank = *self.index.entry(value.to_bits()).or_insert(next);
+        let rank = *self.index.entry(bits).or_insert(next);
         if rank == next {
             self.values.push(value);
         }
+        *recent = (bits, rank);
         rank
     }
 

@@ -58,6 +58,7 @@ mod parallel;
 mod pareto_nbd;
 mod predict;
 mod rfm;
+mod running;
 pub mod simulate;
 pub mod special;
 mod summary;

@@ -41,6 +41,24 @@ where
     results.into_iter().reduce(merge).expect("at least one part")
 }
 
+/// Fills `out[i]` from `items[i]` with `work` on contiguous parts, on up to one thread per core:
+/// one output, where parts merged afterwards would hold the output twice for a moment.
+pub(crate) fn fill<G, T>(items: &[G], out: &mut [T], work: impl Fn(&[G], &mut [T]) + Sync)
+where
+    G: Sync,
+    T: Send,
+{
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = cores.min(items.len() / MIN_WORK_PER_THREAD).max(1);
+    let size = items.len().div_ceil(parts).max(1);
+    let work = &work;
+    thread::scope(|scope| {
+        for (items, out) in items.chunks(size).zip(out.chunks_mut(size)) {
+            scope.spawn(move || work(items, out));
+        }
+    });
+}
+
 /// Start indices of `parts` runs of about `total / parts` size each, then `items.len()`.
 fn split_points<G>(items: &[G], size: impl Fn(&G) -> usize, total: usize, parts: usize) -> Vec<usize> {
     let mut bounds = vec![0];

@@ -123,10 +123,15 @@ impl CustomerSummary {
 /// end are left out. A log already grouped by increasing customer index (as exports
 /// usually are) is summarised in one pass where it lies; otherwise grouping is a counting
 /// sort on the customer index, so the cost is linear in rows plus the largest index;
-/// sparse indices fall back to a comparison sort.
+/// sparse indices fall back to a comparison sort. A log in which each customer's days come in
+/// order (one sorted by date, as logs are written) needs no grouping: one pass keeps a running
+/// summary per customer.
 pub fn summarize(purchases: &[Purchase], options: &SummaryOptions) -> Vec<CustomerSummary> {
     if purchases.is_sorted_by_key(|p| p.customer) {
         return summarize_runs(purchases, options);
+    }
+    if let Some(summaries) = crate::running::summarize_in_order(purchases, options) {
+        return summaries;
     }
     let grouped = group_by_customer(purchases);
     let mut out = Vec::with_capacity(grouped.starts.len());
@@ -242,34 +247,38 @@ fn walk_days(
         );
         previous = day;
     }
-    let unit = options.unit.days();
-    Some(CustomerSummary {
-        customer,
-        frequency: s.repeat_days,
-        recency: f64::from(s.last - first) / unit,
-        age: f64::from(options.calibration_end - first) / unit,
-        monetary: if s.repeat_days > 0 {
-            s.repeat_spend / f64::from(s.repeat_days)
-        } else {
-            0.0
-        },
-        total_spend: s.total_spend,
-        holdout_frequency: s.holdout_days,
-    })
+    Some(s.summary(customer, first, options))
 }
 
 /// Running counts over one customer's day-sorted purchases.
-#[derive(Default)]
-struct DayWalk {
+#[derive(Clone, Default)]
+pub(crate) struct DayWalk {
     repeat_days: u32,
     holdout_days: u32,
-    last: i32,
+    pub(crate) last: i32,
     repeat_spend: f64,
     total_spend: f64,
 }
 
 impl DayWalk {
-    fn add(&mut self, day: i32, amount: f64, same_day: bool, first: i32, cal_end: i32, hold_end: i32) {
+    pub(crate) fn summary(&self, customer: u32, first: i32, options: &SummaryOptions) -> CustomerSummary {
+        let unit = options.unit.days();
+        CustomerSummary {
+            customer,
+            frequency: self.repeat_days,
+            recency: f64::from(self.last - first) / unit,
+            age: f64::from(options.calibration_end - first) / unit,
+            monetary: if self.repeat_days > 0 {
+                self.repeat_spend / f64::from(self.repeat_days)
+            } else {
+                0.0
+            },
+            total_spend: self.total_spend,
+            holdout_frequency: self.holdout_days,
+        }
+    }
+
+    pub(crate) fn add(&mut self, day: i32, amount: f64, same_day: bool, first: i32, cal_end: i32, hold_end: i32) {
         if day <= cal_end {
             self.total_spend += amount;
             if day != first {

@@ -101,13 +101,16 @@ fn a_log_in_any_row_order_summarises_as_the_grouped_log_does() {
     let grouped = cdnow_purchases();
     let options = cdnow_options(Some(day_number(1998, 6, 30)));
     let expected = summarize(&grouped, &options);
-    // Reversed: not grouped (the sorting path). Stably sorted by customer after reversing:
-    // grouped with each customer's days out of order (the in-place path sorting a run).
+    // Reversed: not grouped and days out of order (the sorting path). Stably sorted by customer
+    // after reversing: grouped with each customer's days out of order (the in-place path sorting
+    // a run). Sorted by date: each customer's days in order (the running path).
     let mut reversed = grouped.clone();
     reversed.reverse();
     let mut runs_backwards = reversed.clone();
     runs_backwards.sort_by_key(|p| p.customer);
-    for log in [reversed, runs_backwards] {
+    let mut by_date = grouped.clone();
+    by_date.sort_by_key(|p| p.day);
+    for log in [reversed, runs_backwards, by_date] {
         let got = summarize(&log, &options);
         assert_eq!(got.len(), expected.len());
         for (g, e) in got.iter().zip(&expected) {
