@@ -1,7 +1,9 @@
-//! Integration tests: the store contract on both backends, and the `rapport` binary end to end.
+//! Integration tests: the store contract on both backends, the HTTP API, webhooks and dashboard
+//! against a live server, the dashboard in headless Chromium, and the `rapport` binary end to end.
 
 mod analyze;
 mod api;
+mod browser;
 mod cli;
 mod contract;
 mod dashboard;

@@ -11,6 +11,7 @@ use crate::store::MonthFigures;
 const MONTHS: usize = 24;
 const WIDTH: u32 = 720;
 const HEIGHT: u32 = 300;
+const FUNNEL_HEIGHT: u32 = 200;
 const DARK: RGBColor = RGBColor(31, 105, 125);
 const LIGHT: RGBColor = RGBColor(150, 196, 206);
 const FONT: &str = "sans-serif";
@@ -63,7 +64,7 @@ fn logged(name: &str, chart: Drawn) -> String {
 fn draw_funnel(reached: &[(Stage, u64)]) -> Drawn {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, FUNNEL_HEIGHT)).into_drawing_area();
         root.fill(&WHITE)?;
         let widest = reached.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1) as f64;
         let rows = reached.len() as f64;

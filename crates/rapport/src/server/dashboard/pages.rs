@@ -541,7 +541,11 @@ pub async fn customer(
     let customer = find(&state, &id).await?;
     let score = state.store.score(customer.id).await?;
     let events = state.store.events_of(customer.id).await?;
-    let newest_first = events.iter().rev();
+    // The log's order is the order things were recorded (stage changes come after the purchases
+    // that earned them, imports after the fact): the page shows when they happened.
+    let mut by_time: Vec<&StoredEvent> = events.iter().collect();
+    by_time.sort_by_key(|e| std::cmp::Reverse((e.occurred_at, e.id)));
+    let newest_first = by_time.into_iter();
     let stage_history = events
         .iter()
         .filter(|e| matches!(e.kind, EventKind::StageChange { .. }))

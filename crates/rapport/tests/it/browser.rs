@@ -1,0 +1,226 @@
+//! The dashboard in headless Chromium through WebDriver (chromedriver): log in through the form,
+//! open every page from the navigation, add a note as staff, log out. Screenshots of each page
+//! (desktop and phone width) go to `target/browser-screenshots/`. Without Chromium and chromedriver
+//! the test says SKIPPED and passes.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use rapport::server::{AppState, app};
+
+use crate::web::{PASSWORD, demo_db};
+
+/// How long a page may take to show what the test waits for.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_member_logs_in_visits_every_page_adds_a_note_and_logs_out() {
+    let (Some(chromium), Some(driver)) = (
+        find(&["chromium", "chromium-browser", "google-chrome"]),
+        find(&["chromedriver"]),
+    ) else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED: browser tests (install chromium and chromium-driver, e.g. `apt-get install -y chromium chromium-driver`)\n"
+        );
+        return;
+    };
+    let db = demo_db(300).await;
+    let site = serve(AppState::new(db.store.clone())).await;
+    let driver = Driver::start(&driver).await;
+    let browser = driver.session(&chromium).await;
+    let shots = screenshots();
+
+    // Not signed in: the login page, which leads back to the page asked for.
+    browser.goto(&format!("{site}/customers")).await.unwrap();
+    wait_for_text(&browser, "Log in to the dashboard").await;
+    type_into(&browser, "input[name=email]", "staff@example.com").await;
+    type_into(&browser, "input[name=password]", PASSWORD).await;
+    click(&browser, "form button[type=submit]").await;
+    // Back to the page asked for: the customer list.
+    wait_for_text(&browser, "rel=\"next\"").await;
+
+    // Every page is reachable from the navigation.
+    click_link(&browser, "Overview").await;
+    let overview = wait_for_text(&browser, "Figures as of").await;
+    for text in [
+        "Active customers",
+        "Repeat-purchase rate",
+        "Predicted revenue, next 12 months",
+        "At-risk clients",
+    ] {
+        assert!(overview.contains(text), "the overview lacks {text}");
+    }
+    assert!(
+        browser.find(Locator::Css("figure.chart svg")).await.is_ok(),
+        "charts are drawn"
+    );
+    shot(&browser, &shots, "overview").await;
+    browser.set_window_size(390, 844).await.unwrap();
+    shot(&browser, &shots, "overview-phone").await;
+    browser.set_window_size(1280, 900).await.unwrap();
+
+    click_link(&browser, "Customers").await;
+    wait_for_text(&browser, "rel=\"next\"").await;
+    select(&browser, "select[name=stage]", "client").await;
+    select(&browser, "select[name=sort]", "clv").await;
+    click(&browser, "form.filters button").await;
+    wait_for_text(&browser, "<option value=\"client\" selected").await;
+    shot(&browser, &shots, "customers").await;
+
+    click(&browser, "table a").await;
+    let customer = wait_for_text(&browser, "Stage history").await;
+    assert!(customer.contains("Outlook") && customer.contains("Timeline"));
+    type_into(&browser, "textarea[name=text]", "asked for the spring catalogue").await;
+    click(&browser, "form[action$='/notes'] button").await;
+    let saved = wait_for_text(&browser, "Note saved.").await;
+    assert!(saved.contains("asked for the spring catalogue (staff@example.com)"));
+    shot(&browser, &shots, "customer").await;
+
+    click_link(&browser, "At risk").await;
+    wait_for_text(&browser, "Value at risk").await;
+    shot(&browser, &shots, "at-risk").await;
+
+    click(&browser, "form.logout button").await;
+    wait_for_text(&browser, "Log in to the dashboard").await;
+    browser.goto(&format!("{site}/")).await.unwrap();
+    wait_for_text(&browser, "Log in to the dashboard").await;
+    shot(&browser, &shots, "login").await;
+    browser.close().await.unwrap();
+}
+
+/// The first of `names` on the PATH.
+fn find(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("browser-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(browser: &Client, dir: &Path, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// Serves the application on a free loopback port; returns its base URL.
+async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    format!("http://{address}")
+}
+
+/// Waits until the page's source contains `text`, and returns the source.
+async fn wait_for_text(browser: &Client, text: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let source = browser.source().await.unwrap();
+        if source.contains(text) {
+            return source;
+        }
+        assert!(started.elapsed() < PATIENCE, "never saw {text:?} in {source}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+}
+
+async fn type_into(browser: &Client, css: &str, text: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+async fn select(browser: &Client, css: &str, value: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .select_by_value(value)
+        .await
+        .unwrap();
+}
+
+async fn click_link(browser: &Client, text: &str) {
+    browser
+        .find(Locator::LinkText(text))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// A chromedriver of our own on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start(binary: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(started.elapsed() < PATIENCE, "chromedriver did not listen on {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn session(&self, chromium: &Path) -> Client {
+        let options = serde_json::json!({
+            "binary": chromium,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--no-first-run", "--disable-dev-shm-usage", "--window-size=1280,900"],
+        });
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("goog:chromeOptions".into(), options);
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("a WebDriver session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
