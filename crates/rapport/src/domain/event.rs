@@ -71,7 +71,7 @@ impl EventKind {
             } => {
                 let mut text = format!("{amount} {}", currency.as_str());
                 if let Some(q) = quantity {
-                    text.push_str(&format!(", {q} items"));
+                    text.push_str(&format!(", {q} {}", if *q == 1 { "item" } else { "items" }));
                 }
                 if let Some(o) = order_id {
                     text.push_str(&format!(", order {o}"));
@@ -115,4 +115,22 @@ pub struct StoredEvent {
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purchases_are_described_in_plain_words() {
+        let purchase = |quantity| EventKind::Purchase {
+            amount: Money(1990),
+            currency: Currency::default(),
+            order_id: Some("1001".into()),
+            quantity,
+        };
+        assert_eq!(purchase(Some(1)).describe(), "19.90 USD, 1 item, order 1001");
+        assert_eq!(purchase(Some(2)).describe(), "19.90 USD, 2 items, order 1001");
+        assert_eq!(purchase(None).describe(), "19.90 USD, order 1001");
+    }
 }
