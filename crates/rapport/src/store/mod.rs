@@ -149,6 +149,8 @@ pub struct CustomerListItem {
     pub customer: CustomerRecord,
     /// The latest scores, when the customer has been scored.
     pub score: Option<ScoreRow>,
+    /// P(alive) at the scoring before the latest, when there was one: whether it is falling.
+    pub previous_p_alive: Option<f64>,
 }
 
 impl CustomerListItem {

@@ -202,7 +202,7 @@ const SCORE_SELECT: &str = "sc.frequency AS sc_frequency, sc.recency AS sc_recen
      sc.expected_purchases_365d AS sc_expected_purchases_365d, sc.expected_spend AS sc_expected_spend, sc.clv_12m AS sc_clv_12m, \
      sc.rfm_recency AS sc_rfm_recency, sc.rfm_frequency AS sc_rfm_frequency, sc.rfm_monetary AS sc_rfm_monetary, \
      sc.segment AS sc_segment, sc.expected_days_to_next_purchase AS sc_expected_days_to_next_purchase, \
-     sc.explanation AS sc_explanation";
+     sc.explanation AS sc_explanation, sc.previous_p_alive AS sc_previous_p_alive";
 
 /// The columns of an API key row.
 pub const API_KEY_SELECT: &str = "SELECT id, name, role, prefix, created_at, revoked_at FROM api_keys";
@@ -507,7 +507,12 @@ macro_rules! shared_queries {
                     })
                 }
             };
-            Ok(crate::store::CustomerListItem { customer, score })
+            let previous_p_alive = row.try_get("sc_previous_p_alive")?;
+            Ok(crate::store::CustomerListItem {
+                customer,
+                score,
+                previous_p_alive,
+            })
         }
 
         async fn query_customers<'e>(

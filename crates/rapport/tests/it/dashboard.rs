@@ -281,3 +281,36 @@ async fn every_page_shows_its_key_content() {
     assert_eq!(css.status, StatusCode::OK);
     assert!(css.headers["cache-control"].to_str().unwrap().contains("max-age"));
 }
+
+/// After a later scoring (a purchase half a year on moves everyone's "now"), the at-risk list
+/// shows how each slipping client's P(alive) fell since the scoring before.
+#[tokio::test]
+async fn the_at_risk_list_shows_how_far_p_alive_fell() {
+    let db = demo_db(300).await;
+    let mut ingest = rapport::ingest::Ingest::begin(&db.store, "test").await.unwrap();
+    let later = rapport::domain::NewEvent {
+        key: "later".into(),
+        occurred_at: chrono::NaiveDate::from_ymd_opt(2026, 12, 31)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp(),
+        kind: rapport::domain::EventKind::Purchase {
+            amount: rapport::domain::Money(1000),
+            currency: Default::default(),
+            order_id: None,
+            quantity: None,
+        },
+    };
+    ingest.push("D00001", later).await.unwrap();
+    ingest.finish().await.unwrap();
+    rapport::radar::score_store(&db.store, rapport::radar::ScoreSettings::default())
+        .await
+        .unwrap();
+    let mut client = Client::new(&db);
+    client.login("viewer@example.com", PASSWORD).await;
+    let at_risk = client.get("/at-risk").await;
+    assert_eq!(at_risk.status, StatusCode::OK);
+    assert!(at_risk.body.contains("(was "), "{}", at_risk.body);
+}

@@ -263,7 +263,13 @@ impl Row {
             id: c.external_id.clone(),
             name: c.name.clone().unwrap_or_default(),
             stage: c.state.stage.map_or_else(dash, |s| s.to_string()),
-            p_alive: score.map_or_else(dash, |s| percent(s.p_alive)),
+            p_alive: score.map_or_else(dash, |s| match item.previous_p_alive {
+                // Shown only when it moved: "41 % (was 62 %)" says the customer is slipping.
+                Some(before) if (before - s.p_alive).abs() >= 0.005 => {
+                    format!("{} (was {})", percent(s.p_alive), percent(before))
+                }
+                _ => percent(s.p_alive),
+            }),
             clv: score.map_or_else(dash, |s| amount(s.clv_12m)),
             at_risk: score.map_or_else(dash, |s| amount(value_at_risk(s))),
             segment: score.map_or_else(dash, |s| s.segment.label().to_owned()),
