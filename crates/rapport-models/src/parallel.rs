@@ -59,6 +59,30 @@ where
     });
 }
 
+/// Applies `work` to contiguous parts of `out`, each with the index where it starts, on up to one
+/// thread per core (the same parts as [`fill`] for items of the same length); the results in order.
+pub(crate) fn parts_mut<T, R>(out: &mut [T], work: impl Fn(usize, &mut [T]) -> R + Sync) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+{
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = cores.min(out.len() / MIN_WORK_PER_THREAD).max(1);
+    let size = out.len().div_ceil(parts).max(1);
+    let work = &work;
+    thread::scope(|scope| {
+        let handles: Vec<_> = out
+            .chunks_mut(size)
+            .enumerate()
+            .map(|(k, part)| scope.spawn(move || work(k * size, part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker thread panicked"))
+            .collect()
+    })
+}
+
 /// Start indices of `parts` runs of about `total / parts` size each, then `items.len()`.
 fn split_points<G>(items: &[G], size: impl Fn(&G) -> usize, total: usize, parts: usize) -> Vec<usize> {
     let mut bounds = vec![0];
