@@ -48,19 +48,11 @@ where
     G: Sync,
     T: Send,
 {
-    let cores = thread::available_parallelism().map_or(1, |n| n.get());
-    let parts = cores.min(items.len() / MIN_WORK_PER_THREAD).max(1);
-    let size = items.len().div_ceil(parts).max(1);
-    let work = &work;
-    thread::scope(|scope| {
-        for (items, out) in items.chunks(size).zip(out.chunks_mut(size)) {
-            scope.spawn(move || work(items, out));
-        }
-    });
+    parts_mut(out, |start, part| work(&items[start..start + part.len()], part));
 }
 
 /// Applies `work` to contiguous parts of `out`, each with the index where it starts, on up to one
-/// thread per core (the same parts as [`fill`] for items of the same length); the results in order.
+/// thread per core; the results in order.
 pub(crate) fn parts_mut<T, R>(out: &mut [T], work: impl Fn(usize, &mut [T]) -> R + Sync) -> Vec<R>
 where
     T: Send,
