@@ -91,13 +91,22 @@ fn score_part(
     options: &ClvOptions,
     out: &mut [CustomerScore],
 ) {
-    let mut cache: HashMap<(u32, u64), (f64, f64), FastHash> = HashMap::default();
+    let mut cache: HashMap<(u32, u64), Horizon, FastHash> = HashMap::default();
     let scores = customers.iter().map(|c| {
         let h = c.history();
-        let &mut (discounted, total) = cache
-            .entry((h.frequency, h.age.to_bits()))
-            .or_insert_with(|| discounted_purchases_if_alive(model, h.frequency, h.age, options));
-        let (p_alive, median) = model.p_alive_and_median(&h);
+        let horizon = cache.entry((h.frequency, h.age.to_bits())).or_insert_with(|| Horizon {
+            purchases: discounted_purchases_if_alive(model, h.frequency, h.age, options),
+            without_repeats: None,
+        });
+        let (discounted, total) = horizon.purchases;
+        // Without repeat purchases, frequency and age are the whole history.
+        let (p_alive, median) = if h.frequency == 0 && h.recency == 0.0 {
+            *horizon
+                .without_repeats
+                .get_or_insert_with(|| model.p_alive_and_median(&h))
+        } else {
+            model.p_alive_and_median(&h)
+        };
         let expected_spend = spend.map_or(c.monetary, |g| g.expected_spend(c.frequency, c.monetary));
         CustomerScore {
             customer: c.customer,
@@ -109,6 +118,15 @@ fn score_part(
         }
     });
     out.iter_mut().zip(scores).for_each(|(slot, score)| *slot = score);
+}
+
+/// What a scoring part keeps per distinct frequency and age.
+struct Horizon {
+    /// (Discounted, undiscounted) expected purchases over the horizon if alive.
+    purchases: (f64, f64),
+    /// P(alive) and median time to the next purchase of a customer with no repeat purchase
+    /// (recency 0), once one has been scored: about half of all customers, one `powf` each.
+    without_repeats: Option<(f64, Option<f64>)>,
 }
 
 /// (Discounted, undiscounted) expected purchases over the horizon for a customer alive now.

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use crate::data::{FastHash, TimeTables, WeightedHistory, validate};
 use crate::fit::FitError;
+use crate::parallel::parts_mut;
 use crate::summary::CustomerSummary;
 
 /// Most bits a rank may take in the first pass; beyond it the caller groups by hashing.
@@ -20,7 +21,69 @@ const DIGIT_BITS: u32 = 12;
 pub(crate) type Grouped = Option<(Vec<WeightedHistory>, TimeTables)>;
 
 /// Groups the calibration histories of `customers`, each of weight 1.
+///
+/// Both halves of the customers are keyed on their own core, each ranking its times; the ranks
+/// are then put in the order of the times of both halves together, so the keys, and everything
+/// after them, are those of one pass in order. Anything unusual (an invalid history, too many
+/// distinct times) is left to that one pass, which reports it as it always has.
 pub(crate) fn group(customers: &[CustomerSummary]) -> Result<Grouped, FitError> {
+    let mut keys = vec![0u64; customers.len()];
+    let parts = parts_mut(&mut keys, |start, out| {
+        key_part(&customers[start..start + out.len()], out).map(|ranks| (start, ranks))
+    });
+    let Some(parts) = parts.into_iter().collect::<Option<Vec<_>>>() else {
+        return group_in_order(customers);
+    };
+    let (age_values, age_orders) = merge_ranks(parts.iter().map(|p| &p.1.ages));
+    let (recency_values, recency_orders) = merge_ranks(parts.iter().map(|p| &p.1.recencies));
+    let max_x = parts.iter().map(|p| p.1.max_x).max().unwrap_or(0);
+    let (age_bits, recency_bits) = (bits(age_values.len()), bits(recency_values.len()));
+    parts_mut(&mut keys, |start, out| {
+        let k = parts.iter().position(|p| p.0 == start).expect("the same parts");
+        repack(out, &age_orders[k], &recency_orders[k], age_bits, recency_bits);
+    });
+    let times = (age_values, recency_values, age_bits, recency_bits);
+    Ok(Some(distinct_rows(keys, max_x, times)))
+}
+
+/// A part's times, each ranked in order of first appearance, and its largest frequency.
+struct PartRanks {
+    ages: Ranks,
+    recencies: Ranks,
+    max_x: u32,
+}
+
+/// Writes each customer's key with the part's own ranks; None when a history is invalid or a
+/// rank or frequency too large.
+fn key_part(customers: &[CustomerSummary], out: &mut [u64]) -> Option<PartRanks> {
+    let (mut ages, mut recencies) = (Ranks::default(), Ranks::default());
+    let mut max_x = 0;
+    for (c, key) in customers.iter().zip(out) {
+        let history = c.history();
+        validate(0, &history, 1.0).ok()?;
+        let (a, r) = (ages.rank(history.age), recencies.rank(history.recency));
+        if a >> RANK_BITS != 0 || r >> RANK_BITS != 0 || c.frequency >> (64 - 2 * RANK_BITS) != 0 {
+            return None;
+        }
+        max_x = max_x.max(c.frequency);
+        *key = u64::from(c.frequency) << (2 * RANK_BITS) | u64::from(a) << RANK_BITS | u64::from(r);
+    }
+    Some(PartRanks { ages, recencies, max_x })
+}
+
+/// The distinct values of all parts in increasing order and, per part, each of its ranks' sorted
+/// rank among them.
+fn merge_ranks<'a>(parts: impl Iterator<Item = &'a Ranks> + Clone) -> (Vec<f64>, Vec<Vec<u32>>) {
+    let mut values: Vec<f64> = parts.clone().flat_map(|p| p.values.iter().copied()).collect();
+    values.sort_unstable_by(f64::total_cmp);
+    values.dedup_by(|a, b| a.to_bits() == b.to_bits());
+    let position = |v: &f64| values.partition_point(|t| t.total_cmp(v).is_lt()) as u32;
+    let orders = parts.map(|p| p.values.iter().map(position).collect()).collect();
+    (values, orders)
+}
+
+/// The single-threaded grouping, in customer order: the reference the parallel one reproduces.
+fn group_in_order(customers: &[CustomerSummary]) -> Result<Grouped, FitError> {
     let (mut ages, mut recencies) = (Ranks::default(), Ranks::default());
     let mut keys = Vec::with_capacity(customers.len());
     let mut max_x = 0;
@@ -38,12 +101,28 @@ pub(crate) fn group(customers: &[CustomerSummary]) -> Result<Grouped, FitError> 
     let (age_values, age_order) = ages.sorted();
     let (recency_values, recency_order) = recencies.sorted();
     let (age_bits, recency_bits) = (bits(age_values.len()), bits(recency_values.len()));
+    repack(&mut keys, &age_order, &recency_order, age_bits, recency_bits);
+    let times = (age_values, recency_values, age_bits, recency_bits);
+    Ok(Some(distinct_rows(keys, max_x, times)))
+}
+
+/// Re-packs keys with ranks in increasing order of time, in as few bits as they need.
+fn repack(keys: &mut [u64], age_order: &[u32], recency_order: &[u32], age_bits: u32, recency_bits: u32) {
     let mask = (1u64 << RANK_BITS) - 1;
-    for key in &mut keys {
+    for key in keys {
         let (x, a, r) = (*key >> (2 * RANK_BITS), (*key >> RANK_BITS) & mask, *key & mask);
         let (a, r) = (u64::from(age_order[a as usize]), u64::from(recency_order[r as usize]));
         *key = x << (age_bits + recency_bits) | a << recency_bits | r;
     }
+}
+
+/// Sorts re-packed keys and turns each run of equal keys into a weighted row; `times` holds
+/// the sorted ages and recencies and the bits their ranks take.
+fn distinct_rows(
+    mut keys: Vec<u64>,
+    max_x: u32,
+    (age_values, recency_values, age_bits, recency_bits): (Vec<f64>, Vec<f64>, u32, u32),
+) -> (Vec<WeightedHistory>, TimeTables) {
     radix_sort(&mut keys, bits(max_x as usize + 1) + age_bits + recency_bits);
     let (mut rows, mut index) = (Vec::new(), Vec::new());
     for run in keys.chunk_by(|a, b| a == b) {
@@ -66,7 +145,7 @@ pub(crate) fn group(customers: &[CustomerSummary]) -> Result<Grouped, FitError> 
         recencies: recency_values,
         index,
     };
-    Ok(Some((rows, times)))
+    (rows, times)
 }
 
 /// Distinct values in order of first appearance, with a rank for each.

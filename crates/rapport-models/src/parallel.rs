@@ -48,15 +48,31 @@ where
     G: Sync,
     T: Send,
 {
+    parts_mut(out, |start, part| work(&items[start..start + part.len()], part));
+}
+
+/// Applies `work` to contiguous parts of `out`, each with the index where it starts, on up to one
+/// thread per core; the results in order.
+pub(crate) fn parts_mut<T, R>(out: &mut [T], work: impl Fn(usize, &mut [T]) -> R + Sync) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+{
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
-    let parts = cores.min(items.len() / MIN_WORK_PER_THREAD).max(1);
-    let size = items.len().div_ceil(parts).max(1);
+    let parts = cores.min(out.len() / MIN_WORK_PER_THREAD).max(1);
+    let size = out.len().div_ceil(parts).max(1);
     let work = &work;
     thread::scope(|scope| {
-        for (items, out) in items.chunks(size).zip(out.chunks_mut(size)) {
-            scope.spawn(move || work(items, out));
-        }
-    });
+        let handles: Vec<_> = out
+            .chunks_mut(size)
+            .enumerate()
+            .map(|(k, part)| scope.spawn(move || work(k * size, part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker thread panicked"))
+            .collect()
+    })
 }
 
 /// Start indices of `parts` runs of about `total / parts` size each, then `items.len()`.
