@@ -139,9 +139,13 @@ impl Ingest {
         let (old, new): (Vec<NewCustomer>, Vec<NewCustomer>) = profiles
             .into_iter()
             .partition(|p| existing.contains_key(&p.external_id));
-        let updates: Vec<(CustomerId, NewCustomer)> = old.into_iter().map(|p| (existing[&p.external_id], p)).collect();
+        let mut updates: Vec<(CustomerId, NewCustomer)> =
+            old.into_iter().map(|p| (existing[&p.external_id], p)).collect();
         self.tx.update_profiles(&updates).await?;
-        let created = self.create(new).await?;
+        let (created, raced) = self.create(new).await?;
+        // Created by another writer since the lookup: their profile is this one's update.
+        self.tx.update_profiles(&raced).await?;
+        updates.extend(raced);
         Ok((created, updates.len() as u64))
     }
 
@@ -290,19 +294,35 @@ impl Ingest {
         Ok(())
     }
 
-    async fn create(&mut self, new: Vec<NewCustomer>) -> StoreResult<u64> {
+    /// Creates customers the caller found missing. Returns how many this ingest created, and
+    /// those another writer created in the meantime: they are existing customers like any other
+    /// (re-folded from the log, announced by nobody here).
+    async fn create(&mut self, new: Vec<NewCustomer>) -> StoreResult<(u64, Vec<(CustomerId, NewCustomer)>)> {
         if new.is_empty() {
-            return Ok(0);
+            return Ok((0, Vec::new()));
         }
         let ids = self.tx.create_customers(&new).await?;
-        let created = new.len() as u64;
-        if self.outbox.wants(EventType::CustomerCreated) {
-            for customer in &new {
-                self.outbox
-                    .push(EventType::CustomerCreated, payload::CustomerCreated::from(customer));
+        let mut created = 0;
+        let mut raced = Vec::new();
+        let announce = self.outbox.wants(EventType::CustomerCreated);
+        for (customer, (id, ours)) in new.into_iter().zip(ids) {
+            if !ours {
+                self.ids.insert(
+                    customer.external_id.as_str().into(),
+                    Seen {
+                        id,
+                        touched: false,
+                        tally: NO_TALLY,
+                    },
+                );
+                raced.push((id, customer));
+                continue;
             }
-        }
-        for (customer, id) in new.into_iter().zip(ids) {
+            created += 1;
+            if announce {
+                self.outbox
+                    .push(EventType::CustomerCreated, payload::CustomerCreated::from(&customer));
+            }
             let tally = self.tallies.len() as u32;
             self.tallies.push(PurchaseTally::default());
             self.ids.insert(
@@ -316,7 +336,7 @@ impl Ingest {
         }
         self.report.customers_created += created;
         self.outbox.write(&mut *self.tx).await?;
-        Ok(created)
+        Ok((created, raced))
     }
 
     /// Re-folds every touched customer from the log, records the stage changes new behaviour

@@ -15,6 +15,8 @@ use crate::store::{Store, StoreError};
 
 /// Events written per transaction at most (a batch request may exceed it alone).
 const MAX_BATCH: usize = 10_000;
+/// How many times a batch the database aborted (a deadlock between replicas) is run again.
+const RETRIES: u32 = 3;
 /// Requests waiting at most before senders wait for room.
 const QUEUE: usize = 4_096;
 
@@ -88,10 +90,16 @@ async fn run(store: Arc<dyn Store>, metrics: Arc<Metrics>, mut jobs: mpsc::Recei
         }
         let started = Instant::now();
         let mut result = write_batch(&store, &batch).await;
-        // Another replica may have created the same new customer meanwhile: once more finds it.
-        if matches!(result, Err(StoreError::Database(_)) | Err(StoreError::Conflict(_))) {
-            tracing::debug!("retrying an event batch once after a conflict");
-            result = write_batch(&store, &batch).await;
+        // Replicas writing the same customers can deadlock on PostgreSQL, which then aborts one
+        // of them; the aborted batch stored nothing and is simply run again.
+        for attempt in 1..=RETRIES {
+            match &result {
+                Err(error) if error.is_transient() => {
+                    tracing::info!(attempt, %error, "retrying an event batch the database aborted");
+                    result = write_batch(&store, &batch).await;
+                }
+                _ => break,
+            }
         }
         metrics.ingest_seconds.observe(started.elapsed().as_secs_f64());
         match result {

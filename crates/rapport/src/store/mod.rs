@@ -44,6 +44,23 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
+impl StoreError {
+    /// The database gave up on the transaction because of other writers (a deadlock or a
+    /// serialization failure on PostgreSQL, a lock wait that timed out on SQLite): the same
+    /// transaction run again may well succeed.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database(sqlx::Error::Database(error)) = self else {
+            return false;
+        };
+        // PostgreSQL: serialization_failure, deadlock_detected. SQLite: SQLITE_BUSY and its
+        // extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT, BUSY_TIMEOUT), SQLITE_LOCKED.
+        matches!(
+            error.code().as_deref(),
+            Some("40001" | "40P01" | "5" | "261" | "517" | "773" | "6")
+        )
+    }
+}
+
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -395,8 +412,10 @@ pub struct FitRecord {
 pub trait WriteTx: Send {
     /// The ids of the customers among `external_ids` that exist.
     async fn customer_ids(&mut self, external_ids: &[&str]) -> StoreResult<Vec<(String, CustomerId)>>;
-    /// Creates customers (none of which may exist yet) and returns their ids in input order.
-    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<CustomerId>>;
+    /// Creates the customers and returns their ids in input order, each with whether this call
+    /// created it: `false` when another writer (a replica) created it after the caller looked it
+    /// up, so the caller treats it as existing instead of failing the whole transaction.
+    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<(CustomerId, bool)>>;
     /// Replaces the profile fields of existing customers.
     async fn update_profiles(&mut self, updates: &[(CustomerId, NewCustomer)]) -> StoreResult<()>;
     /// Appends events; an event whose key is already in the log is skipped. Returns how many were stored.

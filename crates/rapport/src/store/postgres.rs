@@ -154,11 +154,15 @@ impl WriteTx for PgTx {
         rows.iter().map(event_from_row).collect()
     }
 
-    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<CustomerId>> {
+    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<(CustomerId, bool)>> {
         let column = |f: fn(&NewCustomer) -> Option<String>| customers.iter().map(f).collect::<Vec<_>>();
+        // Another replica may insert the same id between the caller's lookup and this insert.
+        // DO NOTHING waits for that writer to commit and skips the row instead of failing the
+        // whole transaction (and every request grouped into it); the skipped ids are read below.
         let rows: Vec<(i64, String)> = sqlx::query_as(
             "INSERT INTO customers (external_id, name, email, phone, attributes, created_at) \
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[]) \
+             ON CONFLICT (external_id) DO NOTHING \
              RETURNING id, external_id",
         )
         .bind(column(|c| Some(c.external_id.clone())))
@@ -171,7 +175,22 @@ impl WriteTx for PgTx {
         .bind(customers.iter().map(|c| c.created_at).collect::<Vec<_>>())
         .fetch_all(&mut *self.tx)
         .await?;
-        let ids: HashMap<String, CustomerId> = rows.into_iter().map(|(id, ext)| (ext, CustomerId(id))).collect();
+        let mut ids: HashMap<String, (CustomerId, bool)> =
+            rows.into_iter().map(|(id, ext)| (ext, (CustomerId(id), true))).collect();
+        if ids.len() < customers.len() {
+            let raced: Vec<String> = customers
+                .iter()
+                .filter(|c| !ids.contains_key(&c.external_id))
+                .map(|c| c.external_id.clone())
+                .collect();
+            // READ COMMITTED: this statement's snapshot sees the other writer's committed rows.
+            let found: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, external_id FROM customers WHERE external_id = ANY($1)")
+                    .bind(raced)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+            ids.extend(found.into_iter().map(|(id, ext)| (ext, (CustomerId(id), false))));
+        }
         customers
             .iter()
             .map(|c| {

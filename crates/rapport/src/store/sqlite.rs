@@ -147,7 +147,9 @@ impl WriteTx for SqliteTx {
         rows.iter().map(event_from_row).collect()
     }
 
-    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<CustomerId>> {
+    // The write lock taken at BEGIN IMMEDIATE keeps other writers out, so whatever the caller
+    // found missing is still missing: every customer here is created by this call.
+    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<(CustomerId, bool)>> {
         let mut ids = HashMap::with_capacity(customers.len());
         for chunk in customers.chunks(CHUNK) {
             let batch: Vec<_> = chunk
@@ -171,7 +173,7 @@ impl WriteTx for SqliteTx {
             .iter()
             .map(|c| {
                 ids.get(&c.external_id)
-                    .copied()
+                    .map(|id| (*id, true))
                     .ok_or_else(|| StoreError::Corrupt(format!("customer '{}' was not created", c.external_id)))
             })
             .collect()

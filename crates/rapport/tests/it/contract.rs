@@ -31,6 +31,7 @@ contract!(
     fits_and_scores_are_stored_and_read_back,
     an_order_repeated_within_one_file_counts_once,
     dashboard_figures_add_up_customers_purchases_and_scores,
+    two_writers_creating_one_customer_both_succeed_and_it_exists_once,
 );
 
 async fn all_customers(db: &TestDb) -> Vec<CustomerRecord> {
@@ -542,4 +543,48 @@ async fn dashboard_figures_add_up_customers_purchases_and_scores(db: &TestDb) {
         .map(|i| i.customer.external_id)
         .collect();
     assert_eq!(ids, ["c3"]);
+}
+
+/// Two writers (replicas, on PostgreSQL) meet a customer neither has seen: the first creates it
+/// and has not committed when the second wants to create it too. The second waits, finds it and
+/// treats it as existing: both writes land, the customer exists once, and its state counts both
+/// purchases. (SQLite lets one writer in at a time, so there the second simply starts later.)
+async fn two_writers_creating_one_customer_both_succeed_and_it_exists_once(db: &TestDb) {
+    let day = 86_400;
+    let new_event = |key: &str, at: i64| NewEvent {
+        key: key.into(),
+        occurred_at: at,
+        kind: purchase(1000),
+    };
+    let mut first = Ingest::begin(&db.store, "test").await.unwrap();
+    first.push("race", new_event("race-1", 100 * day)).await.unwrap();
+    // Flushes: the customer row now exists in the first writer's open transaction.
+    first.stored_events(&["race-1".into()]).await.unwrap();
+
+    let store = db.store.clone();
+    let second = tokio::spawn(async move {
+        let mut second = Ingest::begin(&store, "test").await.unwrap();
+        let profile = rapport::store::NewCustomer {
+            external_id: "race".into(),
+            name: Some("Second Writer".into()),
+            ..Default::default()
+        };
+        let (created, updated) = second.upsert_profiles(vec![profile]).await.unwrap();
+        second.push("race", new_event("race-2", 130 * day)).await.unwrap();
+        (created, updated, second.finish().await.unwrap())
+    });
+    // Let the second writer reach the point where it waits for the first.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let first = first.finish().await.unwrap();
+    let (created, updated, second) = second.await.unwrap();
+
+    assert_eq!(first.customers_created, 1);
+    assert_eq!((created, updated, second.customers_created), (0, 1, 0));
+    assert_eq!(first.stored + second.stored, 2);
+    let customers = all_customers(db).await;
+    assert_eq!(customers.len(), 1, "one customer, not two");
+    let customer = &customers[0];
+    assert_eq!(customer.name.as_deref(), Some("Second Writer"), "the later profile is kept");
+    assert_eq!(customer.state.purchase_count, 2, "both purchases folded into the state");
+    assert_eq!(customer.state.stage, Some(Stage::Client), "the second purchase made a client");
 }
