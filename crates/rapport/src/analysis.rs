@@ -90,6 +90,8 @@ pub struct Timings {
     pub summary_s: f64,
     /// Purchase-model fit.
     pub fit_s: f64,
+    /// Picking the repeat buyers' frequencies and spends out of the summaries for the spend fit.
+    pub spend_data_s: f64,
     /// Gamma-Gamma spend fit.
     pub gamma_gamma_s: f64,
     /// P(alive) and 12-month CLV for everyone.
@@ -208,8 +210,10 @@ pub fn analyze(mut log: PurchaseLog, options: &AnalysisOptions) -> Result<Analys
     let fit = fit_model(options.model, &histories, &FitOptions::default()).map_err(fit_error)?;
     timings.fit_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let spend_fit =
-        SpendData::from_summaries(&summaries).and_then(|data| fit_gamma_gamma(&data, &FitOptions::default()));
+    let spend_data = SpendData::from_summaries(&summaries);
+    timings.spend_data_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let spend_fit = spend_data.and_then(|data| fit_gamma_gamma(&data, &FitOptions::default()));
     timings.gamma_gamma_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let spend = spend_fit.as_ref().ok().map(|f| f.params);

@@ -130,11 +130,12 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
     if args.timings {
         let t = &analysis.timings;
         out.line(&format!(
-            "timings: read {:.3} s, summary {:.3} s, fit {:.3} s, gamma-gamma {:.3} s, P(alive) and CLV {:.3} s, \
-             rows and explanations {:.3} s, total {:.3} s",
+            "timings: read {:.3} s, summary {:.3} s, fit {:.3} s, spend data {:.3} s, gamma-gamma {:.3} s, \
+             P(alive) and CLV {:.3} s, rows and explanations {:.3} s, total {:.3} s",
             t.read_s,
             t.summary_s,
             t.fit_s,
+            t.spend_data_s,
             t.gamma_gamma_s,
             t.scoring_s,
             t.rows_s,
