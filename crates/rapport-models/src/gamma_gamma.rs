@@ -275,7 +275,7 @@ const SERIES: usize = 18;
 /// Powers of 1 / (x m + γ0) summed: the series of Σ 1/(x m + γ)² needs two more than [`SERIES`].
 const POWERS: usize = SERIES + 2;
 // `Moments::add_buyer` takes the powers four at a time.
-const _: () = assert!(POWERS % 4 == 0);
+const _: () = assert!(POWERS.is_multiple_of(4));
 /// Largest |γ - γ0| / γ0 evaluated from moments at γ0. Each buyer's term then shrinks by
 /// at least this ratio per power (x m > 0), so after [`SERIES`] terms what is left is below
 /// 8^-19 ≈ 7e-18 of the first: the series is as exact as the sums themselves.

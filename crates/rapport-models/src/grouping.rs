@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::data::{FastHash, TimeTables, WeightedHistory, validate};
 use crate::fit::FitError;
-use crate::parallel::parts_mut;
+use crate::parallel::{each_mut, map_reduce};
 use crate::summary::CustomerSummary;
 
 /// Most bits a rank may take in the first pass; beyond it the caller groups by hashing.
@@ -22,43 +22,74 @@ pub(crate) type Grouped = Option<(Vec<WeightedHistory>, TimeTables)>;
 
 /// Groups the calibration histories of `customers`, each of weight 1.
 ///
-/// Both halves of the customers are keyed on their own core, each ranking its times; the ranks
-/// are then put in the order of the times of both halves together, so the keys, and everything
-/// after them, are those of one pass in order. Anything unusual (an invalid history, too many
-/// distinct times) is left to that one pass, which reports it as it always has.
+/// Each part of the customers is keyed on a core of its own, ranking its own times. Customers who
+/// never came back (frequency and recency 0, usually most of them) are only counted per age; the
+/// others' keys are compacted. The ranks are then put in the order of all parts' times together,
+/// each part sorts its keys on its core, and one merge of the sorted parts and the counts gives
+/// the rows: those of one pass in order. Anything unusual (an invalid history, too many distinct
+/// times) is left to that one pass, which reports it as it always has.
 pub(crate) fn group(customers: &[CustomerSummary]) -> Result<Grouped, FitError> {
-    let mut keys = vec![0u64; customers.len()];
-    let parts = parts_mut(&mut keys, |start, out| {
-        key_part(&customers[start..start + out.len()], out).map(|ranks| (start, ranks))
-    });
-    let Some(parts) = parts.into_iter().collect::<Option<Vec<_>>>() else {
+    let merge = |a: Option<Vec<PartRanks>>, b: Option<Vec<PartRanks>>| {
+        let (mut a, b) = (a?, b?);
+        a.extend(b);
+        Some(a)
+    };
+    let keyed = map_reduce(customers, |_| 1, |part| key_part(part).map(|p| vec![p]), merge);
+    let Some(mut parts) = keyed else {
         return group_in_order(customers);
     };
-    let (age_values, age_orders) = merge_ranks(parts.iter().map(|p| &p.1.ages));
-    let (recency_values, recency_orders) = merge_ranks(parts.iter().map(|p| &p.1.recencies));
-    let max_x = parts.iter().map(|p| p.1.max_x).max().unwrap_or(0);
+    let (age_values, age_orders) = merge_ranks(parts.iter().map(|p| &p.ages));
+    let (recency_values, recency_orders) = merge_ranks(parts.iter().map(|p| &p.recencies));
+    let max_x = parts.iter().map(|p| p.max_x).max().unwrap_or(0);
     let (age_bits, recency_bits) = (bits(age_values.len()), bits(recency_values.len()));
-    parts_mut(&mut keys, |start, out| {
-        let k = parts.iter().position(|p| p.0 == start).expect("the same parts");
-        repack(out, &age_orders[k], &recency_orders[k], age_bits, recency_bits);
+    let key_bits = bits(max_x as usize + 1) + age_bits + recency_bits;
+    let mut jobs: Vec<_> = parts.iter_mut().zip(&age_orders).zip(&recency_orders).collect();
+    each_mut(&mut jobs, |((part, age_order), recency_order)| {
+        repack(&mut part.keys, age_order, recency_order, age_bits, recency_bits);
+        radix_sort(&mut part.keys, key_bits);
     });
+    // Those who never came back, as keys of frequency 0 with their count, in age order.
+    let mut never_back = vec![0u64; age_values.len()];
+    for (part, age_order) in parts.iter().zip(&age_orders) {
+        for (rank, &count) in part.never_back.iter().enumerate() {
+            never_back[age_order[rank] as usize] += u64::from(count);
+        }
+    }
+    // Their recency 0 was ranked with the others (times are not negative): the first rank.
+    let zero_recency = recency_values.partition_point(|t| *t < 0.0) as u64;
+    let zero_keys: Vec<(u64, u64)> = never_back
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(a, &n)| ((a as u64) << recency_bits | zero_recency, n))
+        .collect();
+    let sorted: Vec<&[u64]> = parts.iter().map(|p| p.keys.as_slice()).collect();
+    let counted = merge_counts(&zero_keys, &sorted);
     let times = (age_values, recency_values, age_bits, recency_bits);
-    Ok(Some(distinct_rows(keys, max_x, times)))
+    Ok(Some(rows_of(counted, times)))
 }
 
-/// A part's times, each ranked in order of first appearance, and its largest frequency.
+/// A part's times, each ranked in order of first appearance, its largest frequency, the keys of
+/// its customers who came back, and how many never did, per age rank.
 struct PartRanks {
     ages: Ranks,
     recencies: Ranks,
     max_x: u32,
+    keys: Vec<u64>,
+    never_back: Vec<u32>,
 }
 
-/// Writes each customer's key with the part's own ranks; None when a history is invalid or a
-/// rank or frequency too large.
-fn key_part(customers: &[CustomerSummary], out: &mut [u64]) -> Option<PartRanks> {
+/// Keys a part of the customers with its own ranks; None when a history is invalid or a rank or
+/// frequency too large.
+fn key_part(customers: &[CustomerSummary]) -> Option<PartRanks> {
     let (mut ages, mut recencies) = (Ranks::default(), Ranks::default());
     let mut max_x = 0;
-    for (c, key) in customers.iter().zip(out) {
+    // Every customer writes a key and only those who came back advance the end: about half of
+    // them do, too even a split for a branch. Untouched pages past the end cost nothing.
+    let mut keys = vec![0u64; customers.len()];
+    let mut kept = 0;
+    let mut never_back: Vec<u32> = Vec::new();
+    for c in customers {
         let history = c.history();
         validate(0, &history, 1.0).ok()?;
         let (a, r) = (ages.rank(history.age), recencies.rank(history.recency));
@@ -66,9 +97,48 @@ fn key_part(customers: &[CustomerSummary], out: &mut [u64]) -> Option<PartRanks>
             return None;
         }
         max_x = max_x.max(c.frequency);
-        *key = u64::from(c.frequency) << (2 * RANK_BITS) | u64::from(a) << RANK_BITS | u64::from(r);
+        if a as usize >= never_back.len() {
+            never_back.resize(a as usize + 1, 0);
+        }
+        let gone = c.frequency == 0 && history.recency == 0.0;
+        never_back[a as usize] += u32::from(gone);
+        keys[kept] = u64::from(c.frequency) << (2 * RANK_BITS) | u64::from(a) << RANK_BITS | u64::from(r);
+        kept += usize::from(!gone);
     }
-    Some(PartRanks { ages, recencies, max_x })
+    keys.truncate(kept);
+    Some(PartRanks {
+        ages,
+        recencies,
+        max_x,
+        keys,
+        never_back,
+    })
+}
+
+/// Merges keys already counted and sorted slices of keys into one sorted list of distinct keys,
+/// each with how often it occurs in all of them.
+fn merge_counts(counted: &[(u64, u64)], sorted: &[&[u64]]) -> Vec<(u64, u64)> {
+    let mut out = Vec::with_capacity(counted.len() + sorted.iter().map(|s| s.len()).max().unwrap_or(0));
+    let (mut next_counted, mut next) = (0, vec![0; sorted.len()]);
+    loop {
+        let heads = sorted.iter().zip(&next).filter_map(|(keys, &i)| keys.get(i));
+        let Some(key) = heads.chain(counted.get(next_counted).map(|c| &c.0)).copied().min() else {
+            return out;
+        };
+        let mut count = 0;
+        if let Some(&(k, n)) = counted.get(next_counted)
+            && k == key
+        {
+            count += n;
+            next_counted += 1;
+        }
+        for (keys, i) in sorted.iter().zip(&mut next) {
+            let run = keys[*i..].iter().take_while(|k| **k == key).count();
+            count += run as u64;
+            *i += run;
+        }
+        out.push((key, count));
+    }
 }
 
 /// The distinct values of all parts in increasing order and, per part, each of its ranks' sorted
@@ -121,12 +191,20 @@ fn repack(keys: &mut [u64], age_order: &[u32], recency_order: &[u32], age_bits: 
 fn distinct_rows(
     mut keys: Vec<u64>,
     max_x: u32,
+    times: (Vec<f64>, Vec<f64>, u32, u32),
+) -> (Vec<WeightedHistory>, TimeTables) {
+    radix_sort(&mut keys, bits(max_x as usize + 1) + times.2 + times.3);
+    let counted = keys.chunk_by(|a, b| a == b).map(|run| (run[0], run.len() as u64)).collect();
+    rows_of(counted, times)
+}
+
+/// The weighted rows of distinct re-packed keys in order, each with its count.
+fn rows_of(
+    counted: Vec<(u64, u64)>,
     (age_values, recency_values, age_bits, recency_bits): (Vec<f64>, Vec<f64>, u32, u32),
 ) -> (Vec<WeightedHistory>, TimeTables) {
-    radix_sort(&mut keys, bits(max_x as usize + 1) + age_bits + recency_bits);
-    let (mut rows, mut index) = (Vec::new(), Vec::new());
-    for run in keys.chunk_by(|a, b| a == b) {
-        let key = run[0];
+    let (mut rows, mut index) = (Vec::with_capacity(counted.len()), Vec::with_capacity(counted.len()));
+    for (key, count) in counted {
         let a = (key >> recency_bits) & ((1 << age_bits) - 1);
         let r = key & ((1 << recency_bits) - 1);
         let history = crate::summary::History {
@@ -136,7 +214,7 @@ fn distinct_rows(
         };
         rows.push(WeightedHistory {
             history,
-            weight: run.len() as f64,
+            weight: count as f64,
         });
         index.push((a as u32, r as u32));
     }

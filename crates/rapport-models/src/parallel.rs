@@ -89,3 +89,22 @@ fn split_points<G>(items: &[G], size: impl Fn(&G) -> usize, total: usize, parts:
     bounds.push(items.len());
     bounds
 }
+
+/// Applies `work` to each of a few large items on a thread of its own; the results in order.
+pub(crate) fn each_mut<T, R>(items: &mut [T], work: impl Fn(&mut T) -> R + Sync) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+{
+    if items.len() < 2 {
+        return items.iter_mut().map(&work).collect();
+    }
+    let work = &work;
+    thread::scope(|scope| {
+        let handles: Vec<_> = items.iter_mut().map(|item| scope.spawn(move || work(item))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker thread panicked"))
+            .collect()
+    })
+}

@@ -132,3 +132,37 @@ fn summaries_group_into_the_same_distinct_histories_as_one_history_at_a_time() {
     assert!(grouped.rows().len() < customers.len());
     assert_eq!(grouped.customers(), customers.len() as f64);
 }
+
+#[test]
+fn many_summaries_group_on_all_cores_into_the_rows_of_one_history_at_a_time() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(5);
+    // Enough customers for one part per core; about half never came back, a few of those with
+    // a recency anyway, and some recencies of -0.0, which must group with 0.0.
+    let customers: Vec<rapport_models::CustomerSummary> = (0..150_000u32)
+        .map(|customer| {
+            let age = f64::from(rng.random_range(1..60u32)) / 7.0;
+            let frequency = if rng.random_bool(0.5) { 0 } else { rng.random_range(1..30) };
+            let recency = match (frequency, rng.random_range(0..100)) {
+                (0, 0) => age / 2.0,
+                (0, 1) => -0.0,
+                (0, _) => 0.0,
+                _ => f64::from(rng.random_range(0..=(age * 7.0) as u32)) / 7.0,
+            };
+            rapport_models::CustomerSummary {
+                customer,
+                frequency,
+                recency,
+                age,
+                monetary: 0.0,
+                total_spend: 0.0,
+                holdout_frequency: 0,
+            }
+        })
+        .collect();
+    let grouped = Histories::from_summaries(&customers).unwrap();
+    let one_by_one = Histories::new(customers.iter().map(|c| c.history())).unwrap();
+    assert_eq!(grouped, one_by_one);
+    assert_eq!(grouped.customers(), 150_000.0);
+}
