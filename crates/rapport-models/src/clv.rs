@@ -68,19 +68,40 @@ pub fn score_customers(
     customers: &[CustomerSummary],
     options: &ClvOptions,
 ) -> Vec<CustomerScore> {
-    let blank = CustomerScore {
-        customer: 0,
-        p_alive: 0.0,
-        expected_purchases: 0.0,
-        expected_spend: 0.0,
-        clv: 0.0,
-        median_time_to_next_purchase: None,
-    };
-    let mut scores = vec![blank; customers.len()];
-    fill(customers, &mut scores, |part, out| {
-        score_part(model, spend, part, options, out)
-    });
-    scores
+    // The scores are written as plain arrays of numbers first: a vector of zeros comes from the
+    // system unwritten, so its pages are first touched by the scoring threads, side by side,
+    // instead of by one thread writing blank scores. The same allocation then becomes the scores.
+    let mut raw = vec![[0.0; RAW]; customers.len()];
+    fill(customers, &mut raw, |part, out| score_part(model, spend, part, options, out));
+    raw.into_iter().map(from_raw).collect()
+}
+
+/// Numbers in a score written as an array: customer, P(alive), expected purchases, expected
+/// spend, CLV, whether a median time to the next purchase is known, and that median.
+const RAW: usize = 7;
+
+fn to_raw(score: &CustomerScore) -> [f64; RAW] {
+    let median = score.median_time_to_next_purchase;
+    [
+        f64::from(score.customer),
+        score.p_alive,
+        score.expected_purchases,
+        score.expected_spend,
+        score.clv,
+        if median.is_some() { 1.0 } else { 0.0 },
+        median.unwrap_or(0.0),
+    ]
+}
+
+fn from_raw(raw: [f64; RAW]) -> CustomerScore {
+    CustomerScore {
+        customer: raw[0] as u32,
+        p_alive: raw[1],
+        expected_purchases: raw[2],
+        expected_spend: raw[3],
+        clv: raw[4],
+        median_time_to_next_purchase: (raw[5] != 0.0).then_some(raw[6]),
+    }
 }
 
 /// Scores one contiguous part of the customers into `out`, with its own cache.
@@ -89,7 +110,7 @@ fn score_part(
     spend: Option<&GammaGammaParams>,
     customers: &[CustomerSummary],
     options: &ClvOptions,
-    out: &mut [CustomerScore],
+    out: &mut [[f64; RAW]],
 ) {
     let mut cache: HashMap<(u32, u64), Horizon, FastHash> = HashMap::default();
     let scores = customers.iter().map(|c| {
@@ -117,7 +138,7 @@ fn score_part(
             median_time_to_next_purchase: median,
         }
     });
-    out.iter_mut().zip(scores).for_each(|(slot, score)| *slot = score);
+    out.iter_mut().zip(scores).for_each(|(slot, score)| *slot = to_raw(&score));
 }
 
 /// What a scoring part keeps per distinct frequency and age.

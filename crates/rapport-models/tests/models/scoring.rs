@@ -32,15 +32,27 @@ fn batch_scores_agree_with_single_customer_predictions() {
     let customers = summarize(&cdnow_purchases(), &cdnow_options(None));
     let options = ClvOptions::default();
     let scores = score_customers(&BGNBD, Some(&SPEND), &customers, &options);
+    assert_eq!(scores.len(), customers.len());
+    let mut medians = (0, 0);
     for (c, s) in customers.iter().zip(&scores).step_by(97) {
         let h = c.history();
         assert_eq!(s.customer, c.customer);
         assert_eq!(s.p_alive, BGNBD.p_alive(&h));
+        let median = BGNBD.median_time_to_next_purchase(&h);
+        match (s.median_time_to_next_purchase, median) {
+            (Some(batch), Some(single)) => {
+                assert!((batch - single).abs() < 1e-12 * single.max(1.0), "{batch} vs {single}");
+                medians.0 += 1;
+            }
+            (None, None) => medians.1 += 1,
+            other => panic!("median of customer {}: {other:?}", c.customer),
+        }
         let expected = BGNBD.expected_purchases(&h, 12.0 * 4.345);
         assert!((s.expected_purchases - expected).abs() < 1e-12 * expected.max(1.0));
         let value = rapport_models::clv(&BGNBD, &h, s.expected_spend, &options);
         assert!((s.clv - value).abs() < 1e-9 * value.max(1.0));
     }
+    assert!(medians.0 > 0 && medians.1 > 0, "both kinds of median checked: {medians:?}");
 }
 
 fn customer(frequency: u32, recency: f64, age: f64) -> CustomerSummary {
