@@ -2,8 +2,9 @@
 //! customers (a log sorted by date, as logs are written): one running summary per customer, no
 //! grouping of the rows by customer.
 //!
-//! The rows are first split, keeping their order, into blocks of customers whose running
-//! summaries fit in a core's cache; the blocks are then summarised on the machine's cores.
+//! Each core first splits its share of the rows, keeping their order, into blocks of customers
+//! whose running summaries fit in a core's cache; the blocks are then summarised on the
+//! machine's cores, each block reading its pieces share by share.
 
 use crate::parallel::map_reduce;
 use crate::summary::{CustomerSummary, DayWalk, Purchase, SummaryOptions};
@@ -14,66 +15,102 @@ const BLOCK_BITS: u32 = 13;
 /// The summaries, sorted by customer index; `None` (having done part of the work) when some
 /// customer's days are not in order or the indices are too sparse for a table of them.
 pub(crate) fn summarize_in_order(purchases: &[Purchase], options: &SummaryOptions) -> Option<Vec<CustomerSummary>> {
-    let (max_key, counts) = count_blocks(purchases)?;
+    // Each core splits its share of the rows into blocks, keeping their order; a block's rows are
+    // then its pieces from the first share to the last, still in the log's order.
+    let split = |rows: &[Purchase]| vec![SplitRows::new(rows)];
+    let shares = map_reduce(purchases, |_| 1, split, |mut a, b| {
+        a.extend(b);
+        a
+    });
+    let max_key = shares.iter().filter_map(|s| s.max_key).max()?;
     if max_key as usize > 4 * purchases.len() + 1024 {
         return None;
     }
-    let (rows, starts) = split_into_blocks(purchases, counts);
-    let blocks: Vec<(u32, &[Purchase])> = starts
-        .windows(2)
-        .enumerate()
-        .map(|(block, w)| ((block as u32) << BLOCK_BITS, &rows[w[0]..w[1]]))
+    let count = shares.iter().map(|s| s.starts.len() - 1).max().unwrap_or(0);
+    let blocks: Vec<Block> = (0..count)
+        .map(|block| Block {
+            base: (block as u32) << BLOCK_BITS,
+            pieces: shares.iter().filter_map(|s| s.block(block)).collect(),
+        })
         .collect();
-    let work = |part: &[(u32, &[Purchase])]| summarize_blocks(part, options).map(|s| vec![s]);
+    let customers = max_key as usize + 1;
+    let work = |part: &[Block]| {
+        // Room for every customer from the part's first on: the parts' summaries are then
+        // joined onto the first without moving it (room never written costs nothing).
+        let room = customers - part.first().map_or(0, |b| b.base as usize);
+        summarize_blocks(part, options, room).map(|s| vec![s])
+    };
     let merge = |a: Option<Vec<Vec<CustomerSummary>>>, b: Option<Vec<Vec<CustomerSummary>>>| {
         let (mut a, b) = (a?, b?);
         a.extend(b);
         Some(a)
     };
-    let parts = map_reduce(&blocks, |b| b.1.len(), work, merge)?;
-    // The reordered copy of the log goes before the parts are joined: peak memory.
+    let parts = map_reduce(&blocks, Block::rows, work, merge)?;
+    // The reordered copies of the log go before the parts are joined: peak memory.
     drop(blocks);
-    drop(rows);
+    drop(shares);
     let mut parts = parts.into_iter();
     let mut out = parts.next().unwrap_or_default();
     parts.for_each(|part| out.extend(part));
     Some(out)
 }
 
-/// The largest customer index and, after a 0, the number of rows of each block (one pass).
-fn count_blocks(purchases: &[Purchase]) -> Option<(u32, Vec<usize>)> {
-    let mut counts = vec![0usize];
-    let mut max_key = None;
-    for p in purchases {
-        let slot = (p.customer >> BLOCK_BITS) as usize + 1;
-        if slot >= counts.len() {
-            counts.resize(slot + 1, 0);
-        }
-        counts[slot] += 1;
-        max_key = max_key.max(Some(p.customer));
-    }
-    Some((max_key?, counts))
+/// Some rows of the log reordered by block of customer index, stably.
+struct SplitRows {
+    rows: Vec<Purchase>,
+    /// Where each block starts in `rows`, then the end.
+    starts: Vec<usize>,
+    max_key: Option<u32>,
 }
 
-/// The rows stably reordered by block of customer index, and where each block starts (from
-/// [`count_blocks`]' counts).
-fn split_into_blocks(purchases: &[Purchase], mut starts: Vec<usize>) -> (Vec<Purchase>, Vec<usize>) {
-    for k in 1..starts.len() {
-        starts[k] += starts[k - 1];
+impl SplitRows {
+    /// Counts the rows of each block (one pass), then places them (another).
+    fn new(purchases: &[Purchase]) -> Self {
+        let mut starts = vec![0usize];
+        let mut max_key = None;
+        for p in purchases {
+            let slot = (p.customer >> BLOCK_BITS) as usize + 1;
+            if slot >= starts.len() {
+                starts.resize(slot + 1, 0);
+            }
+            starts[slot] += 1;
+            max_key = max_key.max(Some(p.customer));
+        }
+        for k in 1..starts.len() {
+            starts[k] += starts[k - 1];
+        }
+        let mut next = starts.clone();
+        let blank = Purchase {
+            customer: 0,
+            day: 0,
+            amount: 0.0,
+        };
+        let mut rows = vec![blank; purchases.len()];
+        for p in purchases {
+            let slot = &mut next[(p.customer >> BLOCK_BITS) as usize];
+            rows[*slot] = *p;
+            *slot += 1;
+        }
+        SplitRows { rows, starts, max_key }
     }
-    let mut next = starts.clone();
-    let blank = Purchase {
-        customer: 0,
-        day: 0,
-        amount: 0.0,
-    };
-    let mut rows = vec![blank; purchases.len()];
-    for p in purchases {
-        let slot = &mut next[(p.customer >> BLOCK_BITS) as usize];
-        rows[*slot] = *p;
-        *slot += 1;
+
+    /// The rows of one block, when there are any.
+    fn block(&self, block: usize) -> Option<&[Purchase]> {
+        let rows = &self.rows[*self.starts.get(block)?..*self.starts.get(block + 1)?];
+        (!rows.is_empty()).then_some(rows)
     }
-    (rows, starts)
+}
+
+/// One block of customers: the index of its first, and its rows in the log's order, in pieces.
+struct Block<'a> {
+    base: u32,
+    pieces: Vec<&'a [Purchase]>,
+}
+
+impl Block<'_> {
+    fn rows(&self) -> usize {
+        self.pieces.iter().map(|p| p.len()).sum()
+    }
 }
 
 /// A customer's summary so far.
@@ -85,15 +122,15 @@ struct Running {
     walk: DayWalk,
 }
 
-/// Summaries of the customers of some consecutive blocks (each its first index and its rows).
-fn summarize_blocks(blocks: &[(u32, &[Purchase])], options: &SummaryOptions) -> Option<Vec<CustomerSummary>> {
+/// Summaries of the customers of some consecutive blocks, in a vector with room for `room`.
+fn summarize_blocks(blocks: &[Block], options: &SummaryOptions, room: usize) -> Option<Vec<CustomerSummary>> {
     let holdout_end = options.holdout_end.unwrap_or(options.calibration_end);
     let mut running = vec![Running::default(); 1 << BLOCK_BITS];
-    let most = blocks.iter().map(|(_, rows)| rows.len().min(1 << BLOCK_BITS)).sum();
-    let mut out = Vec::with_capacity(most);
-    for &(base, rows) in blocks {
+    let mut out = Vec::with_capacity(room);
+    for block in blocks {
+        let base = block.base;
         running.fill(Running::default());
-        for p in rows {
+        for p in block.pieces.iter().copied().flatten() {
             let r = &mut running[(p.customer - base) as usize];
             if r.rows == 0 {
                 (r.first, r.walk.last) = (p.day, p.day);

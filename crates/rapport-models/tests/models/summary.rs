@@ -111,15 +111,18 @@ fn a_log_in_any_row_order_summarises_as_the_grouped_log_does() {
     let mut by_date = grouped.clone();
     by_date.sort_by_key(|p| p.day);
     for log in [reversed, runs_backwards, by_date] {
-        let got = summarize(&log, &options);
-        assert_eq!(got.len(), expected.len());
-        for (g, e) in got.iter().zip(&expected) {
-            assert_eq!(
-                (g.customer, g.frequency, g.recency, g.age, g.holdout_frequency),
-                (e.customer, e.frequency, e.recency, e.age, e.holdout_frequency)
-            );
-            assert!((g.monetary - e.monetary).abs() < 1e-9 && (g.total_spend - e.total_spend).abs() < 1e-9);
-        }
+        assert_same_summaries(&summarize(&log, &options), &expected);
+    }
+}
+
+fn assert_same_summaries(got: &[rapport_models::CustomerSummary], expected: &[rapport_models::CustomerSummary]) {
+    assert_eq!(got.len(), expected.len());
+    for (g, e) in got.iter().zip(expected) {
+        assert_eq!(
+            (g.customer, g.frequency, g.recency, g.age, g.holdout_frequency),
+            (e.customer, e.frequency, e.recency, e.age, e.holdout_frequency)
+        );
+        assert!((g.monetary - e.monetary).abs() < 1e-9 && (g.total_spend - e.total_spend).abs() < 1e-9);
     }
 }
 
@@ -165,4 +168,23 @@ fn many_summaries_group_on_all_cores_into_the_rows_of_one_history_at_a_time() {
     let one_by_one = Histories::new(customers.iter().map(|c| c.history())).unwrap();
     assert_eq!(grouped, one_by_one);
     assert_eq!(grouped.customers(), 150_000.0);
+}
+
+#[test]
+fn a_large_log_sorted_by_date_summarises_on_all_cores_as_the_grouped_log_does() {
+    // Twelve copies of CDNOW under other customer indices: 83,000 rows, enough for every core to
+    // split a share of the log into blocks of customers.
+    let mut grouped = Vec::new();
+    for copy in 0..12u32 {
+        grouped.extend(cdnow_purchases().into_iter().map(|p| Purchase {
+            customer: p.customer + copy * 3_000,
+            ..p
+        }));
+    }
+    grouped.sort_by_key(|p| p.customer);
+    let options = cdnow_options(Some(day_number(1998, 6, 30)));
+    let expected = summarize(&grouped, &options);
+    let mut by_date = grouped.clone();
+    by_date.sort_by_key(|p| p.day);
+    assert_same_summaries(&summarize(&by_date, &options), &expected);
 }
