@@ -72,7 +72,9 @@ pub fn score_customers(
     // system unwritten, so its pages are first touched by the scoring threads, side by side,
     // instead of by one thread writing blank scores. The same allocation then becomes the scores.
     let mut raw = vec![[0.0; RAW]; customers.len()];
-    fill(customers, &mut raw, |part, out| score_part(model, spend, part, options, out));
+    fill(customers, &mut raw, |part, out| {
+        score_part(model, spend, part, options, out)
+    });
     raw.into_iter().map(from_raw).collect()
 }
 
@@ -138,7 +140,9 @@ fn score_part(
             median_time_to_next_purchase: median,
         }
     });
-    out.iter_mut().zip(scores).for_each(|(slot, score)| *slot = to_raw(&score));
+    out.iter_mut()
+        .zip(scores)
+        .for_each(|(slot, score)| *slot = to_raw(&score));
 }
 
 /// What a scoring part keeps per distinct frequency and age.

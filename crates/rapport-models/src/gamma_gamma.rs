@@ -553,7 +553,10 @@ mod tests {
                 let (p, q) = (6.0, 3.7);
                 let series = objective.log_likelihood(&[p, q, v], None);
                 let direct = by_buyer(&pairs, p, q, v);
-                assert!(close(series, direct, tolerance), "max_x {max_x}, γ {v}: {series} vs {direct}");
+                assert!(
+                    close(series, direct, tolerance),
+                    "max_x {max_x}, γ {v}: {series} vs {direct}"
+                );
             }
         }
     }
@@ -570,7 +573,10 @@ mod tests {
                 let (rln, rinv, rinv2) = r.at(0.0);
                 assert!(close(ln, rln, 1e-13), "slot {slot}, δ {delta}: ln {ln} vs {rln}");
                 assert!(close(inv, rinv, 1e-13), "slot {slot}, δ {delta}: 1/d {inv} vs {rinv}");
-                assert!(close(inv2, rinv2, 1e-13), "slot {slot}, δ {delta}: 1/d² {inv2} vs {rinv2}");
+                assert!(
+                    close(inv2, rinv2, 1e-13),
+                    "slot {slot}, δ {delta}: 1/d² {inv2} vs {rinv2}"
+                );
             }
         }
     }
@@ -596,15 +602,25 @@ mod tests {
         assert_eq!(gathered.len(), read.len());
         assert_eq!(gathered.counts, read.counts);
         let rows = |d: &SpendData| -> Vec<(u32, f64)> {
-            d.parts.iter().flat_map(|p| p.slots.iter().copied().zip(p.xm.iter().copied())).collect()
+            d.parts
+                .iter()
+                .flat_map(|p| p.slots.iter().copied().zip(p.xm.iter().copied()))
+                .collect()
         };
         assert_eq!(rows(&gathered), rows(&read));
         assert!(close(gathered.sum_ln_m, read.sum_ln_m, 1e-12));
         let options = FitOptions::default();
-        let (a, b) = (fit_gamma_gamma(&gathered, &options).unwrap(), fit_gamma_gamma(&read, &options).unwrap());
+        let (a, b) = (
+            fit_gamma_gamma(&gathered, &options).unwrap(),
+            fit_gamma_gamma(&read, &options).unwrap(),
+        );
         // Parts split elsewhere give the pilots other samples, so the fits start apart and stop
         // at the convergence tolerance a hair from each other.
-        for (x, y) in [(a.params.p, b.params.p), (a.params.q, b.params.q), (a.params.gamma, b.params.gamma)] {
+        for (x, y) in [
+            (a.params.p, b.params.p),
+            (a.params.q, b.params.q),
+            (a.params.gamma, b.params.gamma),
+        ] {
             assert!(close(x, y, 1e-6), "{x} vs {y}");
         }
         // 133,000 buyers simulated from p 6.25, q 3.7, γ 15.4: the fit (after its pilots) finds them.

@@ -194,7 +194,10 @@ fn distinct_rows(
     times: (Vec<f64>, Vec<f64>, u32, u32),
 ) -> (Vec<WeightedHistory>, TimeTables) {
     radix_sort(&mut keys, bits(max_x as usize + 1) + times.2 + times.3);
-    let counted = keys.chunk_by(|a, b| a == b).map(|run| (run[0], run.len() as u64)).collect();
+    let counted = keys
+        .chunk_by(|a, b| a == b)
+        .map(|run| (run[0], run.len() as u64))
+        .collect();
     rows_of(counted, times)
 }
 

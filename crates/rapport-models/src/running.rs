@@ -18,10 +18,15 @@ pub(crate) fn summarize_in_order(purchases: &[Purchase], options: &SummaryOption
     // Each core splits its share of the rows into blocks, keeping their order; a block's rows are
     // then its pieces from the first share to the last, still in the log's order.
     let split = |rows: &[Purchase]| vec![SplitRows::new(rows)];
-    let shares = map_reduce(purchases, |_| 1, split, |mut a, b| {
-        a.extend(b);
-        a
-    });
+    let shares = map_reduce(
+        purchases,
+        |_| 1,
+        split,
+        |mut a, b| {
+            a.extend(b);
+            a
+        },
+    );
     let max_key = shares.iter().filter_map(|s| s.max_key).max()?;
     if max_key as usize > 4 * purchases.len() + 1024 {
         return None;

@@ -52,7 +52,10 @@ fn batch_scores_agree_with_single_customer_predictions() {
         let value = rapport_models::clv(&BGNBD, &h, s.expected_spend, &options);
         assert!((s.clv - value).abs() < 1e-9 * value.max(1.0));
     }
-    assert!(medians.0 > 0 && medians.1 > 0, "both kinds of median checked: {medians:?}");
+    assert!(
+        medians.0 > 0 && medians.1 > 0,
+        "both kinds of median checked: {medians:?}"
+    );
 }
 
 fn customer(frequency: u32, recency: f64, age: f64) -> CustomerSummary {

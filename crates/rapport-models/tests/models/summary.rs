@@ -146,7 +146,11 @@ fn many_summaries_group_on_all_cores_into_the_rows_of_one_history_at_a_time() {
     let customers: Vec<rapport_models::CustomerSummary> = (0..150_000u32)
         .map(|customer| {
             let age = f64::from(rng.random_range(1..60u32)) / 7.0;
-            let frequency = if rng.random_bool(0.5) { 0 } else { rng.random_range(1..30) };
+            let frequency = if rng.random_bool(0.5) {
+                0
+            } else {
+                rng.random_range(1..30)
+            };
             let recency = match (frequency, rng.random_range(0..100)) {
                 (0, 0) => age / 2.0,
                 (0, 1) => -0.0,

@@ -4,7 +4,9 @@ mod codec;
 pub mod outbox;
 mod postgres;
 mod shared;
+mod sql;
 mod sqlite;
+mod store_impl;
 
 use std::sync::Arc;
 

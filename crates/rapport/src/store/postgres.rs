@@ -9,9 +9,9 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
 use super::WriteTx;
 use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites, outbox_queries};
-use super::shared::{
-    Bind, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, shared_queries, state_upsert_clause, store_impl,
-};
+use super::shared::shared_queries;
+use super::sql::{Bind, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, state_upsert_clause};
+use super::store_impl::store_impl;
 use crate::domain::webhook::EventType;
 
 shared_queries!(Postgres, PgRow);
@@ -175,8 +175,10 @@ impl WriteTx for PgTx {
         .bind(customers.iter().map(|c| c.created_at).collect::<Vec<_>>())
         .fetch_all(&mut *self.tx)
         .await?;
-        let mut ids: HashMap<String, (CustomerId, bool)> =
-            rows.into_iter().map(|(id, ext)| (ext, (CustomerId(id), true))).collect();
+        let mut ids: HashMap<String, (CustomerId, bool)> = rows
+            .into_iter()
+            .map(|(id, ext)| (ext, (CustomerId(id), true)))
+            .collect();
         if ids.len() < customers.len() {
             let raced: Vec<String> = customers
                 .iter()

@@ -12,9 +12,9 @@ use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
 
 use super::WriteTx;
 use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites, outbox_queries};
-use super::shared::{
-    Bind, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, shared_queries, state_upsert_clause, store_impl,
-};
+use super::shared::shared_queries;
+use super::sql::{Bind, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, state_upsert_clause};
+use super::store_impl::store_impl;
 use crate::domain::webhook::EventType;
 
 shared_queries!(Sqlite, SqliteRow);

@@ -584,7 +584,15 @@ async fn two_writers_creating_one_customer_both_succeed_and_it_exists_once(db: &
     let customers = all_customers(db).await;
     assert_eq!(customers.len(), 1, "one customer, not two");
     let customer = &customers[0];
-    assert_eq!(customer.name.as_deref(), Some("Second Writer"), "the later profile is kept");
+    assert_eq!(
+        customer.name.as_deref(),
+        Some("Second Writer"),
+        "the later profile is kept"
+    );
     assert_eq!(customer.state.purchase_count, 2, "both purchases folded into the state");
-    assert_eq!(customer.state.stage, Some(Stage::Client), "the second purchase made a client");
+    assert_eq!(
+        customer.state.stage,
+        Some(Stage::Client),
+        "the second purchase made a client"
+    );
 }

@@ -1,0 +1,209 @@
+//! SQL text both backends run unchanged (`$N` placeholders work in SQLite too): column lists,
+//! upsert clauses and the customer list's query builder.
+
+/// The customer columns every read selects, joined with the projection.
+pub const CUSTOMER_SELECT: &str = "SELECT c.id, c.external_id, c.name, c.email, c.phone, c.attributes, c.created_at, \
+     s.stage, s.max_stage, s.stage_changes, s.stage_changed_at, s.purchase_count, s.first_purchase_at, \
+     s.second_purchase_at, s.last_purchase_at, s.total_spend_cents, s.interaction_count, s.first_interaction_at, \
+     s.referral_count, s.first_referral_at, s.last_event_at \
+     FROM customers c LEFT JOIN customer_state s ON s.customer_id = c.id";
+
+/// The event columns every read selects.
+pub const EVENT_SELECT: &str = "SELECT id, customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, \
+     currency, order_id, quantity, data FROM events";
+
+/// The projection's columns, in the order writes bind them.
+pub const STATE_COLUMNS: [&str; 15] = [
+    "customer_id",
+    "stage",
+    "max_stage",
+    "stage_changes",
+    "stage_changed_at",
+    "purchase_count",
+    "first_purchase_at",
+    "second_purchase_at",
+    "last_purchase_at",
+    "total_spend_cents",
+    "interaction_count",
+    "first_interaction_at",
+    "referral_count",
+    "first_referral_at",
+    "last_event_at",
+];
+
+/// The score columns after the customer, in the order writes bind them.
+pub const SCORE_COLUMNS: [&str; 15] = [
+    "frequency",
+    "recency",
+    "age",
+    "monetary_value",
+    "p_alive",
+    "expected_purchases_90d",
+    "expected_purchases_365d",
+    "expected_spend",
+    "clv_12m",
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "segment",
+    "expected_days_to_next_purchase",
+    "explanation",
+];
+
+/// `ON CONFLICT (key) DO UPDATE` clause that overwrites `columns` with the new row's values.
+pub fn upsert_clause(key: &str, columns: &[&str]) -> String {
+    let sets: Vec<String> = columns.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    format!("ON CONFLICT ({key}) DO UPDATE SET {}", sets.join(", "))
+}
+
+/// The clause that overwrites a customer's state with the new one.
+pub fn state_upsert_clause() -> String {
+    upsert_clause("customer_id", &STATE_COLUMNS[1..])
+}
+
+/// The clause that overwrites a customer's scores with the new ones, keeping the P(alive) they
+/// replace (customer.at_risk compares the two).
+pub fn score_upsert_clause() -> String {
+    let columns: Vec<&str> = ["fit_id", "scored_at"].into_iter().chain(SCORE_COLUMNS).collect();
+    format!(
+        "{}, previous_p_alive = customer_scores.p_alive",
+        upsert_clause("customer_id", &columns)
+    )
+}
+
+/// Expected value lost, as `CustomerSort::Risk` orders by it; an index of migration 0003 holds it.
+pub const RISK_SQL: &str =
+    "(sc.clv_12m * (1.0 - sc.p_alive) / (CASE WHEN sc.p_alive < 0.01 THEN 0.01 ELSE sc.p_alive END))";
+
+/// The at-risk list's condition (`CustomerQuery::at_risk`, `DashboardFigures::at_risk`): clients
+/// and partners whose P(alive) is below `store::AT_RISK_P_ALIVE`.
+/// `|| ''` and the unary `+` keep SQLite from answering it through the stage or P(alive) index and
+/// sorting what it finds (hundreds of thousands of rows): walking the risk index is what is fast.
+pub const AT_RISK_SQL: &str = "((s.stage || '') IN ('client', 'partner') AND +sc.p_alive < 0.5)";
+
+/// A value to bind to a query built at run time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Text(String),
+}
+
+/// Builds the customer-list query for `query`; `search` writes a backend's prefix-match predicate
+/// for the search text starting at placeholder `$n`.
+pub fn customer_query_sql(
+    query: &crate::store::CustomerQuery,
+    search: fn(&str, usize) -> (String, Vec<Bind>),
+) -> (String, Vec<Bind>) {
+    use crate::store::CustomerSort;
+    let mut binds = Vec::new();
+    let mut conditions: Vec<String> = Vec::new();
+    let placeholder = |binds: &mut Vec<Bind>, value: Bind| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
+    // Sorted by a score, the sort's index is walked and rows filtered as they come; `|| ''` keeps
+    // the planner from collecting every row of the stage through its index and sorting them all
+    // (300 ms with a million customers).
+    let by_score = matches!(
+        query.sort,
+        CustomerSort::Clv | CustomerSort::Risk | CustomerSort::PAlive
+    );
+    let filtered = |column: &str| {
+        if by_score {
+            format!("({column} || '')")
+        } else {
+            column.to_owned()
+        }
+    };
+    if let Some(stage) = query.stage {
+        let p = placeholder(&mut binds, Bind::Text(stage.as_str().to_owned()));
+        conditions.push(format!("{} = {p}", filtered("s.stage")));
+    }
+    if let Some(segment) = query.segment {
+        let name = serde_json::to_value(segment).expect("segments serialize");
+        let p = placeholder(&mut binds, Bind::Text(name.as_str().unwrap_or_default().to_owned()));
+        // Migration 0005's indexes lead with the segment and hold the sort: the filter uses them.
+        conditions.push(format!("sc.segment = {p}"));
+    }
+    if let Some(text) = query.search.as_deref().filter(|t| !t.trim().is_empty()) {
+        let (sql, values) = search(text.trim(), binds.len() + 1);
+        binds.extend(values);
+        conditions.push(sql);
+    }
+    if query.at_risk {
+        conditions.push(AT_RISK_SQL.to_owned());
+    }
+    let (key, direction) = match query.sort {
+        CustomerSort::Id => ("c.id", ">"),
+        CustomerSort::Clv => ("sc.clv_12m", "<"),
+        CustomerSort::Risk => (RISK_SQL, "<"),
+        CustomerSort::PAlive => ("sc.p_alive", ">"),
+        CustomerSort::LastPurchase => ("s.last_purchase_at", "<"),
+    };
+    let id = match query.sort {
+        CustomerSort::Id => "c.id",
+        CustomerSort::LastPurchase => "s.customer_id",
+        _ => "sc.customer_id",
+    };
+    if query.sort == CustomerSort::LastPurchase {
+        conditions.push("s.last_purchase_at IS NOT NULL".into());
+    }
+    if let Some(after) = query.after {
+        let p_id = placeholder(&mut binds, Bind::Int(after.id));
+        if query.sort == CustomerSort::Id {
+            conditions.push(format!("c.id > {p_id}"));
+        } else {
+            let value = match query.sort {
+                CustomerSort::LastPurchase => Bind::Int(after.value as i64),
+                _ => Bind::Float(after.value),
+            };
+            let p_value = placeholder(&mut binds, value);
+            conditions.push(format!(
+                "({key} {direction} {p_value} OR ({key} = {p_value} AND {id} > {p_id}))"
+            ));
+        }
+    }
+    let scored_only = query.segment.is_some()
+        || query.at_risk
+        || matches!(
+            query.sort,
+            CustomerSort::Clv | CustomerSort::Risk | CustomerSort::PAlive
+        );
+    let join = if scored_only { "JOIN" } else { "LEFT JOIN" };
+    let order = match query.sort {
+        CustomerSort::Id => "c.id".to_owned(),
+        _ => format!("{key} {}, {id}", if direction == "<" { "DESC" } else { "ASC" }),
+    };
+    let limit = placeholder(&mut binds, Bind::Int(i64::from(query.limit)));
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "{CUSTOMER_SELECT} {join} customer_scores sc ON sc.customer_id = c.id {filter} ORDER BY {order} LIMIT {limit}"
+    )
+    .replacen(" FROM customers c", &format!(", {SCORE_SELECT} FROM customers c"), 1);
+    (sql, binds)
+}
+
+/// One customer by external id (`$1`) with the columns `list_item_from_row` reads.
+pub fn customer_with_score_sql() -> String {
+    format!("{CUSTOMER_SELECT} LEFT JOIN customer_scores sc ON sc.customer_id = c.id WHERE c.external_id = $1")
+        .replacen(" FROM customers c", &format!(", {SCORE_SELECT} FROM customers c"), 1)
+}
+
+/// The score columns lists select, prefixed so they do not clash with the customer's.
+const SCORE_SELECT: &str = "sc.frequency AS sc_frequency, sc.recency AS sc_recency, sc.age AS sc_age, \
+     sc.monetary_value AS sc_monetary_value, sc.p_alive AS sc_p_alive, sc.expected_purchases_90d AS sc_expected_purchases_90d, \
+     sc.expected_purchases_365d AS sc_expected_purchases_365d, sc.expected_spend AS sc_expected_spend, sc.clv_12m AS sc_clv_12m, \
+     sc.rfm_recency AS sc_rfm_recency, sc.rfm_frequency AS sc_rfm_frequency, sc.rfm_monetary AS sc_rfm_monetary, \
+     sc.segment AS sc_segment, sc.expected_days_to_next_purchase AS sc_expected_days_to_next_purchase, \
+     sc.explanation AS sc_explanation, sc.previous_p_alive AS sc_previous_p_alive";
+
+/// The columns of an API key row.
+pub const API_KEY_SELECT: &str = "SELECT id, name, role, prefix, created_at, revoked_at FROM api_keys";
