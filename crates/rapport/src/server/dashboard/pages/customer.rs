@@ -1,0 +1,311 @@
+//! One customer's page, with its timeline, scores and the forms that add notes and interactions.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Redirect;
+use serde::Deserialize;
+
+use super::lists::customer_path;
+use super::{Layout, MAX_TEXT, PageError, TIMELINE};
+use crate::analysis::ScoreRow;
+use crate::domain::{EventKind, ExternalId, NewEvent, Role, StoredEvent};
+use crate::server::AppState;
+use crate::server::auth::random_token;
+use crate::server::dashboard::format::{amount, day, grouped, minute, money, opt_day, percent};
+use crate::server::dashboard::session::SignedIn;
+use crate::server::writer::Incoming;
+use crate::store::{CustomerRecord, value_at_risk};
+
+/// An event on a customer's page.
+pub struct Entry {
+    when: String,
+    kind: &'static str,
+    text: String,
+}
+
+impl Entry {
+    fn new(event: &StoredEvent) -> Self {
+        Self {
+            when: minute(event.occurred_at),
+            kind: kind_label(&event.kind),
+            text: event.kind.describe(),
+        }
+    }
+}
+
+fn kind_label(kind: &EventKind) -> &'static str {
+    match kind {
+        EventKind::Purchase { .. } => "purchase",
+        EventKind::Interaction { .. } => "interaction",
+        EventKind::StageChange { .. } => "stage change",
+        EventKind::Note { .. } => "note",
+        EventKind::Referral { .. } => "referral",
+    }
+}
+
+/// A labelled value on a customer's page.
+pub struct Fact {
+    label: String,
+    value: String,
+}
+
+fn fact(label: impl Into<String>, value: impl Into<String>) -> Fact {
+    Fact {
+        label: label.into(),
+        value: value.into(),
+    }
+}
+
+/// One customer's page.
+#[derive(Template, WebTemplate)]
+#[template(path = "customer.html")]
+pub struct CustomerPage {
+    layout: Layout,
+    id: String,
+    path: String,
+    title: String,
+    stage: String,
+    profile: Vec<Fact>,
+    figures: Vec<Fact>,
+    scores: Vec<Fact>,
+    explanation: Option<String>,
+    stage_history: Vec<Entry>,
+    notes: Vec<Entry>,
+    timeline: Vec<Entry>,
+    older: usize,
+    can_write: bool,
+    form_key: String,
+    saved: Option<&'static str>,
+}
+
+/// `?saved=` after a form was stored.
+#[derive(Debug, Deserialize)]
+pub struct SavedParam {
+    saved: Option<String>,
+}
+
+/// `GET /customers/{id}`: profile, stage history, scores and why, notes, the timeline, and for
+/// staff the forms that add a note or log an interaction.
+pub async fn customer(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    Query(params): Query<SavedParam>,
+) -> Result<CustomerPage, PageError> {
+    let customer = find(&state, &id).await?;
+    let score = state.store.score(customer.id).await?;
+    let events = state.store.events_of(customer.id).await?;
+    // The log's order is the order things were recorded (stage changes come after the purchases
+    // that earned them, imports after the fact): the page shows when they happened.
+    let mut by_time: Vec<&StoredEvent> = events.iter().collect();
+    by_time.sort_by_key(|e| std::cmp::Reverse((e.occurred_at, e.id)));
+    let newest_first = by_time.into_iter();
+    let stage_history = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::StageChange { .. }))
+        .map(Entry::new)
+        .collect();
+    let notes = newest_first
+        .clone()
+        .filter(|e| matches!(e.kind, EventKind::Note { .. }))
+        .map(Entry::new)
+        .collect();
+    let timeline: Vec<Entry> = newest_first.take(TIMELINE).map(Entry::new).collect();
+    Ok(CustomerPage {
+        can_write: signed_in.session.user.role >= Role::Staff,
+        layout: Layout::new(&signed_in, "customers"),
+        path: customer_path(&customer.external_id),
+        title: customer.name.clone().unwrap_or_else(|| customer.external_id.clone()),
+        stage: customer.state.stage.map_or_else(|| "–".to_owned(), |s| s.to_string()),
+        profile: profile(&customer),
+        figures: figures(&customer),
+        explanation: score.as_ref().map(|s| s.explanation.clone()),
+        scores: score.as_ref().map(scores).unwrap_or_default(),
+        stage_history,
+        notes,
+        older: events.len().saturating_sub(timeline.len()),
+        timeline,
+        form_key: random_token(16),
+        saved: match params.saved.as_deref() {
+            Some("note") => Some("Note saved."),
+            Some("interaction") => Some("Interaction logged."),
+            _ => None,
+        },
+        id: customer.external_id,
+    })
+}
+
+async fn find(state: &AppState, id: &str) -> Result<CustomerRecord, PageError> {
+    let external = ExternalId::parse(id).map_err(|e| PageError::new(StatusCode::BAD_REQUEST, e.0))?;
+    state.store.customer(&external).await?.ok_or_else(|| {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            format!("There is no customer with id '{external}'."),
+        )
+    })
+}
+
+fn profile(c: &CustomerRecord) -> Vec<Fact> {
+    let mut facts = vec![fact("Id", c.external_id.clone())];
+    for (label, value) in [("Name", &c.name), ("E-mail", &c.email), ("Phone", &c.phone)] {
+        if let Some(value) = value {
+            facts.push(fact(label, value.clone()));
+        }
+    }
+    for (key, value) in &c.attributes {
+        facts.push(fact(
+            key.clone(),
+            value.as_str().map_or_else(|| value.to_string(), str::to_owned),
+        ));
+    }
+    facts.push(fact("Known since", day(c.created_at)));
+    facts
+}
+
+fn figures(c: &CustomerRecord) -> Vec<Fact> {
+    let s = &c.state;
+    vec![
+        fact(
+            "Highest stage reached",
+            s.max_stage.map_or_else(|| "–".to_owned(), |s| s.to_string()),
+        ),
+        fact("Purchases", grouped(s.purchase_count)),
+        fact("Total spend", money(s.total_spend_cents)),
+        fact("First purchase", opt_day(s.first_purchase_at)),
+        fact("Second sale", opt_day(s.second_purchase_at)),
+        fact("Last purchase", opt_day(s.last_purchase_at)),
+        fact("Interactions", grouped(s.interaction_count)),
+        fact("Referrals", grouped(s.referral_count)),
+    ]
+}
+
+fn scores(s: &ScoreRow) -> Vec<Fact> {
+    let mut facts = vec![
+        fact("P(alive)", percent(s.p_alive)),
+        fact(
+            "Expected purchases, 90 days",
+            format!("{:.1}", s.expected_purchases_90d),
+        ),
+        fact(
+            "Expected purchases, 365 days",
+            format!("{:.1}", s.expected_purchases_365d),
+        ),
+        fact("Expected spend per purchase", amount(s.expected_spend)),
+        fact("12-month value (CLV)", amount(s.clv_12m)),
+        fact("Expected value lost", amount(value_at_risk(s))),
+        fact("RFM segment", s.segment.label()),
+        fact(
+            "RFM scores (R, F, M)",
+            format!("{}, {}, {}", s.rfm_recency, s.rfm_frequency, s.rfm_monetary),
+        ),
+    ];
+    if let Some(days) = s.expected_days_to_next_purchase {
+        facts.push(fact("Next purchase expected in", format!("{days:.0} days")));
+    }
+    facts
+}
+
+/// A note as the form posts it.
+#[derive(Debug, Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// An interaction as the form posts it.
+#[derive(Debug, Deserialize)]
+pub struct InteractionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /customers/{id}/notes` (staff): appends a note through the API's event writer.
+pub async fn add_note(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<NoteForm>,
+) -> Result<Redirect, PageError> {
+    signed_in.check_csrf(&form.csrf)?;
+    signed_in.require(Role::Staff)?;
+    let text = required("note", &form.text)?;
+    let kind = EventKind::Note {
+        text: format!("{text} ({})", signed_in.session.user.email),
+    };
+    append(&state, &id, &form.key, kind, "note").await
+}
+
+/// `POST /customers/{id}/interactions` (staff): logs a call, visit or message.
+pub async fn log_interaction(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<InteractionForm>,
+) -> Result<Redirect, PageError> {
+    signed_in.check_csrf(&form.csrf)?;
+    signed_in.require(Role::Staff)?;
+    let channel = required("channel", &form.channel)?;
+    let note = required("what was said or done", &form.note)?;
+    let kind = EventKind::Interaction {
+        channel,
+        note: format!("{note} ({})", signed_in.session.user.email),
+    };
+    append(&state, &id, &form.key, kind, "interaction").await
+}
+
+fn required(field: &str, value: &str) -> Result<String, PageError> {
+    let value = value.trim();
+    let unprocessable = |m: String| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
+    if value.is_empty() {
+        return Err(unprocessable(format!(
+            "The {field} is empty. Go back and write something."
+        )));
+    }
+    if value.chars().count() > MAX_TEXT {
+        return Err(unprocessable(format!(
+            "The {field} is longer than {MAX_TEXT} characters."
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+/// Writes one event through the API's group-commit writer. The form's key (made when the page
+/// was drawn) is the event's idempotency key, so a form sent twice stores one event.
+async fn append(state: &AppState, id: &str, key: &str, kind: EventKind, saved: &str) -> Result<Redirect, PageError> {
+    let customer = find(state, id).await?;
+    let key = if !key.is_empty()
+        && key.len() <= 64
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        key.to_owned()
+    } else {
+        random_token(16)
+    };
+    let event = NewEvent {
+        key: format!("dashboard:{key}"),
+        occurred_at: chrono::Utc::now().timestamp(),
+        kind,
+    };
+    let incoming = Incoming {
+        customer: customer.external_id.clone(),
+        event,
+    };
+    state.writer.write(vec![incoming]).await.map_err(PageError::internal)?;
+    Ok(Redirect::to(&format!(
+        "{}?saved={saved}#notes",
+        customer_path(&customer.external_id)
+    )))
+}

@@ -1,0 +1,136 @@
+//! The overview: figures computed in the background (`stats`), as tiles and charts.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+
+use super::Layout;
+use crate::server::AppState;
+use crate::server::dashboard::format::{amount, day, grouped, minute, money, ratio};
+use crate::server::dashboard::session::SignedIn;
+
+/// A figure on the overview: a label, the value, a line below, and where it leads.
+pub struct Tile {
+    label: &'static str,
+    value: String,
+    note: String,
+    link: Option<&'static str>,
+}
+
+/// The overview page.
+#[derive(Template, WebTemplate)]
+#[template(path = "overview.html")]
+pub struct OverviewPage {
+    layout: Layout,
+    tiles: Vec<Tile>,
+    charts: Option<Charts>,
+    taken_at: String,
+    problem: Option<String>,
+}
+
+/// The overview's charts, SVG.
+pub struct Charts {
+    funnel: String,
+    revenue: String,
+    buyers: String,
+}
+
+/// `GET /`: the overview.
+pub async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> OverviewPage {
+    let mut page = OverviewPage {
+        layout: Layout::new(&signed_in, "overview"),
+        tiles: Vec::new(),
+        charts: None,
+        taken_at: String::new(),
+        problem: None,
+    };
+    match state.dashboard.stats.get(&state.store).await {
+        Ok(Some(snapshot)) => {
+            page.tiles = tiles(&snapshot.figures);
+            if let Some(days) = &snapshot.second_sale {
+                page.tiles.insert(
+                    3,
+                    Tile {
+                        label: "Days to the second sale",
+                        value: format!("{:.0}", days.median),
+                        note: format!(
+                            "median over {} clients; half within {:.0} to {:.0} days",
+                            grouped(days.count as i64),
+                            days.p25,
+                            days.p75
+                        ),
+                        link: None,
+                    },
+                );
+            }
+            page.taken_at = minute(snapshot.taken_at);
+            page.charts = Some(Charts {
+                funnel: snapshot.funnel_chart.clone(),
+                revenue: snapshot.revenue_chart.clone(),
+                buyers: snapshot.buyers_chart.clone(),
+            });
+        }
+        Ok(None) => {}
+        Err(failure) => page.problem = Some(failure),
+    }
+    page
+}
+
+fn tiles(f: &crate::store::DashboardFigures) -> Vec<Tile> {
+    let as_of = f
+        .last_purchase_at
+        .map_or_else(|| "no purchases yet".to_owned(), |at| format!("to {}", day(at)));
+    let scored = if f.scored == 0 {
+        "not scored yet: run `rapport fit`, then `rapport score`".to_owned()
+    } else {
+        format!("of {} scored", grouped(f.scored))
+    };
+    vec![
+        Tile {
+            label: "Customers",
+            value: grouped(f.customers),
+            note: format!("{} bought at least once", grouped(f.buyers)),
+            link: Some("/customers"),
+        },
+        Tile {
+            label: "Active customers",
+            value: grouped(f.likely_active),
+            note: format!("P(alive) above 0.5, {scored}"),
+            link: None,
+        },
+        Tile {
+            label: "Repeat-purchase rate",
+            value: ratio(f.repeat_buyers, f.buyers),
+            note: format!(
+                "{} of {} buyers came back on another day",
+                grouped(f.repeat_buyers),
+                grouped(f.buyers)
+            ),
+            link: None,
+        },
+        Tile {
+            label: "Revenue, last 30 days",
+            value: money(f.revenue_30d_cents),
+            note: as_of.clone(),
+            link: None,
+        },
+        Tile {
+            label: "Revenue, last 365 days",
+            value: money(f.revenue_365d_cents),
+            note: as_of,
+            link: None,
+        },
+        Tile {
+            label: "Predicted revenue, next 12 months",
+            value: amount(f.predicted_revenue_12m),
+            note: "sum of every customer's 12-month lifetime value".to_owned(),
+            link: None,
+        },
+        Tile {
+            label: "At-risk clients",
+            value: grouped(f.at_risk),
+            note: "clients and partners with P(alive) below 0.5".to_owned(),
+            link: Some("/at-risk"),
+        },
+    ]
+}
