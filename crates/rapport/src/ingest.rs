@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::domain::stage::promotions;
 use crate::domain::state::PurchaseTally;
 use crate::domain::webhook::EventType;
-use crate::domain::{CustomerId, EventKind, NewEvent, Stage, StageChange, StoredEvent};
+use crate::domain::{CustomerId, EventKind, KeyConflict, NewEvent, Stage, StageChange, StoredEvent};
 use crate::projection::{Folded, fold};
 use crate::store::{EventRow, NewCustomer, Store, StoreError, StoreResult, WriteTx};
 use crate::webhooks::{Outbox, payload};
@@ -72,6 +72,9 @@ pub struct Ingest {
     /// The business's ids of the touched customers, while `finish` settles them (kept only when
     /// a subscription wants stage changes).
     names: HashMap<CustomerId, Box<str>>,
+    /// An event whose key the log holds for another customer or with other content fails the
+    /// ingest, instead of being left for the caller to find.
+    refuse_conflicts: bool,
 }
 
 impl Ingest {
@@ -93,7 +96,93 @@ impl Ingest {
             report: IngestReport::default(),
             outbox,
             names: HashMap::new(),
+            refuse_conflicts: false,
         })
+    }
+
+    /// Makes an event whose key is stored for another customer, or with other content, fail the
+    /// ingest with `StoreError::KeyConflict` (nothing is then stored): files are all or nothing.
+    pub fn refuse_conflicts(&mut self) {
+        self.refuse_conflicts = true;
+    }
+
+    /// Which of `events` would conflict with the log (this ingest's events included) or with an
+    /// earlier one of them, stores nothing: for callers that set bad rows aside instead of failing.
+    pub async fn find_conflicts(&mut self, events: &[(&str, &NewEvent)]) -> StoreResult<Vec<Option<KeyConflict>>> {
+        self.flush().await?;
+        let mut keys: Vec<String> = events.iter().map(|(_, e)| e.key.clone()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let stored = self.tx.events_by_keys(&keys).await?;
+        let mut customers: Vec<&str> = events.iter().map(|(c, _)| *c).collect();
+        customers.sort_unstable();
+        customers.dedup();
+        let ids: HashMap<String, CustomerId> = self.tx.customer_ids(&customers).await?.into_iter().collect();
+        let mut owners: HashMap<CustomerId, String> = ids.iter().map(|(ext, id)| (*id, ext.clone())).collect();
+        for event in &stored {
+            if let std::collections::hash_map::Entry::Vacant(slot) = owners.entry(event.customer_id) {
+                slot.insert(self.external_id_of(event.customer_id).await?);
+            }
+        }
+        // The first holder of each key: the log's event, else the first of `events` to carry it.
+        let mut first: HashMap<&str, (&str, &EventKind, bool)> = stored
+            .iter()
+            .map(|e| {
+                let owner = owners[&e.customer_id].as_str();
+                (e.key.as_str(), (owner, &e.kind, e.id < self.first_new_id))
+            })
+            .collect();
+        let mut found = Vec::with_capacity(events.len());
+        for (customer, event) in events {
+            let (owner, kind, stored_before) = *first.entry(&event.key).or_insert((customer, &event.kind, false));
+            let same = owner == *customer && *kind == event.kind;
+            found.push((!same).then(|| KeyConflict {
+                customer: (*customer).to_owned(),
+                event: (*event).clone(),
+                existing_customer: owner.to_owned(),
+                existing: kind.clone(),
+                stored_before,
+            }));
+        }
+        Ok(found)
+    }
+
+    /// The business's id of a stored customer, for naming it in a conflict.
+    async fn external_id_of(&mut self, id: CustomerId) -> StoreResult<String> {
+        if let Some((ext, _)) = self.ids.iter().find(|(_, seen)| seen.id == id) {
+            return Ok(ext.to_string());
+        }
+        Ok(self.tx.external_id(id).await?.unwrap_or_else(|| format!("#{id}")))
+    }
+
+    /// After a batch stored fewer events than it held: fails on the first whose key the log holds
+    /// for another customer or with other content.
+    async fn check_conflicts(&mut self) -> StoreResult<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let events: Vec<(&str, &NewEvent)> = pending.iter().map(|(c, e)| (&**c, e)).collect();
+        let mut keys: Vec<String> = events.iter().map(|(_, e)| e.key.clone()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let stored = self.tx.events_by_keys(&keys).await?;
+        let by_key: HashMap<&str, &StoredEvent> = stored.iter().map(|e| (e.key.as_str(), e)).collect();
+        for (customer, event) in &events {
+            let Some(existing) = by_key.get(event.key.as_str()) else {
+                continue;
+            };
+            if existing.customer_id == self.ids[*customer].id && existing.kind == event.kind {
+                continue;
+            }
+            return Err(StoreError::KeyConflict(Box::new(KeyConflict {
+                customer: (*customer).to_owned(),
+                event: (*event).clone(),
+                existing_customer: self.external_id_of(existing.customer_id).await?,
+                existing: existing.kind.clone(),
+                stored_before: existing.id < self.first_new_id,
+            })));
+        }
+        drop(events);
+        self.pending = pending;
+        Ok(())
     }
 
     /// Announces that about `events` events will follow: when that is large next to the log, the
@@ -202,6 +291,9 @@ impl Ingest {
             .map(|(ext, event)| EventRow::encode(self.ids[ext].id, event, self.now))
             .collect();
         let stored = self.tx.insert_events(&rows).await?;
+        if self.refuse_conflicts && stored < rows.len() as u64 {
+            self.check_conflicts().await?;
+        }
         self.report.stored += stored;
         self.report.duplicates += rows.len() as u64 - stored;
         if let Some(last_before) = last_before {

@@ -3,6 +3,7 @@
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use rapport::analysis::ScoreRow;
+use rapport::domain::rules::{self, Lines};
 use rapport::domain::{EventKind, ExternalId, Money, NewEvent, Stage, StoredEvent};
 use rapport::ingest::Ingest;
 use rapport::store::{CustomerFilter, CustomerRecord, open};
@@ -117,7 +118,8 @@ pub async fn run(db: &str, command: CustomersCommand, out: Output) -> anyhow::Re
         CustomersCommand::SetStage(args) => {
             let id = ExternalId::parse(&args.id)?;
             let mut ingest = Ingest::begin(&store, "the command line").await?;
-            let change = ingest.set_stage(id.as_str(), args.stage, args.reason).await?;
+            let reason = required("--reason", &args.reason, 500, Lines::One)?;
+            let change = ingest.set_stage(id.as_str(), args.stage, reason).await?;
             ingest.finish().await?;
             match change {
                 Some(c) => out.line(&format!("{id}: {} → {}", c.from.map_or("(none)", |s| s.as_str()), c.to)),
@@ -126,13 +128,21 @@ pub async fn run(db: &str, command: CustomersCommand, out: Output) -> anyhow::Re
         }
         CustomersCommand::Log(args) => {
             let kind = EventKind::Interaction {
-                channel: args.channel,
-                note: args.note,
+                channel: required("--channel", &args.channel, rules::MAX_CHANNEL, Lines::One)?,
+                note: required("--note", &args.note, rules::MAX_NOTE, Lines::Many)?,
             };
             append(&store, &args.id, kind, out).await
         }
-        CustomersCommand::Note(args) => append(&store, &args.id, EventKind::Note { text: args.text }, out).await,
+        CustomersCommand::Note(args) => {
+            let text = required("the note", &args.text, rules::MAX_NOTE, Lines::Many)?;
+            append(&store, &args.id, EventKind::Note { text }, out).await
+        }
     }
+}
+
+/// A text argument under the rules every entry point shares; empty is an error.
+fn required(name: &str, raw: &str, max: usize, lines: Lines) -> anyhow::Result<String> {
+    rules::text(name, raw, max, lines)?.with_context(|| format!("{name} is empty"))
 }
 
 async fn append(

@@ -55,6 +55,10 @@ pub struct LayoutArgs {
     /// Date format in strftime notation, e.g. %Y%m%d or %d/%m/%Y (default: ISO 8601).
     #[arg(long)]
     pub date_format: Option<String>,
+    /// How many bytes a quoted field may hold before the file is refused: a stray '"' otherwise
+    /// swallows every row after it.
+    #[arg(long, default_value_t = import::DEFAULT_MAX_QUOTED)]
+    pub max_field_bytes: usize,
 }
 
 impl LayoutArgs {
@@ -68,6 +72,7 @@ impl LayoutArgs {
             date_format: self.date_format.clone(),
             skip_invalid: false,
             rejects: None,
+            max_quoted: self.max_field_bytes,
         }
     }
 }
@@ -215,11 +220,16 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
             if args.file.json {
                 return out.json(&report);
             }
+            let repeated = match report.repeated_ids {
+                0 => String::new(),
+                n => format!(", {n} rows repeated an id of an earlier row (the later row's profile was kept)"),
+            };
             out.line(&format!(
-                "{} rows read, {} customers created, {} updated{} in {:.2} s",
+                "{} rows read, {} customers created, {} updated{}{} in {:.2} s",
                 report.rows,
                 report.customers_created,
                 report.customers_updated,
+                repeated,
                 rejected_note(report.rejected, &options),
                 report.seconds
             ))

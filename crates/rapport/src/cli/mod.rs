@@ -108,8 +108,24 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn fail(error: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {error:#}");
+    eprintln!("error: {}", rapport::domain::rules::printable(&message(error)));
     ExitCode::FAILURE
+}
+
+/// An error and its causes on one line, each cause once: many errors already quote their cause
+/// ("file: No such file"), and printing the chain would repeat it.
+fn message(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
 }
 
 /// Logs to standard error, filtered by `RAPPORT_LOG` (e.g. `debug`, `info,sqlx=warn`); one JSON

@@ -14,10 +14,10 @@ impl Output {
         Output
     }
 
-    /// Prints one line.
+    /// Prints one line, control characters escaped: stored text never drives the terminal.
     pub fn line(&self, text: &str) -> anyhow::Result<()> {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{text}")?;
+        writeln!(stdout, "{}", rapport::domain::rules::printable(text))?;
         Ok(())
     }
 

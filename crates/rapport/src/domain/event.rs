@@ -117,6 +117,39 @@ pub struct StoredEvent {
     pub kind: EventKind,
 }
 
+/// An event whose key the log already holds for another customer or with other content: the
+/// same order id used twice for different purchases. It is refused, never taken for a repeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyConflict {
+    /// The business's id of the customer the refused event was for.
+    pub customer: String,
+    /// The refused event.
+    pub event: NewEvent,
+    /// The business's id of the stored event's customer.
+    pub existing_customer: String,
+    /// The event the log holds under the same key.
+    pub existing: EventKind,
+    /// The stored event was there before this write began (else this write stored it earlier).
+    pub stored_before: bool,
+}
+
+impl std::fmt::Display for KeyConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the key '{}' is already used by customer '{}' ({} {}){}; this {} is for customer '{}' ({})",
+            self.event.key,
+            self.existing_customer,
+            self.existing.name(),
+            self.existing.describe(),
+            if self.stored_before { ", stored before" } else { "" },
+            self.event.kind.name(),
+            self.customer,
+            self.event.kind.describe()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

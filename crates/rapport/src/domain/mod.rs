@@ -3,13 +3,14 @@
 pub mod access;
 pub mod event;
 pub mod funnel;
+pub mod rules;
 pub mod stage;
 pub mod state;
 pub mod types;
 pub mod webhook;
 
 pub use access::Role;
-pub use event::{EventKind, NewEvent, StoredEvent};
+pub use event::{EventKind, KeyConflict, NewEvent, StoredEvent};
 pub use stage::{Stage, StageChange};
 pub use state::CustomerState;
 pub use types::{Currency, CustomerId, Email, ExternalId, Money, ParseError};

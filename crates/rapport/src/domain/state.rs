@@ -70,7 +70,9 @@ impl CustomerState {
         match kind {
             EventKind::Purchase { amount, .. } => {
                 self.purchase_count += 1;
-                self.total_spend_cents += amount.0;
+                // Amounts are bounded (`Money::MAX`), so only millions of the largest could
+                // reach the limit; a total then stops there instead of wrapping to a negative.
+                self.total_spend_cents = self.total_spend_cents.saturating_add(amount.0);
                 self.last_purchase_at = max_opt(self.last_purchase_at, occurred_at);
                 (self.first_purchase_at, self.second_purchase_at) =
                     first_and_second(self.first_purchase_at, self.second_purchase_at, occurred_at);
@@ -154,7 +156,7 @@ impl PurchaseTally {
     /// Counts one purchase.
     pub fn add(&mut self, at: i64, cents: i64) {
         self.count += 1;
-        self.total_cents += cents;
+        self.total_cents = self.total_cents.saturating_add(cents);
         self.last = self.last.max(at);
         let (first, second) = first_and_second(Self::get(self.first), Self::get(self.second), at);
         (self.first, self.second) = (first.unwrap_or(Self::NONE), second.unwrap_or(Self::NONE));
@@ -244,6 +246,18 @@ mod tests {
         }
         assert_eq!(tally.into_state(), state);
         assert_eq!(PurchaseTally::default().into_state(), CustomerState::default());
+    }
+
+    #[test]
+    fn a_total_spend_stops_at_the_limit_instead_of_wrapping_negative() {
+        let mut state = CustomerState::default();
+        let mut tally = PurchaseTally::default();
+        for day in 0..2 {
+            state.apply(day * SECONDS_PER_DAY, &purchase(i64::MAX - 1));
+            tally.add(day * SECONDS_PER_DAY, i64::MAX - 1);
+        }
+        assert_eq!(state.total_spend_cents, i64::MAX);
+        assert_eq!(tally.into_state(), state);
     }
 
     #[test]

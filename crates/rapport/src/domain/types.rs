@@ -29,8 +29,13 @@ impl ExternalId {
     /// Longest external id accepted, in bytes.
     pub const MAX_LEN: usize = 200;
 
-    /// Trims surrounding white space and rejects empty or overlong ids.
+    /// Trims surrounding white space and rejects empty or overlong ids and control characters.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        Self::check(raw).map(|id| Self(id.to_owned()))
+    }
+
+    /// The trimmed id if `parse` would accept it, without allocating: for reading large files.
+    pub fn check(raw: &str) -> Result<&str, ParseError> {
         let id = raw.trim();
         if id.is_empty() {
             return Err(ParseError("customer id is empty".into()));
@@ -42,7 +47,8 @@ impl ExternalId {
                 Self::MAX_LEN
             )));
         }
-        Ok(Self(id.to_owned()))
+        super::rules::check_characters("customer id", id, super::rules::Lines::One)?;
+        Ok(id)
     }
 
     /// The id as text.
@@ -63,14 +69,36 @@ impl fmt::Display for ExternalId {
 pub struct Money(pub i64);
 
 impl Money {
-    /// Parses a decimal amount such as `29.33`, `-5`, `1e2` is refused; more than two decimals round half away from zero.
+    /// The largest amount one event may carry: ten billion in major units. Sums of millions of
+    /// such amounts still fit in 64 bits, so no total can wrap around.
+    pub const MAX: Money = Money(1_000_000_000_000);
+
+    /// Parses a decimal amount such as `29.33` or `-5` exactly: at most two decimals (`1.005` is
+    /// refused, not rounded; `1.500` is 1.50), no exponent, no thousands separator, and no larger
+    /// than `Money::MAX` either way.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        parse_cents(raw.trim().as_bytes()).map(Money).ok_or_else(|| {
-            ParseError(format!(
-                "'{}' is not an amount (expected a number such as 12.50)",
-                raw.trim()
-            ))
-        })
+        let raw = raw.trim();
+        let cents = parse_cents(raw.as_bytes()).map_err(|problem| {
+            let raw = super::rules::excerpt(raw);
+            ParseError(match problem {
+                Problem::NotANumber => format!("'{raw}' is not an amount (expected a number such as 12.50)"),
+                Problem::Decimals => format!("'{raw}' has more than two decimals"),
+                Problem::TooLarge => format!("'{raw}' is larger than the largest amount accepted, {}", Money::MAX),
+            })
+        })?;
+        Ok(Money(cents))
+    }
+
+    /// A purchase's amount: as `parse`, and not negative (a refund is not a purchase).
+    pub fn parse_purchase(raw: &str) -> Result<Self, ParseError> {
+        let amount = Self::parse(raw)?;
+        if amount.0 < 0 {
+            return Err(ParseError(format!(
+                "amount {} is negative: a refund is not a purchase",
+                super::rules::excerpt(raw.trim())
+            )));
+        }
+        Ok(amount)
     }
 
     /// The amount in major units, for display and models.
@@ -87,38 +115,44 @@ impl fmt::Display for Money {
     }
 }
 
-fn parse_cents(s: &[u8]) -> Option<i64> {
-    let (negative, digits) = match s.first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
+/// Why a text is not an amount.
+enum Problem {
+    NotANumber,
+    Decimals,
+    TooLarge,
+}
+
+fn parse_cents(s: &[u8]) -> Result<i64, Problem> {
+    let (negative, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
     let (whole, frac) = match digits.iter().position(|&b| b == b'.') {
         Some(dot) => (&digits[..dot], &digits[dot + 1..]),
         None => (digits, &digits[digits.len()..]),
     };
-    if whole.is_empty() && frac.is_empty() {
-        return None;
+    if whole.is_empty() && frac.is_empty() || !whole.iter().chain(frac).all(u8::is_ascii_digit) {
+        return Err(Problem::NotANumber);
+    }
+    if frac.iter().skip(2).any(|&b| b != b'0') {
+        return Err(Problem::Decimals);
     }
     let mut cents: i64 = 0;
     for &b in whole {
-        cents = cents.checked_mul(10)?.checked_add(digit(b)?)?;
+        cents = cents
+            .checked_mul(10)
+            .and_then(|c| c.checked_add(i64::from(b - b'0')))
+            .filter(|c| *c <= Money::MAX.0)
+            .ok_or(Problem::TooLarge)?;
     }
-    cents = cents.checked_mul(100)?;
-    for (i, &b) in frac.iter().enumerate() {
-        let d = digit(b)?;
-        match i {
-            0 => cents = cents.checked_add(d * 10)?,
-            1 => cents = cents.checked_add(d)?,
-            2 if d >= 5 => cents = cents.checked_add(1)?,
-            _ => {}
-        }
+    let tenths = frac.first().map_or(0, |b| i64::from(b - b'0'));
+    let hundredths = frac.get(1).map_or(0, |b| i64::from(b - b'0'));
+    cents = cents * 100 + tenths * 10 + hundredths;
+    if cents > Money::MAX.0 {
+        return Err(Problem::TooLarge);
     }
-    Some(if negative { -cents } else { cents })
-}
-
-fn digit(b: u8) -> Option<i64> {
-    b.is_ascii_digit().then(|| i64::from(b - b'0'))
+    Ok(if negative { -cents } else { cents })
 }
 
 /// An ISO 4217 currency code: three upper-case letters.
@@ -134,7 +168,8 @@ impl Currency {
             Ok(Self(code.to_ascii_uppercase()))
         } else {
             Err(ParseError(format!(
-                "'{code}' is not a currency code (expected three letters such as EUR)"
+                "'{}' is not a currency code (expected three letters such as EUR)",
+                super::rules::excerpt(code)
             )))
         }
     }
@@ -157,16 +192,23 @@ impl Default for Currency {
 pub struct Email(String);
 
 impl Email {
-    /// Accepts `local@domain` with a dot in the domain and no white space.
+    /// Accepts `local@domain` with a dot in the domain, no white space or control characters,
+    /// at most 254 characters.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let email = raw.trim();
-        let bad = || ParseError(format!("'{email}' is not an e-mail address"));
+        if email.chars().count() > super::rules::MAX_EMAIL {
+            return Err(ParseError(format!(
+                "e-mail address is longer than {} characters",
+                super::rules::MAX_EMAIL
+            )));
+        }
+        let bad = || ParseError(format!("'{}' is not an e-mail address", super::rules::excerpt(email)));
         let (local, domain) = email.split_once('@').ok_or_else(bad)?;
         let shaped = !local.is_empty()
             && domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
-            && !email.chars().any(char::is_whitespace)
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
             && !domain.contains('@');
         if !shaped {
             return Err(bad());
@@ -190,15 +232,54 @@ mod tests {
         assert_eq!(Money::parse("-5"), Ok(Money(-500)));
         assert_eq!(Money::parse("0.1"), Ok(Money(10)));
         assert_eq!(Money::parse(".5"), Ok(Money(50)));
-        assert_eq!(Money::parse("12.345"), Ok(Money(1235)));
+        assert_eq!(Money::parse("12.340"), Ok(Money(1234)));
         assert_eq!(Money(-1234).to_string(), "-12.34");
     }
 
     #[test]
     fn money_rejects_text_and_overflow() {
-        for bad in ["", "abc", "1.2.3", "12,50", "1e2", "-", "99999999999999999999"] {
+        for bad in [
+            "",
+            "abc",
+            "1.2.3",
+            "12,50",
+            "1e2",
+            "-",
+            "99999999999999999999",
+            "1 000",
+            ".",
+        ] {
             assert!(Money::parse(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn money_refuses_a_third_decimal_instead_of_rounding_it() {
+        assert_eq!(
+            Money::parse("1.005").unwrap_err().0,
+            "'1.005' has more than two decimals"
+        );
+    }
+
+    #[test]
+    fn money_has_a_maximum_so_sums_cannot_wrap() {
+        assert_eq!(Money::parse("10000000000.00"), Ok(Money::MAX));
+        assert_eq!(Money::parse("-10000000000"), Ok(Money(-Money::MAX.0)));
+        let error = Money::parse("92233720368547758.07").unwrap_err();
+        assert!(
+            error
+                .0
+                .contains("larger than the largest amount accepted, 10000000000.00"),
+            "{error}"
+        );
+        assert!(Money::parse("10000000000.01").is_err());
+    }
+
+    #[test]
+    fn purchase_amounts_are_not_negative() {
+        assert_eq!(Money::parse_purchase("0"), Ok(Money(0)));
+        let error = Money::parse_purchase("-5.00").unwrap_err();
+        assert_eq!(error.0, "amount -5.00 is negative: a refund is not a purchase");
     }
 
     #[test]
@@ -206,6 +287,8 @@ mod tests {
         assert_eq!(ExternalId::parse("  00042 ").unwrap().as_str(), "00042");
         assert!(ExternalId::parse("   ").is_err());
         assert!(ExternalId::parse(&"x".repeat(201)).is_err());
+        assert!(ExternalId::parse("a\u{0}1").is_err());
+        assert!(ExternalId::parse("\u{1b}[31mred").is_err());
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::time::Instant;
 use csv::ByteRecord;
 use serde::Serialize;
 
-use super::reader::RecordReader;
 use super::{FileOptions, ImportError, RowError, open};
+use crate::domain::rules::{self, Lines};
 use crate::domain::{Email, ExternalId};
 use crate::ingest::Ingest;
 use crate::store::{NewCustomer, Store};
@@ -51,6 +51,8 @@ pub struct CustomerImportReport {
     pub customers_updated: u64,
     /// Rows rejected (with `--skip-invalid`).
     pub rejected: u64,
+    /// Rows whose id an earlier row of the file had: the later row's profile was kept.
+    pub repeated_ids: u64,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
@@ -63,11 +65,8 @@ pub async fn import_customers(
 ) -> Result<CustomerImportReport, ImportError> {
     let started = Instant::now();
     let path = options.path.display().to_string();
-    let io = |source| ImportError::Io {
-        path: path.clone(),
-        source,
-    };
-    let mut reader = RecordReader::new(open(&options.path)?, options.delimiter);
+    let io = |error| ImportError::reading(&path, error);
+    let mut reader = options.record_reader(open(&options.path)?);
     let mut record = ByteRecord::new();
     let mut more = reader.read(&mut record).map_err(io)?;
     while more && reader.line() <= options.skip_lines {
@@ -89,7 +88,7 @@ pub async fn import_customers(
         .ok_or_else(|| ImportError::MissingColumn {
             path: path.clone(),
             column: columns.id.clone(),
-            found: names.join(", "),
+            found: crate::domain::rules::excerpt(&names.join(", ")).into_owned(),
             flag: "--id-col".into(),
         })?;
     if options.columns.is_none() {
@@ -103,6 +102,8 @@ pub async fn import_customers(
     let mut report = CustomerImportReport::default();
     let mut batch = Vec::with_capacity(BATCH);
     let now = chrono::Utc::now().timestamp();
+    // Ids seen in the file, to tell the user when a later row replaced an earlier one's profile.
+    let mut seen = std::collections::HashSet::new();
     while more {
         report.rows += 1;
         let at = Position {
@@ -111,7 +112,12 @@ pub async fn import_customers(
             row: report.rows,
         };
         match profile(&record, &names, id_index, columns, at, now) {
-            Ok(customer) => batch.push(customer),
+            Ok(customer) => {
+                if !seen.insert(customer.external_id.clone()) {
+                    report.repeated_ids += 1;
+                }
+                batch.push(customer)
+            }
             Err(error) => match rejects.as_mut() {
                 Some(out) => out.write(
                     &error,
@@ -182,26 +188,25 @@ fn profile(
     customer.external_id = ExternalId::parse(&raw_id)
         .map_err(|e| error(&columns.id, &raw_id, e.0))?
         .to_string();
-    for (name, value) in names.iter().zip(record.iter()) {
-        let value = String::from_utf8_lossy(value).trim().to_owned();
+    for (name, raw) in names.iter().zip(record.iter()) {
+        let value = String::from_utf8_lossy(raw).trim().to_owned();
         if value.is_empty() || *name == columns.id || name == "_" {
             continue;
         }
+        let checked = |max| rules::text(name, &value, max, Lines::One).map_err(|e| error(name, &value, e.0));
         if *name == columns.email {
-            customer.email = Some(
-                Email::parse(&value)
-                    .map_err(|e| error(name, &value, e.0))?
-                    .as_str()
-                    .to_owned(),
-            );
+            let email = Email::parse(&value).map_err(|e| error(name, &value, e.0))?;
+            customer.email = Some(email.as_str().to_owned());
         } else if *name == columns.name {
-            customer.name = Some(value);
+            customer.name = checked(rules::MAX_NAME)?;
         } else if *name == columns.phone {
-            customer.phone = Some(value);
+            customer.phone = checked(rules::MAX_PHONE)?;
         } else {
+            rules::check_characters(name, &value, Lines::One).map_err(|e| error(name, &value, e.0))?;
             customer.attributes.insert(name.clone(), value.into());
         }
     }
+    rules::attributes(&customer.attributes).map_err(|e| error("(attributes)", "", e.0))?;
     Ok(customer)
 }
 

@@ -7,12 +7,13 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::customers::RejectWriter;
 use super::transactions::{PurchaseRow, TransactionColumns, TransactionReader};
-use super::{FileOptions, ImportError};
+use super::{FileOptions, ImportError, RowError};
 use crate::domain::state::day_of;
 use crate::domain::{EventKind, ExternalId, NewEvent};
 use crate::ingest::Ingest;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Rows parsed per message from the reading thread.
 const BATCH: usize = 10_000;
@@ -45,34 +46,165 @@ pub async fn import_transactions(
 ) -> Result<TransactionImportReport, ImportError> {
     let started = Instant::now();
     let reader = TransactionReader::open(options, columns)?;
-    let rejects = options.skip_invalid.then(|| options.rejects_path());
+    let mut rejects = options
+        .skip_invalid
+        .then(|| RejectWriter::create(options.rejects_path()))
+        .transpose()?;
     let (tx, mut rx) = mpsc::channel(4);
-    let parser = tokio::task::spawn_blocking(move || read_batches(reader, rejects, tx, progress));
+    let keep_rejects = rejects.is_some();
+    let parser = tokio::task::spawn_blocking(move || read_batches(reader, keep_rejects, tx, progress));
     let source = format!("import of {}", options.path.display());
     let mut ingest = Ingest::begin(store, source).await?;
+    if rejects.is_none() {
+        ingest.refuse_conflicts();
+    }
     ingest.expect(estimated_rows(&options.path)).await?;
     let mut keys = KeyMaker::default();
     let mut rows = 0;
     while let Some(batch) = rx.recv().await {
-        for row in batch? {
-            rows += 1;
-            let event = keys.event(row);
-            ingest.push(event.0.as_str(), event.1).await?;
+        let Batch { purchases, rejected } = batch?;
+        rows += (purchases.len() + rejected.len()) as u64;
+        if let Some(out) = rejects.as_mut() {
+            for (error, fields) in &rejected {
+                out.write(error, fields)?;
+            }
+        }
+        let events: Vec<(u64, ExternalId, NewEvent)> = purchases
+            .into_iter()
+            .map(|row| (row.line, keys.event(row)))
+            .map(|(l, (c, e))| (l, c, e))
+            .collect();
+        let refused = match rejects.as_mut() {
+            Some(out) => set_conflicts_aside(&mut ingest, &events, out, &options.path).await?,
+            None => vec![false; events.len()],
+        };
+        for ((_, customer, event), refused) in events.into_iter().zip(refused) {
+            if !refused {
+                ingest
+                    .push(customer.as_str(), event)
+                    .await
+                    .map_err(|e| name_lines(e, options, columns))?;
+            }
         }
     }
-    let rejected = parser
+    parser
         .await
         .map_err(|e| ImportError::Usage(format!("the reading thread failed: {e}")))??;
-    let report = ingest.finish().await?;
+    let report = ingest.finish().await.map_err(|e| name_lines(e, options, columns))?;
     Ok(TransactionImportReport {
-        rows: rows + rejected,
+        rows,
         stored: report.stored,
         duplicates: report.duplicates,
         customers_created: report.customers_created,
         stage_changes: report.stage_changes,
-        rejected,
+        rejected: rejects.map_or(0, RejectWriter::count),
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Writes the rows whose key conflicts with the log or an earlier row to the rejects file; which
+/// rows were set aside, in order. Their customers are then never created.
+async fn set_conflicts_aside(
+    ingest: &mut Ingest,
+    events: &[(u64, ExternalId, NewEvent)],
+    rejects: &mut RejectWriter,
+    path: &std::path::Path,
+) -> Result<Vec<bool>, ImportError> {
+    let pairs: Vec<(&str, &NewEvent)> = events.iter().map(|(_, c, e)| (c.as_str(), e)).collect();
+    let conflicts = ingest.find_conflicts(&pairs).await?;
+    let mut refused = Vec::with_capacity(events.len());
+    for ((line, customer, event), conflict) in events.iter().zip(conflicts) {
+        refused.push(conflict.is_some());
+        if let Some(conflict) = conflict {
+            let error = RowError {
+                path: path.display().to_string(),
+                line: *line,
+                row: 0,
+                column: "order_id".to_owned(),
+                value: event.key.trim_start_matches("order:").to_owned(),
+                reason: conflict.to_string(),
+            };
+            rejects.write(&error, &row_fields(customer, event))?;
+        }
+    }
+    Ok(refused)
+}
+
+/// A purchase's fields as a rejects file shows them.
+fn row_fields(customer: &ExternalId, event: &NewEvent) -> Vec<String> {
+    let mut fields = vec![
+        customer.to_string(),
+        crate::domain::state::format_day(day_of(event.occurred_at)),
+    ];
+    if let EventKind::Purchase {
+        amount,
+        currency,
+        order_id,
+        quantity,
+    } = &event.kind
+    {
+        fields.extend([
+            amount.to_string(),
+            currency.as_str().to_owned(),
+            order_id.clone().unwrap_or_default(),
+            quantity.map(|q| q.to_string()).unwrap_or_default(),
+        ]);
+    }
+    fields
+}
+
+/// A key conflict as an import error naming the file's lines: the file is read again (only when
+/// an import fails so) to find the first row with the key and the row that contradicts it.
+fn name_lines(error: StoreError, options: &FileOptions, columns: &TransactionColumns) -> ImportError {
+    let StoreError::KeyConflict(conflict) = error else {
+        return error.into();
+    };
+    let path = options.path.display().to_string();
+    let (first, clash) = lines_with_key(options, columns, &conflict).unwrap_or((None, None));
+    let what = conflict.event.kind.describe();
+    let message = match (first, clash) {
+        (Some(first), Some(clash)) if !conflict.stored_before => format!(
+            "line {clash}: the key '{}' of this purchase (customer '{}', {what}) is used on line {first} for customer '{}' ({}); nothing was stored",
+            conflict.event.key,
+            conflict.customer,
+            conflict.existing_customer,
+            conflict.existing.describe()
+        ),
+        (_, Some(clash)) | (Some(clash), None) => format!(
+            "line {clash}: the key '{}' of this purchase (customer '{}', {what}) is already stored for customer '{}' ({}) by an earlier import or the API; nothing was stored",
+            conflict.event.key,
+            conflict.customer,
+            conflict.existing_customer,
+            conflict.existing.describe()
+        ),
+        (None, None) => format!("{conflict}; nothing was stored"),
+    };
+    ImportError::Conflict { path, message }
+}
+
+/// The line of the first row with the conflict's key, and of the first row with that key for the
+/// conflict's customer and content.
+fn lines_with_key(
+    options: &FileOptions,
+    columns: &TransactionColumns,
+    conflict: &crate::domain::KeyConflict,
+) -> Result<(Option<u64>, Option<u64>), ImportError> {
+    let mut reader = TransactionReader::open(options, columns)?;
+    let mut keys = KeyMaker::default();
+    let (mut first, mut clash) = (None, None);
+    while let Some(row) = reader.next_row()? {
+        let line = row.line;
+        let (customer, event) = keys.event(row);
+        if event.key != conflict.event.key {
+            continue;
+        }
+        first = first.or(Some(line));
+        if customer.as_str() == conflict.customer && event.kind == conflict.event.kind && Some(line) != first {
+            clash = Some(line);
+            break;
+        }
+    }
+    Ok((first, clash))
 }
 
 /// Reads and checks every row without storing anything: `rows` and `rejected` are filled in.
@@ -84,7 +216,7 @@ pub fn check_transactions(
     let mut reader = TransactionReader::open(options, columns)?;
     let mut rejects = options
         .skip_invalid
-        .then(|| super::customers::RejectWriter::create(options.rejects_path()))
+        .then(|| RejectWriter::create(options.rejects_path()))
         .transpose()?;
     let mut report = TransactionImportReport::default();
     loop {
@@ -112,44 +244,46 @@ fn estimated_rows(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len() / 48)
 }
 
-type Batch = Result<Vec<PurchaseRow>, ImportError>;
+/// Rows parsed by the reading thread: the good ones, and the bad ones with their raw fields.
+struct Batch {
+    purchases: Vec<PurchaseRow>,
+    rejected: Vec<(RowError, Vec<String>)>,
+}
 
-/// Runs on a blocking thread: parses the file and sends batches; returns how many rows were rejected.
+/// Runs on a blocking thread: parses the file and sends batches; a bad row is sent back set aside
+/// when `keep_rejects`, else it ends the read.
 fn read_batches(
     mut reader: TransactionReader<std::fs::File>,
-    rejects: Option<std::path::PathBuf>,
-    tx: mpsc::Sender<Batch>,
+    keep_rejects: bool,
+    tx: mpsc::Sender<Result<Batch, ImportError>>,
     progress: Option<indicatif::ProgressBar>,
-) -> Result<u64, ImportError> {
-    let mut rejects = rejects.map(super::customers::RejectWriter::create).transpose()?;
-    let mut batch = Vec::with_capacity(BATCH);
+) -> Result<(), ImportError> {
+    let fresh = || Batch {
+        purchases: Vec::with_capacity(BATCH),
+        rejected: Vec::new(),
+    };
+    let mut batch = fresh();
     loop {
         match reader.next_row() {
-            Ok(Some(row)) => batch.push(row),
+            Ok(Some(row)) => batch.purchases.push(row),
             Ok(None) => break,
-            Err(ImportError::Row(error)) if rejects.is_some() => {
-                let record = reader.last_record();
-                rejects.as_mut().expect("checked").write(&error, &record)?;
-            }
+            Err(ImportError::Row(error)) if keep_rejects => batch.rejected.push((error, reader.last_record())),
             Err(error) => {
                 let _ = tx.blocking_send(Err(error));
-                return Ok(0);
+                return Ok(());
             }
         }
-        if batch.len() == BATCH {
+        if batch.purchases.len() + batch.rejected.len() == BATCH {
             if let Some(bar) = &progress {
                 bar.set_position(reader.bytes());
             }
-            if tx
-                .blocking_send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
-                .is_err()
-            {
-                return Ok(0);
+            if tx.blocking_send(Ok(std::mem::replace(&mut batch, fresh()))).is_err() {
+                return Ok(());
             }
         }
     }
     let _ = tx.blocking_send(Ok(batch));
-    Ok(rejects.map_or(0, |r| r.count()))
+    Ok(())
 }
 
 /// Gives each purchase its idempotency key: the order id when there is one, else the row's content.

@@ -13,7 +13,7 @@ use serde::Serialize;
 pub use customers::{CustomerColumns, CustomerImportReport, import_customers};
 pub use load::{TransactionImportReport, check_transactions, import_transactions};
 pub use parse::DateParser;
-pub use reader::{Delimiter, Layout, RecordReader};
+pub use reader::{DEFAULT_MAX_QUOTED, Delimiter, Layout, ReadError, RecordReader};
 pub use transactions::{PurchaseRow, TransactionColumns, TransactionReader};
 
 use crate::store::StoreError;
@@ -35,6 +35,8 @@ pub struct FileOptions {
     pub skip_invalid: bool,
     /// Where rejected rows go with `skip_invalid`.
     pub rejects: Option<PathBuf>,
+    /// How many bytes a quoted field may run before the file is refused (`--max-field-bytes`).
+    pub max_quoted: usize,
 }
 
 impl FileOptions {
@@ -48,7 +50,13 @@ impl FileOptions {
             date_format: None,
             skip_invalid: false,
             rejects: None,
+            max_quoted: DEFAULT_MAX_QUOTED,
         }
+    }
+
+    /// A record reader over `source` laid out as these options say.
+    pub fn record_reader<R: std::io::Read>(&self, source: R) -> RecordReader<R> {
+        RecordReader::new(source, self.delimiter).with_max_quoted(self.max_quoted)
     }
 
     /// Where rejected rows are written: `--rejects`, else `FILE.rejects.csv`.
@@ -71,6 +79,25 @@ pub enum ImportError {
         path: String,
         /// The operating system's reason.
         source: std::io::Error,
+    },
+    /// A quoted field has no closing quote: a stray `"` that would swallow the rows after it.
+    #[error("{path}: line {line}: {reason}")]
+    OpenQuote {
+        /// The file.
+        path: String,
+        /// The line where the quote opened.
+        line: u64,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// A row's key (its order id) is stored already, or used by an earlier row, for another
+    /// customer or with another amount.
+    #[error("{path}: {message}")]
+    Conflict {
+        /// The file.
+        path: String,
+        /// Both places, or the row and the stored event, and what differs.
+        message: String,
     },
     /// The file has no rows.
     #[error("{0}: the file is empty (no header and no rows)")]
@@ -114,6 +141,34 @@ pub struct RowError {
     pub value: String,
     /// Why it was refused, naming the value.
     pub reason: String,
+}
+
+impl ImportError {
+    /// The error of reading `path`, with the place and a way out for an open quote.
+    pub fn reading(path: &str, error: ReadError) -> Self {
+        match error {
+            ReadError::Io(source) => ImportError::Io {
+                path: path.to_owned(),
+                source,
+            },
+            ReadError::OpenQuote { line, limit } => {
+                let reason = match limit {
+                    None => "a quoted field opens here and is never closed before the end of the file \
+                             (a stray '\"'?); nothing was stored"
+                        .to_owned(),
+                    Some(bytes) => format!(
+                        "a quoted field opens here and runs past {bytes} bytes without its closing quote \
+                         (a stray '\"'?); nothing was stored (--max-field-bytes raises the limit)"
+                    ),
+                };
+                ImportError::OpenQuote {
+                    path: path.to_owned(),
+                    line,
+                    reason,
+                }
+            }
+        }
+    }
 }
 
 /// Opens a file for reading, with an error that names it.

@@ -7,6 +7,7 @@ use csv::ByteRecord;
 use super::parse::DateParser;
 use super::reader::RecordReader;
 use super::{FileOptions, ImportError, RowError, open};
+use crate::domain::rules::{self, Lines};
 use crate::domain::{Currency, ExternalId, Money};
 
 /// Which columns hold what. A column named by flag must exist; the optional defaults may be absent.
@@ -57,6 +58,8 @@ pub struct PurchaseRow {
     pub order_id: Option<String>,
     /// Quantity, when the file has one.
     pub quantity: Option<i64>,
+    /// The physical line the row starts on.
+    pub line: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -83,6 +86,8 @@ pub struct TransactionReader<R: Read> {
     sniff_header: bool,
     /// The record read while opening is data still to be parsed.
     first_pending: bool,
+    /// When the read began: no purchase may be dated later than a day after it.
+    now: i64,
 }
 
 impl TransactionReader<std::fs::File> {
@@ -96,12 +101,9 @@ impl<R: Read> TransactionReader<R> {
     /// A reader over any byte source, laid out as `options` says.
     pub fn new(source: R, options: &FileOptions, columns: &TransactionColumns) -> Result<Self, ImportError> {
         let path = options.path.display().to_string();
-        let mut reader = RecordReader::new(source, options.delimiter);
+        let mut reader = options.record_reader(source);
         let mut record = ByteRecord::new();
-        let io = |source| ImportError::Io {
-            path: path.clone(),
-            source,
-        };
+        let io = |error| ImportError::reading(&path, error);
         let mut more = reader.read(&mut record).map_err(io)?;
         while more && reader.line() <= options.skip_lines {
             more = reader.read(&mut record).map_err(io)?;
@@ -131,6 +133,7 @@ impl<R: Read> TransactionReader<R> {
             row: 0,
             sniff_header: !header_read,
             first_pending: !header_read,
+            now: chrono::Utc::now().timestamp(),
         })
     }
 
@@ -138,7 +141,7 @@ impl<R: Read> TransactionReader<R> {
     /// in `first`, line numbers from `line`, data rows counted from 1 again.
     pub fn continuation(source: R, first: &TransactionReader<impl Read>, line: u64, options: &FileOptions) -> Self {
         Self {
-            reader: RecordReader::starting_at_line(source, options.delimiter, line),
+            reader: RecordReader::starting_at_line(source, options.delimiter, line).with_max_quoted(options.max_quoted),
             record: ByteRecord::new(),
             path: first.path.clone(),
             names: first.names.clone(),
@@ -148,6 +151,7 @@ impl<R: Read> TransactionReader<R> {
             row: 0,
             sniff_header: false,
             first_pending: false,
+            now: first.now,
         }
     }
 
@@ -180,10 +184,9 @@ impl<R: Read> TransactionReader<R> {
     }
 
     fn read_record(&mut self) -> Result<bool, ImportError> {
-        self.reader.read(&mut self.record).map_err(|source| ImportError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        self.reader
+            .read(&mut self.record)
+            .map_err(|error| ImportError::reading(&self.path, error))
     }
 
     /// A first line whose date and amount both fail to parse is a header, as in `customer_id date ...`.
@@ -205,62 +208,50 @@ impl<R: Read> TransactionReader<R> {
 
     fn customer(&self) -> Result<&str, RowError> {
         let bytes = self.field(self.idx.customer)?;
-        let text = std::str::from_utf8(bytes).map_err(|_| {
-            self.error(
-                self.idx.customer,
-                &String::from_utf8_lossy(bytes),
-                "the value is not valid UTF-8",
-            )
-        })?;
-        let trimmed = text.trim();
-        if trimmed.is_empty() || trimmed.len() > ExternalId::MAX_LEN {
-            let reason = ExternalId::parse(trimmed).err().map(|e| e.0).unwrap_or_default();
-            return Err(self.error(self.idx.customer, trimmed, &reason));
-        }
-        Ok(trimmed)
+        let lossy = || String::from_utf8_lossy(bytes);
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| self.error(self.idx.customer, &lossy(), "the value is not valid UTF-8"))?;
+        ExternalId::check(text).map_err(|e| self.error(self.idx.customer, text.trim(), &e.0))
     }
 
     fn parse_time_and_amount(&mut self) -> Result<(i64, Money), RowError> {
         let Self { record, dates, .. } = self;
         let parsed = record.get(self.idx.date).and_then(|date| dates.parse(date));
-        let occurred_at = match parsed {
-            Some(t) => t,
+        let occurred_at = match parsed.map(|t| rules::event_time(t, self.now)) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => {
+                let value = String::from_utf8_lossy(self.field(self.idx.date)?).trim().to_owned();
+                return Err(self.error(self.idx.date, &value, &e.0));
+            }
             None => {
                 let value = String::from_utf8_lossy(self.field(self.idx.date)?).into_owned();
-                let reason = format!("'{value}' is not a valid date (expected {})", self.dates.expected());
+                let shown = crate::domain::rules::excerpt(&value);
+                let reason = format!("'{shown}' is not a valid date (expected {})", self.dates.expected());
                 return Err(self.error(self.idx.date, &value, &reason));
             }
         };
         let raw = self.field(self.idx.amount)?;
-        let amount = std::str::from_utf8(raw).ok().and_then(|t| Money::parse(t).ok());
-        match amount {
-            Some(amount) => Ok((occurred_at, amount)),
-            None => {
-                let value = String::from_utf8_lossy(raw).trim().to_owned();
-                let reason = Money::parse(&value).err().map(|e| e.0).unwrap_or_default();
-                Err(self.error(self.idx.amount, &value, &reason))
-            }
-        }
+        let text = String::from_utf8_lossy(raw);
+        Money::parse_purchase(&text)
+            .map(|amount| (occurred_at, amount))
+            .map_err(|e| self.error(self.idx.amount, text.trim(), &e.0))
     }
 
     fn parse_record(&mut self) -> Result<PurchaseRow, RowError> {
         let (occurred_at, amount) = self.parse_time_and_amount()?;
         let customer = ExternalId::parse(self.customer()?).map_err(|e| self.error(self.idx.customer, "", &e.0))?;
-        let order_id = self.optional(self.idx.order)?;
+        let column = |i: Option<usize>| i.unwrap_or_default();
+        let order_id = match self.optional(self.idx.order)? {
+            Some(raw) => rules::text("order id", &raw, rules::MAX_ORDER_ID, Lines::One)
+                .map_err(|e| self.error(column(self.idx.order), &raw, &e.0))?,
+            None => None,
+        };
         let quantity = match self.optional(self.idx.quantity)? {
-            Some(q) => Some(q.parse::<i64>().map_err(|_| {
-                self.error(
-                    self.idx.quantity.unwrap_or_default(),
-                    &q,
-                    &format!("'{q}' is not a whole number"),
-                )
-            })?),
+            Some(q) => Some(rules::quantity(&q).map_err(|e| self.error(column(self.idx.quantity), &q, &e.0))?),
             None => None,
         };
         let currency = match self.optional(self.idx.currency)? {
-            Some(code) => {
-                Currency::parse(&code).map_err(|e| self.error(self.idx.currency.unwrap_or_default(), &code, &e.0))?
-            }
+            Some(code) => Currency::parse(&code).map_err(|e| self.error(column(self.idx.currency), &code, &e.0))?,
             None => self.currency.clone(),
         };
         Ok(PurchaseRow {
@@ -270,6 +261,7 @@ impl<R: Read> TransactionReader<R> {
             currency,
             order_id,
             quantity,
+            line: self.reader.line(),
         })
     }
 
@@ -308,7 +300,7 @@ impl<R: Read> TransactionReader<R> {
                 .get(column)
                 .cloned()
                 .unwrap_or_else(|| format!("#{}", column + 1)),
-            value: value.to_owned(),
+            value: crate::domain::rules::excerpt(value).into_owned(),
             reason: reason.to_owned(),
         }
     }
@@ -328,7 +320,7 @@ fn resolve(path: &str, names: &[String], columns: &TransactionColumns) -> Result
         find(name).ok_or_else(|| ImportError::MissingColumn {
             path: path.to_owned(),
             column: name.to_owned(),
-            found: names.join(", "),
+            found: crate::domain::rules::excerpt(&names.join(", ")).into_owned(),
             flag: flag.to_owned(),
         })
     };

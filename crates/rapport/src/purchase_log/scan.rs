@@ -5,8 +5,8 @@
 
 use std::io::{ErrorKind, Read};
 
-use crate::domain::{ExternalId, Money};
-use crate::import::{DateParser, Delimiter, FileOptions, ImportError, RecordReader, TransactionColumns, open};
+use crate::domain::{ExternalId, Money, rules};
+use crate::import::{DateParser, Delimiter, FileOptions, ImportError, TransactionColumns, open};
 
 /// Bytes read at a time; a line longer than this goes to the general reader.
 const CHUNK: usize = 1 << 20;
@@ -18,6 +18,8 @@ pub struct Fields {
     customer: usize,
     date: usize,
     amount: usize,
+    /// No purchase may be dated later than a day after this.
+    now: i64,
 }
 
 /// A purchase as the fast path found it: customer id, Unix time, amount.
@@ -38,12 +40,9 @@ impl Fields {
         let names: Vec<String> = match &options.columns {
             Some(names) => names.clone(),
             None => {
-                let mut reader = RecordReader::new(open(&options.path)?, options.delimiter);
+                let mut reader = options.record_reader(open(&options.path)?);
                 let mut record = csv::ByteRecord::new();
-                let io = |source| ImportError::Io {
-                    path: options.path.display().to_string(),
-                    source,
-                };
+                let io = |error| ImportError::reading(&options.path.display().to_string(), error);
                 while reader.read(&mut record).map_err(io)? && reader.line() <= options.skip_lines {}
                 record
                     .iter()
@@ -59,6 +58,7 @@ impl Fields {
                     customer,
                     date,
                     amount,
+                    now: chrono::Utc::now().timestamp(),
                 }),
                 _ => None,
             },
@@ -98,12 +98,9 @@ impl Fields {
 
     /// Parses one line's fields as the general reader would; `None` when any is invalid.
     fn parse<'a>(&self, [customer, date, amount]: [&'a [u8]; 3], dates: &mut DateParser) -> Option<Found<'a>> {
-        let customer = std::str::from_utf8(customer).ok()?.trim();
-        if customer.is_empty() || customer.len() > ExternalId::MAX_LEN {
-            return None;
-        }
-        let at = dates.parse(date)?;
-        let amount = Money::parse(std::str::from_utf8(amount).ok()?).ok()?;
+        let customer = ExternalId::check(std::str::from_utf8(customer).ok()?).ok()?;
+        let at = rules::event_time(dates.parse(date)?, self.now).ok()?;
+        let amount = Money::parse_purchase(std::str::from_utf8(amount).ok()?).ok()?;
         Some((customer, at, amount))
     }
 }

@@ -42,7 +42,7 @@ fn plain_and_odd_lines_read_as_the_general_reader_reads_them() {
     std::fs::write(
         &path,
         "customer_id,date,amount\n7,2024-01-02,3.5\n007,2024-01-02,1\n 7 ,2024-01-03, 2.25\r\n\n   \n\
-         x-1,2024-01-04,4\n\"7\",2024-01-05,5\n7,2024-01-06,6.125\n12345678901,2024-01-07,7",
+         x-1,2024-01-04,4\n\"7\",2024-01-05,5\n7,2024-01-06,6.120\n12345678901,2024-01-07,7",
     )
     .unwrap();
     let options = FileOptions::csv(&path);
@@ -56,13 +56,14 @@ fn a_quoted_field_across_the_middle_sends_the_whole_file_to_one_reader() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("quoted.csv");
     let rows = 500_000;
-    // The middle row's quoted id (trimmed to "7") covers the middle byte with 300,000 spaces, so
-    // the first line break after the middle is inside its quotes.
+    // The middle row's quoted fourth field covers the middle byte with 300,000 spaces, so the
+    // first line break after the middle is inside its quotes.
     let spaces = " ".repeat(300_000);
     write(&path, rows, |i| {
-        (i == 1 || i == rows / 2).then(|| format!("\"{spaces}\n7\",2024-02-01,1.00"))
+        (i == 1 || i == rows / 2).then(|| format!("7,2024-02-01,1.00,\"{spaces}\nnote\""))
     });
-    let options = FileOptions::csv(&path);
+    let mut options = FileOptions::csv(&path);
+    options.max_quoted = 1 << 20;
     assert!(std::fs::metadata(&path).unwrap().len() > super::PARALLEL_FROM_BYTES);
     let log = PurchaseLog::read(&options, &TransactionColumns::default()).unwrap();
     assert_eq!(log.purchases.len(), rows);
@@ -75,7 +76,7 @@ fn a_bad_row_in_the_second_half_is_named_by_its_line_after_a_quoted_first_half()
     let path = dir.path().join("bad.csv");
     let rows = 500_000;
     write(&path, rows, |i| match i {
-        3 => Some("\"spans\ntwo lines\",2024-02-01,1.00".to_owned()),
+        3 => Some("\"7\",2024-02-01,1.00,\"spans\ntwo lines\"".to_owned()),
         400_000 => Some("9,2024-02-30,1.00".to_owned()),
         _ => None,
     });

@@ -146,7 +146,9 @@ async fn write_batch(store: &Arc<dyn Store>, batch: &[Job]) -> Result<Vec<Vec<Ou
                 .get(key)
                 .ok_or_else(|| StoreError::Corrupt(format!("event '{key}' was neither stored nor found")))?;
             let created = event.id >= first_new && answered.insert(key);
-            let conflict = ingest.customer_id(&incoming.customer) != Some(event.customer_id);
+            // The same key for another customer, or with other content, is not a repeat.
+            let conflict =
+                ingest.customer_id(&incoming.customer) != Some(event.customer_id) || event.kind != incoming.event.kind;
             job_outcomes.push(Outcome {
                 event: (*event).clone(),
                 customer: incoming.customer.clone(),

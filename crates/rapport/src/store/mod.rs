@@ -35,6 +35,9 @@ pub enum StoreError {
     /// What the caller wanted to create exists already.
     #[error("{0}")]
     Conflict(String),
+    /// An event's key is stored already for another customer or with other content.
+    #[error("{0}")]
+    KeyConflict(Box<crate::domain::KeyConflict>),
     /// The stored data is not what this version of Rapport expects.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -414,6 +417,8 @@ pub struct FitRecord {
 pub trait WriteTx: Send {
     /// The ids of the customers among `external_ids` that exist.
     async fn customer_ids(&mut self, external_ids: &[&str]) -> StoreResult<Vec<(String, CustomerId)>>;
+    /// The business's id of one customer, `None` when there is no such customer.
+    async fn external_id(&mut self, id: CustomerId) -> StoreResult<Option<String>>;
     /// Creates the customers and returns their ids in input order, each with whether this call
     /// created it: `false` when another writer (a replica) created it after the caller looked it
     /// up, so the caller treats it as existing instead of failing the whole transaction.

@@ -113,6 +113,14 @@ impl WriteTx for PgTx {
         Ok(rows.into_iter().map(|(ext, id)| (ext, CustomerId(id))).collect())
     }
 
+    async fn external_id(&mut self, id: CustomerId) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT external_id FROM customers WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|(ext,)| ext))
+    }
+
     async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>> {
         if !self.index_reads {
             // Rows this transaction just inserted have no statistics yet, and the planner then

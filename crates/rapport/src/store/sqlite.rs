@@ -123,6 +123,14 @@ impl WriteTx for SqliteTx {
         Ok(found)
     }
 
+    async fn external_id(&mut self, id: CustomerId) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT external_id FROM customers WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|(ext,)| ext))
+    }
+
     async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>> {
         let ids = serde_json::to_string(&customers.iter().map(|c| c.0).collect::<Vec<_>>()).expect("ids serialize");
         let sql =

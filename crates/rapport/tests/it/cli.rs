@@ -153,11 +153,13 @@ fn serve_finishes_requests_in_flight_on_sigterm() {
 
     rapport::server::install_tls_provider();
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let acknowledged = runtime.block_on(async {
         let client = reqwest::Client::new();
         let sends = (0..200).map(|i| {
             let client = client.clone();
             let (address, key) = (address.clone(), key.clone());
+            let answered = answered.clone();
             async move {
                 let body = serde_json::json!({"customer_id": format!("S{i}"), "kind": "purchase",
                     "amount": "3.00", "order_id": format!("sig-{i}")});
@@ -167,12 +169,19 @@ fn serve_finishes_requests_in_flight_on_sigterm() {
                     .json(&body)
                     .send()
                     .await;
+                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 response.is_ok_and(|r| r.status().is_success())
             }
         });
         let all = tokio::spawn(futures::future::join_all(sends));
-        // Let the requests start, then ask the server to stop while they are in flight.
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Once the server has answered a first request (however loaded the machine), ask it to
+        // stop while the others are in flight.
+        for _ in 0..1_000 {
+            if answered.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         let pid = server.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         all.await.unwrap().into_iter().filter(|ok| *ok).count()
@@ -188,4 +197,61 @@ fn serve_finishes_requests_in_flight_on_sigterm() {
         stored >= acknowledged,
         "{acknowledged} events were acknowledged but only {stored} customers are stored"
     );
+}
+
+#[test]
+fn a_missing_file_is_named_once_with_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rapport(&sqlite(&dir), &["import", "transactions", "no-such-file.csv"]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
+    assert!(stderr.contains("no-such-file.csv"), "{stderr}");
+}
+
+#[test]
+fn a_huge_header_is_quoted_as_a_short_excerpt() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wide.csv");
+    std::fs::write(&file, format!("id,{}\n1,2\n", "x".repeat(10_000_000))).unwrap();
+    let out = rapport(&sqlite(&dir), &["import", "transactions", file.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no column 'customer_id'"),
+        "{}",
+        &stderr[..stderr.len().min(500)]
+    );
+    assert!(stderr.len() < 1_000, "{} bytes of error", stderr.len());
+}
+
+#[test]
+fn a_repeated_id_in_a_customer_list_is_reported_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.csv");
+    std::fs::write(&file, "customer_id,name\na,Ann\na,Ann Lee\n").unwrap();
+    let out = rapport(&sqlite(&dir), &["import", "customers", file.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("1 rows repeated an id of an earlier row"), "{stdout}");
+}
+
+#[test]
+fn stored_control_characters_reach_the_terminal_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+    // A name stored before the input rules refused escape sequences.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = rapport::store::open(&db).await.unwrap();
+        let mut ingest = rapport::ingest::Ingest::begin(&store, "a test").await.unwrap();
+        let customer = rapport::store::NewCustomer {
+            external_id: "e1".into(),
+            name: Some("Eve\u{1b}[2J".into()),
+            ..Default::default()
+        };
+        ingest.upsert_profiles(vec![customer]).await.unwrap();
+        ingest.finish().await.unwrap();
+    });
+    let stdout = text(&rapport(&db, &["customers", "list"]).stdout);
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(stdout.contains("Eve\\u{1b}[2J"), "{stdout}");
 }

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod contract;
 mod dashboard;
+mod defects;
 mod helpers;
 mod web;
 mod webhooks;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{CustomerView, EventView};
+use crate::domain::rules::{self, Lines};
 use crate::domain::{Email, ExternalId, Stage};
 use crate::ingest::Ingest;
 use crate::server::AppState;
@@ -186,23 +187,18 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 }
 
 fn clean(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
-    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    if let Some(v) = &value {
-        if v.chars().count() > max {
-            return Err(ApiError::invalid(
-                field,
-                format!("{field} is longer than {max} characters"),
-            ));
-        }
-        if v.chars().any(char::is_control) {
-            return Err(ApiError::invalid(field, format!("{field} contains control characters")));
-        }
+    match value {
+        Some(raw) => rules::text(field, &raw, max, Lines::One).map_err(|e| ApiError::invalid(field, e.0)),
+        None => Ok(None),
     }
-    Ok(value)
+}
+
+fn check_attributes(attributes: &serde_json::Map<String, serde_json::Value>) -> Result<(), ApiError> {
+    rules::attributes(attributes).map_err(|e| ApiError::invalid("attributes", e.0))
 }
 
 fn clean_email(value: Option<String>) -> Result<Option<String>, ApiError> {
-    clean("email", value, 254)?
+    clean("email", value, rules::MAX_EMAIL)?
         .map(|raw| {
             Email::parse(&raw)
                 .map(|e| e.as_str().to_owned())
@@ -221,12 +217,13 @@ pub async fn create(
     let external = ExternalId::parse(&body.id).map_err(|e| ApiError::invalid("id", e.0))?;
     let profile = NewCustomer {
         external_id: external.as_str().to_owned(),
-        name: clean("name", body.name, 200)?,
+        name: clean("name", body.name, rules::MAX_NAME)?,
         email: clean_email(body.email)?,
-        phone: clean("phone", body.phone, 50)?,
+        phone: clean("phone", body.phone, rules::MAX_PHONE)?,
         attributes: body.attributes.unwrap_or_default(),
         created_at: chrono::Utc::now().timestamp(),
     };
+    check_attributes(&profile.attributes)?;
     if state.store.customer(&external).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "a customer with id '{external}' exists already"
@@ -263,13 +260,13 @@ pub async fn update(
         created_at: customer.created_at,
     };
     if let Some(name) = patch.name {
-        profile.name = clean("name", name, 200)?;
+        profile.name = clean("name", name, rules::MAX_NAME)?;
     }
     if let Some(email) = patch.email {
         profile.email = clean_email(email)?;
     }
     if let Some(phone) = patch.phone {
-        profile.phone = clean("phone", phone, 50)?;
+        profile.phone = clean("phone", phone, rules::MAX_PHONE)?;
     }
     for (field, value) in patch.attributes.unwrap_or_default() {
         if value.is_null() {
@@ -278,6 +275,7 @@ pub async fn update(
             profile.attributes.insert(field, value);
         }
     }
+    check_attributes(&profile.attributes)?;
     let mut ingest = Ingest::begin(&state.store, "the API").await?;
     ingest.upsert_profiles(vec![profile]).await?;
     ingest.finish().await?;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{EventKindName, EventView};
+use crate::domain::rules::{self, Lines};
 use crate::domain::{Currency, EventKind, ExternalId, Money, NewEvent};
 use crate::server::AppState;
 use crate::server::auth::Principal;
@@ -18,8 +19,6 @@ use crate::server::writer::{Incoming, Outcome};
 
 /// Most events one batch may carry.
 pub const MAX_BATCH: usize = 10_000;
-/// How far in the future an event may be dated (clocks drift; orders are not placed tomorrow).
-const FUTURE_SLACK: i64 = 24 * 3600;
 
 /// An amount: a decimal string ("19.90") or a JSON number.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -100,21 +99,16 @@ pub struct BatchResult {
     pub results: Vec<BatchItem>,
 }
 
-fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
-    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    if let Some(v) = &value
-        && v.chars().count() > max
-    {
-        return Err(ApiError::invalid(
-            field,
-            format!("{field} is longer than {max} characters"),
-        ));
+fn text(field: &str, value: Option<String>, max: usize, lines: Lines) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(raw) => rules::text(field, &raw, max, lines).map_err(|e| ApiError::invalid(field, e.0)),
+        None => Ok(None),
     }
-    Ok(value)
 }
 
 fn required(field: &str, value: Option<String>, max: usize, kind: &str) -> Result<String, ApiError> {
-    text(field, value, max)?.ok_or_else(|| ApiError::invalid(field, format!("a {kind} needs '{field}'")))
+    let lines = if field == "channel" { Lines::One } else { Lines::Many };
+    text(field, value, max, lines)?.ok_or_else(|| ApiError::invalid(field, format!("a {kind} needs '{field}'")))
 }
 
 fn parse_time(raw: &str, now: i64) -> Result<i64, ApiError> {
@@ -126,16 +120,13 @@ fn parse_time(raw: &str, now: i64) -> Result<i64, ApiError> {
     } else {
         return Err(ApiError::invalid(
             "occurred_at",
-            format!("'{raw}' is not a time: use RFC 3339 (2026-11-24T10:15:00Z) or a date (2026-11-24)"),
+            format!(
+                "'{}' is not a time: use RFC 3339 (2026-11-24T10:15:00Z) or a date (2026-11-24)",
+                rules::excerpt(raw)
+            ),
         ));
     };
-    if at < 0 {
-        return Err(ApiError::invalid("occurred_at", format!("'{raw}' is before 1970")));
-    }
-    if at > now + FUTURE_SLACK {
-        return Err(ApiError::invalid("occurred_at", format!("'{raw}' is in the future")));
-    }
-    Ok(at)
+    rules::event_time(at, now).map_err(|e| ApiError::invalid("occurred_at", e.0))
 }
 
 /// Checks an event and turns it into what the log stores; `fallback_key` is used when the event
@@ -177,7 +168,7 @@ pub fn validate(input: EventInput, now: i64, fallback_key: String) -> Result<Inc
             format!("'{field}' does not belong to a {:?} event", input.kind).to_lowercase(),
         ));
     }
-    let order_id = text("order_id", input.order_id, 200)?;
+    let order_id = text("order_id", input.order_id, rules::MAX_ORDER_ID, Lines::One)?;
     let kind = match input.kind {
         EventKindName::Purchase => {
             let raw = match input.amount {
@@ -186,24 +177,13 @@ pub fn validate(input: EventInput, now: i64, fallback_key: String) -> Result<Inc
                 Some(Amount::Number(_)) => return Err(ApiError::invalid("amount", "amount must be a finite number")),
                 None => return Err(ApiError::invalid("amount", "a purchase needs 'amount'")),
             };
-            let amount = Money::parse(&raw).map_err(|e| ApiError::invalid("amount", e.0))?;
-            if amount.0 < 0 {
-                return Err(ApiError::invalid(
-                    "amount",
-                    format!("amount {raw} is negative: send refunds as notes"),
-                ));
-            }
+            let amount = Money::parse_purchase(&raw).map_err(|e| ApiError::invalid("amount", e.0))?;
             let currency = match input.currency {
                 Some(code) => Currency::parse(&code).map_err(|e| ApiError::invalid("currency", e.0))?,
                 None => Currency::default(),
             };
-            if let Some(q) = input.quantity
-                && !(0..=1_000_000).contains(&q)
-            {
-                return Err(ApiError::invalid(
-                    "quantity",
-                    format!("quantity {q} is not between 0 and 1000000"),
-                ));
+            if let Some(q) = input.quantity {
+                rules::quantity(&q.to_string()).map_err(|e| ApiError::invalid("quantity", e.0))?;
             }
             EventKind::Purchase {
                 amount,
@@ -213,16 +193,24 @@ pub fn validate(input: EventInput, now: i64, fallback_key: String) -> Result<Inc
             }
         }
         EventKindName::Interaction => EventKind::Interaction {
-            channel: required("channel", input.channel, 50, "interaction")?,
-            note: required("note", input.note, 5_000, "interaction")?,
+            channel: required("channel", input.channel, rules::MAX_CHANNEL, "interaction")?,
+            note: required("note", input.note, rules::MAX_NOTE, "interaction")?,
         },
         EventKindName::Note => EventKind::Note {
-            text: required("text", input.text, 5_000, "note")?,
+            text: required("text", input.text, rules::MAX_NOTE, "note")?,
         },
         EventKindName::Referral => {
-            let referred = required("referred", input.referred, ExternalId::MAX_LEN, "referral")?;
-            ExternalId::parse(&referred).map_err(|e| ApiError::invalid("referred", e.0))?;
-            EventKind::Referral { referred }
+            let raw = input.referred.unwrap_or_default();
+            let referred = ExternalId::parse(&raw).map_err(|e| ApiError::invalid("referred", e.0))?;
+            if referred == customer {
+                return Err(ApiError::invalid(
+                    "referred",
+                    format!("customer '{customer}' cannot refer themself"),
+                ));
+            }
+            EventKind::Referral {
+                referred: referred.as_str().to_owned(),
+            }
         }
         EventKindName::StageChange => {
             return Err(ApiError::invalid(
@@ -231,7 +219,7 @@ pub fn validate(input: EventInput, now: i64, fallback_key: String) -> Result<Inc
             ));
         }
     };
-    let key = match (text("event_key", input.event_key, 200)?, &order_id) {
+    let key = match (text("event_key", input.event_key, 200, Lines::One)?, &order_id) {
         (Some(key), _) => format!("key:{key}"),
         (None, Some(order)) => format!("order:{order}"),
         (None, None) => fallback_key,

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::lists::customer_path;
 use super::{Layout, MAX_TEXT, PageError, TIMELINE};
 use crate::analysis::ScoreRow;
+use crate::domain::rules::{self, Lines};
 use crate::domain::{EventKind, ExternalId, NewEvent, Role, StoredEvent};
 use crate::server::AppState;
 use crate::server::auth::random_token;
@@ -241,7 +242,7 @@ pub async fn add_note(
 ) -> Result<Redirect, PageError> {
     signed_in.check_csrf(&form.csrf)?;
     signed_in.require(Role::Staff)?;
-    let text = required("note", &form.text)?;
+    let text = required("note", &form.text, MAX_TEXT, Lines::Many)?;
     let kind = EventKind::Note {
         text: format!("{text} ({})", signed_in.session.user.email),
     };
@@ -257,8 +258,8 @@ pub async fn log_interaction(
 ) -> Result<Redirect, PageError> {
     signed_in.check_csrf(&form.csrf)?;
     signed_in.require(Role::Staff)?;
-    let channel = required("channel", &form.channel)?;
-    let note = required("what was said or done", &form.note)?;
+    let channel = required("channel", &form.channel, rules::MAX_CHANNEL, Lines::One)?;
+    let note = required("what was said or done", &form.note, MAX_TEXT, Lines::Many)?;
     let kind = EventKind::Interaction {
         channel,
         note: format!("{note} ({})", signed_in.session.user.email),
@@ -266,20 +267,15 @@ pub async fn log_interaction(
     append(&state, &id, &form.key, kind, "interaction").await
 }
 
-fn required(field: &str, value: &str) -> Result<String, PageError> {
-    let value = value.trim();
+fn required(field: &str, value: &str, max: usize, lines: Lines) -> Result<String, PageError> {
     let unprocessable = |m: String| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
-    if value.is_empty() {
-        return Err(unprocessable(format!(
+    match rules::text(field, value, max, lines) {
+        Ok(Some(text)) => Ok(text),
+        Ok(None) => Err(unprocessable(format!(
             "The {field} is empty. Go back and write something."
-        )));
+        ))),
+        Err(e) => Err(unprocessable(format!("The {}. Go back and change it.", e.0))),
     }
-    if value.chars().count() > MAX_TEXT {
-        return Err(unprocessable(format!(
-            "The {field} is longer than {MAX_TEXT} characters."
-        )));
-    }
-    Ok(value.to_owned())
 }
 
 /// Writes one event through the API's group-commit writer. The form's key (made when the page
@@ -303,7 +299,13 @@ async fn append(state: &AppState, id: &str, key: &str, kind: EventKind, saved: &
         customer: customer.external_id.clone(),
         event,
     };
-    state.writer.write(vec![incoming]).await.map_err(PageError::internal)?;
+    let outcomes = state.writer.write(vec![incoming]).await.map_err(PageError::internal)?;
+    if outcomes.iter().any(|o| o.conflict) {
+        return Err(PageError::new(
+            StatusCode::CONFLICT,
+            "This form was sent before with other text. Open the customer's page again to write a new one.".to_owned(),
+        ));
+    }
     Ok(Redirect::to(&format!(
         "{}?saved={saved}#notes",
         customer_path(&customer.external_id)
