@@ -119,9 +119,9 @@ async fn a_form_without_the_right_csrf_token_is_forbidden() {
 }
 
 #[tokio::test]
-async fn the_sixth_login_attempt_for_one_address_within_a_minute_is_refused() {
+async fn after_five_wrong_passwords_that_account_is_locked_from_that_client_address() {
     let db = demo_db(300).await;
-    let mut client = Client::new(&db);
+    let mut client = Client::new(&db).from_address("203.0.113.7:50000");
     for _ in 0..5 {
         assert_eq!(
             client.login("staff@example.com", "guess").await.status,
@@ -142,6 +142,84 @@ async fn the_sixth_login_attempt_for_one_address_within_a_minute_is_refused() {
         client.login("viewer@example.com", PASSWORD).await.status,
         StatusCode::SEE_OTHER
     );
+}
+
+#[tokio::test]
+async fn the_right_password_from_another_address_logs_in_after_an_attackers_many_wrong_ones() {
+    let db = demo_db(300).await;
+    let mut attacker = Client::new(&db).from_address("203.0.113.66:40000");
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        // The victim's account first, then any address the attacker can think of.
+        let email = if n < 10 {
+            "staff@example.com".to_owned()
+        } else {
+            format!("guess{n}@example.com")
+        };
+        statuses.push(attacker.login(&email, "guess").await.status);
+    }
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+
+    let mut staff = attacker.from_address("198.51.100.20:50000");
+    let reply = staff.login("staff@example.com", PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert!(staff.cookie(SESSION_COOKIE).is_some());
+
+    // The attacker's address is locked, even with a right password.
+    let locked = attacker.login("viewer@example.com", PASSWORD).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(attacker.cookie(SESSION_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn successful_logins_do_not_count_toward_the_limits() {
+    let db = demo_db(300).await;
+    let client = Client::new(&db);
+    for _ in 0..8 {
+        let mut client = client.from_address("203.0.113.8:50000");
+        let reply = client.login("viewer@example.com", PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    }
+}
+
+#[tokio::test]
+async fn a_next_path_that_could_lead_to_another_host_is_ignored() {
+    let db = demo_db(300).await;
+    let mut client = Client::new(&db);
+    for next in [
+        "/\t/evil.example/",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+    ] {
+        let reply = client.sibling().login_to("viewer@example.com", PASSWORD, next).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(reply.location(), "/", "{next:?}");
+    }
+    let page = client.get("/login?next=/%09/evil.example/").await;
+    assert_eq!(field(&page.body, "next"), "/");
+    let kept = client
+        .sibling()
+        .login_to("viewer@example.com", PASSWORD, "/at-risk")
+        .await;
+    assert_eq!(kept.location(), "/at-risk");
+}
+
+#[tokio::test]
+async fn control_characters_in_next_are_ignored_not_an_error() {
+    let db = demo_db(300).await;
+    let client = Client::new(&db);
+    for next in ["/\r\nSet-Cookie: x=1", "/\u{0}", "/customers\u{7f}"] {
+        let mut client = client.sibling();
+        let reply = client.login_to("viewer@example.com", PASSWORD, next).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{next:?}: {}", reply.body);
+        assert_eq!(reply.location(), "/");
+        assert!(client.cookie(SESSION_COOKIE).is_some());
+    }
+    let mut signed_out = client.sibling();
+    let page = signed_out.get("/login?next=/%0D%0Ax").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(field(&page.body, "next"), "/");
 }
 
 #[tokio::test]
