@@ -121,7 +121,7 @@ async fn a_form_without_the_right_csrf_token_is_forbidden() {
 #[tokio::test]
 async fn after_five_wrong_passwords_that_account_is_locked_from_that_client_address() {
     let db = demo_db(300).await;
-    let mut client = Client::new(&db).from_address("203.0.113.7:50000");
+    let mut client = Client::new(&db).sibling_at("203.0.113.7:50000");
     for _ in 0..5 {
         assert_eq!(
             client.login("staff@example.com", "guess").await.status,
@@ -147,7 +147,7 @@ async fn after_five_wrong_passwords_that_account_is_locked_from_that_client_addr
 #[tokio::test]
 async fn the_right_password_from_another_address_logs_in_after_an_attackers_many_wrong_ones() {
     let db = demo_db(300).await;
-    let mut attacker = Client::new(&db).from_address("203.0.113.66:40000");
+    let mut attacker = Client::new(&db).sibling_at("203.0.113.66:40000");
     let mut statuses = Vec::new();
     for n in 0..40 {
         // The victim's account first, then any address the attacker can think of.
@@ -160,7 +160,7 @@ async fn the_right_password_from_another_address_logs_in_after_an_attackers_many
     }
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
 
-    let mut staff = attacker.from_address("198.51.100.20:50000");
+    let mut staff = attacker.sibling_at("198.51.100.20:50000");
     let reply = staff.login("staff@example.com", PASSWORD).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
     assert!(staff.cookie(SESSION_COOKIE).is_some());
@@ -176,7 +176,7 @@ async fn successful_logins_do_not_count_toward_the_limits() {
     let db = demo_db(300).await;
     let client = Client::new(&db);
     for _ in 0..8 {
-        let mut client = client.from_address("203.0.113.8:50000");
+        let mut client = client.sibling_at("203.0.113.8:50000");
         let reply = client.login("viewer@example.com", PASSWORD).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
     }

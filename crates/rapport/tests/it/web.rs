@@ -180,7 +180,7 @@ impl Client {
     }
 
     /// A client of the same application whose connections come from `address`.
-    pub fn from_address(&self, address: &str) -> Self {
+    pub fn sibling_at(&self, address: &str) -> Self {
         let mut client = self.sibling();
         client.address = Some(address.parse().expect("an address and port"));
         client
