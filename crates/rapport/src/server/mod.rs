@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod error;
+pub mod headers;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
@@ -90,6 +91,7 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             error::ApiError::internal("a handler panicked").into_response()
         }))
+        .layer(axum::middleware::from_fn(headers::security_headers))
         .with_state(state)
 }
 

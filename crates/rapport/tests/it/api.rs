@@ -106,6 +106,7 @@ contract!(
     customers_are_created_and_updated,
     models_are_fitted_and_customers_scored_over_the_api,
     two_replicas_writing_one_customer_lose_nothing,
+    api_answers_send_the_security_headers_and_are_never_cached,
 );
 
 /// Every operation in the OpenAPI document (generated from the router's own routes): 401
@@ -507,4 +508,43 @@ async fn two_replicas_writing_one_customer_lose_nothing(db: &TestDb) {
         total += customer["purchase_count"].as_i64().unwrap();
     }
     assert_eq!(total, 120);
+}
+
+async fn api_answers_send_the_security_headers_and_are_never_cached(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    let event = purchase("C1", "19.90", Some("A-1"), "2026-03-01T10:00:00Z");
+    let requests = [
+        ("POST", "/api/v1/events", Some(&server.staff)),
+        ("GET", "/api/v1/customers", Some(&server.viewer)),
+        ("GET", "/api/v1/customers/C1", Some(&server.viewer)),
+        ("GET", "/api/v1/customers/C1/timeline", Some(&server.viewer)),
+        ("GET", "/api/v1/customers/NOPE", Some(&server.viewer)),
+        ("GET", "/api/v1/keys", Some(&server.admin)),
+        ("GET", "/api/v1/keys", Some(&server.viewer)),
+        ("GET", "/api/v1/customers", None),
+        ("GET", "/api/v1/nope", None),
+        ("GET", "/api/openapi.json", None),
+        ("GET", "/healthz", None),
+        ("GET", "/metrics", Some(&server.viewer)),
+    ];
+    for (method, path, key) in requests {
+        let mut request = server.client.request(method.parse().unwrap(), server.url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if method == "POST" {
+            request = request.json(&event);
+        }
+        let response = request.send().await.unwrap();
+        let headers = response.headers();
+        let what = format!("{method} {path} ({})", response.status());
+        assert_eq!(
+            headers["content-security-policy"],
+            rapport::server::headers::PAGE_POLICY,
+            "{what}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{what}");
+        assert_eq!(headers["cache-control"], "no-store", "{what}");
+    }
 }

@@ -1,7 +1,8 @@
 //! The dashboard over HTTP, without a browser: sessions, CSRF, rate limits, roles and pages.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use rapport::server::dashboard::{LOGIN_COOKIE, SESSION_COOKIE};
+use rapport::server::headers::{PAGE_POLICY, REFERENCE_POLICY};
 
 use crate::web::{Client, PASSWORD, demo_db, field};
 
@@ -391,4 +392,72 @@ async fn the_at_risk_list_shows_how_far_p_alive_fell() {
     let at_risk = client.get("/at-risk").await;
     assert_eq!(at_risk.status, StatusCode::OK);
     assert!(at_risk.body.contains("(was "), "{}", at_risk.body);
+}
+
+/// A header's value, or "" without it.
+fn header<'a>(reply: &'a crate::web::Reply, name: &str) -> &'a str {
+    reply.headers.get(name).map_or("", |v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn every_dashboard_route_sends_the_security_headers_and_pages_are_never_cached() {
+    let db = demo_db(300).await;
+    let mut client = Client::new(&db);
+    let mut replies = vec![
+        ("GET /login", client.get("/login").await),
+        ("HEAD /login", client.send(Method::HEAD, "/login", None).await),
+        ("GET / signed out", client.get("/").await),
+        ("GET /nowhere", client.get("/nowhere").await),
+        ("GET /healthz", client.get("/healthz").await),
+    ];
+    client.login("staff@example.com", PASSWORD).await;
+    replies.push(("GET / with figures", {
+        overview_with_figures(&mut client).await;
+        client.get("/").await
+    }));
+    for path in [
+        "/customers",
+        "/customers?stage=client&sort=clv",
+        "/customers/D00001",
+        "/customers/NOPE",
+        "/at-risk",
+        "/logout",
+    ] {
+        replies.push((path, client.get(path).await));
+    }
+    replies.push((
+        "HEAD /customers/D00001",
+        client.send(Method::HEAD, "/customers/D00001", None).await,
+    ));
+    for path in ["/customers/D00001/notes", "/customers/D00001/interactions", "/logout"] {
+        replies.push((path, client.post(path, &[("text", "no token")]).await));
+    }
+    for (what, reply) in &replies {
+        assert_eq!(header(reply, "content-security-policy"), PAGE_POLICY, "{what}");
+        assert_eq!(header(reply, "x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(header(reply, "referrer-policy"), "same-origin", "{what}");
+        assert_eq!(header(reply, "cache-control"), "no-store", "{what}");
+        // The policy allows no script and no inline style: the pages must need neither.
+        assert!(
+            !reply.body.contains("<script") && !reply.body.contains(" style="),
+            "{what}"
+        );
+    }
+
+    let css = client.get(rapport::server::dashboard::STYLESHEET_PATH).await;
+    assert_eq!(header(&css, "x-content-type-options"), "nosniff");
+    assert!(
+        header(&css, "cache-control").contains("max-age"),
+        "the stylesheet may be cached"
+    );
+
+    let reference = client.get("/api/docs/").await;
+    assert_eq!(reference.status, StatusCode::OK);
+    let policy = header(&reference, "content-security-policy");
+    assert_eq!(policy, REFERENCE_POLICY);
+    assert!(policy.contains("script-src 'self';") && policy.contains("frame-ancestors 'none'"));
+    assert!(
+        !reference.body.contains("<script>"),
+        "Swagger UI's scripts are files, none inline"
+    );
 }
