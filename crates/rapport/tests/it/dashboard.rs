@@ -3,6 +3,7 @@
 use axum::http::{Method, StatusCode};
 use rapport::server::dashboard::{LOGIN_COOKIE, SESSION_COOKIE};
 use rapport::server::headers::{PAGE_POLICY, REFERENCE_POLICY};
+use sqlx::Connection as _;
 
 use crate::web::{Client, PASSWORD, demo_db, field};
 
@@ -460,4 +461,33 @@ async fn every_dashboard_route_sends_the_security_headers_and_pages_are_never_ca
         !reference.body.contains("<script>"),
         "Swagger UI's scripts are files, none inline"
     );
+}
+
+#[tokio::test]
+async fn a_failing_store_shows_a_reference_to_the_log_never_the_drivers_text() {
+    let db = demo_db(300).await;
+    let mut sql = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    sqlx::query("DROP TABLE customer_scores")
+        .execute(&mut sql)
+        .await
+        .unwrap();
+    let mut client = Client::new(&db);
+    client.login("viewer@example.com", PASSWORD).await;
+
+    let mut overview = String::new();
+    for _ in 0..100 {
+        overview = client.get("/").await.body;
+        if overview.contains("could not be computed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let customer = client.get("/customers/D00001").await;
+    assert_eq!(customer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    for page in [&overview, &customer.body] {
+        assert!(page.contains("(reference "), "{page}");
+        for driver in ["database error", "no such table", "customer_scores", "sqlite"] {
+            assert!(!page.to_lowercase().contains(driver), "{driver} in {page}");
+        }
+    }
 }
