@@ -129,6 +129,13 @@ impl KeyCache {
     }
 }
 
+/// The key in an `Authorization` value `Bearer KEY`; the scheme's case does not matter (RFC 9110).
+fn bearer_key(value: &str) -> Option<&str> {
+    let (scheme, key) = value.trim().split_once([' ', '\t'])?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+}
+
 /// Middleware for `/api/v1`: a valid key (401 otherwise) whose role covers the route (403
 /// otherwise); the `Principal` goes into the request's extensions for the handlers.
 pub async fn require_key(
@@ -145,8 +152,7 @@ pub async fn require_key(
     let key = header
         .to_str()
         .ok()
-        .and_then(|value| value.strip_prefix("Bearer ").map(str::trim))
-        .filter(|key| !key.is_empty())
+        .and_then(bearer_key)
         .ok_or_else(|| ApiError::unauthorized("the Authorization header must be 'Bearer KEY'"))?;
     let principal = state
         .keys
@@ -182,6 +188,16 @@ mod tests {
         assert_eq!(required_role(&Method::GET, "/api/v1/keys"), Role::Admin);
         assert_eq!(required_role(&Method::DELETE, "/api/v1/webhooks/{id}"), Role::Admin);
         assert_eq!(required_role(&Method::GET, "/api/v1/keysmith"), Role::Viewer);
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for value in ["Bearer rk_x", "bearer rk_x", "BEARER  rk_x ", "bEaReR\trk_x"] {
+            assert_eq!(bearer_key(value), Some("rk_x"), "{value:?}");
+        }
+        for value in ["Basic rk_x", "Bearer", "Bearer  ", "rk_x", "Bearerrk_x"] {
+            assert_eq!(bearer_key(value), None, "{value:?}");
+        }
     }
 
     #[test]

@@ -107,6 +107,9 @@ contract!(
     models_are_fitted_and_customers_scored_over_the_api,
     two_replicas_writing_one_customer_lose_nothing,
     api_answers_send_the_security_headers_and_are_never_cached,
+    unknown_api_routes_and_methods_answer_with_the_error_body,
+    the_bearer_scheme_is_accepted_in_any_case,
+    a_repeat_by_event_key_alone_is_not_marked_as_an_idempotent_replay,
 );
 
 /// Every operation in the OpenAPI document (generated from the router's own routes): 401
@@ -547,4 +550,74 @@ async fn api_answers_send_the_security_headers_and_are_never_cached(db: &TestDb)
         assert_eq!(headers["referrer-policy"], "same-origin", "{what}");
         assert_eq!(headers["cache-control"], "no-store", "{what}");
     }
+}
+
+async fn unknown_api_routes_and_methods_answer_with_the_error_body(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    for path in ["/api/v1/nope", "/api/v1", "/api/v1/", "/api/v1/customers/C1/nope"] {
+        let response = server
+            .client
+            .get(server.url(path))
+            .bearer_auth(&server.staff)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let response = server
+        .client
+        .put(server.url("/api/v1/customers"))
+        .bearer_auth(&server.staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(response.headers().contains_key("allow"));
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+}
+
+async fn the_bearer_scheme_is_accepted_in_any_case(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let response = server
+            .client
+            .get(server.url("/api/v1/customers"))
+            .header("authorization", format!("{scheme} {}", server.viewer))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
+    let basic = server
+        .client
+        .get(server.url("/api/v1/customers"))
+        .header("authorization", format!("Basic {}", server.viewer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn a_repeat_by_event_key_alone_is_not_marked_as_an_idempotent_replay(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    let event = purchase("C1", "19.90", Some("A-1"), "2026-03-01T10:00:00Z");
+    let send = || {
+        server
+            .client
+            .post(server.url("/api/v1/events"))
+            .bearer_auth(&server.staff)
+            .json(&event)
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), StatusCode::CREATED);
+    let repeat = send().await.unwrap();
+    assert_eq!(repeat.status(), StatusCode::OK, "the stored event is given back");
+    assert!(
+        !repeat.headers().contains_key("idempotent-replayed"),
+        "no Idempotency-Key was sent, so none was replayed"
+    );
 }
