@@ -110,6 +110,7 @@ contract!(
     unknown_api_routes_and_methods_answer_with_the_error_body,
     the_bearer_scheme_is_accepted_in_any_case,
     a_repeat_by_event_key_alone_is_not_marked_as_an_idempotent_replay,
+    a_key_revoked_through_the_store_stops_working_on_a_running_server_within_a_second,
 );
 
 /// Every operation in the OpenAPI document (generated from the router's own routes): 401
@@ -620,4 +621,42 @@ async fn a_repeat_by_event_key_alone_is_not_marked_as_an_idempotent_replay(db: &
         !repeat.headers().contains_key("idempotent-replayed"),
         "no Idempotency-Key was sent, so none was replayed"
     );
+}
+
+async fn a_key_revoked_through_the_store_stops_working_on_a_running_server_within_a_second(db: &TestDb) {
+    // A replica on its own connection: it learns of the revocation only through the database.
+    let server = TestServer::replica(db).await;
+    let customers = || {
+        server
+            .client
+            .get(server.url("/api/v1/customers"))
+            .bearer_auth(&server.viewer)
+            .send()
+    };
+    assert_eq!(
+        customers().await.unwrap().status(),
+        StatusCode::OK,
+        "the key is cached now"
+    );
+    let keys = db.store.api_keys().await.unwrap();
+    let viewer = keys.iter().find(|k| k.role == Role::Viewer).unwrap();
+
+    // What `rapport keys revoke` does.
+    assert!(
+        db.store
+            .revoke_api_key(viewer.id, chrono::Utc::now().timestamp())
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+
+    assert_eq!(customers().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let staff = server
+        .client
+        .get(server.url("/api/v1/customers"))
+        .bearer_auth(&server.staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staff.status(), StatusCode::OK, "other keys keep working");
 }
