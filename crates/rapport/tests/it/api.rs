@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use rapport::domain::Role;
 use rapport::server::auth::create_key;
 use rapport::server::{AppState, app};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::contract;
@@ -88,6 +88,20 @@ impl TestServer {
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+
+    /// `method path` with the `Authorization` header given (none: without one), answered as it came.
+    pub async fn send(&self, method: Method, path: &str, authorization: Option<String>) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.send().await.expect("a request")
+    }
+}
+
+/// The `Authorization` header of a key: `Bearer KEY`.
+fn bearer(key: &str) -> Option<String> {
+    Some(format!("Bearer {key}"))
 }
 
 fn purchase(customer: &str, amount: &str, order: Option<&str>, at: &str) -> Value {
@@ -556,25 +570,15 @@ async fn api_answers_send_the_security_headers_and_are_never_cached(db: &TestDb)
 async fn unknown_api_routes_and_methods_answer_with_the_error_body(db: &TestDb) {
     let server = TestServer::start(db).await;
     for path in ["/api/v1/nope", "/api/v1", "/api/v1/", "/api/v1/customers/C1/nope"] {
-        let response = server
-            .client
-            .get(server.url(path))
-            .bearer_auth(&server.staff)
-            .send()
-            .await
-            .unwrap();
+        let response = server.send(Method::GET, path, bearer(&server.staff)).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         let body: Value = response.json().await.expect("a JSON body");
         assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
         assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     let response = server
-        .client
-        .put(server.url("/api/v1/customers"))
-        .bearer_auth(&server.staff)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::PUT, "/api/v1/customers", bearer(&server.staff))
+        .await;
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(response.headers().contains_key("allow"));
     let body: Value = response.json().await.expect("a JSON body");
@@ -583,24 +587,16 @@ async fn unknown_api_routes_and_methods_answer_with_the_error_body(db: &TestDb) 
 
 async fn the_bearer_scheme_is_accepted_in_any_case(db: &TestDb) {
     let server = TestServer::start(db).await;
-    for scheme in ["Bearer", "bearer", "BEARER"] {
-        let response = server
-            .client
-            .get(server.url("/api/v1/customers"))
-            .header("authorization", format!("{scheme} {}", server.viewer))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    for (scheme, expected) in [
+        ("Bearer", StatusCode::OK),
+        ("bearer", StatusCode::OK),
+        ("BEARER", StatusCode::OK),
+        ("Basic", StatusCode::UNAUTHORIZED),
+    ] {
+        let authorization = Some(format!("{scheme} {}", server.viewer));
+        let response = server.send(Method::GET, "/api/v1/customers", authorization).await;
+        assert_eq!(response.status(), expected, "{scheme}");
     }
-    let basic = server
-        .client
-        .get(server.url("/api/v1/customers"))
-        .header("authorization", format!("Basic {}", server.viewer))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
 }
 
 async fn a_repeat_by_event_key_alone_is_not_marked_as_an_idempotent_replay(db: &TestDb) {
@@ -626,18 +622,9 @@ async fn a_repeat_by_event_key_alone_is_not_marked_as_an_idempotent_replay(db: &
 async fn a_key_revoked_through_the_store_stops_working_on_a_running_server_within_a_second(db: &TestDb) {
     // A replica on its own connection: it learns of the revocation only through the database.
     let server = TestServer::replica(db).await;
-    let customers = || {
-        server
-            .client
-            .get(server.url("/api/v1/customers"))
-            .bearer_auth(&server.viewer)
-            .send()
-    };
-    assert_eq!(
-        customers().await.unwrap().status(),
-        StatusCode::OK,
-        "the key is cached now"
-    );
+    let customers = |key: &str| server.send(Method::GET, "/api/v1/customers", bearer(key));
+    let cached = customers(&server.viewer).await;
+    assert_eq!(cached.status(), StatusCode::OK, "the key is cached now");
     let keys = db.store.api_keys().await.unwrap();
     let viewer = keys.iter().find(|k| k.role == Role::Viewer).unwrap();
 
@@ -650,13 +637,8 @@ async fn a_key_revoked_through_the_store_stops_working_on_a_running_server_withi
     );
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
 
-    assert_eq!(customers().await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    let staff = server
-        .client
-        .get(server.url("/api/v1/customers"))
-        .bearer_auth(&server.staff)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(staff.status(), StatusCode::OK, "other keys keep working");
+    let revoked = customers(&server.viewer).await;
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+    let other = customers(&server.staff).await;
+    assert_eq!(other.status(), StatusCode::OK, "other keys keep working");
 }
