@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use rapport::domain::Role;
+use rapport::domain::webhook::target::Targets;
 use rapport::server::AppState;
 use rapport::server::accounts::create_user;
 use rapport::server::auth::create_key;
@@ -24,6 +25,11 @@ pub struct ServeArgs {
     /// `X-Forwarded-Proto: https`); set this when users reach Rapport only over HTTPS.
     #[arg(long, env = "RAPPORT_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Let webhooks go to loopback, private and other non-public addresses (receivers inside your
+    /// network). Off, subscriptions to such addresses are refused and deliveries to host names
+    /// that resolve to them are not sent.
+    #[arg(long, env = "RAPPORT_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
 }
 
 /// `rapport keys ...`.
@@ -88,6 +94,7 @@ pub struct UserCreateArgs {
 pub async fn serve(db: &str, args: ServeArgs, out: Output) -> anyhow::Result<()> {
     let mut state = AppState::new(open(db).await?);
     state.dashboard = Arc::new(Dashboard::new(args.secure_cookies));
+    state.webhook_targets = Targets::allowing_private(args.allow_private_webhooks);
     rapport::server::serve(state, args.bind, |address| {
         let _ = out.line(&format!(
             "serving on http://{address} (dashboard at /, API under /api/v1, reference at /api/docs); Ctrl-C stops"

@@ -1,5 +1,8 @@
 //! Webhooks as the Standard Webhooks specification defines them: event types, signing secrets,
-//! signatures, and when a failed delivery is tried again. Pure: the delivery itself is in `webhooks`.
+//! signatures, when a failed delivery is tried again, and where deliveries may go (`target`).
+//! Pure: the delivery itself is in `webhooks`.
+
+pub mod target;
 
 use std::fmt;
 use std::str::FromStr;

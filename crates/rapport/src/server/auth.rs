@@ -1,8 +1,9 @@
 //! API keys: made once and shown once, stored only as SHA-256 hashes, checked on every API request
-//! against the role the route needs.
+//! against the role the route needs. Lookups are cached; a revocation anywhere reaches the cache
+//! within a second through the store's revocation generation.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -19,9 +20,11 @@ use crate::store::{Store, StoreResult};
 
 /// Every key starts with this, so a leaked one is easy to recognise in logs and scanners.
 pub const KEY_PREFIX: &str = "rk_";
-/// How long a key lookup is trusted before the store is asked again (a revoked key stops working
-/// on every replica within this time).
+/// How long a key lookup is trusted at most before the store is asked again.
 const CACHE_TTL: Duration = Duration::from_secs(10);
+/// How often the store's revocation generation is read: a key revoked anywhere (the CLI, another
+/// replica) stops working here within this time.
+const REVOCATION_CHECK: Duration = Duration::from_secs(1);
 /// Lookups kept at most; the cache starts afresh beyond this.
 const CACHE_ENTRIES: usize = 10_000;
 
@@ -96,19 +99,33 @@ pub fn required_role(method: &Method, path: &str) -> Role {
 }
 
 /// Recent key lookups by hash, so a busy client costs one hash and one map read per request.
+///
+/// Each lookup is tagged with the store's revocation generation it was made under, and is only
+/// used while that generation is current. The generation is read at most every
+/// `REVOCATION_CHECK`, so the cache costs the store one small query a second, whatever the load.
 #[derive(Default)]
 pub struct KeyCache {
-    entries: RwLock<HashMap<String, (Option<Principal>, Instant)>>,
+    entries: RwLock<HashMap<String, Lookup>>,
+    generation: Mutex<Option<(i64, Instant)>>,
+}
+
+/// A cached lookup: who the key is (none: unknown or revoked), when, under which generation.
+struct Lookup {
+    principal: Option<Principal>,
+    at: Instant,
+    generation: i64,
 }
 
 impl KeyCache {
     /// The principal behind a presented key, or `None` when the key is unknown or revoked.
     pub async fn lookup(&self, store: &Arc<dyn Store>, key: &str) -> StoreResult<Option<Principal>> {
+        let generation = self.generation(store).await?;
         let hash = sha256_hex(key.as_bytes());
-        if let Some((principal, at)) = self.entries.read().expect("not poisoned").get(&hash)
-            && at.elapsed() < CACHE_TTL
+        if let Some(lookup) = self.entries.read().expect("not poisoned").get(&hash)
+            && lookup.generation == generation
+            && lookup.at.elapsed() < CACHE_TTL
         {
-            return Ok(principal.clone());
+            return Ok(lookup.principal.clone());
         }
         let principal = store.api_key(&hash).await?.map(|record| Principal {
             key_id: record.id,
@@ -119,14 +136,44 @@ impl KeyCache {
         if entries.len() >= CACHE_ENTRIES {
             entries.clear();
         }
-        entries.insert(hash, (principal.clone(), Instant::now()));
+        let lookup = Lookup {
+            principal: principal.clone(),
+            at: Instant::now(),
+            generation,
+        };
+        entries.insert(hash, lookup);
         Ok(principal)
     }
 
-    /// Forgets every lookup (after a key is revoked here).
+    /// The store's revocation generation, read again when the one known is older than
+    /// `REVOCATION_CHECK`; lookups made under an older one are dropped.
+    async fn generation(&self, store: &Arc<dyn Store>) -> StoreResult<i64> {
+        let known = *self.generation.lock().expect("not poisoned");
+        if let Some((generation, read_at)) = known
+            && read_at.elapsed() < REVOCATION_CHECK
+        {
+            return Ok(generation);
+        }
+        let generation = store.key_revocations().await?;
+        if known.is_some_and(|(old, _)| old != generation) {
+            self.entries.write().expect("not poisoned").clear();
+        }
+        *self.generation.lock().expect("not poisoned") = Some((generation, Instant::now()));
+        Ok(generation)
+    }
+
+    /// Forgets every lookup and the generation (after a key is revoked here).
     pub fn clear(&self) {
         self.entries.write().expect("not poisoned").clear();
+        *self.generation.lock().expect("not poisoned") = None;
     }
+}
+
+/// The key in an `Authorization` value `Bearer KEY`; the scheme's case does not matter (RFC 9110).
+fn bearer_key(value: &str) -> Option<&str> {
+    let (scheme, key) = value.trim().split_once([' ', '\t'])?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
 }
 
 /// Middleware for `/api/v1`: a valid key (401 otherwise) whose role covers the route (403
@@ -145,8 +192,7 @@ pub async fn require_key(
     let key = header
         .to_str()
         .ok()
-        .and_then(|value| value.strip_prefix("Bearer ").map(str::trim))
-        .filter(|key| !key.is_empty())
+        .and_then(bearer_key)
         .ok_or_else(|| ApiError::unauthorized("the Authorization header must be 'Bearer KEY'"))?;
     let principal = state
         .keys
@@ -182,6 +228,16 @@ mod tests {
         assert_eq!(required_role(&Method::GET, "/api/v1/keys"), Role::Admin);
         assert_eq!(required_role(&Method::DELETE, "/api/v1/webhooks/{id}"), Role::Admin);
         assert_eq!(required_role(&Method::GET, "/api/v1/keysmith"), Role::Viewer);
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for value in ["Bearer rk_x", "bearer rk_x", "BEARER  rk_x ", "bEaReR\trk_x"] {
+            assert_eq!(bearer_key(value), Some("rk_x"), "{value:?}");
+        }
+        for value in ["Basic rk_x", "Bearer", "Bearer  ", "rk_x", "Bearerrk_x"] {
+            assert_eq!(bearer_key(value), None, "{value:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The API's error answer: `{"error": {"code", "message", "field"}}` with the right status; a
 //! server fault is logged in full and answered without its internals.
 
+use axum::extract::Request;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -31,8 +33,9 @@ pub struct ErrorBody {
 /// What an error body says.
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable machine-readable code: `unauthorized`, `forbidden`, `not_found`, `invalid_json`,
-    /// `invalid_field`, `conflict`, `payload_too_large`, `internal`, ...
+    /// Stable machine-readable code: `unauthorized`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `invalid_json`, `invalid_field`, `conflict`, `payload_too_large`,
+    /// `internal`, ...
     pub code: String,
     /// What went wrong, for a person.
     pub message: String,
@@ -115,6 +118,36 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// Where the JSON API lives: the router's own answers there get the API's error body.
+const API_PREFIX: &str = "/api/v1";
+
+/// Middleware: under `/api/v1`, the router's own bodiless answers (no such route, a method the
+/// route does not take) become API errors like any other, so clients parse one error shape.
+pub async fn api_fallbacks(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let api = path == API_PREFIX || path.starts_with(&format!("{API_PREFIX}/"));
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    if !api || response.headers().contains_key(header::CONTENT_TYPE) {
+        return response;
+    }
+    match response.status() {
+        StatusCode::NOT_FOUND => {
+            ApiError::not_found("there is no such API route: the routes are listed at /api/docs").into_response()
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let message = format!("this route does not take {method}: the Allow header lists the methods it takes");
+            let mut answer =
+                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message).into_response();
+            if let Some(allow) = response.headers().get(header::ALLOW) {
+                answer.headers_mut().insert(header::ALLOW, allow.clone());
+            }
+            answer
+        }
+        _ => response,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod error;
+pub mod headers;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
@@ -24,6 +25,7 @@ use axum::routing::get;
 use self::auth::KeyCache;
 use self::metrics::Metrics;
 use self::writer::EventWriter;
+use crate::domain::webhook::target::Targets;
 use crate::store::Store;
 
 /// Largest request body accepted (a batch of 10,000 events fits easily).
@@ -42,6 +44,9 @@ pub struct AppState {
     pub writer: EventWriter,
     /// The web dashboard's settings, login limits and cached figures.
     pub dashboard: Arc<dashboard::Dashboard>,
+    /// Where webhooks may be delivered: public addresses only unless an administrator allows
+    /// private ones (subscriptions are checked against it, and the delivery worker follows it).
+    pub webhook_targets: Targets,
 }
 
 /// Installs `ring` as the process's TLS crypto provider (HTTP clients need one; the build leaves
@@ -65,6 +70,7 @@ impl AppState {
             keys: Arc::new(KeyCache::default()),
             metrics,
             dashboard: Arc::default(),
+            webhook_targets: Targets::default(),
         }
     }
 }
@@ -87,9 +93,11 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(error::api_fallbacks))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             error::ApiError::internal("a handler panicked").into_response()
         }))
+        .layer(axum::middleware::from_fn(headers::security_headers))
         .with_state(state)
 }
 
@@ -119,7 +127,11 @@ pub async fn serve(state: AppState, bind: SocketAddr, ready: impl FnOnce(SocketA
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
     let address = listener.local_addr()?;
-    let webhooks = crate::webhooks::Worker::start(state.store.clone(), Default::default())?;
+    let settings = crate::webhooks::WorkerSettings {
+        targets: state.webhook_targets,
+        ..Default::default()
+    };
+    let webhooks = crate::webhooks::Worker::start(state.store.clone(), settings)?;
     let app = app(state);
     ready(address);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

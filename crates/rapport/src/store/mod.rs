@@ -340,8 +340,11 @@ pub trait Store: Send + Sync {
     async fn api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
     /// Every key, revoked ones included, oldest first.
     async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
-    /// Revokes a key; false when there is no such unrevoked key.
+    /// Revokes a key and steps the revocation generation; false when there is no such unrevoked key.
     async fn revoke_api_key(&self, id: i64, now: i64) -> StoreResult<bool>;
+    /// The revocation generation: a counter every key revocation steps, so servers that cache
+    /// key lookups learn cheaply that they must look again.
+    async fn key_revocations(&self) -> StoreResult<i64>;
     /// Creates a dashboard user; `Conflict` when the e-mail address is taken.
     async fn create_user(&self, email: &str, role: Role, password_hash: &str, now: i64) -> StoreResult<i64>;
     /// The user with this e-mail address (compared case-insensitively).

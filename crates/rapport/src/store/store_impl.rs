@@ -116,12 +116,29 @@ macro_rules! store_impl {
             }
 
             async fn revoke_api_key(&self, id: i64, now: i64) -> StoreResult<bool> {
+                // The revocation and the generation's step commit together: a server that sees
+                // the new generation finds the key revoked.
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                     .bind(now)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() == 1)
+                let revoked = done.rows_affected() == 1;
+                if revoked {
+                    sqlx::query("UPDATE key_revocations SET generation = generation + 1 WHERE id = 1")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(revoked)
+            }
+
+            async fn key_revocations(&self) -> StoreResult<i64> {
+                let generation = sqlx::query_scalar("SELECT generation FROM key_revocations WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(generation)
             }
 
             async fn create_user(

@@ -1,6 +1,7 @@
 //! Signed webhooks: what writers put in the outbox (in their own transaction), and the worker
-//! that delivers it. Payloads use the API's own views, so a receiver parses one format.
+//! that delivers it (to allowed targets only, checked again as it connects: `guard`). Payloads use the API's own views, so a receiver parses one format.
 
+mod guard;
 pub mod payload;
 pub mod worker;
 

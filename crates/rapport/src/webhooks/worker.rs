@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::guard::{CheckedResolver, check_literal};
 use crate::domain::webhook::RetrySchedule;
+use crate::domain::webhook::target::Targets;
 use crate::store::{AttemptRecord, AttemptResult, Claim, ClaimedDelivery, NextStep, Store};
 
 /// How a worker behaves.
@@ -22,6 +24,8 @@ pub struct WorkerSettings {
     pub timeout: Duration,
     /// Deliveries sent at once.
     pub batch: u32,
+    /// Which addresses deliveries may go to; any other is refused, and logged as the attempt's error.
+    pub targets: Targets,
 }
 
 impl Default for WorkerSettings {
@@ -31,6 +35,7 @@ impl Default for WorkerSettings {
             poll: Duration::from_secs(1),
             timeout: Duration::from_secs(10),
             batch: 32,
+            targets: Targets::default(),
         }
     }
 }
@@ -46,9 +51,14 @@ impl Worker {
     pub fn start(store: Arc<dyn Store>, settings: WorkerSettings) -> anyhow::Result<Self> {
         // reqwest is built without a TLS provider of its own: ring is the one this binary carries.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // No proxy: a proxy would resolve and connect on its own, past the target check.
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(CheckedResolver {
+                targets: settings.targets,
+            })
             .user_agent(concat!("Rapport-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let (stop, stopped) = watch::channel(false);
@@ -106,7 +116,7 @@ async fn run(
         }
         let sends = claimed
             .into_iter()
-            .map(|delivery| deliver(&store, &client, &settings.schedule, &claim.by, delivery));
+            .map(|delivery| deliver(&store, &client, &settings, &claim.by, delivery));
         futures::future::join_all(sends).await;
     }
     tracing::debug!("webhook worker stopped");
@@ -116,13 +126,16 @@ async fn run(
 async fn deliver(
     store: &Arc<dyn Store>,
     client: &reqwest::Client,
-    schedule: &RetrySchedule,
+    settings: &WorkerSettings,
     claimed_by: &str,
     delivery: ClaimedDelivery,
 ) {
     let attempted_ms = chrono::Utc::now().timestamp_millis();
     let started = Instant::now();
-    let (http_status, error) = send(client, &delivery).await;
+    let (http_status, error) = match check_literal(&delivery.url, settings.targets) {
+        Ok(()) => send(client, &delivery).await,
+        Err(refused) => (None, Some(refused)),
+    };
     let attempt = AttemptRecord {
         attempted_ms,
         http_status,
@@ -132,7 +145,7 @@ async fn deliver(
     let next = if attempt.error.is_none() {
         NextStep::Delivered
     } else {
-        match schedule.after(delivery.attempts + 1) {
+        match settings.schedule.after(delivery.attempts + 1) {
             Some(wait) => NextStep::RetryAt(chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64),
             None => NextStep::GiveUp,
         }
@@ -172,7 +185,8 @@ async fn send(client: &reqwest::Client, delivery: &ClaimedDelivery) -> (Option<u
             (Some(status.as_u16()), Some(format!("the receiver answered {status}")))
         }
         Err(e) if e.is_timeout() => (None, Some("the receiver did not answer in time".to_owned())),
-        Err(e) => (None, Some(chain(&e))),
+        // Without the URL, which may hold credentials stored before they were refused.
+        Err(e) => (None, Some(chain(&e.without_url()))),
     }
 }
 

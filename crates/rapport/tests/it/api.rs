@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use rapport::domain::Role;
 use rapport::server::auth::create_key;
 use rapport::server::{AppState, app};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::contract;
@@ -88,6 +88,20 @@ impl TestServer {
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+
+    /// `method path` with the `Authorization` header given (none: without one), answered as it came.
+    pub async fn send(&self, method: Method, path: &str, authorization: Option<String>) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.send().await.expect("a request")
+    }
+}
+
+/// The `Authorization` header of a key: `Bearer KEY`.
+fn bearer(key: &str) -> Option<String> {
+    Some(format!("Bearer {key}"))
 }
 
 fn purchase(customer: &str, amount: &str, order: Option<&str>, at: &str) -> Value {
@@ -106,6 +120,11 @@ contract!(
     customers_are_created_and_updated,
     models_are_fitted_and_customers_scored_over_the_api,
     two_replicas_writing_one_customer_lose_nothing,
+    api_answers_send_the_security_headers_and_are_never_cached,
+    unknown_api_routes_and_methods_answer_with_the_error_body,
+    the_bearer_scheme_is_accepted_in_any_case,
+    a_repeat_by_event_key_alone_is_not_marked_as_an_idempotent_replay,
+    a_key_revoked_through_the_store_stops_working_on_a_running_server_within_a_second,
 );
 
 /// Every operation in the OpenAPI document (generated from the router's own routes): 401
@@ -507,4 +526,119 @@ async fn two_replicas_writing_one_customer_lose_nothing(db: &TestDb) {
         total += customer["purchase_count"].as_i64().unwrap();
     }
     assert_eq!(total, 120);
+}
+
+async fn api_answers_send_the_security_headers_and_are_never_cached(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    let event = purchase("C1", "19.90", Some("A-1"), "2026-03-01T10:00:00Z");
+    let requests = [
+        ("POST", "/api/v1/events", Some(&server.staff)),
+        ("GET", "/api/v1/customers", Some(&server.viewer)),
+        ("GET", "/api/v1/customers/C1", Some(&server.viewer)),
+        ("GET", "/api/v1/customers/C1/timeline", Some(&server.viewer)),
+        ("GET", "/api/v1/customers/NOPE", Some(&server.viewer)),
+        ("GET", "/api/v1/keys", Some(&server.admin)),
+        ("GET", "/api/v1/keys", Some(&server.viewer)),
+        ("GET", "/api/v1/customers", None),
+        ("GET", "/api/v1/nope", None),
+        ("GET", "/api/openapi.json", None),
+        ("GET", "/healthz", None),
+        ("GET", "/metrics", Some(&server.viewer)),
+    ];
+    for (method, path, key) in requests {
+        let mut request = server.client.request(method.parse().unwrap(), server.url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if method == "POST" {
+            request = request.json(&event);
+        }
+        let response = request.send().await.unwrap();
+        let headers = response.headers();
+        let what = format!("{method} {path} ({})", response.status());
+        assert_eq!(
+            headers["content-security-policy"],
+            rapport::server::headers::PAGE_POLICY,
+            "{what}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{what}");
+        assert_eq!(headers["cache-control"], "no-store", "{what}");
+    }
+}
+
+async fn unknown_api_routes_and_methods_answer_with_the_error_body(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    for path in ["/api/v1/nope", "/api/v1", "/api/v1/", "/api/v1/customers/C1/nope"] {
+        let response = server.send(Method::GET, path, bearer(&server.staff)).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let response = server
+        .send(Method::PUT, "/api/v1/customers", bearer(&server.staff))
+        .await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(response.headers().contains_key("allow"));
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+}
+
+async fn the_bearer_scheme_is_accepted_in_any_case(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    for (scheme, expected) in [
+        ("Bearer", StatusCode::OK),
+        ("bearer", StatusCode::OK),
+        ("BEARER", StatusCode::OK),
+        ("Basic", StatusCode::UNAUTHORIZED),
+    ] {
+        let authorization = Some(format!("{scheme} {}", server.viewer));
+        let response = server.send(Method::GET, "/api/v1/customers", authorization).await;
+        assert_eq!(response.status(), expected, "{scheme}");
+    }
+}
+
+async fn a_repeat_by_event_key_alone_is_not_marked_as_an_idempotent_replay(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    let event = purchase("C1", "19.90", Some("A-1"), "2026-03-01T10:00:00Z");
+    let send = || {
+        server
+            .client
+            .post(server.url("/api/v1/events"))
+            .bearer_auth(&server.staff)
+            .json(&event)
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), StatusCode::CREATED);
+    let repeat = send().await.unwrap();
+    assert_eq!(repeat.status(), StatusCode::OK, "the stored event is given back");
+    assert!(
+        !repeat.headers().contains_key("idempotent-replayed"),
+        "no Idempotency-Key was sent, so none was replayed"
+    );
+}
+
+async fn a_key_revoked_through_the_store_stops_working_on_a_running_server_within_a_second(db: &TestDb) {
+    // A replica on its own connection: it learns of the revocation only through the database.
+    let server = TestServer::replica(db).await;
+    let customers = |key: &str| server.send(Method::GET, "/api/v1/customers", bearer(key));
+    let cached = customers(&server.viewer).await;
+    assert_eq!(cached.status(), StatusCode::OK, "the key is cached now");
+    let keys = db.store.api_keys().await.unwrap();
+    let viewer = keys.iter().find(|k| k.role == Role::Viewer).unwrap();
+
+    // What `rapport keys revoke` does.
+    assert!(
+        db.store
+            .revoke_api_key(viewer.id, chrono::Utc::now().timestamp())
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+
+    let revoked = customers(&server.viewer).await;
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+    let other = customers(&server.staff).await;
+    assert_eq!(other.status(), StatusCode::OK, "other keys keep working");
 }

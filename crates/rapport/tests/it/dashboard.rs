@@ -1,7 +1,9 @@
 //! The dashboard over HTTP, without a browser: sessions, CSRF, rate limits, roles and pages.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use rapport::server::dashboard::{LOGIN_COOKIE, SESSION_COOKIE};
+use rapport::server::headers::{PAGE_POLICY, REFERENCE_POLICY};
+use sqlx::Connection as _;
 
 use crate::web::{Client, PASSWORD, demo_db, field};
 
@@ -119,9 +121,9 @@ async fn a_form_without_the_right_csrf_token_is_forbidden() {
 }
 
 #[tokio::test]
-async fn the_sixth_login_attempt_for_one_address_within_a_minute_is_refused() {
+async fn after_five_wrong_passwords_that_account_is_locked_from_that_client_address() {
     let db = demo_db(300).await;
-    let mut client = Client::new(&db);
+    let mut client = Client::new(&db).sibling_at("203.0.113.7:50000");
     for _ in 0..5 {
         assert_eq!(
             client.login("staff@example.com", "guess").await.status,
@@ -142,6 +144,84 @@ async fn the_sixth_login_attempt_for_one_address_within_a_minute_is_refused() {
         client.login("viewer@example.com", PASSWORD).await.status,
         StatusCode::SEE_OTHER
     );
+}
+
+#[tokio::test]
+async fn the_right_password_from_another_address_logs_in_after_an_attackers_many_wrong_ones() {
+    let db = demo_db(300).await;
+    let mut attacker = Client::new(&db).sibling_at("203.0.113.66:40000");
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        // The victim's account first, then any address the attacker can think of.
+        let email = if n < 10 {
+            "staff@example.com".to_owned()
+        } else {
+            format!("guess{n}@example.com")
+        };
+        statuses.push(attacker.login(&email, "guess").await.status);
+    }
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+
+    let mut staff = attacker.sibling_at("198.51.100.20:50000");
+    let reply = staff.login("staff@example.com", PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert!(staff.cookie(SESSION_COOKIE).is_some());
+
+    // The attacker's address is locked, even with a right password.
+    let locked = attacker.login("viewer@example.com", PASSWORD).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(attacker.cookie(SESSION_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn successful_logins_do_not_count_toward_the_limits() {
+    let db = demo_db(300).await;
+    let client = Client::new(&db);
+    for _ in 0..8 {
+        let mut client = client.sibling_at("203.0.113.8:50000");
+        let reply = client.login("viewer@example.com", PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    }
+}
+
+#[tokio::test]
+async fn a_next_path_that_could_lead_to_another_host_is_ignored() {
+    let db = demo_db(300).await;
+    let mut client = Client::new(&db);
+    for next in [
+        "/\t/evil.example/",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+    ] {
+        let reply = client.sibling().login_to("viewer@example.com", PASSWORD, next).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(reply.location(), "/", "{next:?}");
+    }
+    let page = client.get("/login?next=/%09/evil.example/").await;
+    assert_eq!(field(&page.body, "next"), "/");
+    let kept = client
+        .sibling()
+        .login_to("viewer@example.com", PASSWORD, "/at-risk")
+        .await;
+    assert_eq!(kept.location(), "/at-risk");
+}
+
+#[tokio::test]
+async fn control_characters_in_next_are_ignored_not_an_error() {
+    let db = demo_db(300).await;
+    let client = Client::new(&db);
+    for next in ["/\r\nSet-Cookie: x=1", "/\u{0}", "/customers\u{7f}"] {
+        let mut client = client.sibling();
+        let reply = client.login_to("viewer@example.com", PASSWORD, next).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{next:?}: {}", reply.body);
+        assert_eq!(reply.location(), "/");
+        assert!(client.cookie(SESSION_COOKIE).is_some());
+    }
+    let mut signed_out = client.sibling();
+    let page = signed_out.get("/login?next=/%0D%0Ax").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(field(&page.body, "next"), "/");
 }
 
 #[tokio::test]
@@ -313,4 +393,101 @@ async fn the_at_risk_list_shows_how_far_p_alive_fell() {
     let at_risk = client.get("/at-risk").await;
     assert_eq!(at_risk.status, StatusCode::OK);
     assert!(at_risk.body.contains("(was "), "{}", at_risk.body);
+}
+
+/// A header's value, or "" without it.
+fn header<'a>(reply: &'a crate::web::Reply, name: &str) -> &'a str {
+    reply.headers.get(name).map_or("", |v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn every_dashboard_route_sends_the_security_headers_and_pages_are_never_cached() {
+    let db = demo_db(300).await;
+    let mut client = Client::new(&db);
+    let mut replies = vec![
+        ("GET /login", client.get("/login").await),
+        ("HEAD /login", client.send(Method::HEAD, "/login", None).await),
+        ("GET / signed out", client.get("/").await),
+        ("GET /nowhere", client.get("/nowhere").await),
+        ("GET /healthz", client.get("/healthz").await),
+    ];
+    client.login("staff@example.com", PASSWORD).await;
+    replies.push(("GET / with figures", {
+        overview_with_figures(&mut client).await;
+        client.get("/").await
+    }));
+    for path in [
+        "/customers",
+        "/customers?stage=client&sort=clv",
+        "/customers/D00001",
+        "/customers/NOPE",
+        "/at-risk",
+        "/logout",
+    ] {
+        replies.push((path, client.get(path).await));
+    }
+    replies.push((
+        "HEAD /customers/D00001",
+        client.send(Method::HEAD, "/customers/D00001", None).await,
+    ));
+    for path in ["/customers/D00001/notes", "/customers/D00001/interactions", "/logout"] {
+        replies.push((path, client.post(path, &[("text", "no token")]).await));
+    }
+    for (what, reply) in &replies {
+        assert_eq!(header(reply, "content-security-policy"), PAGE_POLICY, "{what}");
+        assert_eq!(header(reply, "x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(header(reply, "referrer-policy"), "same-origin", "{what}");
+        assert_eq!(header(reply, "cache-control"), "no-store", "{what}");
+        // The policy allows no script and no inline style: the pages must need neither.
+        assert!(
+            !reply.body.contains("<script") && !reply.body.contains(" style="),
+            "{what}"
+        );
+    }
+
+    let css = client.get(rapport::server::dashboard::STYLESHEET_PATH).await;
+    assert_eq!(header(&css, "x-content-type-options"), "nosniff");
+    assert!(
+        header(&css, "cache-control").contains("max-age"),
+        "the stylesheet may be cached"
+    );
+
+    let reference = client.get("/api/docs/").await;
+    assert_eq!(reference.status, StatusCode::OK);
+    let policy = header(&reference, "content-security-policy");
+    assert_eq!(policy, REFERENCE_POLICY);
+    assert!(policy.contains("script-src 'self';") && policy.contains("frame-ancestors 'none'"));
+    assert!(
+        !reference.body.contains("<script>"),
+        "Swagger UI's scripts are files, none inline"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_store_shows_a_reference_to_the_log_never_the_drivers_text() {
+    let db = demo_db(300).await;
+    let mut sql = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    sqlx::query("DROP TABLE customer_scores")
+        .execute(&mut sql)
+        .await
+        .unwrap();
+    let mut client = Client::new(&db);
+    client.login("viewer@example.com", PASSWORD).await;
+
+    let mut overview = String::new();
+    for _ in 0..100 {
+        overview = client.get("/").await.body;
+        if overview.contains("could not be computed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let customer = client.get("/customers/D00001").await;
+    assert_eq!(customer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    for page in [&overview, &customer.body] {
+        assert!(page.contains("(reference "), "{page}");
+        for driver in ["database error", "no such table", "customer_scores", "sqlite"] {
+            assert!(!page.to_lowercase().contains(driver), "{driver} in {page}");
+        }
+    }
 }

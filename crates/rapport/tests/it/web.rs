@@ -78,6 +78,8 @@ pub struct Client {
     cookies: HashMap<String, String>,
     /// Extra headers sent with every request.
     pub headers: Vec<(&'static str, &'static str)>,
+    /// The client's address as the server sees the connection (none: no connection info).
+    pub address: Option<std::net::SocketAddr>,
 }
 
 impl Client {
@@ -87,6 +89,7 @@ impl Client {
             app: app(AppState::new(db.store.clone())),
             cookies: HashMap::new(),
             headers: Vec::new(),
+            address: None,
         }
     }
 
@@ -96,6 +99,7 @@ impl Client {
             app: self.app.clone(),
             cookies: HashMap::new(),
             headers: Vec::new(),
+            address: None,
         }
     }
 
@@ -116,7 +120,11 @@ impl Client {
             }
             None => Body::empty(),
         };
-        let response = self.app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let mut request = request.body(body).unwrap();
+        if let Some(address) = self.address {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(address));
+        }
+        let response = self.app.clone().oneshot(request).await.unwrap();
         let (parts, body) = response.into_parts();
         let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
         let reply = Reply {
@@ -152,13 +160,30 @@ impl Client {
 
     /// Opens the login page and sends its form.
     pub async fn login(&mut self, email: &str, password: &str) -> Reply {
+        self.login_to(email, password, "/").await
+    }
+
+    /// Opens the login page and sends its form, asking to go to `next` afterwards.
+    pub async fn login_to(&mut self, email: &str, password: &str, next: &str) -> Reply {
         let page = self.get("/login").await;
         let csrf = field(&page.body, "csrf");
         self.post(
             "/login",
-            &[("email", email), ("password", password), ("csrf", &csrf), ("next", "/")],
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", next),
+            ],
         )
         .await
+    }
+
+    /// A client of the same application whose connections come from `address`.
+    pub fn sibling_at(&self, address: &str) -> Self {
+        let mut client = self.sibling();
+        client.address = Some(address.parse().expect("an address and port"));
+        client
     }
 
     /// Puts a cookie into the jar.

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
+use rapport::domain::webhook::target::Targets;
 use rapport::domain::webhook::{EventType, RetrySchedule, WebhookSecret};
 use rapport::domain::{Currency, EventKind, Money, NewEvent, Role};
 use rapport::ingest::Ingest;
@@ -27,6 +28,9 @@ contract!(
     a_lapsed_claim_is_taken_over_and_concurrent_claims_never_share_a_delivery,
     clients_whose_p_alive_crosses_below_the_threshold_are_announced_at_risk,
     the_api_manages_subscriptions_and_announces_posted_events,
+    subscriptions_to_non_public_or_credentialed_urls_are_refused_by_default,
+    a_host_name_resolving_to_loopback_is_refused_at_delivery_without_connecting,
+    credentials_in_a_stored_url_are_never_shown,
 );
 
 /// What a receiver got: the message and whether its signature held.
@@ -134,6 +138,8 @@ fn fast_worker(store: &Arc<dyn Store>, schedule_ms: &[u64]) -> Worker {
         poll: Duration::from_millis(50),
         timeout: Duration::from_secs(5),
         batch: 8,
+        // The tests' receivers listen on loopback.
+        targets: Targets::Any,
     };
     Worker::start(store.clone(), settings).unwrap()
 }
@@ -399,8 +405,15 @@ struct Api {
 }
 
 impl Api {
+    /// The API allowing private webhook targets, as the tests' loopback receivers need.
     async fn start(store: &Arc<dyn Store>) -> Self {
-        let app = rapport::server::app(rapport::server::AppState::new(store.clone()));
+        Self::start_with(store, Targets::Any).await
+    }
+
+    async fn start_with(store: &Arc<dyn Store>, targets: Targets) -> Self {
+        let mut state = rapport::server::AppState::new(store.clone());
+        state.webhook_targets = targets;
+        let app = rapport::server::app(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -482,4 +495,100 @@ async fn the_api_manages_subscriptions_and_announces_posted_events(db: &TestDb) 
     );
     assert_eq!(api.call("GET", &format!("/webhooks/{id}"), &admin, None).await.0, 404);
     assert_eq!(api.call("GET", &path, &admin, None).await.0, 404);
+}
+
+async fn subscriptions_to_non_public_or_credentialed_urls_are_refused_by_default(db: &TestDb) {
+    let api = Api::start_with(&db.store, Targets::default()).await;
+    let admin = key(&db.store, Role::Admin).await;
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.1.2.3/",
+        "http://172.16.0.1/",
+        "http://192.168.0.10/",
+        "http://100.64.0.1/",
+        "http://0.0.0.0/",
+        "http://2130706433/",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[fd00::1]/",
+        "http://[fe80::1]/",
+        "http://224.0.0.1/",
+    ] {
+        let body = json!({"url": url, "event_types": ["event.created"]});
+        let (status, error) = api.call("POST", "/webhooks", &admin, Some(body)).await;
+        assert_eq!(
+            (status, &error["error"]["field"]),
+            (422, &json!("url")),
+            "{url}: {error}"
+        );
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains("--allow-private-webhooks"), "{message}");
+    }
+    let body = json!({"url": "https://user:pass@hooks.example.com/x", "event_types": ["event.created"]});
+    let (status, error) = api.call("POST", "/webhooks", &admin, Some(body)).await;
+    assert_eq!((status, &error["error"]["field"]), (422, &json!("url")), "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("webhook-signature")
+    );
+    let (_, listed) = api.call("GET", "/webhooks", &admin, None).await;
+    assert_eq!(listed, json!([]), "nothing was stored");
+
+    let public = json!({"url": "https://hooks.example.com/x", "event_types": ["event.created"]});
+    assert_eq!(api.call("POST", "/webhooks", &admin, Some(public)).await.0, 201);
+}
+
+async fn a_host_name_resolving_to_loopback_is_refused_at_delivery_without_connecting(db: &TestDb) {
+    let secret = WebhookSecret::generate();
+    let receiver = Receiver::start(secret.expose(), 0).await;
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    // Written straight into the store, as subscriptions made before the check may be.
+    let named = subscribe(&db.store, &by_name, &[EventType::EventCreated], &secret).await;
+    let literal = subscribe(&db.store, &receiver.url, &[EventType::EventCreated], &secret).await;
+    let settings = WorkerSettings {
+        schedule: RetrySchedule(Vec::new()),
+        poll: Duration::from_millis(50),
+        timeout: Duration::from_secs(5),
+        batch: 8,
+        ..WorkerSettings::default()
+    };
+    let worker = Worker::start(db.store.clone(), settings).unwrap();
+
+    buy(&db.store, "c1", "A1", "2024-01-05", 1_000).await;
+    let named = settled(&db.store, named).await;
+    let literal = settled(&db.store, literal).await;
+    worker.stop().await;
+
+    assert_eq!(receiver.calls(), 0, "nothing reached the receiver");
+    for delivery in [&named[0], &literal[0]] {
+        assert_eq!(delivery.status, DeliveryStatus::Failed);
+        let attempt = &delivery.attempts[0];
+        assert_eq!(attempt.http_status, None);
+        let error = attempt.error.as_deref().unwrap_or_default();
+        assert!(error.contains("not a public address"), "{error}");
+    }
+    let error = named[0].attempts[0].error.as_deref().unwrap();
+    assert!(error.contains("localhost resolves to"), "{error}");
+}
+
+async fn credentials_in_a_stored_url_are_never_shown(db: &TestDb) {
+    let api = Api::start(&db.store).await;
+    let admin = key(&db.store, Role::Admin).await;
+    let secret = WebhookSecret::generate();
+    let id = subscribe(
+        &db.store,
+        "https://shop:hunter2@hooks.example.com/x",
+        &[EventType::EventCreated],
+        &secret,
+    )
+    .await;
+    let (_, listed) = api.call("GET", "/webhooks", &admin, None).await;
+    let (_, one) = api.call("GET", &format!("/webhooks/{id}"), &admin, None).await;
+    for shown in [&listed[0], &one] {
+        assert_eq!(shown["url"], "https://hooks.example.com/x", "{shown}");
+    }
 }

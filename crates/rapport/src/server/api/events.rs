@@ -3,7 +3,7 @@
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,7 +14,7 @@ use crate::domain::{Currency, EventKind, ExternalId, Money, NewEvent};
 use crate::server::AppState;
 use crate::server::auth::Principal;
 use crate::server::error::{ApiError, ApiJson, ErrorBody};
-use crate::server::idempotency::{IdempotencyKey, REPLAYED};
+use crate::server::idempotency::IdempotencyKey;
 use crate::server::writer::{Incoming, Outcome};
 
 /// Most events one batch may carry.
@@ -273,12 +273,9 @@ pub async fn create(
     } else {
         StatusCode::OK
     };
-    let mut response = (status, ApiJson(EventView::new(outcome.event, &outcome.customer))).into_response();
-    if !outcome.created {
-        response
-            .headers_mut()
-            .insert(REPLAYED, HeaderValue::from_static("true"));
-    }
+    // A repeat of a stored key is told by the 200; `Idempotent-Replayed` is the idempotency
+    // layer's, for a replayed `Idempotency-Key` only.
+    let response = (status, ApiJson(EventView::new(outcome.event, &outcome.customer))).into_response();
     Ok(response)
 }
 

@@ -70,7 +70,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, ApiJson(created)))
 }
 
-/// Revoke an API key: it stops working at once on this server, within 10 seconds on others.
+/// Revoke an API key: it stops working at once on this server, within a second on others.
 #[utoipa::path(delete, path = "/keys/{id}", tag = "keys", params(("id" = i64, Path, description = "The key's number")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn revoke(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::webhook::target::{self, Targets};
 use crate::domain::webhook::{EventType, WebhookSecret};
 use crate::server::AppState;
 use crate::server::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
@@ -14,7 +15,8 @@ use crate::store::{AttemptRecord, DeliveryPage, DeliveryRecord, DeliveryStatus, 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
-    /// Where deliveries are POSTed: an http or https URL.
+    /// Where deliveries are POSTed: an http or https URL of a public host, without a user name or
+    /// password (private addresses only when the server allows them).
     pub url: String,
     /// What to send: `customer.created`, `customer.stage_changed`, `event.created`, `customer.at_risk`.
     pub event_types: Vec<String>,
@@ -29,7 +31,7 @@ pub struct NewWebhook {
 pub struct WebhookView {
     /// The subscription's number.
     pub id: i64,
-    /// Where deliveries go.
+    /// Where deliveries go (without any user name or password).
     pub url: String,
     /// What is sent.
     pub event_types: Vec<EventType>,
@@ -106,7 +108,7 @@ impl From<SubscriptionRecord> for WebhookView {
         let s = record.subscription;
         Self {
             id: record.id,
-            url: s.url,
+            url: target::redact(&s.url),
             event_types: s.event_types,
             description: s.description,
             created_at: super::timestamp(s.created_at),
@@ -140,16 +142,10 @@ impl From<DeliveryRecord> for DeliveryView {
     }
 }
 
-/// The subscription to create, checked: an http(s) URL with a host, known event types, a valid secret.
-fn parse(body: NewWebhook) -> Result<NewSubscription, ApiError> {
-    let url = reqwest::Url::parse(body.url.trim())
-        .map_err(|e| ApiError::invalid("url", format!("'{}' is not a URL: {e}", body.url)))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(ApiError::invalid(
-            "url",
-            "the url must be http:// or https:// with a host",
-        ));
-    }
+/// The subscription to create, checked: a URL the server may deliver to (`target::parse_url`),
+/// known event types, a valid secret.
+fn parse(body: NewWebhook, targets: Targets) -> Result<NewSubscription, ApiError> {
+    let url = target::parse_url(&body.url, targets).map_err(|e| ApiError::invalid("url", e.0))?;
     let mut event_types = body
         .event_types
         .iter()
@@ -188,7 +184,7 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> Result<(StatusCode, ApiJson<CreatedWebhook>), ApiError> {
-    let subscription = parse(body)?;
+    let subscription = parse(body, state.webhook_targets)?;
     let id = state.store.create_webhook(&subscription).await?;
     let secret = subscription.secret.expose().to_owned();
     let webhook = WebhookView::from(SubscriptionRecord { id, subscription });

@@ -4,6 +4,7 @@
 
 mod charts;
 mod format;
+mod limits;
 mod pages;
 mod session;
 mod stats;
@@ -27,7 +28,7 @@ pub const STYLESHEET_PATH: &str = concat!("/static/dashboard-", env!("CARGO_PKG_
 pub struct Dashboard {
     /// Mark cookies `Secure` even when the request does not say it came over HTTPS.
     pub secure_cookies: bool,
-    limits: session::LoginLimits,
+    limits: limits::LoginLimits,
     stats: stats::StatsCache,
 }
 

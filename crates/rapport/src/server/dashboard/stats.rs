@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::charts;
 use crate::domain::funnel::{Quartiles, funnel};
+use crate::server::error::ApiError;
 use crate::store::{DashboardFigures, Store, StoreError};
 
 /// How long figures are served before a page view asks for new ones.
@@ -54,7 +55,8 @@ impl Default for StatsCache {
 
 impl StatsCache {
     /// The latest figures, starting a computation when they are missing or older than `TTL`.
-    /// Without any yet, waits up to `FIRST_WAIT` for the first; `Err` carries the last failure.
+    /// Without any yet, waits up to `FIRST_WAIT` for the first; `Err` carries the last failure as
+    /// a page may show it: a reference to the log line with the cause.
     pub async fn get(&self, store: &Arc<dyn Store>) -> Result<Option<Arc<Snapshot>>, String> {
         let current = self.latest.borrow().clone();
         if current.as_ref().is_none_or(|s| s.taken.elapsed() >= TTL) {
@@ -88,8 +90,9 @@ impl StatsCache {
                     *failure.lock().expect("not poisoned") = None;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "computing the dashboard figures failed");
-                    *failure.lock().expect("not poisoned") = Some(e.to_string());
+                    // The page shows a reference to the log line, never the driver's text.
+                    let shown = ApiError::internal(format!("computing the dashboard figures: {e}")).message;
+                    *failure.lock().expect("not poisoned") = Some(shown);
                 }
             }
             refreshing.store(false, Ordering::Release);
