@@ -97,6 +97,34 @@ impl Segment {
         }
     }
 
+    /// The segment told with the customer's P(alive), so a row never says two contradicting
+    /// things: quintiles rank a customer against everyone, P(alive) against their own habits.
+    /// A customer likely gone (P(alive) below 0.5) is never in a thriving segment: a frequent
+    /// buyer becomes "at risk", others "about to sleep". A customer almost surely active (above
+    /// 0.9) is never "lost" or "hibernating": their silence is a pause, so "about to sleep" or,
+    /// for a frequent buyer, "needs attention".
+    pub fn consistent_with(self, p_alive: f64, frequency_score: u8) -> Segment {
+        let frequent = frequency_score >= 3;
+        match self {
+            Segment::Champions | Segment::Loyal | Segment::NeedsAttention if p_alive < 0.5 => {
+                if frequent {
+                    Segment::AtRisk
+                } else {
+                    Segment::AboutToSleep
+                }
+            }
+            Segment::PotentialLoyalist | Segment::New | Segment::Promising if p_alive < 0.5 => Segment::AboutToSleep,
+            Segment::Lost | Segment::Hibernating if p_alive > 0.9 => {
+                if frequent {
+                    Segment::NeedsAttention
+                } else {
+                    Segment::AboutToSleep
+                }
+            }
+            other => other,
+        }
+    }
+
     /// A label for people, e.g. "Needs attention".
     pub fn label(self) -> &'static str {
         match self {
@@ -164,4 +192,32 @@ fn quintiles(values: impl Iterator<Item = f64>) -> Vec<u8> {
         .iter()
         .map(|v| 1 + thresholds.iter().filter(|t| v > t).count() as u8)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_segment_contradicts_p_alive() {
+        for segment in Segment::ALL {
+            for frequency in 1..=5 {
+                for p in [0.0, 0.3, 0.49, 0.5, 0.7, 0.9, 0.95, 1.0] {
+                    let told = segment.consistent_with(p, frequency);
+                    let thriving = matches!(told, Segment::Champions | Segment::Loyal | Segment::PotentialLoyalist);
+                    assert!(!(thriving && p < 0.5), "{segment:?} at {p} became {told:?}");
+                    let gone = matches!(told, Segment::Lost | Segment::Hibernating);
+                    assert!(!(gone && p > 0.9), "{segment:?} at {p} became {told:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn segments_that_agree_with_p_alive_stay() {
+        assert_eq!(Segment::Champions.consistent_with(0.8, 5), Segment::Champions);
+        assert_eq!(Segment::Lost.consistent_with(0.2, 1), Segment::Lost);
+        assert_eq!(Segment::Champions.consistent_with(0.3, 5), Segment::AtRisk);
+        assert_eq!(Segment::Lost.consistent_with(0.95, 1), Segment::AboutToSleep);
+    }
 }

@@ -4,21 +4,35 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use rapport_models::{FittedModel, GammaGammaParams, ModelKind, SummaryOptions, TimeUnit, summarize};
+use rapport_models::{FittedModel, GammaGammaParams, SummaryOptions, TimeUnit, summarize};
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{Analysis, AnalysisOptions, CustomerIndex, PurchaseLog, Rows, analyze, model_name, score_rows};
+use crate::analysis::{
+    Analysis, AnalysisOptions, CustomerIndex, Method, ModelChoice, PurchaseLog, Rows, analyze, score_rows,
+};
 use crate::domain::state::{day_of, format_day};
 use crate::domain::webhook::EventType;
 use crate::store::{FitRecord, Store};
 use crate::webhooks::Outbox;
 use crate::webhooks::payload::AtRisk;
 
-/// What a model version keeps besides its printed summary: enough to score without refitting.
-#[derive(Debug, Serialize, Deserialize)]
-struct Stored {
+/// A model version stored before the gaps rule existed: a fitted model and its spend model.
+#[derive(Debug, Deserialize)]
+struct StoredModel {
     fitted: FittedModel,
     spend: Option<GammaGammaParams>,
+}
+
+/// How a stored version scores: its `stored` part, in today's shape or the earlier one.
+fn stored_method(summary: &serde_json::Value) -> Option<Method> {
+    let stored = summary.get("stored")?.clone();
+    serde_json::from_value::<Method>(stored.clone()).ok().or_else(|| {
+        let old: StoredModel = serde_json::from_value(stored).ok()?;
+        Some(Method::Model {
+            fitted: old.fitted,
+            spend: old.spend,
+        })
+    })
 }
 
 /// How to fit.
@@ -28,8 +42,8 @@ pub struct FitSettings {
     pub calibration_end: Option<NaiveDate>,
     /// Model time unit.
     pub unit: TimeUnit,
-    /// Purchase model.
-    pub model: ModelKind,
+    /// Purchase model, or how to choose one.
+    pub model: ModelChoice,
 }
 
 /// What `score_store` did.
@@ -41,8 +55,12 @@ pub struct ScoreReport {
     pub model: &'static str,
     /// The model version used.
     pub version: i64,
-    /// Scores are as of this day (the last purchase in the data).
+    /// Scores are as of this day: today unless another was asked for.
     pub as_of: String,
+    /// The day of the last purchase in the data.
+    pub data_ends: String,
+    /// Days from the last purchase in the data to `as_of`: old data make everyone look silent.
+    pub days_since_data: i64,
     /// Customers with P(alive) above 0.5.
     pub likely_active: usize,
 }
@@ -81,11 +99,7 @@ pub async fn fit_store(store: &Arc<dyn Store>, settings: FitSettings) -> anyhow:
     // Fitting is CPU work of up to a few seconds: keep it off the async workers.
     let analysis = tokio::task::spawn_blocking(move || analyze(log, &options)).await??;
     let mut summary = serde_json::to_value(&analysis)?;
-    let stored = Stored {
-        fitted: analysis.fitted,
-        spend: analysis.gamma_gamma.as_ref().map(|g| g.params),
-    };
-    summary["stored"] = serde_json::to_value(&stored)?;
+    summary["stored"] = serde_json::to_value(&analysis.method)?;
     let record = FitRecord {
         id: 0,
         created_at: chrono::Utc::now().timestamp(),
@@ -93,7 +107,8 @@ pub async fn fit_store(store: &Arc<dyn Store>, settings: FitSettings) -> anyhow:
         time_unit: unit_name(analysis.time_unit).to_owned(),
         calibration_end: calibration_end.to_string(),
         summary,
-        log_likelihood: analysis.log_likelihood,
+        // The gaps rule has no likelihood; the column holds 0 and the summary says `null`.
+        log_likelihood: analysis.log_likelihood.unwrap_or(0.0),
         customers: analysis.customers as i64,
     };
     let version = store.save_fit(&record).await?;
@@ -106,40 +121,63 @@ pub struct ScoreSettings {
     /// `customer.at_risk` fires for a client or partner whose P(alive) falls from at least this to
     /// below it.
     pub at_risk_threshold: f64,
+    /// Score as of this day; today when `None`.
+    pub as_of: Option<NaiveDate>,
 }
 
 impl Default for ScoreSettings {
     fn default() -> Self {
-        Self { at_risk_threshold: 0.5 }
+        Self {
+            at_risk_threshold: 0.5,
+            as_of: None,
+        }
     }
 }
 
-/// Scores every customer with the latest model version, as of the last purchase in the data, and
+/// Scores every customer with the latest model version as of today (or `settings.as_of`), and
 /// announces the clients and partners who fell below the at-risk threshold (in the same transaction).
 pub async fn score_store(store: &Arc<dyn Store>, settings: ScoreSettings) -> anyhow::Result<ScoreReport> {
+    Ok(score_store_rows(store, settings).await?.0)
+}
+
+/// `score_store`, with every customer's scores as stored.
+pub async fn score_store_rows(
+    store: &Arc<dyn Store>,
+    settings: ScoreSettings,
+) -> anyhow::Result<(ScoreReport, Vec<crate::analysis::ScoreRow>)> {
     let fit = store
         .latest_fit()
         .await?
         .ok_or_else(|| anyhow::anyhow!("no model fitted yet: run `rapport fit` first"))?;
-    let stored: Stored = serde_json::from_value(fit.summary["stored"].clone())
-        .map_err(|e| anyhow::anyhow!("model version {} cannot be read: {e}", fit.id))?;
+    let method = stored_method(&fit.summary)
+        .ok_or_else(|| anyhow::anyhow!("model version {} cannot be read: fit again with `rapport fit`", fit.id))?;
     let unit = if fit.time_unit == "day" {
         TimeUnit::Day
     } else {
         TimeUnit::Week
     };
-    let model = model_name(stored.fitted.kind());
+    let model = method.name();
     let (log, last_day) = load_log(store).await?;
+    let today = day_of(chrono::Utc::now().timestamp());
+    let as_of = settings
+        .as_of
+        .map_or(today, |d| day_of(crate::domain::state::midnight(d)));
+    anyhow::ensure!(
+        as_of >= last_day,
+        "cannot score as of {}: the data run to {} (score as of that day or later)",
+        format_day(as_of),
+        format_day(last_day)
+    );
     let rows = tokio::task::spawn_blocking(move || {
         let summaries = summarize(
             &log.purchases,
             &SummaryOptions {
-                calibration_end: last_day as i32,
+                calibration_end: as_of as i32,
                 holdout_end: None,
                 unit,
             },
         );
-        score_rows(&stored.fitted, stored.spend.as_ref(), &summaries, &log, unit)
+        score_rows(&method, &summaries, &log, unit, as_of as i32)
     })
     .await?;
     let mut tx = store.begin().await?;
@@ -154,13 +192,16 @@ pub async fn score_store(store: &Arc<dyn Store>, settings: ScoreSettings) -> any
         outbox.write(&mut *tx).await?;
     }
     tx.commit().await?;
-    Ok(ScoreReport {
+    let report = ScoreReport {
         customers: rows.len(),
         model,
         version: fit.id,
-        as_of: format_day(last_day),
+        as_of: format_day(as_of),
+        data_ends: format_day(last_day),
+        days_since_data: as_of - last_day,
         likely_active: rows.iter().filter(|r| r.p_alive > 0.5).count(),
-    })
+    };
+    Ok((report, rows))
 }
 
 /// The stored name of a time unit.

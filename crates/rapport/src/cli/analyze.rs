@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::Args;
-use rapport::analysis::{Analysis, AnalysisOptions, PurchaseLog, Rows, analyze};
-use rapport_models::{ModelKind, TimeUnit};
+use rapport::analysis::{Analysis, AnalysisOptions, Method, ModelChoice, PurchaseLog, Rows, analyze};
+use rapport_models::TimeUnit;
 use serde::Serialize;
 
 use super::Output;
@@ -46,9 +46,11 @@ pub struct ModelArgs {
     /// Model time unit.
     #[arg(long, default_value = "week", value_parser = parse_unit)]
     pub time_unit: TimeUnit,
-    /// Purchase model: bgnbd, mbgnbd or pareto-nbd.
-    #[arg(long, default_value = "bgnbd", value_parser = parse_model)]
-    pub model: ModelKind,
+    /// Purchase model: auto (MBG/NBD or Pareto/NBD, whichever the data identify better), bgnbd,
+    /// mbgnbd, pareto-nbd, or gaps (the business's own gaps between purchases, no model). A model
+    /// the data cannot identify is refused, saying why, and the gaps rule scores instead.
+    #[arg(long, default_value = "auto", value_parser = parse_model)]
+    pub model: ModelChoice,
 }
 
 fn parse_unit(s: &str) -> Result<TimeUnit, String> {
@@ -59,12 +61,8 @@ fn parse_unit(s: &str) -> Result<TimeUnit, String> {
     }
 }
 
-fn parse_model(s: &str) -> Result<ModelKind, String> {
-    match s.parse::<ModelKind>() {
-        Ok(ModelKind::BgBb) => Err("bgbb needs discrete opportunities, not a purchase log".to_owned()),
-        Ok(kind) => Ok(kind),
-        Err(_) => Err(format!("'{s}' is not a model (use bgnbd, mbgnbd or pareto-nbd)")),
-    }
+fn parse_model(s: &str) -> Result<ModelChoice, String> {
+    s.parse()
 }
 
 #[derive(Serialize)]
@@ -99,20 +97,17 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
     if let Some(path) = &args.out {
         write_scores(path, &analysis)?;
     }
-    let charts = match &args.plot {
-        Some(dir) => {
+    let charts = match (&args.plot, &analysis.method) {
+        (Some(dir), Method::Model { fitted, .. }) => {
             let max_frequency = analysis.p95_frequency.clamp(5, 30);
             let age = analysis.max_age.max(1.0).ceil();
-            rapport::plots::write_all(
-                dir,
-                &analysis.fitted,
-                analysis.holdout.as_ref(),
-                max_frequency,
-                age,
-                options.unit,
-            )?
+            rapport::plots::write_all(dir, fitted, analysis.holdout.as_ref(), max_frequency, age, options.unit)?
         }
-        None => Vec::new(),
+        (Some(_), Method::Gaps { .. }) => {
+            out.line("no charts: they draw a fitted model, and the scores come from the gaps rule")?;
+            Vec::new()
+        }
+        (None, _) => Vec::new(),
     };
     if args.json {
         let mut timings = serde_json::to_value(&analysis.timings)?;
@@ -123,7 +118,7 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
             timings,
         });
     }
-    print_analysis(&analysis, args.out.as_ref(), out)?;
+    print_analysis(&analysis, args.out.as_ref(), "rapport analyze --out FILE", out)?;
     for chart in &charts {
         out.line(&format!("chart written to {}", chart.display()))?;
     }
@@ -155,17 +150,37 @@ fn write_scores(path: &PathBuf, analysis: &Analysis) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints the fitted model, the spend model, the holdout check and where the scores went.
-pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, out: Output) -> anyhow::Result<()> {
+/// Prints how the scores are made and why, the spend model, the holdout check and where the
+/// scores went; `all_scores` says how to get every customer's scores.
+pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, all_scores: &str, out: Output) -> anyhow::Result<()> {
     let unit = match a.time_unit {
         TimeUnit::Week => "weeks",
         TimeUnit::Day => "days",
     };
-    out.line(&format!(
-        "{} fitted on {} customers ({unit}, calibration ending {}): log-likelihood {:.2}, {} iterations",
-        a.model, a.customers, a.calibration_end, a.log_likelihood, a.iterations
-    ))?;
-    print_params(&a.params, &a.std_errors, out)?;
+    for refused in &a.choice.refused {
+        out.line(refused)?;
+    }
+    out.line(&format!("{}.", capitalised(&a.choice.reason)))?;
+    match (&a.method, a.log_likelihood) {
+        (Method::Gaps { rule }, _) => out.line(&format!(
+            "gaps rule on {} customers (calibration ending {}): {} gaps between purchase days, median {:.0} days",
+            a.customers,
+            a.calibration_end,
+            rule.gaps,
+            rule.median()
+        ))?,
+        (Method::Model { .. }, log_likelihood) => {
+            out.line(&format!(
+                "{} fitted on {} customers ({unit}, calibration ending {}): log-likelihood {:.2}, {} iterations",
+                a.model,
+                a.customers,
+                a.calibration_end,
+                log_likelihood.unwrap_or(f64::NAN),
+                a.iterations
+            ))?;
+            print_params(&a.params, &a.std_errors, out)?;
+        }
+    }
     match (&a.gamma_gamma, &a.gamma_gamma_error) {
         (Some(gg), _) => {
             out.line(&format!("gamma-gamma spend model on {} repeat buyers:", gg.customers))?;
@@ -204,7 +219,9 @@ pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, out: Output) -> an
             path.display()
         )),
         None => {
-            out.line("most valuable customers (write all scores with --out FILE):")?;
+            out.line(&format!(
+                "most valuable customers (every customer's scores: {all_scores}):"
+            ))?;
             for row in a.rows.iter().take(5) {
                 out.line(&format!(
                     "  {:<12} value {:>9.2}  {}",
@@ -227,4 +244,11 @@ fn print_params(params: &serde_json::Value, errors: &serde_json::Value, out: Out
         }
     }
     Ok(())
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }

@@ -1,7 +1,10 @@
 //! `rapport fit` and `rapport score`: the defection radar on the database.
 
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
 use clap::Args;
-use rapport::radar::{FitSettings, ScoreSettings, fit_store, score_store};
+use rapport::radar::{FitSettings, ScoreSettings, fit_store, score_store_rows};
 use rapport::store::open;
 
 use super::Output;
@@ -24,6 +27,12 @@ pub struct ScoreArgs {
     /// falls from at least this to below it.
     #[arg(long, default_value_t = 0.5, env = "RAPPORT_AT_RISK_THRESHOLD")]
     at_risk_threshold: f64,
+    /// Score as of this day (YYYY-MM-DD) instead of today, e.g. the end of an old data set.
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Also write every customer's scores to this CSV file.
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -43,24 +52,47 @@ pub async fn fit(db: &str, args: FitArgs, out: Output) -> anyhow::Result<()> {
         json["version"] = version.into();
         return out.json(&json);
     }
-    print_analysis(&analysis, None, out)?;
+    print_analysis(&analysis, None, "rapport score --out FILE", out)?;
     out.line(&format!(
         "stored as model version {version}; `rapport score` scores every customer with it"
     ))
 }
 
-/// Scores every customer with the latest model version, as of the last purchase in the data.
+/// Scores every customer with the latest model version, as of today or `--as-of`.
 pub async fn score(db: &str, args: ScoreArgs, out: Output) -> anyhow::Result<()> {
     let store = open(db).await?;
     let settings = ScoreSettings {
         at_risk_threshold: args.at_risk_threshold,
+        as_of: args.as_of,
     };
-    let report = score_store(&store, settings).await?;
+    let (report, rows) = score_store_rows(&store, settings).await?;
+    if let Some(path) = &args.out {
+        let mut writer =
+            csv::Writer::from_path(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        for row in &rows {
+            writer.serialize(row)?;
+        }
+        writer.flush()?;
+    }
     if args.json {
         return out.json(&report);
     }
     out.line(&format!(
-        "scored {} customers with {} model version {} as of {}: {} likely still active (P(alive) above 0.5)",
+        "scored {} customers with {} (model version {}) as of {}: {} likely still active (P(alive) above 0.5)",
         report.customers, report.model, report.version, report.as_of, report.likely_active
-    ))
+    ))?;
+    if report.days_since_data > 30 {
+        out.line(&format!(
+            "the data end on {}, {} days before: everyone has been silent at least that long",
+            report.data_ends, report.days_since_data
+        ))?;
+    }
+    if let Some(path) = &args.out {
+        out.line(&format!(
+            "scores of {} customers written to {}",
+            rows.len(),
+            path.display()
+        ))?;
+    }
+    Ok(())
 }

@@ -12,7 +12,7 @@ use rapport::server::AppState;
 use rapport::server::accounts::{AccountError, create_user};
 use rapport::server::auth::random_token;
 use rapport::store::{Store, StoreError, open};
-use rapport_models::{ModelKind, TimeUnit};
+use rapport_models::TimeUnit;
 use std::sync::Arc;
 
 use super::Output;
@@ -98,9 +98,9 @@ pub async fn demo(db: &str, args: DemoArgs, out: Output) -> anyhow::Result<()> {
     let settings = FitSettings {
         calibration_end: None,
         unit: TimeUnit::Week,
-        model: ModelKind::BgNbd,
+        model: rapport::analysis::ModelChoice::Auto,
     };
-    // A tiny demo may not identify the model: the business is still there, only without scores.
+    // A tiny demo is scored by the gaps rule; a failure here leaves the business without scores.
     let scored = match fit_store(&store, settings).await {
         Ok((_, version)) => score_store(&store, rapport::radar::ScoreSettings::default())
             .await
@@ -193,7 +193,7 @@ fn print_funnel(f: &Funnel, out: Output) -> anyhow::Result<()> {
         ))?;
     }
     if let Some(as_of) = &f.as_of {
-        out.line(&format!("(as of the last purchase in the data, {as_of})"))?;
+        out.line(&format!("(as of the last event in the data, {as_of})"))?;
     }
     Ok(())
 }

@@ -21,6 +21,8 @@ pub struct FunnelRow {
     pub first_purchase_day: Option<i64>,
     /// Day number of the second sale.
     pub second_purchase_day: Option<i64>,
+    /// Day number of the customer's latest event of any kind.
+    pub last_event_day: Option<i64>,
 }
 
 /// The funnel report, with stable snake_case keys for `--json`.
@@ -109,10 +111,9 @@ pub fn funnel(rows: &[FunnelRow]) -> Funnel {
         .filter_map(|r| Some(r.second_purchase_day? - r.first_purchase_day?))
         .collect();
     gaps.sort_unstable();
-    let as_of = rows
-        .iter()
-        .filter_map(|r| r.second_purchase_day.max(r.first_purchase_day))
-        .max();
+    // The data's own "now": the last thing that happened to anyone, so a customer who first
+    // bought a month before it has had a month to come back.
+    let as_of = rows.iter().filter_map(|r| r.last_event_day).max();
     Funnel {
         total_customers: rows.len() as u64,
         stages,
@@ -180,6 +181,7 @@ mod tests {
             max_stage: stage,
             first_purchase_day: first,
             second_purchase_day: second,
+            last_event_day: second.or(first),
         }
     }
 
@@ -206,6 +208,16 @@ mod tests {
         assert_eq!(report.as_of.as_deref(), Some("1970-10-28"));
         let within_30 = &report.returned_within[0];
         assert_eq!((within_30.eligible, within_30.returned), (3, 1));
+    }
+
+    #[test]
+    fn the_funnel_is_as_of_the_last_event_not_the_last_first_or_second_purchase() {
+        let mut late = row(Stage::Client, Some(0), Some(10));
+        late.last_event_day = Some(400);
+        let report = funnel(&[late, row(Stage::Customer, Some(380), None)]);
+        assert_eq!(report.as_of.as_deref(), Some("1971-02-05"));
+        let within_30 = &report.returned_within[0];
+        assert_eq!(within_30.eligible, 1, "the customer of day 380 has had only 20 days");
     }
 
     #[test]

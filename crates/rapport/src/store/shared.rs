@@ -133,7 +133,7 @@ macro_rules! shared_queries {
         }
 
         async fn funnel_rows<'e>(ex: impl sqlx::Executor<'e, Database = $db>) -> StoreResult<Vec<FunnelRow>> {
-            let sql = "SELECT s.stage, s.max_stage, s.first_purchase_at, s.second_purchase_at \
+            let sql = "SELECT s.stage, s.max_stage, s.first_purchase_at, s.second_purchase_at, s.last_event_at \
                        FROM customers c JOIN customer_state s ON s.customer_id = c.id";
             let rows = sqlx::query(sql).fetch_all(ex).await?;
             rows.iter()
@@ -142,11 +142,13 @@ macro_rules! shared_queries {
                     let max_stage: String = row.try_get(1)?;
                     let first: Option<i64> = row.try_get(2)?;
                     let second: Option<i64> = row.try_get(3)?;
+                    let last: Option<i64> = row.try_get(4)?;
                     Ok(FunnelRow {
                         stage: codec::stage(&stage)?,
                         max_stage: codec::stage(&max_stage)?,
                         first_purchase_day: first.map(day_of),
                         second_purchase_day: second.map(day_of),
+                        last_event_day: last.map(day_of),
                     })
                 })
                 .collect()

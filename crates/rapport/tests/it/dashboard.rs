@@ -385,9 +385,11 @@ async fn the_at_risk_list_shows_how_far_p_alive_fell() {
     };
     ingest.push("D00001", later).await.unwrap();
     ingest.finish().await.unwrap();
-    rapport::radar::score_store(&db.store, rapport::radar::ScoreSettings::default())
-        .await
-        .unwrap();
+    let scoring = rapport::radar::ScoreSettings {
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 12, 31),
+        ..Default::default()
+    };
+    rapport::radar::score_store(&db.store, scoring).await.unwrap();
     let mut client = Client::new(&db);
     client.login("viewer@example.com", PASSWORD).await;
     let at_risk = client.get("/at-risk").await;

@@ -91,6 +91,22 @@ impl Drop for TestDb {
     }
 }
 
+/// Writes a demo business of `customers` customers, two years to `end`, into the database.
+pub async fn load_demo(db: &TestDb, customers: u32, seed: u64, end: chrono::NaiveDate) {
+    let data = rapport::demo::generate(&rapport::demo::DemoConfig {
+        customers,
+        seed,
+        end,
+        days: 730,
+    });
+    let mut ingest = rapport::ingest::Ingest::begin(&db.store, "test").await.unwrap();
+    ingest.upsert_profiles(data.profiles).await.unwrap();
+    for (customer, event) in data.events {
+        ingest.push(&customer, event).await.unwrap();
+    }
+    ingest.finish().await.unwrap();
+}
+
 /// Reading options for the CDNOW sample: whitespace, no header, master id skipped, `YYYYMMDD` dates.
 pub fn cdnow_sample() -> rapport::import::FileOptions {
     let mut options = rapport::import::FileOptions::csv(fixture("CDNOW_sample.txt"));

@@ -9,5 +9,6 @@ mod contract;
 mod dashboard;
 mod defects;
 mod helpers;
+mod radar;
 mod web;
 mod webhooks;

@@ -19,27 +19,19 @@ pub const PASSWORD: &str = "correct horse battery";
 /// `admin@example.com`, `staff@example.com` and `viewer@example.com`.
 pub async fn demo_db(customers: u32) -> TestDb {
     let db = TestDb::new(Backend::Sqlite).await.expect("sqlite is always available");
-    let data = rapport::demo::generate(&rapport::demo::DemoConfig {
-        customers,
-        seed: 7,
-        end: chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
-        days: 730,
-    });
-    let mut ingest = rapport::ingest::Ingest::begin(&db.store, "test").await.unwrap();
-    ingest.upsert_profiles(data.profiles).await.unwrap();
-    for (customer, event) in data.events {
-        ingest.push(&customer, event).await.unwrap();
-    }
-    ingest.finish().await.unwrap();
+    crate::helpers::load_demo(&db, customers, 7, chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap()).await;
     let settings = rapport::radar::FitSettings {
         calibration_end: None,
         unit: rapport_models::TimeUnit::Week,
-        model: rapport_models::ModelKind::BgNbd,
+        model: rapport::analysis::ModelChoice::Only(rapport_models::ModelKind::BgNbd),
     };
     rapport::radar::fit_store(&db.store, settings).await.unwrap();
-    rapport::radar::score_store(&db.store, rapport::radar::ScoreSettings::default())
-        .await
-        .unwrap();
+    // As of the data's end, so the pages show the same whatever day the tests run.
+    let scoring = rapport::radar::ScoreSettings {
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 6, 30),
+        ..Default::default()
+    };
+    rapport::radar::score_store(&db.store, scoring).await.unwrap();
     for role in [Role::Admin, Role::Staff, Role::Viewer] {
         let email = format!("{role}@example.com");
         rapport::server::accounts::create_user(&db.store, &email, role, PASSWORD)

@@ -356,10 +356,14 @@ async fn clients_whose_p_alive_crosses_below_the_threshold_are_announced_at_risk
     let settings = FitSettings {
         calibration_end: None,
         unit: rapport_models::TimeUnit::Week,
-        model: rapport_models::ModelKind::BgNbd,
+        model: rapport::analysis::ModelChoice::Only(rapport_models::ModelKind::BgNbd),
     };
     fit_store(&db.store, settings).await.unwrap();
-    score_store(&db.store, ScoreSettings::default()).await.unwrap();
+    let as_of = |date: &str| ScoreSettings {
+        as_of: Some(date.parse().unwrap()),
+        ..Default::default()
+    };
+    score_store(&db.store, as_of("1998-06-30")).await.unwrap();
     let secret = WebhookSecret::generate();
     let id = subscribe(
         &db.store,
@@ -371,7 +375,7 @@ async fn clients_whose_p_alive_crosses_below_the_threshold_are_announced_at_risk
     // A purchase a year after the data's end: everyone else has been silent a year longer.
     buy(&db.store, "newcomer", "LATE", "1999-06-30", 1_000).await;
 
-    score_store(&db.store, ScoreSettings::default()).await.unwrap();
+    score_store(&db.store, as_of("1999-06-30")).await.unwrap();
     let announced = deliveries(&db.store, id).await;
     assert!(!announced.is_empty());
     for delivery in &announced {
@@ -390,7 +394,7 @@ async fn clients_whose_p_alive_crosses_below_the_threshold_are_announced_at_risk
         assert_eq!(data["threshold"], 0.5);
     }
 
-    score_store(&db.store, ScoreSettings::default()).await.unwrap();
+    score_store(&db.store, as_of("1999-06-30")).await.unwrap();
     assert_eq!(
         deliveries(&db.store, id).await.len(),
         announced.len(),

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::analysis::ModelChoice;
 use crate::domain::funnel::{Funnel, funnel};
 use crate::radar::{FitSettings, ScoreReport, ScoreSettings, fit_store, score_store};
 use crate::server::AppState;
@@ -27,8 +28,12 @@ pub struct ModelView {
     pub version: i64,
     /// When it was fitted (RFC 3339).
     pub created_at: String,
-    /// `bgnbd`, `mbgnbd` or `pareto-nbd`.
+    /// `bgnbd`, `mbgnbd`, `pareto-nbd`, or `gaps` when the data support no model.
     pub model: String,
+    /// Why this way of scoring, in one sentence.
+    pub reason: String,
+    /// Why each refused model was refused, one sentence each.
+    pub refused: Vec<String>,
     /// `week` or `day`.
     pub time_unit: String,
     /// Last day of the calibration period.
@@ -39,8 +44,8 @@ pub struct ModelView {
     /// Standard errors of the parameters.
     #[schema(value_type = Object)]
     pub std_errors: serde_json::Value,
-    /// Maximised log-likelihood.
-    pub log_likelihood: f64,
+    /// Maximised log-likelihood (none for the gaps rule).
+    pub log_likelihood: Option<f64>,
     /// Customers in the fit.
     pub customers: i64,
     /// Whether the optimiser converged.
@@ -57,11 +62,13 @@ impl From<crate::store::FitRecord> for ModelView {
             version: fit.id,
             created_at: super::timestamp(fit.created_at),
             model: fit.model,
+            reason: summary["choice"]["reason"].as_str().unwrap_or_default().to_owned(),
+            refused: serde_json::from_value(summary["choice"]["refused"].clone()).unwrap_or_default(),
             time_unit: fit.time_unit,
             calibration_end: fit.calibration_end,
             params: summary["params"].clone(),
             std_errors: summary["std_errors"].clone(),
-            log_likelihood: fit.log_likelihood,
+            log_likelihood: summary["log_likelihood"].as_f64(),
             customers: fit.customers,
             converged: summary["converged"].as_bool().unwrap_or(false),
             gamma_gamma: summary.get("gamma_gamma").filter(|v| !v.is_null()).cloned(),
@@ -115,16 +122,8 @@ pub async fn fit(
     ApiJson(request): ApiJson<FitRequest>,
 ) -> Result<(StatusCode, ApiJson<FitResult>), ApiError> {
     let model = match request.model.as_deref() {
-        None => rapport_models::ModelKind::BgNbd,
-        Some(name) => match name.parse() {
-            Ok(rapport_models::ModelKind::BgBb) | Err(_) => {
-                return Err(ApiError::invalid(
-                    "model",
-                    format!("'{name}' is not a model: use bgnbd, mbgnbd or pareto-nbd"),
-                ));
-            }
-            Ok(kind) => kind,
-        },
+        None => ModelChoice::Auto,
+        Some(name) => name.parse().map_err(|e: String| ApiError::invalid("model", e))?,
     };
     let unit = match request.time_unit.as_deref() {
         None | Some("week") => rapport_models::TimeUnit::Week,
@@ -163,9 +162,15 @@ pub async fn fit(
     let (_, version) = fit_store(&state.store, settings)
         .await
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_fit", format!("{e:#}")))?;
-    let scoring = score_store(&state.store, ScoreSettings { at_risk_threshold })
-        .await
-        .map_err(ApiError::internal)?;
+    let scoring = score_store(
+        &state.store,
+        ScoreSettings {
+            at_risk_threshold,
+            ..ScoreSettings::default()
+        },
+    )
+    .await
+    .map_err(ApiError::internal)?;
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.fit_seconds.observe(seconds);
     let record = state
@@ -184,8 +189,8 @@ pub async fn fit(
     ))
 }
 
-/// Score every customer again with the current model version, as of the last stored purchase
-/// (after new purchases arrived; no refit).
+/// Score every customer again with the current model version, as of today (after new purchases
+/// arrived; no refit).
 #[utoipa::path(post, path = "/models/scores", tag = "models",
     responses((status = 200, body = ScoreReport), (status = 422, body = ErrorBody)))]
 pub async fn score(State(state): State<AppState>) -> Result<ApiJson<ScoreReport>, ApiError> {

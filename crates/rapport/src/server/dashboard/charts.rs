@@ -194,6 +194,7 @@ mod tests {
             max_stage: Stage::Client,
             first_purchase_day: Some(1),
             second_purchase_day: Some(9),
+            last_event_day: Some(9),
         };
         let chart = funnel(&crate::domain::funnel::funnel(&[client]));
         assert!(chart.contains("suspect") && chart.contains("partner"), "{chart}");

@@ -1,0 +1,221 @@
+//! Which way of scoring a business's data can be trusted: fit the candidate models, refuse the
+//! ones the data do not identify, keep the best of the rest by likelihood, or fall back to the
+//! business's own gaps between purchases, saying why in one sentence each.
+
+use rapport_models::{CustomerSummary, Fit, FitError, FitOptions, FittedModel, Histories, ModelKind, fit_model};
+use serde::Serialize;
+
+/// Fewest customers the models are fitted to: below this a fit's parameters wander (the
+/// anchors agree: Klaviyo asks for 500 customers).
+pub const MIN_CUSTOMERS: usize = 300;
+/// Fewest repeat buyers the models are fitted to: they carry all the information on churn.
+pub const MIN_REPEAT_BUYERS: usize = 100;
+/// Largest standard error accepted, as a multiple of its estimate: beyond it the data do not
+/// pin the parameter down, whatever the optimiser reports.
+const MAX_RELATIVE_ERROR: f64 = 3.0;
+
+/// Which purchase model a user asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// MBG/NBD and Pareto/NBD are fitted and the better identified one kept; the business's own
+    /// gaps when neither can be trusted. BG/NBD is left out: it holds every one-time buyer
+    /// certainly active, however long ago they bought.
+    Auto,
+    /// This model, or the business's own gaps when the data cannot support it.
+    Only(ModelKind),
+    /// The business's own gaps between purchases, no model.
+    Gaps,
+}
+
+impl std::str::FromStr for ModelChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(ModelChoice::Auto),
+            "gaps" | "empirical" => Ok(ModelChoice::Gaps),
+            "bgbb" | "bg-bb" | "bg_bb" => Err("BG/BB is for discrete periods and is not offered here".to_owned()),
+            other => other
+                .parse::<ModelKind>()
+                .map(ModelChoice::Only)
+                .map_err(|_| format!("'{s}' is not a model (use auto, bgnbd, mbgnbd, pareto-nbd or gaps)")),
+        }
+    }
+}
+
+impl ModelChoice {
+    fn candidates(self) -> Vec<ModelKind> {
+        match self {
+            ModelChoice::Auto => vec![ModelKind::MbgNbd, ModelKind::ParetoNbd],
+            ModelChoice::Only(kind) => vec![kind],
+            ModelChoice::Gaps => Vec::new(),
+        }
+    }
+}
+
+/// The model kept, with the sentences that say why, or none (the gaps rule) and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// One sentence: which way of scoring and why.
+    pub reason: String,
+    /// One sentence per candidate that was refused.
+    pub refused: Vec<String>,
+    /// The fit kept, if any.
+    #[serde(skip)]
+    pub fit: Option<Fit<FittedModel>>,
+}
+
+/// Fits the candidates of `choice` to the summaries and keeps the best identified one.
+pub fn choose(choice: ModelChoice, summaries: &[CustomerSummary]) -> Verdict {
+    let candidates = choice.candidates();
+    if candidates.is_empty() {
+        return Verdict {
+            reason: "scores use this shop's own gaps between purchases, as asked".to_owned(),
+            refused: Vec::new(),
+            fit: None,
+        };
+    }
+    let names = candidates.iter().map(|k| label(*k)).collect::<Vec<_>>().join(" or ");
+    let customers = summaries.len();
+    let repeat = summaries.iter().filter(|s| s.frequency > 0).count();
+    if customers < MIN_CUSTOMERS || repeat < MIN_REPEAT_BUYERS {
+        return Verdict {
+            reason: fallback_reason(),
+            refused: vec![format!(
+                "{customers} {} and {repeat} repeat {} are too few to fit {names}: a model needs about \
+                 {MIN_CUSTOMERS} customers and {MIN_REPEAT_BUYERS} repeat buyers",
+                plural(customers, "customer", "customers"),
+                plural(repeat, "buyer", "buyers"),
+            )],
+            fit: None,
+        };
+    }
+    let histories = match Histories::from_summaries(summaries) {
+        Ok(histories) => histories,
+        Err(e) => {
+            return Verdict {
+                reason: fallback_reason(),
+                refused: vec![format!("{names} refused: {}", plain(&e))],
+                fit: None,
+            };
+        }
+    };
+    let mut refused = Vec::new();
+    let mut best: Option<Fit<FittedModel>> = None;
+    for kind in candidates {
+        let fitted = fit_model(kind, &histories, &FitOptions::default())
+            .map_err(|e| plain(&e))
+            .and_then(|fit| identified(&fit).map(|()| fit));
+        match fitted {
+            Ok(fit) if best.as_ref().is_none_or(|b| fit.log_likelihood > b.log_likelihood) => best = Some(fit),
+            Ok(_) => {}
+            Err(reason) => refused.push(format!("{} refused: {reason}", label(kind))),
+        }
+    }
+    let Some(fit) = best else {
+        return Verdict {
+            reason: fallback_reason(),
+            refused,
+            fit: None,
+        };
+    };
+    let kind = fit.params.kind();
+    let reason = match choice {
+        ModelChoice::Auto if refused.is_empty() => format!(
+            "{} fits these purchases better than the other candidate (log-likelihood {:.1}); both are identified",
+            label(kind),
+            fit.log_likelihood
+        ),
+        ModelChoice::Auto => format!("{} is the candidate the data identify", label(kind)),
+        _ => format!("{} as asked; the data identify its parameters", label(kind)),
+    };
+    Verdict {
+        reason,
+        refused,
+        fit: Some(fit),
+    }
+}
+
+/// Refuses a fit whose standard errors dwarf its estimates: such parameters mean nothing.
+fn identified(fit: &Fit<FittedModel>) -> Result<(), String> {
+    let params = super::params_json(&fit.params);
+    let errors = super::params_json(&fit.std_errors);
+    for (name, value) in params.as_object().into_iter().flatten() {
+        let (value, error) = (
+            value.as_f64().unwrap_or(f64::NAN),
+            errors.get(name).and_then(|e| e.as_f64()).unwrap_or(f64::NAN),
+        );
+        if !error.is_finite() || error > MAX_RELATIVE_ERROR * value {
+            return Err(format!(
+                "its parameter {name} is {value:.4} ± {error:.4}: the data cannot pin it down"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A fit error in the words of a shop owner.
+fn plain(error: &FitError) -> String {
+    match error {
+        FitError::Degenerate { parameter, .. } => {
+            format!("its parameter {parameter} runs off without limit: the data do not identify it")
+        }
+        FitError::NotConverged { .. } => "the fit found no maximum: the data do not identify it".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn fallback_reason() -> String {
+    "scores use this shop's own gaps between purchases instead of a model".to_owned()
+}
+
+/// The model's name as people write it.
+pub fn label(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::BgNbd => "BG/NBD",
+        ModelKind::MbgNbd => "MBG/NBD",
+        ModelKind::ParetoNbd => "Pareto/NBD",
+        ModelKind::BgBb => "BG/BB",
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_parse_by_name() {
+        assert_eq!("auto".parse(), Ok(ModelChoice::Auto));
+        assert_eq!("gaps".parse(), Ok(ModelChoice::Gaps));
+        assert_eq!("bgnbd".parse(), Ok(ModelChoice::Only(ModelKind::BgNbd)));
+        assert_eq!("pareto-nbd".parse(), Ok(ModelChoice::Only(ModelKind::ParetoNbd)));
+        assert!("magic".parse::<ModelChoice>().is_err());
+    }
+
+    #[test]
+    fn a_small_shop_is_refused_with_its_numbers() {
+        let summaries: Vec<CustomerSummary> = (0..60)
+            .map(|i| CustomerSummary {
+                customer: i,
+                frequency: u32::from(i % 3 != 0),
+                recency: 1.0,
+                age: 10.0,
+                monetary: 5.0,
+                total_spend: 10.0,
+                holdout_frequency: 0,
+            })
+            .collect();
+        let verdict = choose(ModelChoice::Only(ModelKind::BgNbd), &summaries);
+        assert!(verdict.fit.is_none());
+        assert_eq!(
+            verdict.refused,
+            vec![
+                "60 customers and 40 repeat buyers are too few to fit BG/NBD: a model needs about 300 customers and 100 repeat buyers"
+            ]
+        );
+    }
+}

@@ -1,0 +1,473 @@
+//! The defection radar on a purchase log: summaries, model fits and per-customer scores with
+//! their explanations, for `rapport analyze` (a file) and `rapport fit`/`score` (the database).
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use rapport_models::{
+    ClvOptions, CustomerModel, CustomerScore, CustomerSummary, Fit, FitOptions, FittedModel, GammaGammaParams, GapRule,
+    HoldoutReport, ModelKind, PurchaseDays, SpendData, SummaryOptions, TimeUnit, evaluate_holdout, explain,
+    fit_gamma_gamma, purchase_days, rfm_scores, score_customers, summarize,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::state::{day_of, midnight};
+pub use crate::purchase_log::{CompactId, CustomerIndex, PurchaseLog};
+
+mod choice;
+
+pub use choice::{MIN_CUSTOMERS, MIN_REPEAT_BUYERS, ModelChoice, Verdict, label};
+
+/// Calibration frequency groups shown in the holdout comparison (the last one pools the rest).
+const HOLDOUT_TOP_GROUP: u32 = 7;
+
+/// What to fit and how to score.
+#[derive(Debug, Clone)]
+pub struct AnalysisOptions {
+    /// The last day of the calibration period (inclusive).
+    pub calibration_end: NaiveDate,
+    /// The last day of the holdout period, for a calibration/holdout comparison.
+    pub holdout_end: Option<NaiveDate>,
+    /// Model time unit.
+    pub unit: TimeUnit,
+    /// Which purchase model.
+    pub model: ModelChoice,
+    /// Which customers get a row with scores and explanation.
+    pub rows: Rows,
+}
+
+/// Which customers an analysis writes rows for (each with its explanation sentence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// Every customer, for a scores file or the store.
+    All,
+    /// The most valuable few, to show.
+    MostValuable(usize),
+    /// None: only the fitted models and totals are wanted.
+    None,
+}
+
+/// One customer's scores, as `analyze --out` writes them and the store keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreRow {
+    /// The business's customer id.
+    pub customer_id: String,
+    /// Repeat purchases (days with a purchase after the first) in the calibration period.
+    pub frequency: u32,
+    /// Time from first to last purchase, in the model's unit.
+    pub recency: f64,
+    /// Time from first purchase to the end of calibration, in the model's unit.
+    #[serde(rename = "T")]
+    pub age: f64,
+    /// Mean spend of the repeat purchases.
+    pub monetary_value: f64,
+    /// Probability the customer is still active.
+    pub p_alive: f64,
+    /// Expected purchases in the next 90 days.
+    pub expected_purchases_90d: f64,
+    /// Expected purchases in the next 365 days.
+    pub expected_purchases_365d: f64,
+    /// Expected spend per purchase (Gamma-Gamma).
+    pub expected_spend: f64,
+    /// Customer lifetime value over 12 months, discounted 1% a month.
+    pub clv_12m: f64,
+    /// RFM recency quintile (5 = most recent).
+    pub rfm_recency: u8,
+    /// RFM frequency quintile.
+    pub rfm_frequency: u8,
+    /// RFM monetary quintile.
+    pub rfm_monetary: u8,
+    /// RFM segment.
+    pub segment: rapport_models::Segment,
+    /// Median days until the next purchase, when one is likely.
+    pub expected_days_to_next_purchase: Option<f64>,
+    /// One plain sentence that explains the scores.
+    pub explanation: String,
+}
+
+/// Seconds spent in each stage, for `--timings` and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// Reading and parsing the file.
+    pub read_s: f64,
+    /// RFM summary.
+    pub summary_s: f64,
+    /// Purchase-model fit.
+    pub fit_s: f64,
+    /// Picking the repeat buyers' frequencies and spends out of the summaries for the spend fit.
+    pub spend_data_s: f64,
+    /// Gamma-Gamma spend fit.
+    pub gamma_gamma_s: f64,
+    /// P(alive) and 12-month CLV for everyone.
+    pub scoring_s: f64,
+    /// Per-customer rows: 90- and 365-day expectations, RFM segments, explanations.
+    pub rows_s: f64,
+}
+
+/// How scores are made: a fitted model (with its spend model), or the business's own gaps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Method {
+    /// A purchase model fitted by maximum likelihood.
+    Model {
+        /// The purchase model.
+        fitted: FittedModel,
+        /// The spend model, when there were enough repeat buyers.
+        spend: Option<GammaGammaParams>,
+    },
+    /// The percentiles of every gap between two purchase days: no parameters to identify.
+    Gaps {
+        /// Everyone's gaps.
+        rule: GapRule,
+    },
+}
+
+impl Method {
+    /// The stored and printed name: `bgnbd`, `mbgnbd`, `pareto-nbd` or `gaps`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Model { fitted, .. } => model_name(fitted.kind()),
+            Method::Gaps { .. } => "gaps",
+        }
+    }
+}
+
+/// The fitted models, their quality and every customer's scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// `bgnbd`, `mbgnbd`, `pareto-nbd`, or `gaps` when no model can be trusted.
+    pub model: &'static str,
+    /// Why this way of scoring, and why each refused candidate was refused.
+    pub choice: Verdict,
+    /// The model's parameters by the papers' names.
+    pub params: serde_json::Value,
+    /// Standard errors of the parameters.
+    pub std_errors: serde_json::Value,
+    /// Maximised log-likelihood (none for the gaps rule).
+    pub log_likelihood: Option<f64>,
+    /// Customers in the fit.
+    pub customers: u64,
+    /// Whether the optimiser converged.
+    pub converged: bool,
+    /// Optimiser iterations.
+    pub iterations: u64,
+    /// `week` or `day`.
+    pub time_unit: TimeUnit,
+    /// The end of calibration.
+    pub calibration_end: NaiveDate,
+    /// The spend model, when there were enough repeat buyers.
+    pub gamma_gamma: Option<Fit<GammaGammaParams>>,
+    /// Why there is no spend model, when there is none.
+    pub gamma_gamma_error: Option<String>,
+    /// Predicted against actual holdout purchases, with `holdout_end`.
+    pub holdout: Option<HoldoutReport>,
+    /// Mean 12-month CLV over all customers.
+    pub mean_clv: f64,
+    /// Stage timings.
+    #[serde(skip)]
+    pub timings: Timings,
+    /// The rows `AnalysisOptions::rows` asked for.
+    #[serde(skip)]
+    pub rows: Vec<ScoreRow>,
+    /// How the scores were made, for plots and storage.
+    #[serde(skip)]
+    pub method: Method,
+    /// The oldest customer's age (T), for the P(alive) chart.
+    #[serde(skip)]
+    pub max_age: f64,
+    /// The 95th percentile of repeat purchases, for the P(alive) chart.
+    #[serde(skip)]
+    pub p95_frequency: u32,
+}
+
+/// Why an analysis produced no model.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// No customer made a first purchase by the calibration end.
+    #[error("no purchases on or before the calibration end {0}")]
+    NoData(NaiveDate),
+    /// The holdout period ends before it starts.
+    #[error("the holdout end {holdout} must be after the calibration end {calibration}")]
+    BadHoldout {
+        /// Calibration end.
+        calibration: NaiveDate,
+        /// Holdout end.
+        holdout: NaiveDate,
+    },
+}
+
+/// The command-line name of a model kind.
+pub fn model_name(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::BgNbd => "bgnbd",
+        ModelKind::MbgNbd => "mbgnbd",
+        ModelKind::ParetoNbd => "pareto-nbd",
+        ModelKind::BgBb => "bgbb",
+    }
+}
+
+/// Summarises a purchase log, chooses how to score it (`choice::choose`), fits and scores.
+pub fn analyze(mut log: PurchaseLog, options: &AnalysisOptions) -> Result<Analysis, AnalysisError> {
+    if let Some(holdout) = options.holdout_end.filter(|h| *h <= options.calibration_end) {
+        return Err(AnalysisError::BadHoldout {
+            calibration: options.calibration_end,
+            holdout,
+        });
+    }
+    let mut timings = Timings::default();
+    let started = Instant::now();
+    let day = |d: NaiveDate| day_of(midnight(d)) as i32;
+    let summary_options = SummaryOptions {
+        calibration_end: day(options.calibration_end),
+        holdout_end: options.holdout_end.map(day),
+        unit: options.unit,
+    };
+    let summaries = summarize(&log.purchases, &summary_options);
+    timings.summary_s = started.elapsed().as_secs_f64();
+    if summaries.is_empty() {
+        return Err(AnalysisError::NoData(options.calibration_end));
+    }
+    let started = Instant::now();
+    let choice = choice::choose(options.model, &summaries);
+    timings.fit_s = started.elapsed().as_secs_f64();
+    let (method, fit, spend_fit) = match &choice.fit {
+        Some(fit) => {
+            // A million customers' summaries are smaller than their purchases: only the summaries go on.
+            log.purchases = Vec::new();
+            let started = Instant::now();
+            let spend_data = SpendData::from_summaries(&summaries);
+            timings.spend_data_s = started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            let spend_fit = spend_data.and_then(|data| fit_gamma_gamma(&data, &FitOptions::default()));
+            timings.gamma_gamma_s = started.elapsed().as_secs_f64();
+            let method = Method::Model {
+                fitted: fit.params,
+                spend: spend_fit.as_ref().ok().map(|f| f.params),
+            };
+            (method, Some(fit.clone()), Some(spend_fit))
+        }
+        None => {
+            let days = purchase_days(&log.purchases, summary_options.calibration_end);
+            (
+                Method::Gaps {
+                    rule: GapRule::from_customers(&days),
+                },
+                None,
+                None,
+            )
+        }
+    };
+    let started = Instant::now();
+    let scorer = Scorer::new(&method, &summaries, &log, options.unit, summary_options.calibration_end);
+    let scores = scorer.scores();
+    timings.scoring_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mean_clv = scores.iter().map(|s| s.clv).sum::<f64>() / scores.len() as f64;
+    let which: Vec<usize> = match options.rows {
+        Rows::All => (0..scores.len()).collect(),
+        Rows::MostValuable(n) => most_valuable(&scores, n),
+        Rows::None => Vec::new(),
+    };
+    let rows = scorer.rows(&scores, &which);
+    let holdout = match (&method, options.holdout_end) {
+        (Method::Model { fitted, .. }, Some(_)) => Some(evaluate_holdout(
+            fitted,
+            &summaries,
+            summary_options.holdout_length(),
+            HOLDOUT_TOP_GROUP,
+        )),
+        _ => None,
+    };
+    timings.rows_s = started.elapsed().as_secs_f64();
+    Ok(Analysis {
+        model: method.name(),
+        params: match &method {
+            Method::Model { fitted, .. } => params_json(fitted),
+            Method::Gaps { rule } => serde_json::json!({"median_gap_days": rule.median(), "gaps": rule.gaps}),
+        },
+        std_errors: fit
+            .as_ref()
+            .map_or(serde_json::Value::Null, |f| params_json(&f.std_errors)),
+        log_likelihood: fit.as_ref().map(|f| f.log_likelihood),
+        customers: summaries.len() as u64,
+        converged: fit.is_some(),
+        iterations: fit.as_ref().map_or(0, |f| f.iterations),
+        choice,
+        time_unit: options.unit,
+        calibration_end: options.calibration_end,
+        gamma_gamma_error: match &spend_fit {
+            Some(Err(e)) => Some(format!(
+                "no spend model ({e}): values use each customer's own mean spend"
+            )),
+            _ => None,
+        },
+        gamma_gamma: spend_fit.and_then(Result::ok),
+        holdout,
+        mean_clv,
+        timings,
+        rows,
+        method,
+        max_age: summaries.iter().map(|c| c.age).fold(0.0, f64::max),
+        p95_frequency: percentile_frequency(&summaries, 0.95),
+    })
+}
+
+/// Scores every summarised customer with a stored method as of `as_of` (a day number) and
+/// explains each score in a sentence.
+pub fn score_rows(
+    method: &Method,
+    summaries: &[CustomerSummary],
+    log: &PurchaseLog,
+    unit: TimeUnit,
+    as_of: i32,
+) -> Vec<ScoreRow> {
+    let scorer = Scorer::new(method, summaries, log, unit, as_of);
+    let scores = scorer.scores();
+    let everyone: Vec<usize> = (0..summaries.len()).collect();
+    scorer.rows(&scores, &everyone)
+}
+
+/// Everything scoring needs, for either method.
+struct Scorer<'a> {
+    method: &'a Method,
+    summaries: &'a [CustomerSummary],
+    log: &'a PurchaseLog,
+    unit: TimeUnit,
+    as_of: i32,
+    /// Purchase days per customer, in the order of `summaries` (the gaps rule only).
+    days: Vec<PurchaseDays>,
+}
+
+impl<'a> Scorer<'a> {
+    fn new(
+        method: &'a Method,
+        summaries: &'a [CustomerSummary],
+        log: &'a PurchaseLog,
+        unit: TimeUnit,
+        as_of: i32,
+    ) -> Self {
+        let days = match method {
+            Method::Gaps { .. } => {
+                let all = purchase_days(&log.purchases, as_of);
+                summaries
+                    .iter()
+                    .map(|s| match all.binary_search_by_key(&s.customer, |d| d.customer) {
+                        Ok(i) => all[i].clone(),
+                        Err(_) => PurchaseDays::default(),
+                    })
+                    .collect()
+            }
+            Method::Model { .. } => Vec::new(),
+        };
+        Self {
+            method,
+            summaries,
+            log,
+            unit,
+            as_of,
+            days,
+        }
+    }
+
+    fn clv_options(&self) -> ClvOptions {
+        ClvOptions {
+            unit: self.unit,
+            ..ClvOptions::default()
+        }
+    }
+
+    fn scores(&self) -> Vec<CustomerScore> {
+        match self.method {
+            Method::Model { fitted, spend } => {
+                score_customers(fitted, spend.as_ref(), self.summaries, &self.clv_options())
+            }
+            Method::Gaps { rule } => self
+                .days
+                .iter()
+                .zip(self.summaries)
+                .map(|(days, s)| rule.score(days, self.as_of).as_customer_score(s.customer))
+                .collect(),
+        }
+    }
+
+    /// Rows for the customers at the given indices of `summaries` (and the parallel `scores`).
+    fn rows(&self, scores: &[CustomerScore], which: &[usize]) -> Vec<ScoreRow> {
+        if which.is_empty() {
+            return Vec::new();
+        }
+        let rfm = rfm_scores(self.summaries);
+        let (t90, t365) = (90.0 / self.unit.days(), 365.0 / self.unit.days());
+        which
+            .iter()
+            .map(|&i| {
+                let (summary, score, rfm) = (&self.summaries[i], &scores[i], &rfm[i]);
+                let (expected_90, expected_365, explanation, next_days) = match self.method {
+                    Method::Model { fitted, .. } => {
+                        let history = summary.history();
+                        (
+                            fitted.expected_purchases(&history, t90),
+                            fitted.expected_purchases(&history, t365),
+                            explain(summary, score, &self.clv_options()),
+                            score.median_time_to_next_purchase.map(|t| t * self.unit.days()),
+                        )
+                    }
+                    Method::Gaps { rule } => {
+                        let gap = rule.score(&self.days[i], self.as_of);
+                        let next = score.median_time_to_next_purchase;
+                        (
+                            gap.expected_90d,
+                            gap.expected_365d,
+                            gap.explain(self.days[i].days.len()),
+                            next,
+                        )
+                    }
+                };
+                ScoreRow {
+                    customer_id: self.log.customer(summary.customer),
+                    frequency: summary.frequency,
+                    recency: summary.recency,
+                    age: summary.age,
+                    monetary_value: summary.monetary,
+                    p_alive: score.p_alive,
+                    expected_purchases_90d: expected_90,
+                    expected_purchases_365d: expected_365,
+                    expected_spend: score.expected_spend,
+                    clv_12m: score.clv,
+                    rfm_recency: rfm.recency,
+                    rfm_frequency: rfm.frequency,
+                    rfm_monetary: rfm.monetary,
+                    segment: rfm.segment.consistent_with(score.p_alive, rfm.frequency),
+                    expected_days_to_next_purchase: next_days,
+                    explanation,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The indices of the `n` customers with the highest CLV, most valuable first.
+fn most_valuable(scores: &[CustomerScore], n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    let by_value = |x: &usize, y: &usize| scores[*y].clv.total_cmp(&scores[*x].clv);
+    if order.len() > n {
+        order.select_nth_unstable_by(n, by_value);
+        order.truncate(n);
+    }
+    order.sort_unstable_by(by_value);
+    order
+}
+
+fn percentile_frequency(summaries: &[CustomerSummary], q: f64) -> u32 {
+    let mut frequencies: Vec<u32> = summaries.iter().map(|c| c.frequency).collect();
+    let k = ((frequencies.len() - 1) as f64 * q) as usize;
+    *frequencies.select_nth_unstable(k).1
+}
+
+/// A model's parameters as a JSON object by the papers' names (without the `model` tag).
+pub(crate) fn params_json(model: &FittedModel) -> serde_json::Value {
+    let mut value = serde_json::to_value(model).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("model");
+    }
+    value
+}
