@@ -10,7 +10,7 @@ use rapport::store::{CustomerFilter, CustomerRecord, open};
 use serde::Serialize;
 
 use super::Output;
-use super::output::{opt_time, time};
+use super::output::{count, opt_time, time};
 
 /// What to do with customers.
 #[derive(Debug, Subcommand)]
@@ -280,7 +280,7 @@ fn print_detail(d: &Detail, out: Output) -> anyhow::Result<()> {
             ))?;
         }
     }
-    out.line(&format!("Timeline ({} events)", d.timeline.len()))?;
+    out.line(&format!("Timeline ({})", count(d.timeline.len() as u64, "event")))?;
     for e in &d.timeline {
         out.line(&format!(
             "  {:<16} {:<12} {}",

@@ -7,7 +7,7 @@ use rapport::domain::Currency;
 use rapport::import::{self, CustomerColumns, Delimiter, FileOptions, TransactionColumns};
 
 use super::Output;
-use super::output::progress_bar;
+use super::output::{count, progress_bar};
 
 /// What to import.
 #[derive(Debug, Subcommand)]
@@ -178,8 +178,8 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
                 return out.json(&report);
             }
             out.line(&format!(
-                "{} rows read, {} valid{}; nothing stored (--check) in {:.2} s",
-                report.rows,
+                "{} read, {} valid{}; nothing stored (--check) in {:.2} s",
+                count(report.rows, "row"),
                 report.rows - report.rejected,
                 rejected_note(report.rejected, &options),
                 report.seconds
@@ -198,12 +198,12 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
                 return out.json(&report);
             }
             out.line(&format!(
-                "{} rows read, {} purchases stored, {} duplicates skipped, {} customers created, {} stage changes{} in {:.2} s",
-                report.rows,
-                report.stored,
-                report.duplicates,
-                report.customers_created,
-                report.stage_changes,
+                "{} read, {} stored, {} skipped, {} created, {}{} in {:.2} s",
+                count(report.rows, "row"),
+                count(report.stored, "purchase"),
+                count(report.duplicates, "duplicate"),
+                count(report.customers_created, "customer"),
+                count(report.stage_changes, "stage change"),
                 rejected_note(report.rejected, &options),
                 report.seconds
             ))
@@ -222,12 +222,15 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
             }
             let repeated = match report.repeated_ids {
                 0 => String::new(),
-                n => format!(", {n} rows repeated an id of an earlier row (the later row's profile was kept)"),
+                n => format!(
+                    ", {} repeated an id of an earlier row (the later row's profile was kept)",
+                    count(n, "row")
+                ),
             };
             out.line(&format!(
-                "{} rows read, {} customers created, {} updated{}{} in {:.2} s",
-                report.rows,
-                report.customers_created,
+                "{} read, {} created, {} updated{}{} in {:.2} s",
+                count(report.rows, "row"),
+                count(report.customers_created, "customer"),
                 report.customers_updated,
                 repeated,
                 rejected_note(report.rejected, &options),
@@ -239,7 +242,11 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
 
 fn rejected_note(rejected: u64, options: &FileOptions) -> String {
     if options.skip_invalid {
-        format!(", {rejected} rows rejected (see {})", options.rejects_path().display())
+        format!(
+            ", {} rejected (see {})",
+            count(rejected, "row"),
+            options.rejects_path().display()
+        )
     } else {
         String::new()
     }

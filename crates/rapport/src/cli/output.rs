@@ -68,3 +68,24 @@ pub fn time(unix: i64) -> String {
 pub fn opt_time(unix: Option<i64>) -> String {
     unix.map_or_else(|| "-".to_owned(), time)
 }
+
+/// A count and its noun, singular for one: `1 customer`, `2 customers`. Every count a person reads
+/// goes through this, so no summary says "1 customers".
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_say_one_in_the_singular_and_everything_else_in_the_plural() {
+        assert_eq!(count(1u64, "customer"), "1 customer");
+        assert_eq!(count(0u64, "customer"), "0 customers");
+        assert_eq!(count(2u32, "stage change"), "2 stage changes");
+    }
+}

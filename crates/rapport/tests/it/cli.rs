@@ -18,6 +18,13 @@ fn sqlite(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("cli.db").display())
 }
 
+/// Writes `contents` to `name` in `dir` and returns the path as an argument.
+fn file(dir: &tempfile::TempDir, name: &str, contents: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap();
+    path.display().to_string()
+}
+
 #[test]
 fn an_impossible_date_on_line_3_fails_naming_line_column_and_value_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -232,7 +239,7 @@ fn a_repeated_id_in_a_customer_list_is_reported_in_the_summary() {
     std::fs::write(&file, "customer_id,name\na,Ann\na,Ann Lee\n").unwrap();
     let out = rapport(&sqlite(&dir), &["import", "customers", file.to_str().unwrap()]);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("1 rows repeated an id of an earlier row"), "{stdout}");
+    assert!(stdout.contains("1 row repeated an id of an earlier row"), "{stdout}");
 }
 
 #[test]
@@ -254,4 +261,28 @@ fn stored_control_characters_reach_the_terminal_escaped() {
     let stdout = text(&rapport(&db, &["customers", "list"]).stdout);
     assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
     assert!(stdout.contains("Eve\\u{1b}[2J"), "{stdout}");
+}
+
+#[test]
+fn summaries_count_one_thing_in_the_singular_and_two_in_the_plural() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+    let one = file(&dir, "one.csv", "customer_id,date,amount\na,2024-01-01,1.00\n");
+    let two = file(
+        &dir,
+        "two.csv",
+        "customer_id,date,amount\nb,2024-01-01,1.00\nc,2024-01-02,2.00\n",
+    );
+
+    let first = text(&rapport(&db, &["import", "transactions", &one]).stdout);
+    let second = text(&rapport(&db, &["import", "transactions", &two]).stdout);
+
+    assert!(
+        first.contains("1 row read, 1 purchase stored, 0 duplicates skipped, 1 customer created, 1 stage change"),
+        "{first}"
+    );
+    assert!(
+        second.contains("2 rows read, 2 purchases stored, 0 duplicates skipped, 2 customers created, 2 stage changes"),
+        "{second}"
+    );
 }
