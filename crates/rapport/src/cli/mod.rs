@@ -129,12 +129,13 @@ fn message(error: &anyhow::Error) -> String {
 }
 
 /// Logs to standard error, filtered by `RAPPORT_LOG` (e.g. `debug`, `info,sqlx=warn`); one JSON
-/// object per line when `RAPPORT_LOG_FORMAT=json`, for log collectors.
+/// object per line when `RAPPORT_LOG_FORMAT=json`, for log collectors. Colour only on a terminal.
 fn init_logging(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAPPORT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(output::colour_on_stderr())
         .with_writer(std::io::stderr);
     let _ = if std::env::var("RAPPORT_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().try_init()

@@ -42,6 +42,12 @@ pub fn progress_bar(total_bytes: u64) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// Whether standard error may be coloured: it is a terminal and `NO_COLOR` is unset or empty
+/// (<https://no-color.org>). A log redirected to a file gets no escape codes.
+pub fn colour_on_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Whether an error is a write to a pipe whose reader has gone (`rapport ... | head`).
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {

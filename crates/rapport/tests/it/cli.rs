@@ -131,7 +131,6 @@ fn the_demo_writes_a_business_with_every_kind_of_customer() {
 #[cfg(unix)]
 #[test]
 fn serve_finishes_requests_in_flight_on_sigterm() {
-    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
     let dir = tempfile::tempdir().unwrap();
@@ -140,23 +139,7 @@ fn serve_finishes_requests_in_flight_on_sigterm() {
     assert!(created.status.success(), "{}", text(&created.stderr));
     let key: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
     let key = key["key"].as_str().unwrap().to_owned();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .env("RAPPORT_DATABASE_URL", &db)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let address = banner
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {banner:?}"))
-        .to_owned();
+    let (mut server, address) = serve(&db, Stdio::null());
 
     rapport::server::install_tls_provider();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -204,6 +187,34 @@ fn serve_finishes_requests_in_flight_on_sigterm() {
         stored >= acknowledged,
         "{acknowledged} events were acknowledged but only {stored} customers are stored"
     );
+}
+
+/// Starts `rapport serve` on a free port with its standard error going to `stderr`, and returns
+/// the process and the address its banner names.
+#[cfg(unix)]
+fn serve(db: &str, stderr: std::process::Stdio) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .env("RAPPORT_DATABASE_URL", db)
+        .env_remove("RAPPORT_LOG")
+        .env_remove("RAPPORT_LOG_FORMAT")
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let address = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"))
+        .to_owned();
+    (server, address)
 }
 
 #[test]
@@ -285,4 +296,33 @@ fn summaries_count_one_thing_in_the_singular_and_two_in_the_plural() {
         second.contains("2 rows read, 2 purchases stored, 0 duplicates skipped, 2 customers created, 2 stage changes"),
         "{second}"
     );
+}
+
+/// A server's log redirected to a file is plain text: tracing's colours are for terminals.
+#[cfg(unix)]
+#[test]
+fn serve_writes_no_colour_codes_into_a_redirected_log() {
+    use std::io::{Read, Write};
+
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let (mut server, address) = serve(&sqlite(&dir), log.into());
+
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: rapport\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let log = std::fs::read(&log_path).unwrap();
+    assert!(text(&log).contains("/healthz"), "the request is logged: {}", text(&log));
+    assert!(!log.contains(&0x1b), "an escape code in the log: {:?}", text(&log));
 }
