@@ -21,10 +21,12 @@ impl Output {
         Ok(())
     }
 
-    /// Prints a value as one pretty JSON document.
+    /// Prints a value as one pretty JSON document, its times (`*_at`) in ISO 8601.
     pub fn json<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        let mut value = serde_json::to_value(value)?;
+        iso_times(&mut value);
         let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, value)?;
+        serde_json::to_writer_pretty(&mut stdout, &value)?;
         writeln!(stdout)?;
         Ok(())
     }
@@ -84,9 +86,53 @@ pub fn count(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
+/// A Unix time as ISO 8601 UTC to the second, `2024-03-05T14:22:10Z`: how `--json` writes times.
+pub fn iso_time(unix: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// Rewrites every field named `*_at` that holds a number as an ISO 8601 string, at any depth.
+///
+/// The library keeps times as Unix seconds in fields named `*_at` (ARCHITECTURE.md), while the
+/// command line's JSON is read by people as much as by programs, and `"2024-03-05T14:22:10Z"`
+/// needs no conversion to read. Every `--json` document passes here, so one rule covers every
+/// command, present and future, without a second view of each report.
+fn iso_times(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                match field.as_i64().filter(|_| name.ends_with("_at")).and_then(iso_time) {
+                    Some(iso) => *field = iso.into(),
+                    None => iso_times(field),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(iso_times),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_times_become_iso_8601_at_any_depth_and_other_numbers_stay_numbers() {
+        let mut value = serde_json::json!({
+            "created_at": 1_709_648_530,
+            "revoked_at": null,
+            "rows": 3,
+            "state": {"last_purchase_at": 86_400, "purchase_count": 2},
+            "timeline": [{"occurred_at": 0}],
+        });
+        iso_times(&mut value);
+        assert_eq!(value["created_at"], "2024-03-05T14:22:10Z");
+        assert_eq!(value["revoked_at"], serde_json::Value::Null);
+        assert_eq!(value["rows"], 3);
+        assert_eq!(value["state"]["last_purchase_at"], "1970-01-02T00:00:00Z");
+        assert_eq!(value["state"]["purchase_count"], 2);
+        assert_eq!(value["timeline"][0]["occurred_at"], "1970-01-01T00:00:00Z");
+    }
 
     #[test]
     fn counts_say_one_in_the_singular_and_everything_else_in_the_plural() {

@@ -326,3 +326,59 @@ fn serve_writes_no_colour_codes_into_a_redirected_log() {
     assert!(text(&log).contains("/healthz"), "the request is logged: {}", text(&log));
     assert!(!log.contains(&0x1b), "an escape code in the log: {:?}", text(&log));
 }
+
+/// Every field named `*_at` in a JSON document, with its path.
+fn time_fields(value: &serde_json::Value, path: &str, found: &mut Vec<(String, serde_json::Value)>) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields {
+                let here = format!("{path}.{name}");
+                if name.ends_with("_at") {
+                    found.push((here.clone(), field.clone()));
+                }
+                time_fields(field, &here, found);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                time_fields(item, &format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn json_output_gives_times_as_iso_8601_strings_and_counts_as_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+    let purchases = file(&dir, "t.csv", "customer_id,date,amount\na,2024-03-05T14:22:10Z,1.00\n");
+    rapport(&db, &["import", "transactions", &purchases]);
+    rapport(&db, &["keys", "create", "--name", "shop", "--role", "viewer"]);
+
+    let documents = [
+        vec!["customers", "list", "--json"],
+        vec!["customers", "show", "a", "--json"],
+        vec!["keys", "list", "--json"],
+    ];
+    for args in documents {
+        let out = rapport(&db, &args);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut times = Vec::new();
+        time_fields(&json, "", &mut times);
+        assert!(!times.is_empty(), "no times in {args:?}: {json}");
+        for (path, time) in times {
+            assert!(
+                time.is_null()
+                    || time
+                        .as_str()
+                        .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
+                "{args:?}: {path} is {time}"
+            );
+        }
+    }
+    let list: serde_json::Value =
+        serde_json::from_slice(&rapport(&db, &["customers", "list", "--json"]).stdout).unwrap();
+    assert_eq!(list[0]["state"]["first_purchase_at"], "2024-03-05T14:22:10Z");
+    assert_eq!(list[0]["state"]["purchase_count"], 1);
+}
