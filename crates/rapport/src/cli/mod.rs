@@ -1,6 +1,7 @@
 //! The `rapport` command line: clap definitions, each command a thin function over the library.
 
 mod analyze;
+mod customer_list;
 mod customers;
 mod import;
 mod models;

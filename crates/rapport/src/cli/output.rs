@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
+use unicode_width::UnicodeWidthStr as _;
 
 /// Where command output goes.
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +57,10 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause.downcast_ref::<csv::Error>().is_some_and(|e| match e.kind() {
+                csv::ErrorKind::Io(io) => io.kind() == std::io::ErrorKind::BrokenPipe,
+                _ => false,
+            })
             || cause
                 .downcast_ref::<serde_json::Error>()
                 .and_then(|e| e.io_error_kind())
@@ -91,6 +96,11 @@ pub fn iso_time(unix: i64) -> Option<String> {
     chrono::DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// A Unix time's UTC calendar day in ISO 8601, `2024-03-05`.
+pub fn iso_date(unix: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.format("%Y-%m-%d").to_string())
+}
+
 /// Rewrites every field named `*_at` that holds a number as an ISO 8601 string, at any depth.
 ///
 /// The library keeps times as Unix seconds in fields named `*_at` (ARCHITECTURE.md), while the
@@ -112,9 +122,117 @@ fn iso_times(value: &mut serde_json::Value) {
     }
 }
 
+/// How a table column lines up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Text: padded on the right.
+    Left,
+    /// Numbers: padded on the left, so digits line up.
+    Right,
+}
+
+/// A table for the terminal whose columns are as wide as their widest cell: a long id widens its
+/// column instead of pushing the rest of its row out of line.
+#[derive(Debug)]
+pub struct Table {
+    columns: Vec<(&'static str, Align)>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these headings.
+    pub fn new(columns: &[(&'static str, Align)]) -> Self {
+        Self {
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row. Its cells are escaped here, so the widths are those of what is printed.
+    pub fn row(&mut self, cells: impl IntoIterator<Item = String>) {
+        self.rows.push(cells.into_iter().map(|cell| escaped(&cell)).collect());
+    }
+
+    /// Prints the headings and the rows, columns two spaces apart, no blanks at the ends of lines.
+    pub fn print(&self, out: Output) -> anyhow::Result<()> {
+        let heading: Vec<String> = self.columns.iter().map(|(name, _)| (*name).to_owned()).collect();
+        let widths: Vec<usize> = (0..self.columns.len())
+            .map(|i| {
+                std::iter::once(&heading)
+                    .chain(&self.rows)
+                    .map(|row| row.get(i).map_or(0, |cell| cell.width()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in std::iter::once(&heading).chain(&self.rows) {
+            out.line(&self.format(row, &widths))?;
+        }
+        Ok(())
+    }
+
+    fn format(&self, row: &[String], widths: &[usize]) -> String {
+        let mut line = String::new();
+        for (i, ((_, align), width)) in self.columns.iter().zip(widths).enumerate() {
+            let cell = row.get(i).map_or("", String::as_str);
+            let pad = " ".repeat(width.saturating_sub(cell.width()));
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let (left, right) = match align {
+                Align::Left => (cell, pad.as_str()),
+                Align::Right => (pad.as_str(), cell),
+            };
+            line.push_str(left);
+            line.push_str(right);
+        }
+        line.truncate(line.trim_end().len());
+        line
+    }
+}
+
+/// Text cut to `max` characters, the last of them an ellipsis, when it is longer.
+pub fn shortened(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
+    short.push('…');
+    short
+}
+
+/// Every control character escaped, line breaks and tabs too: a cell stays on its line.
+fn escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_pads_each_column_to_its_widest_cell_and_escapes_line_breaks() {
+        let mut table = Table::new(&[("ID", Align::Left), ("N", Align::Right), ("NAME", Align::Left)]);
+        table.row(["a".to_owned(), "1".to_owned(), "Ann".to_owned()]);
+        table.row(["abcdef".to_owned(), "100".to_owned(), "Bo\nb".to_owned()]);
+        let widths = [6, 3, 4];
+        assert_eq!(table.format(&table.rows[0], &widths), "a         1  Ann");
+        assert_eq!(table.format(&table.rows[1], &widths), "abcdef  100  Bo\\u{a}b");
+    }
+
+    #[test]
+    fn a_long_text_is_shortened_with_an_ellipsis() {
+        assert_eq!(shortened("abcdef", 4), "abc…");
+        assert_eq!(shortened("abcd", 4), "abcd");
+    }
 
     #[test]
     fn json_times_become_iso_8601_at_any_depth_and_other_numbers_stay_numbers() {

@@ -382,3 +382,118 @@ fn json_output_gives_times_as_iso_8601_strings_and_counts_as_numbers() {
     assert_eq!(list[0]["state"]["first_purchase_at"], "2024-03-05T14:22:10Z");
     assert_eq!(list[0]["state"]["purchase_count"], 1);
 }
+
+/// Three customers: `a` (a client), `b` and a 30-character id (customers), in that order.
+fn three_customers(dir: &tempfile::TempDir) -> String {
+    let db = sqlite(dir);
+    let purchases = file(
+        dir,
+        "t.csv",
+        "customer_id,date,amount\na,2024-01-01,1.00\na,2024-02-01,2.00\nb,2024-01-03,3.00\n\
+         abcdefghijklmnopqrstuvwxyz0123,2024-01-04,4.00\n",
+    );
+    let out = rapport(&db, &["import", "transactions", &purchases]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    db
+}
+
+#[test]
+fn a_30_character_id_keeps_the_list_columns_aligned() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = three_customers(&dir);
+
+    let stdout = text(&rapport(&db, &["customers", "list"]).stdout);
+
+    let lines: Vec<&str> = stdout.lines().collect();
+    let stage_at = lines[0].find("STAGE").unwrap();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    for (row, stage) in lines[1..4].iter().zip(["client", "customer", "customer"]) {
+        assert_eq!(row.get(stage_at..stage_at + stage.len()), Some(stage), "{stdout}");
+        assert_eq!(row.get(stage_at - 2..stage_at), Some("  "), "{stdout}");
+    }
+    assert_eq!(lines[4], "3 customers");
+}
+
+#[test]
+fn a_list_cut_by_the_limit_says_so_in_its_footer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = three_customers(&dir);
+
+    let cut = text(&rapport(&db, &["customers", "list", "--limit", "2"]).stdout);
+    let whole = text(&rapport(&db, &["customers", "list", "--limit", "3"]).stdout);
+
+    assert_eq!(cut.lines().count(), 4, "{cut}");
+    assert_eq!(
+        cut.lines().last(),
+        Some("first 2 customers shown; more match (use --limit to see more)")
+    );
+    assert_eq!(whole.lines().last(), Some("3 customers"), "{whole}");
+}
+
+#[test]
+fn customers_list_as_csv_has_a_header_and_one_row_per_customer_with_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+    let demo = rapport(
+        &db,
+        &[
+            "demo",
+            "--customers",
+            "300",
+            "--seed",
+            "5",
+            "--end",
+            "2026-06-30",
+            "--no-serve",
+        ],
+    );
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+
+    let out = rapport(&db, &["customers", "list", "--format", "csv"]);
+
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(
+        header,
+        [
+            "id",
+            "name",
+            "email",
+            "phone",
+            "stage",
+            "purchases",
+            "total_spend",
+            "first_purchase",
+            "last_purchase",
+            "p_alive",
+            "clv_12m",
+            "segment"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 300, "every customer, not the table's 50");
+    let buyer = rows.iter().find(|r| &r[5] != "0").expect("a customer who bought");
+    assert!(
+        chrono::NaiveDate::parse_from_str(&buyer[7], "%Y-%m-%d").is_ok(),
+        "{buyer:?}"
+    );
+    let scored = rows.iter().find(|r| !r[9].is_empty()).expect("a scored customer");
+    let p_alive: f64 = scored[9].parse().unwrap();
+    assert!((0.0..=1.0).contains(&p_alive) && !scored[11].is_empty(), "{scored:?}");
+}
+
+#[test]
+fn customers_list_as_json_gives_each_customer_with_its_scores_or_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = three_customers(&dir);
+
+    let out = rapport(&db, &["customers", "list", "--json", "--limit", "2"]);
+
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["external_id"], "a");
+    assert_eq!(list[0]["score"], serde_json::Value::Null);
+    assert_eq!(list[0]["state"]["total_spend_cents"], 300);
+}
