@@ -29,6 +29,10 @@ pub struct FileArgs {
     /// Where rejected rows go with --skip-invalid (default: FILE.rejects.csv).
     #[arg(long, requires = "skip_invalid")]
     pub rejects: Option<PathBuf>,
+    /// Only read and check every row, and say how many are valid; store nothing (no database
+    /// needed).
+    #[arg(long)]
+    pub check: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -94,9 +98,6 @@ pub struct TransactionArgs {
     file: FileArgs,
     #[command(flatten)]
     columns: TransactionColumnArgs,
-    /// Only read and check the file; store nothing.
-    #[arg(long)]
-    check: bool,
 }
 
 /// Which columns of a transactions file hold what.
@@ -169,23 +170,17 @@ fn parse_currency(s: &str) -> Result<Currency, String> {
 
 /// Runs an import command.
 pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Result<()> {
-    let store = rapport::store::open(db).await?;
     match command {
-        ImportCommand::Transactions(args) if args.check => {
+        ImportCommand::Transactions(args) if args.file.check => {
             let options = args.file.options();
             let report = import::check_transactions(&options, &args.columns.columns())?;
             if args.file.json {
                 return out.json(&report);
             }
-            out.line(&format!(
-                "{} read, {} valid{}; nothing stored (--check) in {:.2} s",
-                count(report.rows, "row"),
-                report.rows - report.rejected,
-                rejected_note(report.rejected, &options),
-                report.seconds
-            ))
+            out.line(&checked(report.rows, report.rejected, "", &options, report.seconds))
         }
         ImportCommand::Transactions(args) => {
+            let store = rapport::store::open(db).await?;
             let options = args.file.options();
             let size = std::fs::metadata(&options.path).map(|m| m.len()).unwrap_or_default();
             let bar = progress_bar(size);
@@ -216,17 +211,31 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
                 email: args.email_col,
                 phone: args.phone_col,
             };
-            let report = import::import_customers(&store, &options, &columns).await?;
+            let report = if args.file.check {
+                import::check_customers(&options, &columns)?
+            } else {
+                import::import_customers(&rapport::store::open(db).await?, &options, &columns).await?
+            };
             if args.file.json {
                 return out.json(&report);
             }
             let repeated = match report.repeated_ids {
                 0 => String::new(),
                 n => format!(
-                    ", {} repeated an id of an earlier row (the later row's profile was kept)",
-                    count(n, "row")
+                    ", {} repeated an id of an earlier row (the later row's profile {})",
+                    count(n, "row"),
+                    if args.file.check { "would be kept" } else { "was kept" }
                 ),
             };
+            if args.file.check {
+                return out.line(&checked(
+                    report.rows,
+                    report.rejected,
+                    &repeated,
+                    &options,
+                    report.seconds,
+                ));
+            }
             out.line(&format!(
                 "{} read, {} created, {} updated{}{} in {:.2} s",
                 count(report.rows, "row"),
@@ -238,6 +247,16 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
             ))
         }
     }
+}
+
+/// What `--check` found: rows read and valid, then `more`, and that nothing was stored.
+fn checked(rows: u64, rejected: u64, more: &str, options: &FileOptions, seconds: f64) -> String {
+    format!(
+        "{} read, {} valid{more}{}; nothing stored (--check) in {seconds:.2} s",
+        count(rows, "row"),
+        rows - rejected,
+        rejected_note(rejected, options),
+    )
 }
 
 fn rejected_note(rejected: u64, options: &FileOptions) -> String {

@@ -497,3 +497,38 @@ fn customers_list_as_json_gives_each_customer_with_its_scores_or_null() {
     assert_eq!(list[0]["score"], serde_json::Value::Null);
     assert_eq!(list[0]["state"]["total_spend_cents"], 300);
 }
+
+#[test]
+fn import_customers_check_reads_every_row_reports_them_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+    let profiles = file(
+        &dir,
+        "c.csv",
+        "customer_id,name,email\nc1,Ann,ann@example.com\nc2,Bob,not-an-email\nc1,Ann Lee,\n",
+    );
+
+    let human = rapport(&db, &["import", "customers", &profiles, "--check", "--skip-invalid"]);
+    let json = rapport(
+        &db,
+        &["import", "customers", &profiles, "--check", "--skip-invalid", "--json"],
+    );
+    let strict = rapport(&db, &["import", "customers", &profiles, "--check"]);
+
+    let stdout = text(&human.stdout);
+    assert!(human.status.success(), "{}", text(&human.stderr));
+    assert!(
+        stdout.starts_with("3 rows read, 2 valid, 1 row repeated an id") && stdout.contains("1 row rejected"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nothing stored (--check)"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        (report["rows"].as_u64(), report["rejected"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert!(!strict.status.success());
+    assert!(text(&strict.stderr).contains("line 3"), "{}", text(&strict.stderr));
+    let list = rapport(&db, &["customers", "list", "--json"]);
+    assert_eq!(text(&list.stdout).trim(), "[]");
+}
