@@ -16,8 +16,10 @@ use super::output::{count, opt_time, time};
 #[derive(Debug, Subcommand)]
 pub enum CustomersCommand {
     /// List customers, optionally only those at one stage.
+    #[command(after_help = super::examples::CUSTOMERS_LIST)]
     List(super::customer_list::ListArgs),
     /// A customer's profile, stage and its history, purchase figures and timeline.
+    #[command(after_help = super::examples::CUSTOMERS_SHOW)]
     Show(ShowArgs),
     /// Move a customer to a stage by hand (recorded in the log with your reason).
     SetStage(SetStageArgs),

@@ -13,8 +13,10 @@ use super::output::{count, progress_bar};
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Purchases: one row per purchase with customer id, date and amount. Importing again stores nothing twice.
+    #[command(after_help = super::examples::IMPORT_TRANSACTIONS)]
     Transactions(TransactionArgs),
     /// Customer profiles: id, name, e-mail, phone; other columns are kept as attributes.
+    #[command(after_help = super::examples::IMPORT_CUSTOMERS)]
     Customers(CustomerArgs),
 }
 

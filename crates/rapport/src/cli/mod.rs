@@ -3,6 +3,7 @@
 mod analyze;
 mod customer_list;
 mod customers;
+mod examples;
 mod import;
 mod models;
 mod output;
@@ -45,18 +46,23 @@ pub enum Command {
     #[command(subcommand)]
     Customers(customers::CustomersCommand),
     /// Customers per lifecycle stage, conversion between stages, and when the second sale comes.
+    #[command(after_help = examples::FUNNEL)]
     Funnel(report::FunnelArgs),
     /// Recompute every customer's state from the event log.
     Rebuild(report::RebuildArgs),
     /// Fit a defection model to a purchase file and score every customer (no database needed).
+    #[command(after_help = examples::ANALYZE)]
     Analyze(analyze::AnalyzeArgs),
     /// Fit a defection model to the purchases in the database and store it as a new version.
+    #[command(after_help = examples::FIT)]
     Fit(models::FitArgs),
     /// Score every customer (P(alive), expected purchases, value, segment) with the latest model.
+    #[command(after_help = examples::SCORE)]
     Score(models::ScoreArgs),
     /// Fill the database with a realistic synthetic business to explore.
     Demo(report::DemoArgs),
     /// Serve the JSON API (and its reference page) until SIGTERM or Ctrl-C.
+    #[command(after_help = examples::SERVE)]
     Serve(server::ServeArgs),
     /// Create, list and revoke API keys.
     #[command(subcommand)]

@@ -532,3 +532,144 @@ fn import_customers_check_reads_every_row_reports_them_and_stores_nothing() {
     let list = rapport(&db, &["customers", "list", "--json"]);
     assert_eq!(text(&list.stdout).trim(), "[]");
 }
+
+/// The `rapport` invocations in shell text: continuation lines joined, comments, pipes and
+/// redirections dropped, commands joined by `&&` taken one by one.
+fn invocations(shell: &str) -> Vec<Vec<String>> {
+    let joined = shell.replace("\\\n", " ");
+    let mut found = Vec::new();
+    for line in joined.lines() {
+        let line = line.split(" # ").next().unwrap_or_default();
+        let line = line.split(['|', '>']).next().unwrap_or_default();
+        for command in line.split("&&") {
+            let words: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+            if let Some(start) = words.iter().position(|w| w == "rapport") {
+                found.push(words[start + 1..].to_vec());
+            }
+        }
+    }
+    found
+}
+
+/// The `rapport` invocations the README shows, in its shell blocks and its inline code.
+fn readme_invocations() -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let (mut blocks, mut prose) = (String::new(), String::new());
+    for (i, part) in readme.split("```").enumerate() {
+        let target = if i % 2 == 1 { &mut blocks } else { &mut prose };
+        target.push_str(part);
+        target.push('\n');
+    }
+    let inline = prose
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|code| code.starts_with("rapport "));
+    let mut found = invocations(&blocks);
+    found.extend(inline.flat_map(invocations));
+    found
+}
+
+/// `rapport PATH --help`, remembered.
+fn help<'a>(cache: &'a mut std::collections::HashMap<Vec<String>, String>, path: &[String]) -> &'a str {
+    cache.entry(path.to_vec()).or_insert_with(|| {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let out = rapport("sqlite::memory:", &args);
+        assert!(out.status.success(), "rapport {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    })
+}
+
+/// The subcommand path of an invocation (`customers list`), found by asking `--help` which
+/// subcommands each level has.
+fn command_path(cache: &mut std::collections::HashMap<Vec<String>, String>, words: &[String]) -> Vec<String> {
+    let mut path = Vec::new();
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        if word == "--db" {
+            words.next();
+            continue;
+        }
+        let commands: Vec<String> = help(cache, &path)
+            .split("Commands:")
+            .nth(1)
+            .map(|list| list.split("\n\n").next().unwrap_or_default())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+            .collect();
+        if !commands.contains(word) {
+            break;
+        }
+        path.push(word.clone());
+    }
+    path
+}
+
+/// Every `--option` of every invocation, checked against the `--help` of its command.
+fn options_missing_from_help(invocations: &[Vec<String>]) -> Vec<String> {
+    let mut cache = std::collections::HashMap::new();
+    let mut missing = Vec::new();
+    for words in invocations {
+        let path = command_path(&mut cache, words);
+        let help = help(&mut cache, &path).to_owned();
+        let known: std::collections::HashSet<&str> = help.split(|c: char| c.is_whitespace() || c == ',').collect();
+        for option in words.iter().filter(|w| w.starts_with("--")) {
+            let option = option.split('=').next().unwrap_or_default();
+            if !known.contains(option) {
+                missing.push(format!("rapport {} {option}", path.join(" ")));
+            }
+        }
+    }
+    missing
+}
+
+#[test]
+fn every_option_the_readme_shows_exists() {
+    let invocations = readme_invocations();
+    assert!(
+        invocations.len() > 20,
+        "too few found to be the README's: {invocations:?}"
+    );
+    let made_up = ["--db", "sqlite://x.db", "customers", "list", "--colour"].map(str::to_owned);
+    assert_eq!(
+        options_missing_from_help(&[made_up.to_vec()]),
+        ["rapport customers list --colour"]
+    );
+
+    assert_eq!(options_missing_from_help(&invocations), Vec::<String>::new());
+}
+
+#[test]
+fn the_main_commands_end_their_help_with_examples_that_work() {
+    let commands = [
+        "import transactions",
+        "import customers",
+        "customers list",
+        "customers show",
+        "funnel",
+        "fit",
+        "score",
+        "analyze",
+        "serve",
+    ];
+    let mut examples = Vec::new();
+    for command in commands {
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let help = text(&rapport("sqlite::memory:", &args).stdout);
+        let shown = help
+            .split("Examples:\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no examples for {command}: {help}"));
+        let lines = shown
+            .lines()
+            .filter(|l| l.starts_with("  ") && !l.starts_with("    "))
+            .count();
+        assert!((2..=4).contains(&lines), "{command}: {shown}");
+        examples.extend(invocations(shown));
+    }
+
+    assert_eq!(options_missing_from_help(&examples), Vec::<String>::new());
+}
