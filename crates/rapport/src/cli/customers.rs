@@ -6,18 +6,20 @@ use rapport::analysis::ScoreRow;
 use rapport::domain::rules::{self, Lines};
 use rapport::domain::{EventKind, ExternalId, Money, NewEvent, Stage, StoredEvent};
 use rapport::ingest::Ingest;
-use rapport::store::{CustomerFilter, CustomerRecord, open};
+use rapport::store::{CustomerRecord, open};
 use serde::Serialize;
 
 use super::Output;
-use super::output::{opt_time, time};
+use super::output::{count, opt_time, time};
 
 /// What to do with customers.
 #[derive(Debug, Subcommand)]
 pub enum CustomersCommand {
     /// List customers, optionally only those at one stage.
-    List(ListArgs),
+    #[command(after_help = super::examples::CUSTOMERS_LIST)]
+    List(super::customer_list::ListArgs),
     /// A customer's profile, stage and its history, purchase figures and timeline.
+    #[command(after_help = super::examples::CUSTOMERS_SHOW)]
     Show(ShowArgs),
     /// Move a customer to a stage by hand (recorded in the log with your reason).
     SetStage(SetStageArgs),
@@ -25,20 +27,6 @@ pub enum CustomersCommand {
     Log(LogArgs),
     /// Add a note to a customer's timeline.
     Note(NoteArgs),
-}
-
-/// `rapport customers list`.
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Only customers at this stage (suspect, prospect, customer, client, partner).
-    #[arg(long)]
-    stage: Option<Stage>,
-    /// At most this many customers.
-    #[arg(long, default_value_t = 50)]
-    limit: u32,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 /// `rapport customers show`.
@@ -89,18 +77,7 @@ pub struct NoteArgs {
 pub async fn run(db: &str, command: CustomersCommand, out: Output) -> anyhow::Result<()> {
     let store = open(db).await?;
     match command {
-        CustomersCommand::List(args) => {
-            let filter = CustomerFilter {
-                stage: args.stage,
-                limit: args.limit,
-                after: None,
-            };
-            let customers = store.list_customers(&filter).await?;
-            if args.json {
-                return out.json(&customers);
-            }
-            print_list(&customers, out)
-        }
+        CustomersCommand::List(args) => super::customer_list::run(&store, args, out).await,
         CustomersCommand::Show(args) => {
             let id = ExternalId::parse(&args.id)?;
             let customer = store
@@ -204,28 +181,6 @@ impl Detail {
     }
 }
 
-fn print_list(customers: &[CustomerRecord], out: Output) -> anyhow::Result<()> {
-    out.line(&format!(
-        "{:<16} {:<24} {:<9} {:>9} {:>12} {:<16}",
-        "ID", "NAME", "STAGE", "PURCHASES", "SPEND", "LAST PURCHASE"
-    ))?;
-    for c in customers {
-        out.line(&format!(
-            "{:<16} {:<24} {:<9} {:>9} {:>12} {:<16}",
-            c.external_id,
-            c.name.as_deref().unwrap_or("-"),
-            c.state.stage.map_or("-", |s| s.as_str()),
-            c.state.purchase_count,
-            Money(c.state.total_spend_cents).to_string(),
-            opt_time(c.state.last_purchase_at)
-        ))?;
-    }
-    if customers.is_empty() {
-        out.line("no customers match")?;
-    }
-    Ok(())
-}
-
 fn print_detail(d: &Detail, out: Output) -> anyhow::Result<()> {
     let c = &d.customer;
     let s = &c.state;
@@ -280,7 +235,7 @@ fn print_detail(d: &Detail, out: Output) -> anyhow::Result<()> {
             ))?;
         }
     }
-    out.line(&format!("Timeline ({} events)", d.timeline.len()))?;
+    out.line(&format!("Timeline ({})", count(d.timeline.len() as u64, "event")))?;
     for e in &d.timeline {
         out.line(&format!(
             "  {:<16} {:<12} {}",

@@ -7,14 +7,16 @@ use rapport::domain::Currency;
 use rapport::import::{self, CustomerColumns, Delimiter, FileOptions, TransactionColumns};
 
 use super::Output;
-use super::output::progress_bar;
+use super::output::{count, progress_bar};
 
 /// What to import.
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Purchases: one row per purchase with customer id, date and amount. Importing again stores nothing twice.
+    #[command(after_help = super::examples::IMPORT_TRANSACTIONS)]
     Transactions(TransactionArgs),
     /// Customer profiles: id, name, e-mail, phone; other columns are kept as attributes.
+    #[command(after_help = super::examples::IMPORT_CUSTOMERS)]
     Customers(CustomerArgs),
 }
 
@@ -29,6 +31,10 @@ pub struct FileArgs {
     /// Where rejected rows go with --skip-invalid (default: FILE.rejects.csv).
     #[arg(long, requires = "skip_invalid")]
     pub rejects: Option<PathBuf>,
+    /// Only read and check every row, and say how many are valid; store nothing (no database
+    /// needed).
+    #[arg(long)]
+    pub check: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -94,9 +100,6 @@ pub struct TransactionArgs {
     file: FileArgs,
     #[command(flatten)]
     columns: TransactionColumnArgs,
-    /// Only read and check the file; store nothing.
-    #[arg(long)]
-    check: bool,
 }
 
 /// Which columns of a transactions file hold what.
@@ -169,23 +172,17 @@ fn parse_currency(s: &str) -> Result<Currency, String> {
 
 /// Runs an import command.
 pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Result<()> {
-    let store = rapport::store::open(db).await?;
     match command {
-        ImportCommand::Transactions(args) if args.check => {
+        ImportCommand::Transactions(args) if args.file.check => {
             let options = args.file.options();
             let report = import::check_transactions(&options, &args.columns.columns())?;
             if args.file.json {
                 return out.json(&report);
             }
-            out.line(&format!(
-                "{} rows read, {} valid{}; nothing stored (--check) in {:.2} s",
-                report.rows,
-                report.rows - report.rejected,
-                rejected_note(report.rejected, &options),
-                report.seconds
-            ))
+            out.line(&checked(report.rows, report.rejected, "", &options, report.seconds))
         }
         ImportCommand::Transactions(args) => {
+            let store = rapport::store::open(db).await?;
             let options = args.file.options();
             let size = std::fs::metadata(&options.path).map(|m| m.len()).unwrap_or_default();
             let bar = progress_bar(size);
@@ -198,12 +195,12 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
                 return out.json(&report);
             }
             out.line(&format!(
-                "{} rows read, {} purchases stored, {} duplicates skipped, {} customers created, {} stage changes{} in {:.2} s",
-                report.rows,
-                report.stored,
-                report.duplicates,
-                report.customers_created,
-                report.stage_changes,
+                "{} read, {} stored, {} skipped, {} created, {}{} in {:.2} s",
+                count(report.rows, "row"),
+                count(report.stored, "purchase"),
+                count(report.duplicates, "duplicate"),
+                count(report.customers_created, "customer"),
+                count(report.stage_changes, "stage change"),
                 rejected_note(report.rejected, &options),
                 report.seconds
             ))
@@ -216,18 +213,35 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
                 email: args.email_col,
                 phone: args.phone_col,
             };
-            let report = import::import_customers(&store, &options, &columns).await?;
+            let report = if args.file.check {
+                import::check_customers(&options, &columns)?
+            } else {
+                import::import_customers(&rapport::store::open(db).await?, &options, &columns).await?
+            };
             if args.file.json {
                 return out.json(&report);
             }
             let repeated = match report.repeated_ids {
                 0 => String::new(),
-                n => format!(", {n} rows repeated an id of an earlier row (the later row's profile was kept)"),
+                n => format!(
+                    ", {} repeated an id of an earlier row (the later row's profile {})",
+                    count(n, "row"),
+                    if args.file.check { "would be kept" } else { "was kept" }
+                ),
             };
+            if args.file.check {
+                return out.line(&checked(
+                    report.rows,
+                    report.rejected,
+                    &repeated,
+                    &options,
+                    report.seconds,
+                ));
+            }
             out.line(&format!(
-                "{} rows read, {} customers created, {} updated{}{} in {:.2} s",
-                report.rows,
-                report.customers_created,
+                "{} read, {} created, {} updated{}{} in {:.2} s",
+                count(report.rows, "row"),
+                count(report.customers_created, "customer"),
                 report.customers_updated,
                 repeated,
                 rejected_note(report.rejected, &options),
@@ -237,9 +251,23 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
     }
 }
 
+/// What `--check` found: rows read and valid, then `more`, and that nothing was stored.
+fn checked(rows: u64, rejected: u64, more: &str, options: &FileOptions, seconds: f64) -> String {
+    format!(
+        "{} read, {} valid{more}{}; nothing stored (--check) in {seconds:.2} s",
+        count(rows, "row"),
+        rows - rejected,
+        rejected_note(rejected, options),
+    )
+}
+
 fn rejected_note(rejected: u64, options: &FileOptions) -> String {
     if options.skip_invalid {
-        format!(", {rejected} rows rejected (see {})", options.rejects_path().display())
+        format!(
+            ", {} rejected (see {})",
+            count(rejected, "row"),
+            options.rejects_path().display()
+        )
     } else {
         String::new()
     }

@@ -1,7 +1,9 @@
 //! The `rapport` command line: clap definitions, each command a thin function over the library.
 
 mod analyze;
+mod customer_list;
 mod customers;
+mod examples;
 mod import;
 mod models;
 mod output;
@@ -44,18 +46,23 @@ pub enum Command {
     #[command(subcommand)]
     Customers(customers::CustomersCommand),
     /// Customers per lifecycle stage, conversion between stages, and when the second sale comes.
+    #[command(after_help = examples::FUNNEL)]
     Funnel(report::FunnelArgs),
     /// Recompute every customer's state from the event log.
     Rebuild(report::RebuildArgs),
     /// Fit a defection model to a purchase file and score every customer (no database needed).
+    #[command(after_help = examples::ANALYZE)]
     Analyze(analyze::AnalyzeArgs),
     /// Fit a defection model to the purchases in the database and store it as a new version.
+    #[command(after_help = examples::FIT)]
     Fit(models::FitArgs),
     /// Score every customer (P(alive), expected purchases, value, segment) with the latest model.
+    #[command(after_help = examples::SCORE)]
     Score(models::ScoreArgs),
     /// Fill the database with a realistic synthetic business to explore.
     Demo(report::DemoArgs),
     /// Serve the JSON API (and its reference page) until SIGTERM or Ctrl-C.
+    #[command(after_help = examples::SERVE)]
     Serve(server::ServeArgs),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
@@ -129,12 +136,13 @@ fn message(error: &anyhow::Error) -> String {
 }
 
 /// Logs to standard error, filtered by `RAPPORT_LOG` (e.g. `debug`, `info,sqlx=warn`); one JSON
-/// object per line when `RAPPORT_LOG_FORMAT=json`, for log collectors.
+/// object per line when `RAPPORT_LOG_FORMAT=json`, for log collectors. Colour only on a terminal.
 fn init_logging(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAPPORT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(output::colour_on_stderr())
         .with_writer(std::io::stderr);
     let _ = if std::env::var("RAPPORT_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().try_init()

@@ -16,6 +16,7 @@ use rapport_models::TimeUnit;
 use std::sync::Arc;
 
 use super::Output;
+use super::output::count;
 
 /// `rapport funnel`.
 #[derive(Debug, Args)]
@@ -74,8 +75,9 @@ pub async fn rebuild(db: &str, args: RebuildArgs, out: Output) -> anyhow::Result
         return out.json(&report);
     }
     out.line(&format!(
-        "rebuilt {} customers from {} events",
-        report.customers, report.events
+        "rebuilt {} from {}",
+        count(report.customers, "customer"),
+        count(report.events, "event")
     ))
 }
 
@@ -112,13 +114,17 @@ pub async fn demo(db: &str, args: DemoArgs, out: Output) -> anyhow::Result<()> {
         return out.json(&serde_json::json!({"ingest": report, "model_version": version, "scores": scores}));
     }
     out.line(&format!(
-        "demo business written to {db}: {} customers, {} events ({} already there), {} stage changes",
-        args.customers, report.stored, report.duplicates, report.stage_changes
+        "demo business written to {db}: {}, {} ({} already there), {}",
+        count(args.customers, "customer"),
+        count(report.stored, "event"),
+        report.duplicates,
+        count(report.stage_changes, "stage change")
     ))?;
     match scored {
         Ok((version, scores)) => out.line(&format!(
-            "fitted model version {version} and scored {} customers: {} likely still active",
-            scores.customers, scores.likely_active
+            "fitted model version {version} and scored {}: {} likely still active",
+            count(scores.customers as u64, "customer"),
+            scores.likely_active
         ))?,
         Err(e) => out.line(&format!(
             "the models could not be fitted ({e}): the pages show no scores"
@@ -158,7 +164,7 @@ async fn demo_login(store: &Arc<dyn Store>) -> anyhow::Result<(String, String)> 
 }
 
 fn print_funnel(f: &Funnel, out: Output) -> anyhow::Result<()> {
-    out.line(&format!("{} customers", f.total_customers))?;
+    out.line(&count(f.total_customers, "customer"))?;
     out.line(&format!(
         "{:<10} {:>10} {:>10}   {}",
         "stage", "now", "reached", "went on to the next stage"
@@ -178,8 +184,13 @@ fn print_funnel(f: &Funnel, out: Output) -> anyhow::Result<()> {
     }
     match &f.days_to_second_purchase {
         Some(q) => out.line(&format!(
-            "second sale: {} clients, median {} days after the first purchase (quartiles {} to {})",
-            q.count, q.median, q.p25, q.p75
+            // A median of whole days is often halfway between two: "1.5 days", but "1 day".
+            "second sale: {}, median {} day{} after the first purchase (quartiles {} to {})",
+            count(q.count, "client"),
+            q.median,
+            if q.median == 1.0 { "" } else { "s" },
+            q.p25,
+            q.p75
         ))?,
         None => out.line("second sale: no customer has bought on a second day yet")?,
     }
@@ -188,8 +199,10 @@ fn print_funnel(f: &Funnel, out: Output) -> anyhow::Result<()> {
             .share
             .map_or_else(|| "-".to_owned(), |s| format!("{:.1}%", s * 100.0));
         out.line(&format!(
-            "came back within {:>3} days: {pct} of {} first-time buyers who had {} days to do so",
-            share.days, share.eligible, share.days
+            "came back within {:>3} days: {pct} of {} who had {} days to do so",
+            share.days,
+            count(share.eligible, "first-time buyer"),
+            share.days
         ))?;
     }
     if let Some(as_of) = &f.as_of {

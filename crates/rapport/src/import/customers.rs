@@ -64,81 +64,163 @@ pub async fn import_customers(
     columns: &CustomerColumns,
 ) -> Result<CustomerImportReport, ImportError> {
     let started = Instant::now();
-    let path = options.path.display().to_string();
-    let io = |error| ImportError::reading(&path, error);
-    let mut reader = options.record_reader(open(&options.path)?);
-    let mut record = ByteRecord::new();
-    let mut more = reader.read(&mut record).map_err(io)?;
-    while more && reader.line() <= options.skip_lines {
-        more = reader.read(&mut record).map_err(io)?;
-    }
-    if !more {
-        return Err(ImportError::Empty(path));
-    }
-    let names: Vec<String> = match &options.columns {
-        Some(names) => names.clone(),
-        None => record
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_owned())
-            .collect(),
-    };
-    let id_index = names
-        .iter()
-        .position(|n| *n == columns.id)
-        .ok_or_else(|| ImportError::MissingColumn {
-            path: path.clone(),
-            column: columns.id.clone(),
-            found: crate::domain::rules::excerpt(&names.join(", ")).into_owned(),
-            flag: "--id-col".into(),
-        })?;
-    if options.columns.is_none() {
-        more = reader.read(&mut record).map_err(io)?;
-    }
-    let mut rejects = options
-        .skip_invalid
-        .then(|| RejectWriter::create(options.rejects_path()))
-        .transpose()?;
-    let mut ingest = Ingest::begin(store, format!("import of {path}")).await?;
+    let mut rows = ProfileRows::open(options, columns)?;
+    let mut rejects = rejects(options)?;
+    let mut ingest = Ingest::begin(store, format!("import of {}", rows.path)).await?;
     let mut report = CustomerImportReport::default();
     let mut batch = Vec::with_capacity(BATCH);
-    let now = chrono::Utc::now().timestamp();
     // Ids seen in the file, to tell the user when a later row replaced an earlier one's profile.
     let mut seen = std::collections::HashSet::new();
-    while more {
-        report.rows += 1;
-        let at = Position {
-            path: &path,
-            line: reader.line(),
-            row: report.rows,
-        };
-        match profile(&record, &names, id_index, columns, at, now) {
+    while let Some(row) = rows.next()? {
+        match row {
             Ok(customer) => {
                 if !seen.insert(customer.external_id.clone()) {
                     report.repeated_ids += 1;
                 }
                 batch.push(customer)
             }
-            Err(error) => match rejects.as_mut() {
-                Some(out) => out.write(
-                    &error,
-                    &record
-                        .iter()
-                        .map(|f| String::from_utf8_lossy(f).into_owned())
-                        .collect::<Vec<_>>(),
-                )?,
-                None => return Err(error.into()),
-            },
+            Err(error) => reject(&mut rejects, error, &rows)?,
         }
         if batch.len() == BATCH {
             upsert(&mut ingest, &mut batch, &mut report).await?;
         }
-        more = reader.read(&mut record).map_err(io)?;
     }
     upsert(&mut ingest, &mut batch, &mut report).await?;
     ingest.finish().await?;
+    report.rows = rows.count;
     report.rejected = rejects.map_or(0, |r| r.count());
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Reads and checks every row without storing anything: `rows`, `rejected` and `repeated_ids`
+/// are filled in, and with `skip_invalid` the rejects file is written as an import would.
+pub fn check_customers(options: &FileOptions, columns: &CustomerColumns) -> Result<CustomerImportReport, ImportError> {
+    let started = Instant::now();
+    let mut rows = ProfileRows::open(options, columns)?;
+    let mut rejects = rejects(options)?;
+    let mut report = CustomerImportReport::default();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(row) = rows.next()? {
+        match row {
+            Ok(customer) => report.repeated_ids += u64::from(!seen.insert(customer.external_id)),
+            Err(error) => reject(&mut rejects, error, &rows)?,
+        }
+    }
+    report.rows = rows.count;
+    report.rejected = rejects.map_or(0, |r| r.count());
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The rejects file when bad rows are to be set aside.
+fn rejects(options: &FileOptions) -> Result<Option<RejectWriter>, ImportError> {
+    options
+        .skip_invalid
+        .then(|| RejectWriter::create(options.rejects_path()))
+        .transpose()
+}
+
+/// Sets a bad row aside, or fails the import when bad rows are not to be skipped.
+fn reject(rejects: &mut Option<RejectWriter>, error: RowError, rows: &ProfileRows<'_>) -> Result<(), ImportError> {
+    match rejects.as_mut() {
+        Some(out) => out.write(&error, &rows.fields()),
+        None => Err(error.into()),
+    }
+}
+
+/// A customer list's rows, each read as a profile: the header (or `--columns`) names the fields.
+struct ProfileRows<'a> {
+    reader: super::RecordReader<std::fs::File>,
+    record: ByteRecord,
+    /// Whether `record` holds a data row not handed out yet (the first one, after `--columns`).
+    pending: bool,
+    names: Vec<String>,
+    id_index: usize,
+    columns: &'a CustomerColumns,
+    path: String,
+    /// Data rows read so far.
+    count: u64,
+    now: i64,
+}
+
+impl<'a> ProfileRows<'a> {
+    /// Opens the file and reads past the skipped lines and the header.
+    fn open(options: &FileOptions, columns: &'a CustomerColumns) -> Result<Self, ImportError> {
+        let path = options.path.display().to_string();
+        let io = |error| ImportError::reading(&path, error);
+        let mut reader = options.record_reader(open(&options.path)?);
+        let mut record = ByteRecord::new();
+        let mut more = reader.read(&mut record).map_err(io)?;
+        while more && reader.line() <= options.skip_lines {
+            more = reader.read(&mut record).map_err(io)?;
+        }
+        if !more {
+            return Err(ImportError::Empty(path));
+        }
+        let names: Vec<String> = match &options.columns {
+            Some(names) => names.clone(),
+            None => record
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+                .collect(),
+        };
+        let id_index = names
+            .iter()
+            .position(|n| *n == columns.id)
+            .ok_or_else(|| ImportError::MissingColumn {
+                path: path.clone(),
+                column: columns.id.clone(),
+                found: crate::domain::rules::excerpt(&names.join(", ")).into_owned(),
+                flag: "--id-col".into(),
+            })?;
+        Ok(Self {
+            reader,
+            record,
+            pending: options.columns.is_some(),
+            names,
+            id_index,
+            columns,
+            path,
+            count: 0,
+            now: chrono::Utc::now().timestamp(),
+        })
+    }
+
+    /// The next row as a profile, or why it is not one; `None` at the end of the file.
+    fn next(&mut self) -> Result<Option<Result<NewCustomer, RowError>>, ImportError> {
+        if !std::mem::take(&mut self.pending) {
+            let more = self
+                .reader
+                .read(&mut self.record)
+                .map_err(|error| ImportError::reading(&self.path, error))?;
+            if !more {
+                return Ok(None);
+            }
+        }
+        self.count += 1;
+        let at = Position {
+            path: &self.path,
+            line: self.reader.line(),
+            row: self.count,
+        };
+        Ok(Some(profile(
+            &self.record,
+            &self.names,
+            self.id_index,
+            self.columns,
+            at,
+            self.now,
+        )))
+    }
+
+    /// The last row's fields as read, for the rejects file.
+    fn fields(&self) -> Vec<String> {
+        self.record
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect()
+    }
 }
 
 async fn upsert(

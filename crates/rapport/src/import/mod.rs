@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use customers::{CustomerColumns, CustomerImportReport, import_customers};
+pub use customers::{CustomerColumns, CustomerImportReport, check_customers, import_customers};
 pub use load::{TransactionImportReport, check_transactions, import_transactions};
 pub use parse::DateParser;
 pub use reader::{DEFAULT_MAX_QUOTED, Delimiter, Layout, ReadError, RecordReader};
