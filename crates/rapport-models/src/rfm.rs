@@ -100,20 +100,28 @@ impl Segment {
     /// The segment told with the customer's P(alive), so a row never says two contradicting
     /// things: quintiles rank a customer against everyone, P(alive) against their own habits.
     /// A customer likely gone (P(alive) below 0.5) is never in a thriving segment: a frequent
-    /// buyer becomes "at risk", others "about to sleep". A customer almost surely active (above
-    /// 0.9) is never "lost" or "hibernating": their silence is a pause, so "about to sleep" or,
-    /// for a frequent buyer, "needs attention".
+    /// buyer becomes "at risk", others "about to sleep", or "hibernating" ("lost" after a single
+    /// purchase) once the chance is below 0.2. A customer almost surely active (above 0.9) is
+    /// never "lost" or "hibernating": their silence is a pause, so "about to sleep" or, for a
+    /// frequent buyer, "needs attention".
     pub fn consistent_with(self, p_alive: f64, frequency_score: u8) -> Segment {
         let frequent = frequency_score >= 3;
+        let thriving = matches!(
+            self,
+            Segment::Champions
+                | Segment::Loyal
+                | Segment::NeedsAttention
+                | Segment::PotentialLoyalist
+                | Segment::New
+                | Segment::Promising
+                | Segment::AboutToSleep
+        );
         match self {
-            Segment::Champions | Segment::Loyal | Segment::NeedsAttention if p_alive < 0.5 => {
-                if frequent {
-                    Segment::AtRisk
-                } else {
-                    Segment::AboutToSleep
-                }
-            }
-            Segment::PotentialLoyalist | Segment::New | Segment::Promising if p_alive < 0.5 => Segment::AboutToSleep,
+            _ if thriving && p_alive < 0.5 && frequent => Segment::AtRisk,
+            _ if thriving && p_alive < 0.2 && frequency_score <= 1 => Segment::Lost,
+            _ if thriving && p_alive < 0.2 => Segment::Hibernating,
+            Segment::AboutToSleep => self,
+            _ if thriving && p_alive < 0.5 => Segment::AboutToSleep,
             Segment::Lost | Segment::Hibernating if p_alive > 0.9 => {
                 if frequent {
                     Segment::NeedsAttention
@@ -219,5 +227,8 @@ mod tests {
         assert_eq!(Segment::Lost.consistent_with(0.2, 1), Segment::Lost);
         assert_eq!(Segment::Champions.consistent_with(0.3, 5), Segment::AtRisk);
         assert_eq!(Segment::Lost.consistent_with(0.95, 1), Segment::AboutToSleep);
+        assert_eq!(Segment::AboutToSleep.consistent_with(0.05, 1), Segment::Lost);
+        assert_eq!(Segment::Promising.consistent_with(0.3, 1), Segment::AboutToSleep);
+        assert_eq!(Segment::Loyal.consistent_with(0.1, 4), Segment::AtRisk);
     }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::Output;
 use super::import::{LayoutArgs, TransactionColumnArgs};
+use super::output::count;
 
 /// `rapport analyze`.
 #[derive(Debug, Args)]
@@ -163,17 +164,17 @@ pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, all_scores: &str, 
     out.line(&format!("{}.", capitalised(&a.choice.reason)))?;
     match (&a.method, a.log_likelihood) {
         (Method::Gaps { rule }, _) => out.line(&format!(
-            "gaps rule on {} customers (calibration ending {}): {} gaps between purchase days, median {:.0} days",
-            a.customers,
+            "gaps rule on {} (calibration ending {}): {} between purchase days, median {:.0} days",
+            count(a.customers, "customer"),
             a.calibration_end,
-            rule.gaps,
+            count(rule.gaps, "gap"),
             rule.median()
         ))?,
         (Method::Model { .. }, log_likelihood) => {
             out.line(&format!(
-                "{} fitted on {} customers ({unit}, calibration ending {}): log-likelihood {:.2}, {} iterations",
+                "{} fitted on {} ({unit}, calibration ending {}): log-likelihood {:.2}, {} iterations",
                 a.model,
-                a.customers,
+                count(a.customers, "customer"),
                 a.calibration_end,
                 log_likelihood.unwrap_or(f64::NAN),
                 a.iterations
@@ -183,7 +184,8 @@ pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, all_scores: &str, 
     }
     match (&a.gamma_gamma, &a.gamma_gamma_error) {
         (Some(gg), _) => {
-            out.line(&format!("gamma-gamma spend model on {} repeat buyers:", gg.customers))?;
+            let buyers = count(gg.customers.round() as u64, "repeat buyer");
+            out.line(&format!("gamma-gamma spend model on {buyers}:"))?;
             print_params(
                 &serde_json::to_value(gg.params)?,
                 &serde_json::to_value(gg.std_errors)?,
@@ -214,8 +216,8 @@ pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, all_scores: &str, 
     out.line(&format!("mean 12-month customer value {:.2}", a.mean_clv))?;
     match scores {
         Some(path) => out.line(&format!(
-            "scores of {} customers written to {}",
-            a.rows.len(),
+            "scores of {} written to {}",
+            count(a.rows.len() as u64, "customer"),
             path.display()
         )),
         None => {

@@ -9,6 +9,7 @@ use rapport::store::open;
 
 use super::Output;
 use super::analyze::{ModelArgs, print_analysis};
+use super::output::count;
 
 /// `rapport fit`.
 #[derive(Debug, Args)]
@@ -78,13 +79,18 @@ pub async fn score(db: &str, args: ScoreArgs, out: Output) -> anyhow::Result<()>
         return out.json(&report);
     }
     out.line(&format!(
-        "scored {} customers with {} (model version {}) as of {}: {} likely still active (P(alive) above 0.5)",
-        report.customers, report.model, report.version, report.as_of, report.likely_active
+        "scored {} with {} (model version {}) as of {}: {} likely still active (P(alive) above 0.5)",
+        count(report.customers as u64, "customer"),
+        report.model,
+        report.version,
+        report.as_of,
+        report.likely_active
     ))?;
     if report.days_since_data > 30 {
         out.line(&format!(
-            "the data end on {}, {} days before: everyone has been silent at least that long",
-            report.data_ends, report.days_since_data
+            "the data end on {}, {} before: everyone has been silent at least that long",
+            report.data_ends,
+            count(report.days_since_data as u64, "day")
         ))?;
     }
     if let Some(path) = &args.out {
