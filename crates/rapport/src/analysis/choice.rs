@@ -2,7 +2,9 @@
 //! ones the data do not identify, keep the best of the rest by likelihood, or fall back to the
 //! business's own gaps between purchases, saying why in one sentence each.
 
-use rapport_models::{CustomerSummary, Fit, FitError, FitOptions, FittedModel, Histories, ModelKind, fit_model};
+use rapport_models::{
+    CustomerSummary, Fit, FitError, FitOptions, FittedModel, Histories, ModelKind, evaluate_holdout, fit_model,
+};
 use serde::Serialize;
 
 /// Fewest customers the models are fitted to: below this a fit's parameters wander (the
@@ -13,6 +15,25 @@ pub const MIN_REPEAT_BUYERS: usize = 100;
 /// Largest standard error accepted, as a multiple of its estimate: beyond it the data do not
 /// pin the parameter down, whatever the optimiser reports.
 const MAX_RELATIVE_ERROR: f64 = 3.0;
+
+/// Fewest repeat purchases a hold-out period must hold before a model's forecast of it is judged:
+/// fewer, and chance alone moves the count by a third.
+pub const MIN_HOLDOUT_PURCHASES: f64 = 100.0;
+/// How far a model's forecast of the hold-out period may miss the repeat purchases made, as a share
+/// of them, before it is refused.
+const MAX_HOLDOUT_MISS: f64 = 0.5;
+
+/// The last weeks of the data set aside: customers summarised up to the period's start, with what
+/// they bought in it, to test each candidate's forecast.
+#[derive(Debug, Clone)]
+pub struct Holdout {
+    /// Summaries up to the start of the period, with `holdout_frequency` filled.
+    pub summaries: Vec<CustomerSummary>,
+    /// The period's length, in the model's unit.
+    pub length: f64,
+    /// The period as people read it, e.g. "the 13 weeks after 2026-09-06".
+    pub described: String,
+}
 
 /// Which purchase model a user asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +86,9 @@ pub struct Verdict {
     pub fit: Option<Fit<FittedModel>>,
 }
 
-/// Fits the candidates of `choice` to the summaries and keeps the best identified one.
-pub fn choose(choice: ModelChoice, summaries: &[CustomerSummary]) -> Verdict {
+/// Fits the candidates of `choice` to the summaries and keeps the best identified one whose
+/// forecast of the hold-out period (when there is one) is near what was bought.
+pub fn choose(choice: ModelChoice, summaries: &[CustomerSummary], holdout: Option<&Holdout>) -> Verdict {
     let candidates = choice.candidates();
     if candidates.is_empty() {
         return Verdict {
@@ -105,7 +127,8 @@ pub fn choose(choice: ModelChoice, summaries: &[CustomerSummary]) -> Verdict {
     for kind in candidates {
         let fitted = fit_model(kind, &histories, &FitOptions::default())
             .map_err(|e| plain(&e))
-            .and_then(|fit| identified(&fit).map(|()| fit));
+            .and_then(|fit| identified(&fit).map(|()| fit))
+            .and_then(|fit| forecasts(kind, holdout).map(|()| fit));
         match fitted {
             Ok(fit) if best.as_ref().is_none_or(|b| fit.log_likelihood > b.log_likelihood) => best = Some(fit),
             Ok(_) => {}
@@ -150,6 +173,24 @@ fn identified(fit: &Fit<FittedModel>) -> Result<(), String> {
                 "its parameter {name} is {value:.4} ± {error:.4}: the data cannot pin it down"
             ));
         }
+    }
+    Ok(())
+}
+
+/// Refuses a model that, fitted on the data before the hold-out period, misses the repeat
+/// purchases made in it by more than half. Without a hold-out period (too little data) it passes.
+fn forecasts(kind: ModelKind, holdout: Option<&Holdout>) -> Result<(), String> {
+    let Some(holdout) = holdout else { return Ok(()) };
+    let fit = Histories::from_summaries(&holdout.summaries)
+        .and_then(|h| fit_model(kind, &h, &FitOptions::default()))
+        .map_err(|e| format!("fitted on the data before {}, {}", holdout.described, plain(&e)))?;
+    let report = evaluate_holdout(&fit.params, &holdout.summaries, holdout.length, 7);
+    let (predicted, actual) = (report.predicted_total, report.actual_total);
+    if actual >= MIN_HOLDOUT_PURCHASES && (predicted - actual).abs() > MAX_HOLDOUT_MISS * actual {
+        return Err(format!(
+            "fitted on the data before {}, it forecast {predicted:.0} repeat purchases in it, and {actual:.0} were made",
+            holdout.described
+        ));
     }
     Ok(())
 }
@@ -209,7 +250,7 @@ mod tests {
                 holdout_frequency: 0,
             })
             .collect();
-        let verdict = choose(ModelChoice::Only(ModelKind::BgNbd), &summaries);
+        let verdict = choose(ModelChoice::Only(ModelKind::BgNbd), &summaries, None);
         assert!(verdict.fit.is_none());
         assert_eq!(
             verdict.refused,
@@ -217,5 +258,78 @@ mod tests {
                 "60 customers and 40 repeat buyers are too few to fit BG/NBD: a model needs about 300 customers and 100 repeat buyers"
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod holdout_tests {
+    use rand::SeedableRng;
+    use rapport_models::{BgNbdParams, simulate::simulate_bgnbd_histories};
+
+    use super::*;
+
+    /// Customers drawn from BG/NBD with the CDNOW parameters, summarised before a 13-week period in
+    /// which each bought `bought` times.
+    fn holdout(bought: u32) -> Holdout {
+        let params = BgNbdParams {
+            r: 0.243,
+            alpha: 4.414,
+            a: 0.793,
+            b: 2.426,
+        };
+        let ages: Vec<f64> = (0..2_000).map(|i| 26.0 + f64::from(i % 13)).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let summaries = simulate_bgnbd_histories(&params, &ages, &mut rng)
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| CustomerSummary {
+                customer: i as u32,
+                frequency: h.frequency,
+                recency: h.recency,
+                age: h.age,
+                monetary: 10.0,
+                total_spend: 10.0,
+                holdout_frequency: if h.frequency > 0 { bought } else { 0 },
+            })
+            .collect();
+        Holdout {
+            summaries,
+            length: 13.0,
+            described: "the 13 weeks after 2026-09-06".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_model_whose_forecast_misses_the_hold_out_period_by_far_is_refused_saying_by_how_much() {
+        let reason = forecasts(ModelKind::BgNbd, Some(&holdout(20))).unwrap_err();
+        assert!(
+            reason.starts_with("fitted on the data before the 13 weeks after 2026-09-06, it forecast"),
+            "{reason}"
+        );
+        assert!(reason.contains("were made"), "{reason}");
+    }
+
+    #[test]
+    fn a_model_that_forecasts_the_hold_out_period_passes() {
+        let mut near = holdout(0);
+        let expected: f64 = {
+            let fit = fit_model(
+                ModelKind::BgNbd,
+                &Histories::from_summaries(&near.summaries).unwrap(),
+                &FitOptions::default(),
+            )
+            .unwrap();
+            evaluate_holdout(&fit.params, &near.summaries, 13.0, 7).predicted_total
+        };
+        // Spread the forecast's own total over the repeat buyers: the period went as forecast.
+        let buyers: Vec<usize> = (0..near.summaries.len())
+            .filter(|i| near.summaries[*i].frequency > 0)
+            .collect();
+        for (n, i) in buyers.iter().enumerate() {
+            near.summaries[*i].holdout_frequency =
+                u32::from((n as f64) < expected % buyers.len() as f64) + (expected as usize / buyers.len()) as u32;
+        }
+        assert_eq!(forecasts(ModelKind::BgNbd, Some(&near)), Ok(()));
+        assert_eq!(forecasts(ModelKind::BgNbd, None), Ok(()));
     }
 }

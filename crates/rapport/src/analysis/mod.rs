@@ -16,7 +16,7 @@ pub use crate::purchase_log::{CompactId, CustomerIndex, PurchaseLog};
 
 mod choice;
 
-pub use choice::{MIN_CUSTOMERS, MIN_REPEAT_BUYERS, ModelChoice, Verdict, label};
+pub use choice::{Holdout, MIN_CUSTOMERS, MIN_REPEAT_BUYERS, ModelChoice, Verdict, label};
 
 /// Calibration frequency groups shown in the holdout comparison (the last one pools the rest).
 const HOLDOUT_TOP_GROUP: u32 = 7;
@@ -228,7 +228,9 @@ pub fn analyze(mut log: PurchaseLog, options: &AnalysisOptions) -> Result<Analys
         return Err(AnalysisError::NoData(options.calibration_end));
     }
     let started = Instant::now();
-    let choice = choice::choose(options.model, &summaries);
+    let holdout = check_period(&log, &summary_options);
+    let choice = choice::choose(options.model, &summaries, holdout.as_ref());
+    drop(holdout);
     timings.fit_s = started.elapsed().as_secs_f64();
     let (method, fit, spend_fit) = match &choice.fit {
         Some(fit) => {
@@ -309,6 +311,34 @@ pub fn analyze(mut log: PurchaseLog, options: &AnalysisOptions) -> Result<Analys
         method,
         max_age: summaries.iter().map(|c| c.age).fold(0.0, f64::max),
         p95_frequency: percentile_frequency(&summaries, 0.95),
+    })
+}
+
+/// Weeks set aside at the end of the calibration period to test each candidate's forecast.
+const CHECK_WEEKS: i32 = 13;
+
+/// The last 13 weeks of the calibration period as a hold-out check, when the data before them
+/// span at least three times as long and the period holds enough repeat purchases to judge by.
+fn check_period(log: &PurchaseLog, options: &SummaryOptions) -> Option<Holdout> {
+    let first = log.purchases.iter().map(|p| p.day).min()?;
+    let start = options.calibration_end - CHECK_WEEKS * 7;
+    if start - first < 3 * CHECK_WEEKS * 7 {
+        return None;
+    }
+    let split = SummaryOptions {
+        calibration_end: start,
+        holdout_end: Some(options.calibration_end),
+        unit: options.unit,
+    };
+    let summaries = summarize(&log.purchases, &split);
+    let made: u64 = summaries.iter().map(|s| u64::from(s.holdout_frequency)).sum();
+    (made as f64 >= choice::MIN_HOLDOUT_PURCHASES).then(|| Holdout {
+        length: split.holdout_length(),
+        described: format!(
+            "the {CHECK_WEEKS} weeks after {}",
+            crate::domain::state::format_day(i64::from(start))
+        ),
+        summaries,
     })
 }
 
