@@ -159,9 +159,10 @@ pub async fn score_store_rows(
     let model = method.name();
     let (log, last_day) = load_log(store).await?;
     let today = day_of(chrono::Utc::now().timestamp());
+    // Events may be dated up to a day ahead (clocks drift): today then means the data's last day.
     let as_of = settings
         .as_of
-        .map_or(today, |d| day_of(crate::domain::state::midnight(d)));
+        .map_or(today.max(last_day), |d| day_of(crate::domain::state::midnight(d)));
     anyhow::ensure!(
         as_of >= last_day,
         "cannot score as of {}: the data run to {} (score as of that day or later)",
