@@ -4,6 +4,7 @@ pub mod access;
 pub mod event;
 pub mod funnel;
 pub mod rules;
+pub mod score;
 pub mod stage;
 pub mod state;
 pub mod types;

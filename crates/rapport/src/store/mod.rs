@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::analysis::ScoreRow;
 use crate::domain::funnel::FunnelRow;
+use crate::domain::score::ScoreRow;
 use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, CustomerState, ExternalId, Role, Stage, StoredEvent};
 

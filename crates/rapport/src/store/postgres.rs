@@ -300,12 +300,12 @@ impl WriteTx for PgTx {
         &mut self,
         fit_id: i64,
         scored_at: i64,
-        rows: &[crate::analysis::ScoreRow],
+        rows: &[crate::domain::score::ScoreRow],
     ) -> StoreResult<()> {
         let columns = SCORE_COLUMNS.join(", ");
         for chunk in rows.chunks(CHUNK) {
-            let f = |g: fn(&crate::analysis::ScoreRow) -> f64| chunk.iter().map(g).collect::<Vec<_>>();
-            let i = |g: fn(&crate::analysis::ScoreRow) -> i64| chunk.iter().map(g).collect::<Vec<_>>();
+            let f = |g: fn(&crate::domain::score::ScoreRow) -> f64| chunk.iter().map(g).collect::<Vec<_>>();
+            let i = |g: fn(&crate::domain::score::ScoreRow) -> i64| chunk.iter().map(g).collect::<Vec<_>>();
             sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO customer_scores (customer_id, fit_id, scored_at, {columns}) \
                  SELECT c.id, $1, $2, u.frequency, u.recency, u.age, u.monetary_value, u.p_alive, u.e90, u.e365, \

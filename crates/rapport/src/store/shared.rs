@@ -236,7 +236,7 @@ macro_rules! shared_queries {
         async fn score_of<'e>(
             ex: impl sqlx::Executor<'e, Database = $db>,
             customer: CustomerId,
-        ) -> StoreResult<Option<crate::analysis::ScoreRow>> {
+        ) -> StoreResult<Option<crate::domain::score::ScoreRow>> {
             let row = sqlx::query(
                 "SELECT c.external_id, s.frequency, s.recency, s.age, s.monetary_value, s.p_alive, s.expected_purchases_90d, s.expected_purchases_365d, s.expected_spend, \
                  s.clv_12m, s.rfm_recency, s.rfm_frequency, s.rfm_monetary, s.segment, \
@@ -249,7 +249,7 @@ macro_rules! shared_queries {
             let Some(row) = row else { return Ok(None) };
             let segment: String = row.try_get(13)?;
             let quintile = |i: usize| -> StoreResult<u8> { Ok(row.try_get::<i64, _>(i)?.clamp(0, 5) as u8) };
-            Ok(Some(crate::analysis::ScoreRow {
+            Ok(Some(crate::domain::score::ScoreRow {
                 customer_id: row.try_get(0)?,
                 frequency: row.try_get::<i64, _>(1)?.max(0) as u32,
                 recency: row.try_get(2)?,
@@ -283,7 +283,7 @@ macro_rules! shared_queries {
                 Some(p_alive) => {
                     let quintile = |name: &str| -> StoreResult<u8> { Ok(row.try_get::<i64, _>(name)?.clamp(0, 5) as u8) };
                     let segment: String = row.try_get("sc_segment")?;
-                    Some(crate::analysis::ScoreRow {
+                    Some(crate::domain::score::ScoreRow {
                         customer_id: customer.external_id.clone(),
                         frequency: row.try_get::<i64, _>("sc_frequency")?.max(0) as u32,
                         recency: row.try_get("sc_recency")?,

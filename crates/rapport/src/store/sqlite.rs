@@ -256,7 +256,7 @@ impl WriteTx for SqliteTx {
         &mut self,
         fit_id: i64,
         scored_at: i64,
-        rows: &[crate::analysis::ScoreRow],
+        rows: &[crate::domain::score::ScoreRow],
     ) -> StoreResult<()> {
         let columns = SCORE_COLUMNS.join(", ");
         let values: Vec<String> = (1..=SCORE_COLUMNS.len()).map(|i| format!("value->>{i}")).collect();
@@ -321,7 +321,7 @@ fn events_json(rows: &[EventRow]) -> String {
     serde_json::to_string(&batch).expect("event rows serialize")
 }
 
-fn score_json(r: &crate::analysis::ScoreRow) -> serde_json::Value {
+fn score_json(r: &crate::domain::score::ScoreRow) -> serde_json::Value {
     json!([
         r.customer_id,
         r.frequency,

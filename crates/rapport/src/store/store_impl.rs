@@ -50,7 +50,7 @@ macro_rules! store_impl {
                 latest_fit(&self.pool).await
             }
 
-            async fn score(&self, customer: CustomerId) -> StoreResult<Option<crate::analysis::ScoreRow>> {
+            async fn score(&self, customer: CustomerId) -> StoreResult<Option<crate::domain::score::ScoreRow>> {
                 score_of(&self.pool, customer).await
             }
 

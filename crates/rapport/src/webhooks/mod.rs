@@ -3,6 +3,7 @@
 
 mod guard;
 pub mod payload;
+pub mod wire;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -56,7 +57,7 @@ impl Outbox {
         };
         let payload = serde_json::json!({
             "type": event_type,
-            "timestamp": crate::server::api::timestamp(self.now),
+            "timestamp": wire::timestamp(self.now),
             "data": data,
         });
         self.pending.push(OutboxMessage {

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
+use super::wire::{EventView, timestamp};
 use crate::domain::{Stage, StageChange, StoredEvent};
-use crate::server::api::{EventView, timestamp};
 use crate::store::{AtRiskRow, NewCustomer};
 
 /// `customer.created`: the profile as it was created.

@@ -9,6 +9,7 @@ mod contract;
 mod dashboard;
 mod defects;
 mod helpers;
+mod layers;
 mod radar;
 mod web;
 mod webhooks;

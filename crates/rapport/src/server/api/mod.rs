@@ -7,20 +7,13 @@ pub mod keys;
 pub mod reports;
 pub mod webhooks;
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::analysis::ScoreRow;
-use crate::domain::{EventKind, Money, Stage, StoredEvent};
+use crate::domain::{Money, Stage};
 use crate::store::{CustomerRecord, value_at_risk};
-
-/// Unix seconds as RFC 3339 (UTC).
-pub fn timestamp(seconds: i64) -> String {
-    DateTime::<Utc>::from_timestamp(seconds, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+pub use crate::webhooks::wire::{EventKindName, EventView, timestamp};
 
 /// A customer as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -141,127 +134,5 @@ impl From<ScoreRow> for ScoreView {
             expected_days_to_next_purchase: row.expected_days_to_next_purchase,
             explanation: row.explanation,
         }
-    }
-}
-
-/// The kinds of event the API shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKindName {
-    /// A purchase.
-    Purchase,
-    /// A conversation or contact.
-    Interaction,
-    /// A move between lifecycle stages.
-    StageChange,
-    /// A note by staff.
-    Note,
-    /// A referral that bought.
-    Referral,
-}
-
-/// An event as the API shows it: the fields of its kind are set, the others absent.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EventView {
-    /// Position in the log: later events have larger ids.
-    pub id: i64,
-    /// The business's id of the customer.
-    pub customer_id: String,
-    /// The idempotency key: a second event with this key is not stored.
-    pub event_key: String,
-    /// What kind of event.
-    pub kind: EventKindName,
-    /// When it happened.
-    pub occurred_at: String,
-    /// When Rapport recorded it.
-    pub recorded_at: String,
-    /// Purchases: the amount, a decimal string ("19.90").
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub amount: Option<String>,
-    /// Purchases: ISO 4217 currency code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
-    /// Purchases: the shop's order id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub order_id: Option<String>,
-    /// Purchases: number of items.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub quantity: Option<i64>,
-    /// Interactions: phone, email, visit, chat, ...
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-    /// Interactions: what was said or done.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// Notes: the text.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// Stage changes: the stage before.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from_stage: Option<Stage>,
-    /// Stage changes: the stage after.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to_stage: Option<Stage>,
-    /// Stage changes: why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Referrals: the business's id of the customer referred.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub referred: Option<String>,
-}
-
-impl EventView {
-    /// The view of a stored event of the customer with this business id.
-    pub fn new(event: StoredEvent, customer_id: &str) -> Self {
-        let mut view = Self {
-            id: event.id,
-            customer_id: customer_id.to_owned(),
-            event_key: event.key,
-            kind: EventKindName::Note,
-            occurred_at: timestamp(event.occurred_at),
-            recorded_at: timestamp(event.recorded_at),
-            amount: None,
-            currency: None,
-            order_id: None,
-            quantity: None,
-            channel: None,
-            note: None,
-            text: None,
-            from_stage: None,
-            to_stage: None,
-            reason: None,
-            referred: None,
-        };
-        match event.kind {
-            EventKind::Purchase {
-                amount,
-                currency,
-                order_id,
-                quantity,
-            } => {
-                view.kind = EventKindName::Purchase;
-                view.amount = Some(amount.to_string());
-                view.currency = Some(currency.as_str().to_owned());
-                view.order_id = order_id;
-                view.quantity = quantity;
-            }
-            EventKind::Interaction { channel, note } => {
-                view.kind = EventKindName::Interaction;
-                view.channel = Some(channel);
-                view.note = Some(note);
-            }
-            EventKind::StageChange { from, to, reason } => {
-                view.kind = EventKindName::StageChange;
-                view.from_stage = from;
-                view.to_stage = Some(to);
-                view.reason = Some(reason);
-            }
-            EventKind::Note { text } => view.text = Some(text),
-            EventKind::Referral { referred } => {
-                view.kind = EventKindName::Referral;
-                view.referred = Some(referred);
-            }
-        }
-        view
     }
 }
