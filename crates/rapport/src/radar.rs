@@ -16,6 +16,52 @@ use crate::store::{FitRecord, Store};
 use crate::webhooks::Outbox;
 use crate::webhooks::payload::AtRisk;
 
+/// Why the radar could not fit or score: the data's problems (the caller can fix them) apart from
+/// the store's faults (the operator's), so the API answers 422 for the first and 500 for the second.
+#[derive(Debug, thiserror::Error)]
+pub enum RadarError {
+    /// There is nothing to fit or score.
+    #[error("the database has no purchases yet: import some with `rapport import transactions`")]
+    NoPurchases,
+    /// Scoring needs a stored model version.
+    #[error("no model fitted yet: run `rapport fit` (or POST /api/v1/models/fits) first")]
+    NoModel,
+    /// The asked day is before the data end.
+    #[error("cannot score as of {as_of}: the data run to {data_ends} (score as of that day or later)")]
+    AsOfBeforeData {
+        /// The day asked for.
+        as_of: String,
+        /// The last purchase's day.
+        data_ends: String,
+    },
+    /// The data and dates given cannot be analysed (no purchases by the calibration end, ...).
+    #[error(transparent)]
+    Analysis(#[from] crate::analysis::AnalysisError),
+    /// A stored model version this release cannot read.
+    #[error("model version {0} cannot be read: fit again with `rapport fit`")]
+    UnreadableModel(i64),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The fitting thread failed, or a result could not be encoded: a fault of Rapport's own.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl RadarError {
+    /// Whether the caller's data or request is at fault (else the server is).
+    pub fn is_data_problem(&self) -> bool {
+        matches!(
+            self,
+            RadarError::NoPurchases | RadarError::NoModel | RadarError::AsOfBeforeData { .. } | RadarError::Analysis(_)
+        )
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> RadarError {
+    RadarError::Internal(error.to_string())
+}
+
 /// A model version stored before the gaps rule existed: a fitted model and its spend model.
 #[derive(Debug, Deserialize)]
 struct StoredModel {
@@ -66,7 +112,7 @@ pub struct ScoreReport {
 }
 
 /// Every stored purchase as a log for the models, and the day of the last one.
-async fn load_log(store: &Arc<dyn Store>) -> anyhow::Result<(PurchaseLog, i64)> {
+async fn load_log(store: &Arc<dyn Store>) -> Result<(PurchaseLog, i64), RadarError> {
     let mut log = PurchaseLog::default();
     let mut index = CustomerIndex::default();
     let mut last_day = i64::MIN;
@@ -74,20 +120,21 @@ async fn load_log(store: &Arc<dyn Store>) -> anyhow::Result<(PurchaseLog, i64)> 
         last_day = last_day.max(day_of(at));
         log.push(&mut index, &customer, day_of(at), cents as f64 / 100.0);
     }
-    anyhow::ensure!(
-        !log.purchases.is_empty(),
-        "the database has no purchases yet: import some with `rapport import transactions`"
-    );
+    if log.purchases.is_empty() {
+        return Err(RadarError::NoPurchases);
+    }
     Ok((log, last_day))
 }
 
 /// Fits a model to every stored purchase and stores it as a new version; returns the analysis
 /// (with the five most valuable customers' rows) and the version number.
-pub async fn fit_store(store: &Arc<dyn Store>, settings: FitSettings) -> anyhow::Result<(Analysis, i64)> {
+pub async fn fit_store(store: &Arc<dyn Store>, settings: FitSettings) -> Result<(Analysis, i64), RadarError> {
     let (log, last_day) = load_log(store).await?;
     let calibration_end = match settings.calibration_end {
         Some(date) => date,
-        None => format_day(last_day).parse()?,
+        None => chrono::DateTime::from_timestamp(last_day * 86_400, 0)
+            .map(|t| t.date_naive())
+            .ok_or_else(|| internal(format!("day {last_day} is not a date")))?,
     };
     let options = AnalysisOptions {
         calibration_end,
@@ -97,9 +144,11 @@ pub async fn fit_store(store: &Arc<dyn Store>, settings: FitSettings) -> anyhow:
         rows: Rows::MostValuable(5),
     };
     // Fitting is CPU work of up to a few seconds: keep it off the async workers.
-    let analysis = tokio::task::spawn_blocking(move || analyze(log, &options)).await??;
-    let mut summary = serde_json::to_value(&analysis)?;
-    summary["stored"] = serde_json::to_value(&analysis.method)?;
+    let analysis = tokio::task::spawn_blocking(move || analyze(log, &options))
+        .await
+        .map_err(internal)??;
+    let mut summary = serde_json::to_value(&analysis).map_err(internal)?;
+    summary["stored"] = serde_json::to_value(&analysis.method).map_err(internal)?;
     let record = FitRecord {
         id: 0,
         created_at: chrono::Utc::now().timestamp(),
@@ -136,7 +185,7 @@ impl Default for ScoreSettings {
 
 /// Scores every customer with the latest model version as of today (or `settings.as_of`), and
 /// announces the clients and partners who fell below the at-risk threshold (in the same transaction).
-pub async fn score_store(store: &Arc<dyn Store>, settings: ScoreSettings) -> anyhow::Result<ScoreReport> {
+pub async fn score_store(store: &Arc<dyn Store>, settings: ScoreSettings) -> Result<ScoreReport, RadarError> {
     Ok(score_store_rows(store, settings).await?.0)
 }
 
@@ -144,13 +193,9 @@ pub async fn score_store(store: &Arc<dyn Store>, settings: ScoreSettings) -> any
 pub async fn score_store_rows(
     store: &Arc<dyn Store>,
     settings: ScoreSettings,
-) -> anyhow::Result<(ScoreReport, Vec<crate::analysis::ScoreRow>)> {
-    let fit = store
-        .latest_fit()
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no model fitted yet: run `rapport fit` first"))?;
-    let method = stored_method(&fit.summary)
-        .ok_or_else(|| anyhow::anyhow!("model version {} cannot be read: fit again with `rapport fit`", fit.id))?;
+) -> Result<(ScoreReport, Vec<crate::analysis::ScoreRow>), RadarError> {
+    let fit = store.latest_fit().await?.ok_or(RadarError::NoModel)?;
+    let method = stored_method(&fit.summary).ok_or(RadarError::UnreadableModel(fit.id))?;
     let unit = if fit.time_unit == "day" {
         TimeUnit::Day
     } else {
@@ -163,12 +208,12 @@ pub async fn score_store_rows(
     let as_of = settings
         .as_of
         .map_or(today.max(last_day), |d| day_of(crate::domain::state::midnight(d)));
-    anyhow::ensure!(
-        as_of >= last_day,
-        "cannot score as of {}: the data run to {} (score as of that day or later)",
-        format_day(as_of),
-        format_day(last_day)
-    );
+    if as_of < last_day {
+        return Err(RadarError::AsOfBeforeData {
+            as_of: format_day(as_of),
+            data_ends: format_day(last_day),
+        });
+    }
     let rows = tokio::task::spawn_blocking(move || {
         let summaries = summarize(
             &log.purchases,
@@ -180,7 +225,8 @@ pub async fn score_store_rows(
         );
         score_rows(&method, &summaries, &log, unit, as_of as i32)
     })
-    .await?;
+    .await
+    .map_err(internal)?;
     let mut tx = store.begin().await?;
     let scored_at = chrono::Utc::now().timestamp();
     tx.save_scores(fit.id, scored_at, &rows).await?;

@@ -161,6 +161,27 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::server::writer::WriteError> for ApiError {
+    fn from(error: crate::server::writer::WriteError) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+impl From<crate::radar::RadarError> for ApiError {
+    fn from(error: crate::radar::RadarError) -> Self {
+        match error {
+            crate::radar::RadarError::Store(store) => store.into(),
+            problem @ (crate::radar::RadarError::NoModel | crate::radar::RadarError::AsOfBeforeData { .. }) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_score", problem.to_string())
+            }
+            problem if problem.is_data_problem() => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_fit", problem.to_string())
+            }
+            fault => ApiError::internal(fault),
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
@@ -234,3 +255,34 @@ pub struct ApiQuery<T>(pub T);
 #[derive(Debug, Clone, Copy, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::radar::RadarError;
+
+    #[test]
+    fn radar_errors_are_the_callers_422_or_the_servers_500() {
+        let status = |e: RadarError| ApiError::from(e);
+        let no_data = status(RadarError::NoPurchases);
+        assert_eq!(
+            (no_data.status, no_data.code),
+            (StatusCode::UNPROCESSABLE_ENTITY, "cannot_fit")
+        );
+        assert!(no_data.message.contains("no purchases yet"));
+        let no_model = status(RadarError::NoModel);
+        assert_eq!(
+            (no_model.status, no_model.code),
+            (StatusCode::UNPROCESSABLE_ENTITY, "cannot_score")
+        );
+        let fault = status(RadarError::Store(crate::store::StoreError::Corrupt(
+            "event 7: bad currency".into(),
+        )));
+        assert_eq!(fault.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            !fault.message.contains("bad currency"),
+            "a 500 never carries its cause: {}",
+            fault.message
+        );
+    }
+}

@@ -42,9 +42,24 @@ pub struct Outcome {
     pub conflict: bool,
 }
 
+/// Why a write stored nothing. Every one is the server's fault, never the request's: requests are
+/// validated before they are queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// The server is shutting down.
+    #[error("the event writer has stopped")]
+    Stopped,
+    /// Other writers kept the database busy through every retry.
+    #[error("the database stayed busy with other writers: {0}")]
+    Busy(String),
+    /// The store failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
 struct Job {
     events: Vec<Incoming>,
-    reply: oneshot::Sender<Result<Vec<Outcome>, String>>,
+    reply: oneshot::Sender<Result<Vec<Outcome>, WriteError>>,
 }
 
 /// The handle requests write through.
@@ -63,15 +78,13 @@ impl EventWriter {
 
     /// Writes events (all in one transaction with whatever else is queued) and says what became
     /// of each, in order. An error means none of them was stored.
-    pub async fn write(&self, events: Vec<Incoming>) -> Result<Vec<Outcome>, String> {
+    pub async fn write(&self, events: Vec<Incoming>) -> Result<Vec<Outcome>, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Job { events, reply })
             .await
-            .map_err(|_| "the event writer has stopped".to_owned())?;
-        answer
-            .await
-            .map_err(|_| "the event writer stopped before answering".to_owned())?
+            .map_err(|_| WriteError::Stopped)?;
+        answer.await.map_err(|_| WriteError::Stopped)?
     }
 }
 
@@ -111,9 +124,14 @@ async fn run(store: Arc<dyn Store>, metrics: Arc<Metrics>, mut jobs: mpsc::Recei
                 }
             }
             Err(error) => {
-                let message = error.to_string();
+                // One failure answers many requests; the store's error cannot be cloned, its text can.
+                let failure = if error.is_transient() {
+                    WriteError::Busy(error.to_string())
+                } else {
+                    WriteError::Failed(error.to_string())
+                };
                 for job in batch {
-                    let _ = job.reply.send(Err(message.clone()));
+                    let _ = job.reply.send(Err(failure.clone()));
                 }
             }
         }

@@ -240,7 +240,7 @@ fn fallback_key(principal: &Principal, idempotency: Option<&IdempotencyKey>, ind
 }
 
 async fn write(state: &AppState, events: Vec<Incoming>) -> Result<Vec<Outcome>, ApiError> {
-    state.writer.write(events).await.map_err(ApiError::internal)
+    Ok(state.writer.write(events).await?)
 }
 
 /// Record one event. 201 when stored; 200 with the stored event when its key was already there.

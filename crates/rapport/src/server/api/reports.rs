@@ -158,10 +158,8 @@ pub async fn fit(
         unit,
         model,
     };
-    // Too little data or a failed fit is the caller's data, not a server fault.
-    let (_, version) = fit_store(&state.store, settings)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_fit", format!("{e:#}")))?;
+    // Too little data is the caller's to fix (422); a store fault is the server's (500).
+    let (_, version) = fit_store(&state.store, settings).await?;
     let scoring = score_store(
         &state.store,
         ScoreSettings {
@@ -169,8 +167,7 @@ pub async fn fit(
             ..ScoreSettings::default()
         },
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.fit_seconds.observe(seconds);
     let record = state
@@ -194,17 +191,8 @@ pub async fn fit(
 #[utoipa::path(post, path = "/models/scores", tag = "models",
     responses((status = 200, body = ScoreReport), (status = 422, body = ErrorBody)))]
 pub async fn score(State(state): State<AppState>) -> Result<ApiJson<ScoreReport>, ApiError> {
-    if state.store.latest_fit().await?.is_none() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "cannot_score",
-            "no model fitted yet: POST /api/v1/models/fits fits one",
-        ));
-    }
     let started = Instant::now();
-    let report = score_store(&state.store, ScoreSettings::default())
-        .await
-        .map_err(ApiError::internal)?;
+    let report = score_store(&state.store, ScoreSettings::default()).await?;
     state.metrics.fit_seconds.observe(started.elapsed().as_secs_f64());
     Ok(ApiJson(report))
 }
