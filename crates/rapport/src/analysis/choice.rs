@@ -112,50 +112,124 @@ pub fn choose(choice: ModelChoice, summaries: &[CustomerSummary], holdout: Optio
             fit: None,
         };
     }
-    let histories = match Histories::from_summaries(summaries) {
-        Ok(histories) => histories,
-        Err(e) => {
-            return Verdict {
-                reason: fallback_reason(),
-                refused: vec![format!("{names} refused: {}", plain(&e))],
-                fit: None,
+    let sampled = (candidates.len() > 1 && customers > CHOICE_SAMPLE).then(|| sample(summaries, holdout));
+    let (best, refused, on_sample) = match &sampled {
+        // Many customers: the candidates compete on a sample, and only the winner is fitted to all.
+        Some((few, few_holdout)) => {
+            let (winner, refused) = trial(&candidates, few, few_holdout.as_ref());
+            let Some(winner) = winner else {
+                return fallback(refused);
             };
+            match fit_all(winner.params.kind(), summaries) {
+                Ok(fit) => (fit, refused, Some(few.len())),
+                Err(reason) => {
+                    let mut refused = refused;
+                    refused.push(format!("{} refused: {reason}", label(winner.params.kind())));
+                    return fallback(refused);
+                }
+            }
+        }
+        None => {
+            let (best, refused) = trial(&candidates, summaries, holdout);
+            match best {
+                Some(fit) => (fit, refused, None),
+                None => return fallback(refused),
+            }
         }
     };
-    let mut refused = Vec::new();
-    let mut best: Option<Fit<FittedModel>> = None;
-    for kind in candidates {
-        let fitted = fit_model(kind, &histories, &FitOptions::default())
-            .map_err(|e| plain(&e))
-            .and_then(|fit| identified(&fit).map(|()| fit))
-            .and_then(|fit| forecasts(kind, holdout).map(|()| fit));
-        match fitted {
-            Ok(fit) if best.as_ref().is_none_or(|b| fit.log_likelihood > b.log_likelihood) => best = Some(fit),
-            Ok(_) => {}
-            Err(reason) => refused.push(format!("{} refused: {reason}", label(kind))),
-        }
-    }
-    let Some(fit) = best else {
-        return Verdict {
-            reason: fallback_reason(),
-            refused,
-            fit: None,
-        };
-    };
+    let fit = best;
     let kind = fit.params.kind();
-    let reason = match choice {
-        ModelChoice::Auto if refused.is_empty() => format!(
+    let reason = match (choice, on_sample) {
+        (ModelChoice::Auto, Some(n)) if refused.is_empty() => format!(
+            "{} fits these purchases better than the other candidate (compared on a sample of {n} customers); both are identified",
+            label(kind)
+        ),
+        (ModelChoice::Auto, None) if refused.is_empty() => format!(
             "{} fits these purchases better than the other candidate (log-likelihood {:.1}); both are identified",
             label(kind),
             fit.log_likelihood
         ),
-        ModelChoice::Auto => format!("{} is the candidate the data identify", label(kind)),
+        (ModelChoice::Auto, Some(n)) => format!(
+            "{} is the candidate the data identify (compared on a sample of {n} customers)",
+            label(kind)
+        ),
+        (ModelChoice::Auto, None) => format!("{} is the candidate the data identify", label(kind)),
         _ => format!("{} as asked; the data identify its parameters", label(kind)),
     };
     Verdict {
         reason,
         refused,
         fit: Some(fit),
+    }
+}
+
+/// Optimiser iterations a candidate gets in the comparison: the models that fit converge in a few
+/// dozen, and one that does not would otherwise search for minutes before it is refused.
+const TRIAL_ITERATIONS: u64 = 100;
+
+/// Customers the candidates are compared on when there are more: the comparison needs far fewer
+/// than the fit of the winner, and Pareto/NBD takes tens of seconds on a million.
+const CHOICE_SAMPLE: usize = 5_000;
+
+/// Fits each candidate, refusing those the data do not identify or whose forecast of the
+/// hold-out period misses; the one with the highest likelihood, and why the others were refused.
+fn trial(
+    candidates: &[ModelKind],
+    summaries: &[CustomerSummary],
+    holdout: Option<&Holdout>,
+) -> (Option<Fit<FittedModel>>, Vec<String>) {
+    let mut refused = Vec::new();
+    let histories = match Histories::from_summaries(summaries) {
+        Ok(histories) => histories,
+        Err(e) => {
+            let names = candidates.iter().map(|k| label(*k)).collect::<Vec<_>>().join(" or ");
+            return (None, vec![format!("{names} refused: {}", plain(&e))]);
+        }
+    };
+    let mut best: Option<Fit<FittedModel>> = None;
+    let options = FitOptions {
+        max_iterations: TRIAL_ITERATIONS,
+        ..FitOptions::default()
+    };
+    for &kind in candidates {
+        let fitted = fit_model(kind, &histories, &options)
+            .map_err(|e| plain(&e))
+            .and_then(|fit| identified(&fit).map(|()| fit))
+            .and_then(|fit| forecasts(kind, holdout, &options).map(|()| fit));
+        match fitted {
+            Ok(fit) if best.as_ref().is_none_or(|b| fit.log_likelihood > b.log_likelihood) => best = Some(fit),
+            Ok(_) => {}
+            Err(reason) => refused.push(format!("{} refused: {reason}", label(kind))),
+        }
+    }
+    (best, refused)
+}
+
+/// The chosen model fitted to every customer, still identified.
+fn fit_all(kind: ModelKind, summaries: &[CustomerSummary]) -> Result<Fit<FittedModel>, String> {
+    let histories = Histories::from_summaries(summaries).map_err(|e| plain(&e))?;
+    let fit = fit_model(kind, &histories, &FitOptions::default()).map_err(|e| plain(&e))?;
+    identified(&fit).map(|()| fit)
+}
+
+/// Every k-th customer (by index, the same in the hold-out summaries), about `CHOICE_SAMPLE` of them.
+fn sample(summaries: &[CustomerSummary], holdout: Option<&Holdout>) -> (Vec<CustomerSummary>, Option<Holdout>) {
+    let stride = summaries.len().div_ceil(CHOICE_SAMPLE) as u32;
+    let keep = |s: &&CustomerSummary| s.customer.is_multiple_of(stride);
+    let few = summaries.iter().filter(keep).copied().collect();
+    let few_holdout = holdout.map(|h| Holdout {
+        summaries: h.summaries.iter().filter(keep).copied().collect(),
+        length: h.length,
+        described: h.described.clone(),
+    });
+    (few, few_holdout)
+}
+
+fn fallback(refused: Vec<String>) -> Verdict {
+    Verdict {
+        reason: fallback_reason(),
+        refused,
+        fit: None,
     }
 }
 
@@ -179,10 +253,10 @@ fn identified(fit: &Fit<FittedModel>) -> Result<(), String> {
 
 /// Refuses a model that, fitted on the data before the hold-out period, misses the repeat
 /// purchases made in it by more than half. Without a hold-out period (too little data) it passes.
-fn forecasts(kind: ModelKind, holdout: Option<&Holdout>) -> Result<(), String> {
+fn forecasts(kind: ModelKind, holdout: Option<&Holdout>, options: &FitOptions) -> Result<(), String> {
     let Some(holdout) = holdout else { return Ok(()) };
     let fit = Histories::from_summaries(&holdout.summaries)
-        .and_then(|h| fit_model(kind, &h, &FitOptions::default()))
+        .and_then(|h| fit_model(kind, &h, options))
         .map_err(|e| format!("fitted on the data before {}, {}", holdout.described, plain(&e)))?;
     let report = evaluate_holdout(&fit.params, &holdout.summaries, holdout.length, 7);
     let (predicted, actual) = (report.predicted_total, report.actual_total);
@@ -301,12 +375,32 @@ mod holdout_tests {
 
     #[test]
     fn a_model_whose_forecast_misses_the_hold_out_period_by_far_is_refused_saying_by_how_much() {
-        let reason = forecasts(ModelKind::BgNbd, Some(&holdout(20))).unwrap_err();
+        let reason = forecasts(ModelKind::BgNbd, Some(&holdout(20)), &FitOptions::default()).unwrap_err();
         assert!(
             reason.starts_with("fitted on the data before the 13 weeks after 2026-09-06, it forecast"),
             "{reason}"
         );
         assert!(reason.contains("were made"), "{reason}");
+    }
+
+    #[test]
+    fn with_many_customers_the_candidates_compete_on_a_sample_and_the_winner_fits_everyone() {
+        let mut many = holdout(0).summaries;
+        let more: Vec<CustomerSummary> = many
+            .iter()
+            .cycle()
+            .take(12_000)
+            .enumerate()
+            .map(|(i, s)| CustomerSummary {
+                customer: i as u32,
+                ..*s
+            })
+            .collect();
+        many = more;
+        let verdict = choose(ModelChoice::Auto, &many, None);
+        let fit = verdict.fit.clone().expect("a model");
+        assert_eq!(fit.customers, 12_000.0, "the winner is fitted to every customer");
+        assert!(verdict.reason.contains("a sample of 4000 customers"), "{verdict:?}");
     }
 
     #[test]
@@ -329,7 +423,7 @@ mod holdout_tests {
             near.summaries[*i].holdout_frequency =
                 u32::from((n as f64) < expected % buyers.len() as f64) + (expected as usize / buyers.len()) as u32;
         }
-        assert_eq!(forecasts(ModelKind::BgNbd, Some(&near)), Ok(()));
-        assert_eq!(forecasts(ModelKind::BgNbd, None), Ok(()));
+        assert_eq!(forecasts(ModelKind::BgNbd, Some(&near), &FitOptions::default()), Ok(()));
+        assert_eq!(forecasts(ModelKind::BgNbd, None, &FitOptions::default()), Ok(()));
     }
 }
