@@ -6,7 +6,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use rapport_models::{
     ClvOptions, CustomerModel, CustomerScore, CustomerSummary, Fit, FitOptions, FittedModel, GammaGammaParams, GapRule,
-    HoldoutReport, ModelKind, PurchaseDays, SpendData, SummaryOptions, TimeUnit, evaluate_holdout, explain,
+    HoldoutReport, ModelKind, PurchaseDays, RfmScore, SpendData, SummaryOptions, TimeUnit, evaluate_holdout, explain,
     fit_gamma_gamma, purchase_days, rfm_scores, score_customers, summarize,
 };
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,7 @@ pub struct AnalysisOptions {
 }
 
 /// Which customers an analysis writes rows for (each with its explanation sentence).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rows {
     /// Every customer, for a scores file or the store.
     All,
@@ -46,6 +46,9 @@ pub enum Rows {
     MostValuable(usize),
     /// None: only the fitted models and totals are wanted.
     None,
+    /// Every customer, written as CSV to this file as they are made (two threads, a chunk at a
+    /// time), never all held at once.
+    Write(std::path::PathBuf),
 }
 
 /// Seconds spent in each stage, for `--timings` and benchmarks.
@@ -157,6 +160,9 @@ pub enum AnalysisError {
         /// Holdout end.
         holdout: NaiveDate,
     },
+    /// The scores file could not be written.
+    #[error("cannot write the scores: {0}")]
+    Write(String),
 }
 
 /// The command-line name of a model kind.
@@ -228,12 +234,20 @@ pub fn analyze(mut log: PurchaseLog, options: &AnalysisOptions) -> Result<Analys
     timings.scoring_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let mean_clv = scores.iter().map(|s| s.clv).sum::<f64>() / scores.len() as f64;
-    let which: Vec<usize> = match options.rows {
+    let which: Vec<usize> = match &options.rows {
         Rows::All => (0..scores.len()).collect(),
-        Rows::MostValuable(n) => most_valuable(&scores, n),
-        Rows::None => Vec::new(),
+        Rows::MostValuable(n) => most_valuable(&scores, *n),
+        Rows::None | Rows::Write(_) => Vec::new(),
     };
-    let rows = scorer.rows(&scores, &which);
+    let rfm = if which.is_empty() && !matches!(options.rows, Rows::Write(_)) {
+        Vec::new()
+    } else {
+        rfm_scores(&summaries)
+    };
+    let rows = scorer.rows(&scores, &rfm, &which);
+    if let Rows::Write(path) = &options.rows {
+        scorer.write(&scores, &rfm, path)?;
+    }
     let holdout = match (&method, options.holdout_end) {
         (Method::Model { fitted, .. }, Some(_)) => Some(evaluate_holdout(
             fitted,
@@ -317,7 +331,7 @@ pub fn score_rows(
     let scorer = Scorer::new(method, summaries, log, unit, as_of);
     let scores = scorer.scores();
     let everyone: Vec<usize> = (0..summaries.len()).collect();
-    scorer.rows(&scores, &everyone)
+    scorer.rows(&scores, &rfm_scores(summaries), &everyone)
 }
 
 /// Everything scoring needs, for either method.
@@ -384,11 +398,45 @@ impl<'a> Scorer<'a> {
     }
 
     /// Rows for the customers at the given indices of `summaries` (and the parallel `scores`).
-    fn rows(&self, scores: &[CustomerScore], which: &[usize]) -> Vec<ScoreRow> {
+    /// Writes every customer's row as CSV to `path`: chunks of customers made into text on two
+    /// threads and written in order, so memory holds two chunks, not every row.
+    fn write(&self, scores: &[CustomerScore], rfm: &[RfmScore], path: &std::path::Path) -> Result<(), AnalysisError> {
+        // At least eight chunks, so both threads stay busy, of at most 50,000 rows each.
+        let chunk = (scores.len() / 8).clamp(1_000, 50_000);
+        let io = |e: std::io::Error| AnalysisError::Write(format!("{}: {e}", path.display()));
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(io)?);
+        let chunks: Vec<Vec<usize>> = (0..scores.len())
+            .collect::<Vec<_>>()
+            .chunks(chunk)
+            .map(<[usize]>::to_vec)
+            .collect();
+        let text = |n: usize| -> Result<Vec<u8>, String> {
+            let mut out = csv::WriterBuilder::new().has_headers(n == 0).from_writer(Vec::new());
+            for row in self.rows(scores, rfm, &chunks[n]) {
+                out.serialize(row).map_err(|e| e.to_string())?;
+            }
+            out.into_inner().map_err(|e| e.to_string())
+        };
+        for pair in (0..chunks.len()).collect::<Vec<_>>().chunks(2) {
+            let (first, second) = std::thread::scope(|scope| {
+                let second = pair.get(1).map(|n| scope.spawn(move || text(*n)));
+                (
+                    text(pair[0]),
+                    second.map(|h| h.join().map_err(|_| "a writing thread failed".to_owned())),
+                )
+            });
+            for part in std::iter::once(first).chain(second.map(|r| r.and_then(|x| x))) {
+                let bytes = part.map_err(AnalysisError::Write)?;
+                std::io::Write::write_all(&mut file, &bytes).map_err(io)?;
+            }
+        }
+        std::io::Write::flush(&mut file).map_err(io)
+    }
+
+    fn rows(&self, scores: &[CustomerScore], rfm: &[RfmScore], which: &[usize]) -> Vec<ScoreRow> {
         if which.is_empty() {
             return Vec::new();
         }
-        let rfm = rfm_scores(self.summaries);
         let (t90, t365) = (90.0 / self.unit.days(), 365.0 / self.unit.days());
         which
             .iter()

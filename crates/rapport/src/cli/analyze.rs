@@ -88,16 +88,13 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
         unit: args.model.time_unit,
         model: args.model.model,
         rows: match (&args.out, args.json) {
-            (Some(_), _) => Rows::All,
+            (Some(path), _) => Rows::Write(path.clone()),
             (None, false) => Rows::MostValuable(5),
             (None, true) => Rows::None,
         },
     };
     let mut analysis = analyze(log, &options)?;
     analysis.timings.read_s = read_s;
-    if let Some(path) = &args.out {
-        write_scores(path, &analysis)?;
-    }
     let charts = match (&args.plot, &analysis.method) {
         (Some(dir), Method::Model { fitted, .. }) => {
             let max_frequency = analysis.p95_frequency.clamp(5, 30);
@@ -138,16 +135,6 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
             started.elapsed().as_secs_f64()
         ))?;
     }
-    Ok(())
-}
-
-fn write_scores(path: &PathBuf, analysis: &Analysis) -> anyhow::Result<()> {
-    let mut writer =
-        csv::Writer::from_path(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    for row in &analysis.rows {
-        writer.serialize(row)?;
-    }
-    writer.flush()?;
     Ok(())
 }
 
@@ -217,7 +204,7 @@ pub fn print_analysis(a: &Analysis, scores: Option<&PathBuf>, all_scores: &str, 
     match scores {
         Some(path) => out.line(&format!(
             "scores of {} written to {}",
-            count(a.rows.len() as u64, "customer"),
+            count(a.customers, "customer"),
             path.display()
         )),
         None => {

@@ -169,3 +169,29 @@ fn on_cdnow_bgnbd_asked_for_by_name_gives_the_published_parameters() {
     assert!((analysis.params["r"].as_f64().unwrap() - 0.243).abs() < 0.001);
     assert_consistent(&analysis.rows);
 }
+
+#[test]
+fn scores_written_as_they_are_made_equal_the_rows_held_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scores.csv");
+    let end = chrono::NaiveDate::from_ymd_opt(1998, 6, 30).unwrap();
+    let held = analyze_cdnow(ModelChoice::Auto, end);
+    let log = PurchaseLog::read(&cdnow_sample(), &TransactionColumns::default()).unwrap();
+    let options = AnalysisOptions {
+        calibration_end: end,
+        holdout_end: None,
+        unit: TimeUnit::Week,
+        model: ModelChoice::Auto,
+        rows: Rows::Write(path.clone()),
+    };
+    let written = analyze(log, &options).unwrap();
+    assert!(written.rows.is_empty(), "nothing held in memory");
+    let mut expected = csv::Writer::from_writer(Vec::new());
+    for row in &held.rows {
+        expected.serialize(row).unwrap();
+    }
+    let expected = String::from_utf8(expected.into_inner().unwrap()).unwrap();
+    let file = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(file.lines().count(), 2_357 + 1, "a header and a row per customer");
+    assert_eq!(file, expected);
+}
