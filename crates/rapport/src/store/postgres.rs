@@ -22,9 +22,16 @@ const JSON_ROWS: &str = "jsonb_array_elements($1::jsonb) AS value";
 /// Replicas claim at the same time: each skips the rows another is claiming.
 const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 
-/// Prefix match with `LIKE`, which the `text_pattern_ops` indexes of migration 0003 answer.
+/// Search with `LIKE`, case-insensitive: anywhere in the id, e-mail or name through the
+/// `pg_trgm` GIN indexes of migration 0007, or from the start through the `text_pattern_ops`
+/// indexes of migration 0003 when the text is too short for a trigram.
 fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
     let escape = |s: &str| s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let lower = escape(&text.to_lowercase());
+    if text.chars().count() >= super::SUBSTRING_SEARCH_MIN {
+        let sql = format!("(lower(c.external_id) LIKE ${n} OR lower(c.email) LIKE ${n} OR lower(c.name) LIKE ${n})");
+        return (sql, vec![Bind::Text(format!("%{lower}%"))]);
+    }
     let sql = format!(
         "(c.external_id LIKE ${a} OR lower(c.email) LIKE ${b} OR lower(c.name) LIKE ${b})",
         a = n,
@@ -32,7 +39,7 @@ fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
     );
     let binds = vec![
         Bind::Text(format!("{}%", escape(text))),
-        Bind::Text(format!("{}%", escape(&text.to_lowercase()))),
+        Bind::Text(format!("{lower}%")),
     ];
     (sql, binds)
 }
@@ -62,6 +69,18 @@ impl PgStore {
     }
 
     async fn migrate_schema(&self) -> StoreResult<()> {
+        // Migration 0007 creates it too; done here first so that a database where it cannot be
+        // created says what is missing and what to do, not only the driver's words.
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                StoreError::Setup(format!(
+                    "the customer search needs PostgreSQL's pg_trgm extension, which could not be created \
+                     ({e}): install PostgreSQL's contrib modules, or have a superuser run \
+                     CREATE EXTENSION pg_trgm in this database"
+                ))
+            })?;
         sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
         Ok(())
     }

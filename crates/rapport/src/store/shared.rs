@@ -328,6 +328,23 @@ macro_rules! shared_queries {
             rows.iter().map(list_item_from_row).collect()
         }
 
+        async fn count_customers(
+            pool: &sqlx::Pool<$db>,
+            query: &crate::store::CustomerQuery,
+            at_most: u64,
+        ) -> StoreResult<u64> {
+            let (sql, binds) = crate::store::sql::customer_count_sql(query, search_predicate, at_most);
+            let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+            for bind in binds {
+                q = match bind {
+                    crate::store::sql::Bind::Int(v) => q.bind(v),
+                    crate::store::sql::Bind::Float(v) => q.bind(v),
+                    crate::store::sql::Bind::Text(v) => q.bind(v),
+                };
+            }
+            Ok(q.fetch_one(pool).await?.max(0) as u64)
+        }
+
         /// The overview's aggregates; `month_of` is the backend's `YYYY-MM` of a Unix-seconds column.
         async fn dashboard_figures(pool: &sqlx::Pool<$db>) -> StoreResult<crate::store::DashboardFigures> {
             use crate::store::sql::AT_RISK_SQL;

@@ -25,9 +25,16 @@ const JSON_ROWS: &str = "jsonb_each($1)";
 /// SQLite has one writer at a time: a claim's single statement cannot interleave with another.
 const SKIP_LOCKED: &str = "";
 
-/// Prefix match as ranges, which SQLite answers from the indexes (its `LIKE` cannot use an
-/// index on `lower(...)`). SQLite's `lower` folds ASCII only, so the text is folded the same way.
+/// Search, case-insensitive: anywhere in the id, e-mail or name through the FTS5 trigram table
+/// of migration 0007 (its phrase query matches a substring), or, for text too short for a
+/// trigram, from the start as ranges, which SQLite answers from the indexes (its `LIKE` cannot
+/// use an index on `lower(...)`). SQLite's `lower` folds ASCII only, so the text is folded the same way.
 fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
+    if text.chars().count() >= super::SUBSTRING_SEARCH_MIN {
+        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+        let sql = format!("c.id IN (SELECT rowid FROM customers_search WHERE customers_search MATCH ${n})");
+        return (sql, vec![Bind::Text(phrase)]);
+    }
     let lower = text.to_ascii_lowercase();
     let upper_bound = |s: &str| format!("{s}{}", char::MAX);
     let sql = format!(
