@@ -311,11 +311,14 @@ macro_rules! shared_queries {
             })
         }
 
-        async fn query_customers<'e>(
-            ex: impl sqlx::Executor<'e, Database = $db>,
+        async fn query_customers(
+            pool: &sqlx::Pool<$db>,
             query: &crate::store::CustomerQuery,
         ) -> StoreResult<Vec<crate::store::CustomerListItem>> {
-            let (sql, binds) = crate::store::sql::customer_query_sql(query, search_predicate);
+            // The backend picks how a search joins the list (`search_plan`): its own index
+            // first, or the sort's index walked with the search as a filter.
+            let predicate = search_plan(pool, query).await?;
+            let (sql, binds) = crate::store::sql::customer_query_sql(query, predicate);
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for bind in binds {
                 q = match bind {
@@ -324,7 +327,7 @@ macro_rules! shared_queries {
                     crate::store::sql::Bind::Text(v) => q.bind(v),
                 };
             }
-            let rows = q.fetch_all(ex).await?;
+            let rows = q.fetch_all(pool).await?;
             rows.iter().map(list_item_from_row).collect()
         }
 

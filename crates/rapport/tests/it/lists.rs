@@ -15,6 +15,7 @@ contract!(
     the_list_sorts_by_total_spend_and_by_purchases_and_pages_through_them,
     a_count_matches_the_filters_and_stops_where_asked,
     value_at_risk_sorts_the_at_risk_list_and_never_exceeds_the_purchases_so_far,
+    a_search_that_finds_thousands_pages_through_them_in_the_sorts_order,
 );
 
 const PEOPLE: &str = "customer_id,name,email,phone\n\
@@ -256,4 +257,72 @@ async fn value_at_risk_sorts_the_at_risk_list_and_never_exceeds_the_purchases_so
         ["shop-0002", "shop-0003"],
         "the cursor lands exactly"
     );
+}
+
+/// More matches than SQLite collects and sorts (`BROAD_SEARCH`): the search becomes a filter on
+/// the sort's index, and the pages must still hold every match once, in order.
+async fn a_search_that_finds_thousands_pages_through_them_in_the_sorts_order(db: &TestDb) {
+    let mut text = String::from("customer_id,name\n");
+    for i in 0..2_300 {
+        let name = if i % 10 == 9 { "Kim Park" } else { "Ana Garcia" };
+        text.push_str(&format!("g{i:05},{name} {i}\n"));
+    }
+    let options = FileOptions::csv(db.file("many.csv", &text));
+    import_customers(&db.store, &options, &CustomerColumns::default())
+        .await
+        .unwrap();
+    let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
+    for i in (0..2_300).step_by(7) {
+        let event = NewEvent {
+            key: format!("p{i}"),
+            occurred_at: 1_700_000_000 + i64::from(i),
+            kind: EventKind::Purchase {
+                amount: Money(i64::from(i % 50) * 100),
+                currency: Default::default(),
+                order_id: None,
+                quantity: None,
+            },
+        };
+        ingest.push(&format!("g{i:05}"), event).await.unwrap();
+    }
+    ingest.finish().await.unwrap();
+    for sort in [CustomerSort::Spend, CustomerSort::Id, CustomerSort::LastPurchase] {
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let query = CustomerQuery {
+                search: Some("GARCIA".into()),
+                sort,
+                limit: 500,
+                after,
+                ..CustomerQuery::default()
+            };
+            let page = db.store.query_customers(&query).await.unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(last.cursor(sort));
+            paged.extend(
+                page.iter()
+                    .map(|i| (i.customer.state.clone(), i.customer.external_id.clone())),
+            );
+        }
+        let expected = if sort == CustomerSort::LastPurchase { 296 } else { 2_070 };
+        assert_eq!(paged.len(), expected, "{sort:?}: every Garcia");
+        let unique: std::collections::HashSet<&String> = paged.iter().map(|(_, id)| id).collect();
+        assert_eq!(unique.len(), expected, "{sort:?}: once each");
+        assert!(
+            paged.iter().all(|(_, id)| id[1..].parse::<u32>().unwrap() % 10 != 9),
+            "{sort:?}: only Garcias"
+        );
+        let keys: Vec<i64> = paged
+            .iter()
+            .map(|(state, _)| match sort {
+                CustomerSort::Spend => -state.total_spend_cents,
+                CustomerSort::LastPurchase => -state.last_purchase_at.unwrap(),
+                _ => 0,
+            })
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{sort:?} in order");
+    }
+    let counted = db.store.count_customers(&search("garcia"), u64::MAX).await.unwrap();
+    assert_eq!(counted, 2_070);
 }

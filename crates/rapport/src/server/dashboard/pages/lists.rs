@@ -18,8 +18,9 @@ use crate::server::dashboard::session::SignedIn;
 use crate::store::{CustomerListItem, CustomerQuery, CustomerSort, VALUE_AT_RISK_DEFINITION, value_at_risk};
 
 /// The most matches a list counts for its footer: past it the footer says "more than", so a
-/// broad filter over a million customers is not counted on every page.
-const COUNT_AT_MOST: u64 = 10_000;
+/// broad filter over a million customers is not counted on every page (counting 10,000 matches
+/// of a search took 60 ms on SQLite, 1,000 a tenth of it).
+const COUNT_AT_MOST: u64 = 1_000;
 
 /// A link: where it goes and what it says.
 pub struct Link {
