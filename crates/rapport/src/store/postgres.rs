@@ -44,10 +44,44 @@ fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
     (sql, binds)
 }
 
-/// PostgreSQL's planner knows from its statistics how many rows a search finds and chooses
-/// between the trigram indexes and the sort's index itself.
-async fn search_plan(_pool: &PgPool, _query: &super::CustomerQuery) -> StoreResult<super::sql::SearchPredicate> {
-    Ok(search_predicate)
+/// How a search joins the list. PostgreSQL's estimate of how many rows `LIKE '%text%'` finds is
+/// poor (299 for the 20,000 customers "garc" finds among a million): believing it, the planner
+/// fetches every match through the trigram indexes and sorts them (340 ms). So the matches are
+/// counted first, up to `BROAD_SEARCH` (about 15 ms): a search that finds many is written so
+/// that no trigram index serves it (`|| ''`), and the planner walks the sort's index with it as
+/// a filter, stopping after a page.
+async fn search_plan(pool: &PgPool, query: &super::CustomerQuery) -> StoreResult<super::sql::SearchPredicate> {
+    let Some(text) = query.search.as_deref().map(str::trim) else {
+        return Ok(search_predicate);
+    };
+    if text.chars().count() < super::SUBSTRING_SEARCH_MIN {
+        return Ok(search_predicate);
+    }
+    let (predicate, binds) = search_predicate(text, 1);
+    let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+        "SELECT count(*) FROM (SELECT 1 FROM customers c WHERE {predicate} LIMIT {}) AS found",
+        super::sql::BROAD_SEARCH
+    )));
+    for bind in binds {
+        if let Bind::Text(text) = bind {
+            count = count.bind(text);
+        }
+    }
+    let found = count.fetch_one(pool).await?;
+    Ok(if found >= super::sql::BROAD_SEARCH {
+        broad_search_predicate
+    } else {
+        search_predicate
+    })
+}
+
+/// `search_predicate` for a search of many matches: the same test, which no index serves.
+fn broad_search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
+    let (sql, binds) = search_predicate(text, n);
+    let sql = ["external_id", "email", "name"].iter().fold(sql, |sql, column| {
+        sql.replace(&format!("lower(c.{column})"), &format!("lower(c.{column} || '')"))
+    });
+    (sql, binds)
 }
 
 /// `YYYY-MM` (UTC) of a Unix-seconds column.

@@ -96,6 +96,11 @@ pub enum Bind {
     Text(String),
 }
 
+/// A search finding at least this many customers is a filter on the list's sort rather than
+/// where the query starts: walking the sort's index finds a page of them after a few thousand
+/// rows, while collecting and sorting them all grows with their number.
+pub const BROAD_SEARCH: i64 = 2_000;
+
 /// A backend's search predicate for the search text, its placeholders starting at `$n`.
 pub type SearchPredicate = fn(&str, usize) -> (String, Vec<Bind>);
 
@@ -172,15 +177,28 @@ fn customer_filter(query: &crate::store::CustomerQuery, search: SearchPredicate)
     if query.at_risk {
         filter.conditions.push(AT_RISK_SQL.to_owned());
     }
-    // Sorted by the projection, customers without one (none, once anything was stored for them)
-    // or without a purchase for `LastPurchase` are left out rather than sorted differently by
-    // each backend's NULL order.
-    match query.sort {
-        CustomerSort::LastPurchase => filter.conditions.push("s.last_purchase_at IS NOT NULL".into()),
-        CustomerSort::Spend | CustomerSort::Orders => filter.conditions.push("s.customer_id IS NOT NULL".into()),
-        _ => {}
+    // Customers who never bought have no last purchase: left out rather than sorted differently
+    // by each backend's NULL order.
+    if query.sort == CustomerSort::LastPurchase {
+        filter.conditions.push("s.last_purchase_at IS NOT NULL".into());
     }
     filter
+}
+
+/// Sorted by the projection, the projection is joined, not left-joined: customers without one
+/// (none, once anything was stored for them) are left out rather than sorted differently by each
+/// backend's NULL order, and SQLite may then walk the sort's index first (a left join keeps
+/// `customers` outermost, so a search made a filter scanned every customer and sorted).
+fn state_join(sql: &str, sort: crate::store::CustomerSort) -> String {
+    use crate::store::CustomerSort;
+    if matches!(
+        sort,
+        CustomerSort::LastPurchase | CustomerSort::Spend | CustomerSort::Orders
+    ) {
+        sql.replacen(" LEFT JOIN customer_state s ", " JOIN customer_state s ", 1)
+    } else {
+        sql.to_owned()
+    }
 }
 
 /// Builds the customer-list query for `query`; `search` writes a backend's search predicate.
@@ -216,7 +234,7 @@ pub fn customer_query_sql(query: &crate::store::CustomerQuery, search: SearchPre
         filter.clause()
     )
     .replacen(" FROM customers c", &format!(", {SCORE_SELECT} FROM customers c"), 1);
-    (sql, filter.binds)
+    (state_join(&sql, query.sort), filter.binds)
 }
 
 /// Counts the customers `query` matches (order, limit and cursor aside), stopping at `at_most`.
@@ -233,7 +251,7 @@ pub fn customer_count_sql(
         filter.join,
         filter.clause()
     );
-    (sql, filter.binds)
+    (state_join(&sql, query.sort), filter.binds)
 }
 
 /// One customer by external id (`$1`) with the columns `list_item_from_row` reads.

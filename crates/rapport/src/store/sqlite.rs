@@ -53,14 +53,10 @@ fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
     (sql, binds)
 }
 
-/// A search finding at least this many customers is walked in the sort's order rather than
-/// collected and sorted.
-const BROAD_SEARCH: i64 = 2_000;
-
 /// How a search joins the list. SQLite's planner cannot tell how many rows a full-text match
 /// yields and always starts from them, collecting and sorting them all: 90 ms for the 20,000
 /// customers "garc" finds among a million. So the matches are counted first (up to
-/// `BROAD_SEARCH`, a millisecond or two): a search that finds many is a filter on the sort's
+/// `sql::BROAD_SEARCH`, a millisecond or two): a search that finds many is a filter on the sort's
 /// index instead (`+` keeps SQLite from starting from it), and stops after a page; one that
 /// finds few is collected and sorted, which is then cheap.
 async fn search_plan(pool: &SqlitePool, query: &super::CustomerQuery) -> StoreResult<super::sql::SearchPredicate> {
@@ -74,10 +70,10 @@ async fn search_plan(pool: &SqlitePool, query: &super::CustomerQuery) -> StoreRe
         "SELECT count(*) FROM (SELECT rowid FROM customers_search WHERE customers_search MATCH $1 LIMIT $2)",
     )
     .bind(phrase(text))
-    .bind(BROAD_SEARCH)
+    .bind(super::sql::BROAD_SEARCH)
     .fetch_one(pool)
     .await?;
-    Ok(if found >= BROAD_SEARCH {
+    Ok(if found >= super::sql::BROAD_SEARCH {
         broad_search_predicate
     } else {
         search_predicate
