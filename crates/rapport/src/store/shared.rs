@@ -318,7 +318,20 @@ macro_rules! shared_queries {
             // The backend picks how a search joins the list (`search_plan`): its own index
             // first, or the sort's index walked with the search as a filter.
             let predicate = search_plan(pool, query).await?;
-            let (sql, binds) = crate::store::sql::customer_query_sql(query, predicate);
+            let broad_stage = match query.stage {
+                Some(stage) => {
+                    let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM customer_state WHERE stage = $1 LIMIT {}) AS found",
+                        crate::store::sql::BROAD_SEARCH
+                    )))
+                    .bind(stage.as_str())
+                    .fetch_one(pool)
+                    .await?;
+                    found >= crate::store::sql::BROAD_SEARCH
+                }
+                None => false,
+            };
+            let (sql, binds) = crate::store::sql::customer_query_sql(query, predicate, broad_stage);
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for bind in binds {
                 q = match bind {
