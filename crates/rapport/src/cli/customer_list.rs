@@ -81,7 +81,15 @@ pub async fn run(store: &Arc<dyn Store>, args: ListArgs, out: Output) -> anyhow:
     customers.truncate(limit as usize);
     match format {
         Format::Json => out.json(&customers.iter().map(Listed::from).collect::<Vec<_>>()),
-        _ => print_table(&customers, cut, out),
+        _ => {
+            // Counted only when the limit cut the list: then the footer says of how many.
+            let matching = if cut {
+                Some(store.count_customers(&query(args.stage, 0, None), u64::MAX).await?)
+            } else {
+                None
+            };
+            print_table(&customers, matching, out)
+        }
     }
 }
 
@@ -113,7 +121,8 @@ impl<'a> From<&'a CustomerListItem> for Listed<'a> {
     }
 }
 
-fn print_table(customers: &[CustomerListItem], cut: bool, out: Output) -> anyhow::Result<()> {
+/// The table and a footer: how many are shown, and of how many when `matching` says more match.
+fn print_table(customers: &[CustomerListItem], matching: Option<u64>, out: Output) -> anyhow::Result<()> {
     if customers.is_empty() {
         return out.line("no customers match");
     }
@@ -140,12 +149,10 @@ fn print_table(customers: &[CustomerListItem], cut: bool, out: Output) -> anyhow
     }
     table.print(out)?;
     let shown = customers.len() as u64;
-    if cut {
-        // The store says whether more match, not how many: counting them all would cost a
-        // full scan on every listing.
+    if let Some(matching) = matching {
         out.line(&format!(
-            "first {} shown; more match (use --limit to see more)",
-            count(shown, "customer")
+            "{shown} of {} shown (use --limit to see more)",
+            count(matching, "customer")
         ))
     } else {
         out.line(&count(shown, "customer"))

@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use rapport::domain::Role;
 use rapport::domain::webhook::target::Targets;
+use rapport::domain::{Currency, Role};
 use rapport::server::AppState;
 use rapport::server::accounts::create_user;
 use rapport::server::auth::create_key;
-use rapport::server::dashboard::Dashboard;
+use rapport::server::dashboard::{Dashboard, Locale};
 use rapport::store::open;
 
 use super::Output;
@@ -30,6 +30,24 @@ pub struct ServeArgs {
     /// that resolve to them are not sent.
     #[arg(long, env = "RAPPORT_ALLOW_PRIVATE_WEBHOOKS")]
     pub allow_private_webhooks: bool,
+    /// The business's time zone, an IANA name such as Europe/Berlin: the dashboard shows times
+    /// and days in it, with the zone's abbreviation.
+    #[arg(long, default_value = "UTC", env = "RAPPORT_TIME_ZONE", value_parser = parse_time_zone)]
+    pub time_zone: chrono_tz::Tz,
+    /// The business's currency (three letters): the dashboard shows totals and lifetime values in
+    /// it; each purchase shows its own.
+    #[arg(long, default_value = "USD", env = "RAPPORT_CURRENCY", value_parser = parse_currency)]
+    pub currency: Currency,
+}
+
+fn parse_time_zone(raw: &str) -> Result<chrono_tz::Tz, String> {
+    raw.trim().parse().map_err(|_| {
+        format!("'{raw}' is not a time zone: use an IANA name such as Europe/Berlin, America/New_York or UTC")
+    })
+}
+
+fn parse_currency(raw: &str) -> Result<Currency, String> {
+    Currency::parse(raw).map_err(|e| e.0)
 }
 
 /// `rapport keys ...`.
@@ -93,7 +111,11 @@ pub struct UserCreateArgs {
 /// Serves the API until SIGTERM or Ctrl-C.
 pub async fn serve(db: &str, args: ServeArgs, out: Output) -> anyhow::Result<()> {
     let mut state = AppState::new(open(db).await?);
-    state.dashboard = Arc::new(Dashboard::new(args.secure_cookies));
+    let locale = Locale {
+        time_zone: args.time_zone,
+        currency: args.currency,
+    };
+    state.dashboard = Arc::new(Dashboard::new(args.secure_cookies).with_locale(locale));
     state.webhook_targets = Targets::allowing_private(args.allow_private_webhooks);
     rapport::server::serve(state, args.bind, |address| {
         let _ = out.line(&format!(

@@ -41,6 +41,9 @@ pub enum StoreError {
     /// The stored data is not what this version of Rapport expects.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database lacks something the schema needs that Rapport could not add itself (an extension).
+    #[error("{0}")]
+    Setup(String),
     /// Migrating the schema failed.
     #[error("migrating the database failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
@@ -134,6 +137,10 @@ pub enum CustomerSort {
     PAlive,
     /// Most recent purchase first (customers who bought only).
     LastPurchase,
+    /// Highest total spend first.
+    Spend,
+    /// Most purchases first.
+    Orders,
 }
 
 /// Where a customer list continues: the last row's sort value and id.
@@ -152,7 +159,8 @@ pub struct CustomerQuery {
     pub stage: Option<Stage>,
     /// Only customers in this RFM segment.
     pub segment: Option<rapport_models::Segment>,
-    /// Only customers whose id, e-mail or name starts with this (case-insensitive for e-mail and name).
+    /// Only customers whose id, e-mail or name holds this anywhere, case-insensitive (text shorter
+    /// than `SUBSTRING_SEARCH_MIN` chars, which a trigram index cannot serve, matches from the start).
     pub search: Option<String>,
     /// Only the at-risk list: clients and partners whose P(alive) is below `AT_RISK_P_ALIVE`.
     pub at_risk: bool,
@@ -185,6 +193,8 @@ impl CustomerListItem {
             CustomerSort::Risk => score.map_or(0.0, value_at_risk),
             CustomerSort::PAlive => score.map_or(0.0, |s| s.p_alive),
             CustomerSort::LastPurchase => self.customer.state.last_purchase_at.unwrap_or_default() as f64,
+            CustomerSort::Spend => self.customer.state.total_spend_cents as f64,
+            CustomerSort::Orders => self.customer.state.purchase_count as f64,
         };
         Cursor {
             value,
@@ -196,9 +206,25 @@ impl CustomerListItem {
 /// A client or partner whose P(alive) is below this is at risk: more likely gone than still buying.
 pub const AT_RISK_P_ALIVE: f64 = 0.5;
 
-/// Expected value lost, as `CustomerSort::Risk` orders by it (the same formula as `RISK_SQL`).
+/// Search text at least this many characters long matches anywhere in an id, e-mail or name
+/// (through a trigram index); shorter text matches their start (a trigram needs three).
+pub const SUBSTRING_SEARCH_MIN: usize = 3;
+
+/// The value at risk, in one sentence, for pages and `--help`.
+pub const VALUE_AT_RISK_DEFINITION: &str = "Value at risk is what the customer would bring in the \
+     next 12 months if still active (the 12-month value divided by P(alive), but never more than \
+     everything they have bought so far), times the probability that they are gone.";
+
+/// Expected value lost, as `CustomerSort::Risk` orders by it (`VALUE_AT_RISK_DEFINITION`; the
+/// same arithmetic, in the same order, as `RISK_SQL`, so cursors compare equal).
+///
+/// The 12-month value divided by P(alive) is the model's year if the customer is still active;
+/// divided by a small P(alive) it can grow past anything the customer ever did, so it is capped
+/// at their purchases so far (repeat purchases plus the first, at the expected spend each).
 pub fn value_at_risk(score: &ScoreRow) -> f64 {
-    score.clv_12m * (1.0 - score.p_alive) / score.p_alive.max(0.01)
+    let if_active = score.clv_12m / score.p_alive.max(0.01);
+    let so_far = (f64::from(score.frequency) + 1.0) * score.expected_spend;
+    if_active.min(so_far) * (1.0 - score.p_alive)
 }
 
 /// The overview's figures, aggregated over every customer (a full scan: callers cache them).
@@ -334,6 +360,9 @@ pub trait Store: Send + Sync {
     async fn dashboard_figures(&self) -> StoreResult<DashboardFigures>;
     /// A filtered, sorted page of customers with their scores.
     async fn query_customers(&self, query: &CustomerQuery) -> StoreResult<Vec<CustomerListItem>>;
+    /// How many customers match `query`'s filters (its order, limit and cursor aside), counting
+    /// at most `at_most`: a page can say "50 of 60" without counting a million rows.
+    async fn count_customers(&self, query: &CustomerQuery, at_most: u64) -> StoreResult<u64>;
     /// Stores a new API key (by its hash) and returns its number.
     async fn create_api_key(&self, name: &str, role: Role, prefix: &str, key_hash: &str, now: i64) -> StoreResult<i64>;
     /// The unrevoked key with this hash.

@@ -311,11 +311,27 @@ macro_rules! shared_queries {
             })
         }
 
-        async fn query_customers<'e>(
-            ex: impl sqlx::Executor<'e, Database = $db>,
+        async fn query_customers(
+            pool: &sqlx::Pool<$db>,
             query: &crate::store::CustomerQuery,
         ) -> StoreResult<Vec<crate::store::CustomerListItem>> {
-            let (sql, binds) = crate::store::sql::customer_query_sql(query, search_predicate);
+            // The backend picks how a search joins the list (`search_plan`): its own index
+            // first, or the sort's index walked with the search as a filter.
+            let predicate = search_plan(pool, query).await?;
+            let broad_stage = match query.stage {
+                Some(stage) => {
+                    let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM customer_state WHERE stage = $1 LIMIT {}) AS found",
+                        crate::store::sql::BROAD_SEARCH
+                    )))
+                    .bind(stage.as_str())
+                    .fetch_one(pool)
+                    .await?;
+                    found >= crate::store::sql::BROAD_SEARCH
+                }
+                None => false,
+            };
+            let (sql, binds) = crate::store::sql::customer_query_sql(query, predicate, broad_stage);
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for bind in binds {
                 q = match bind {
@@ -324,8 +340,25 @@ macro_rules! shared_queries {
                     crate::store::sql::Bind::Text(v) => q.bind(v),
                 };
             }
-            let rows = q.fetch_all(ex).await?;
+            let rows = q.fetch_all(pool).await?;
             rows.iter().map(list_item_from_row).collect()
+        }
+
+        async fn count_customers(
+            pool: &sqlx::Pool<$db>,
+            query: &crate::store::CustomerQuery,
+            at_most: u64,
+        ) -> StoreResult<u64> {
+            let (sql, binds) = crate::store::sql::customer_count_sql(query, search_predicate, at_most);
+            let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+            for bind in binds {
+                q = match bind {
+                    crate::store::sql::Bind::Int(v) => q.bind(v),
+                    crate::store::sql::Bind::Float(v) => q.bind(v),
+                    crate::store::sql::Bind::Text(v) => q.bind(v),
+                };
+            }
+            Ok(q.fetch_one(pool).await?.max(0) as u64)
         }
 
         /// The overview's aggregates; `month_of` is the backend's `YYYY-MM` of a Unix-seconds column.

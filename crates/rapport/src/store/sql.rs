@@ -71,9 +71,13 @@ pub fn score_upsert_clause() -> String {
     )
 }
 
-/// Expected value lost, as `CustomerSort::Risk` orders by it; an index of migration 0003 holds it.
-pub const RISK_SQL: &str =
-    "(sc.clv_12m * (1.0 - sc.p_alive) / (CASE WHEN sc.p_alive < 0.01 THEN 0.01 ELSE sc.p_alive END))";
+/// Expected value lost, as `CustomerSort::Risk` orders by it (`store::value_at_risk`, the same
+/// arithmetic in the same order): the model's year if still active, capped at the purchases so
+/// far, times the probability of being gone. An index of migration 0007 holds it.
+pub const RISK_SQL: &str = "((CASE WHEN sc.clv_12m / (CASE WHEN sc.p_alive < 0.01 THEN 0.01 ELSE sc.p_alive END) \
+     < (sc.frequency + 1) * sc.expected_spend \
+     THEN sc.clv_12m / (CASE WHEN sc.p_alive < 0.01 THEN 0.01 ELSE sc.p_alive END) \
+     ELSE (sc.frequency + 1) * sc.expected_spend END) * (1.0 - sc.p_alive))";
 
 /// The at-risk list's condition (`CustomerQuery::at_risk`, `DashboardFigures::at_risk`): clients
 /// and partners whose P(alive) is below `store::AT_RISK_P_ALIVE`.
@@ -92,103 +96,174 @@ pub enum Bind {
     Text(String),
 }
 
-/// Builds the customer-list query for `query`; `search` writes a backend's prefix-match predicate
-/// for the search text starting at placeholder `$n`.
-pub fn customer_query_sql(
-    query: &crate::store::CustomerQuery,
-    search: fn(&str, usize) -> (String, Vec<Bind>),
-) -> (String, Vec<Bind>) {
+/// A search finding at least this many customers is a filter on the list's sort rather than
+/// where the query starts: walking the sort's index finds a page of them after a few thousand
+/// rows, while collecting and sorting them all grows with their number.
+pub const BROAD_SEARCH: i64 = 2_000;
+
+/// A backend's search predicate for the search text, its placeholders starting at `$n`.
+pub type SearchPredicate = fn(&str, usize) -> (String, Vec<Bind>);
+
+/// What a customer query's filters come to: the join to the scores and the conditions, with
+/// their binds.
+struct Filter {
+    join: &'static str,
+    conditions: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Filter {
+    /// Adds a bind and returns its placeholder.
+    fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    fn clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+}
+
+/// The sort's key, the direction its cursor moves in, and the id that breaks ties.
+fn sort_key(sort: crate::store::CustomerSort) -> (&'static str, &'static str, &'static str) {
     use crate::store::CustomerSort;
-    let mut binds = Vec::new();
-    let mut conditions: Vec<String> = Vec::new();
-    let placeholder = |binds: &mut Vec<Bind>, value: Bind| {
-        binds.push(value);
-        format!("${}", binds.len())
-    };
-    // Sorted by a score, the sort's index is walked and rows filtered as they come; `|| ''` keeps
-    // the planner from collecting every row of the stage through its index and sorting them all
-    // (300 ms with a million customers).
+    match sort {
+        CustomerSort::Id => ("c.id", ">", "c.id"),
+        CustomerSort::Clv => ("sc.clv_12m", "<", "sc.customer_id"),
+        CustomerSort::Risk => (RISK_SQL, "<", "sc.customer_id"),
+        CustomerSort::PAlive => ("sc.p_alive", ">", "sc.customer_id"),
+        CustomerSort::LastPurchase => ("s.last_purchase_at", "<", "s.customer_id"),
+        CustomerSort::Spend => ("s.total_spend_cents", "<", "s.customer_id"),
+        CustomerSort::Orders => ("s.purchase_count", "<", "s.customer_id"),
+    }
+}
+
+/// The join and conditions of `query` (its cursor aside): the rows a list of it shows.
+/// `walk_sort` says a stage filter must not be answered through the stage's index (see
+/// `customer_query_sql`).
+fn customer_filter(query: &crate::store::CustomerQuery, search: SearchPredicate, walk_sort: bool) -> Filter {
+    use crate::store::CustomerSort;
     let by_score = matches!(
         query.sort,
         CustomerSort::Clv | CustomerSort::Risk | CustomerSort::PAlive
     );
-    let filtered = |column: &str| {
-        if by_score {
-            format!("({column} || '')")
-        } else {
-            column.to_owned()
-        }
+    let scored_only = by_score || query.segment.is_some() || query.at_risk;
+    let mut filter = Filter {
+        join: if scored_only { "JOIN" } else { "LEFT JOIN" },
+        conditions: Vec::new(),
+        binds: Vec::new(),
     };
     if let Some(stage) = query.stage {
-        let p = placeholder(&mut binds, Bind::Text(stage.as_str().to_owned()));
-        conditions.push(format!("{} = {p}", filtered("s.stage")));
+        let p = filter.bind(Bind::Text(stage.as_str().to_owned()));
+        let column = if walk_sort { "(s.stage || '')" } else { "s.stage" };
+        filter.conditions.push(format!("{column} = {p}"));
     }
     if let Some(segment) = query.segment {
         let name = serde_json::to_value(segment).expect("segments serialize");
-        let p = placeholder(&mut binds, Bind::Text(name.as_str().unwrap_or_default().to_owned()));
+        let p = filter.bind(Bind::Text(name.as_str().unwrap_or_default().to_owned()));
         // Migration 0005's indexes lead with the segment and hold the sort: the filter uses them.
-        conditions.push(format!("sc.segment = {p}"));
+        filter.conditions.push(format!("sc.segment = {p}"));
     }
     if let Some(text) = query.search.as_deref().filter(|t| !t.trim().is_empty()) {
-        let (sql, values) = search(text.trim(), binds.len() + 1);
-        binds.extend(values);
-        conditions.push(sql);
+        let (sql, values) = search(text.trim(), filter.binds.len() + 1);
+        filter.binds.extend(values);
+        filter.conditions.push(sql);
     }
     if query.at_risk {
-        conditions.push(AT_RISK_SQL.to_owned());
+        filter.conditions.push(AT_RISK_SQL.to_owned());
     }
-    let (key, direction) = match query.sort {
-        CustomerSort::Id => ("c.id", ">"),
-        CustomerSort::Clv => ("sc.clv_12m", "<"),
-        CustomerSort::Risk => (RISK_SQL, "<"),
-        CustomerSort::PAlive => ("sc.p_alive", ">"),
-        CustomerSort::LastPurchase => ("s.last_purchase_at", "<"),
-    };
-    let id = match query.sort {
-        CustomerSort::Id => "c.id",
-        CustomerSort::LastPurchase => "s.customer_id",
-        _ => "sc.customer_id",
-    };
+    // Customers who never bought have no last purchase: left out rather than sorted differently
+    // by each backend's NULL order.
     if query.sort == CustomerSort::LastPurchase {
-        conditions.push("s.last_purchase_at IS NOT NULL".into());
+        filter.conditions.push("s.last_purchase_at IS NOT NULL".into());
     }
+    filter
+}
+
+/// Sorted by the projection, the projection is joined, not left-joined: customers without one
+/// (none, once anything was stored for them) are left out rather than sorted differently by each
+/// backend's NULL order, and SQLite may then walk the sort's index first (a left join keeps
+/// `customers` outermost, so a search made a filter scanned every customer and sorted).
+fn state_join(sql: &str, sort: crate::store::CustomerSort) -> String {
+    use crate::store::CustomerSort;
+    if matches!(
+        sort,
+        CustomerSort::LastPurchase | CustomerSort::Spend | CustomerSort::Orders
+    ) {
+        sql.replacen(" LEFT JOIN customer_state s ", " JOIN customer_state s ", 1)
+    } else {
+        sql.to_owned()
+    }
+}
+
+/// Builds the customer-list query for `query`; `search` writes a backend's search predicate.
+///
+/// `broad_stage` says the stage filter matches many customers (`BROAD_SEARCH` or more). Sorted by
+/// a score or the projection, such a stage is a filter on the sort's index, walked until a page
+/// is full: `|| ''` keeps the planner from collecting every row of the stage through its index
+/// and sorting them all (300 ms with a million customers by a score, 1.1 s by spend). A stage of
+/// few customers is collected through its own index instead, since walking the sort's index
+/// would read all of it before giving up (3.9 s for the partners of a shop that has none).
+pub fn customer_query_sql(
+    query: &crate::store::CustomerQuery,
+    search: SearchPredicate,
+    broad_stage: bool,
+) -> (String, Vec<Bind>) {
+    use crate::store::CustomerSort;
+    let walk_sort = broad_stage && query.sort != CustomerSort::Id;
+    let mut filter = customer_filter(query, search, walk_sort);
+    let (key, direction, id) = sort_key(query.sort);
     if let Some(after) = query.after {
-        let p_id = placeholder(&mut binds, Bind::Int(after.id));
+        let p_id = filter.bind(Bind::Int(after.id));
         if query.sort == CustomerSort::Id {
-            conditions.push(format!("c.id > {p_id}"));
+            filter.conditions.push(format!("c.id > {p_id}"));
         } else {
             let value = match query.sort {
-                CustomerSort::LastPurchase => Bind::Int(after.value as i64),
+                CustomerSort::LastPurchase | CustomerSort::Spend | CustomerSort::Orders => {
+                    Bind::Int(after.value as i64)
+                }
                 _ => Bind::Float(after.value),
             };
-            let p_value = placeholder(&mut binds, value);
-            conditions.push(format!(
+            let p_value = filter.bind(value);
+            filter.conditions.push(format!(
                 "({key} {direction} {p_value} OR ({key} = {p_value} AND {id} > {p_id}))"
             ));
         }
     }
-    let scored_only = query.segment.is_some()
-        || query.at_risk
-        || matches!(
-            query.sort,
-            CustomerSort::Clv | CustomerSort::Risk | CustomerSort::PAlive
-        );
-    let join = if scored_only { "JOIN" } else { "LEFT JOIN" };
     let order = match query.sort {
         CustomerSort::Id => "c.id".to_owned(),
         _ => format!("{key} {}, {id}", if direction == "<" { "DESC" } else { "ASC" }),
     };
-    let limit = placeholder(&mut binds, Bind::Int(i64::from(query.limit)));
-    let filter = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
+    let limit = filter.bind(Bind::Int(i64::from(query.limit)));
     let sql = format!(
-        "{CUSTOMER_SELECT} {join} customer_scores sc ON sc.customer_id = c.id {filter} ORDER BY {order} LIMIT {limit}"
+        "{CUSTOMER_SELECT} {} customer_scores sc ON sc.customer_id = c.id {} ORDER BY {order} LIMIT {limit}",
+        filter.join,
+        filter.clause()
     )
     .replacen(" FROM customers c", &format!(", {SCORE_SELECT} FROM customers c"), 1);
-    (sql, binds)
+    (state_join(&sql, query.sort), filter.binds)
+}
+
+/// Counts the customers `query` matches (order, limit and cursor aside), stopping at `at_most`.
+pub fn customer_count_sql(
+    query: &crate::store::CustomerQuery,
+    search: SearchPredicate,
+    at_most: u64,
+) -> (String, Vec<Bind>) {
+    // A count has no order to keep: the stage's own index serves it best.
+    let mut filter = customer_filter(query, search, false);
+    let limit = filter.bind(Bind::Int(i64::try_from(at_most).unwrap_or(i64::MAX)));
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM customers c LEFT JOIN customer_state s ON s.customer_id = c.id \
+         {} customer_scores sc ON sc.customer_id = c.id {} LIMIT {limit}) AS matching",
+        filter.join,
+        filter.clause()
+    );
+    (state_join(&sql, query.sort), filter.binds)
 }
 
 /// One customer by external id (`$1`) with the columns `list_item_from_row` reads.

@@ -25,9 +25,15 @@ const JSON_ROWS: &str = "jsonb_each($1)";
 /// SQLite has one writer at a time: a claim's single statement cannot interleave with another.
 const SKIP_LOCKED: &str = "";
 
-/// Prefix match as ranges, which SQLite answers from the indexes (its `LIKE` cannot use an
-/// index on `lower(...)`). SQLite's `lower` folds ASCII only, so the text is folded the same way.
+/// Search, case-insensitive: anywhere in the id, e-mail or name through the FTS5 trigram table
+/// of migration 0007 (its phrase query matches a substring), or, for text too short for a
+/// trigram, from the start as ranges, which SQLite answers from the indexes (its `LIKE` cannot
+/// use an index on `lower(...)`). SQLite's `lower` folds ASCII only, so the text is folded the same way.
 fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
+    if text.chars().count() >= super::SUBSTRING_SEARCH_MIN {
+        let sql = format!("c.id IN (SELECT rowid FROM customers_search WHERE customers_search MATCH ${n})");
+        return (sql, vec![Bind::Text(phrase(text))]);
+    }
     let lower = text.to_ascii_lowercase();
     let upper_bound = |s: &str| format!("{s}{}", char::MAX);
     let sql = format!(
@@ -45,6 +51,44 @@ fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
         Bind::Text(upper_bound(&lower)),
     ];
     (sql, binds)
+}
+
+/// How a search joins the list. SQLite's planner cannot tell how many rows a full-text match
+/// yields and always starts from them, collecting and sorting them all: 90 ms for the 20,000
+/// customers "garc" finds among a million. So the matches are counted first (up to
+/// `sql::BROAD_SEARCH`, a millisecond or two): a search that finds many is a filter on the sort's
+/// index instead (`+` keeps SQLite from starting from it), and stops after a page; one that
+/// finds few is collected and sorted, which is then cheap.
+async fn search_plan(pool: &SqlitePool, query: &super::CustomerQuery) -> StoreResult<super::sql::SearchPredicate> {
+    let Some(text) = query.search.as_deref().map(str::trim) else {
+        return Ok(search_predicate);
+    };
+    if text.chars().count() < super::SUBSTRING_SEARCH_MIN {
+        return Ok(search_predicate);
+    }
+    let found: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT rowid FROM customers_search WHERE customers_search MATCH $1 LIMIT $2)",
+    )
+    .bind(phrase(text))
+    .bind(super::sql::BROAD_SEARCH)
+    .fetch_one(pool)
+    .await?;
+    Ok(if found >= super::sql::BROAD_SEARCH {
+        broad_search_predicate
+    } else {
+        search_predicate
+    })
+}
+
+/// The search text as an FTS5 phrase: quoted, its quotes doubled.
+fn phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// `search_predicate` for a search of many matches: a filter, not where the query starts.
+fn broad_search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
+    let (sql, binds) = search_predicate(text, n);
+    (sql.replacen("c.id IN", "+c.id IN", 1), binds)
 }
 
 /// `YYYY-MM` (UTC) of a Unix-seconds column.

@@ -82,6 +82,10 @@ macro_rules! store_impl {
                 query_customers(&self.pool, query).await
             }
 
+            async fn count_customers(&self, query: &crate::store::CustomerQuery, at_most: u64) -> StoreResult<u64> {
+                count_customers(&self.pool, query, at_most).await
+            }
+
             async fn create_api_key(
                 &self,
                 name: &str,

@@ -354,7 +354,7 @@ async fn customer_lists_page_without_gaps(db: &TestDb) {
         .collect();
     let (status, _) = server.post("/api/v1/events/batch", &json!({ "events": events })).await;
     assert_eq!(status, StatusCode::OK);
-    for sort in ["id", "last_purchase"] {
+    for sort in ["id", "last_purchase", "spend", "orders"] {
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
         let mut pages = 0;
@@ -395,6 +395,14 @@ async fn customer_lists_page_without_gaps(db: &TestDb) {
         .map(|c| c["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 10, "P10..P19: {ids:?}");
+    let (_, page) = server.get("/api/v1/customers?q=p24").await;
+    assert_eq!(
+        page["customers"][0]["id"], "P24",
+        "three characters or more: anywhere, any case"
+    );
+    let (_, document) = server.get("/api/openapi.json").await;
+    let sorts = document["components"]["schemas"]["CustomerSort"]["enum"].to_string();
+    assert!(sorts.contains("\"spend\"") && sorts.contains("\"orders\""), "{sorts}");
     let (_, page) = server.get("/api/v1/customers?stage=client").await;
     assert!(page["customers"].as_array().unwrap().is_empty());
     let (status, body) = server.get("/api/v1/customers?cursor=bm9wZQ").await;

@@ -425,7 +425,7 @@ fn a_list_cut_by_the_limit_says_so_in_its_footer() {
     assert_eq!(cut.lines().count(), 4, "{cut}");
     assert_eq!(
         cut.lines().last(),
-        Some("first 2 customers shown; more match (use --limit to see more)")
+        Some("2 of 3 customers shown (use --limit to see more)")
     );
     assert_eq!(whole.lines().last(), Some("3 customers"), "{whole}");
 }
@@ -672,4 +672,26 @@ fn the_main_commands_end_their_help_with_examples_that_work() {
     }
 
     assert_eq!(options_missing_from_help(&examples), Vec::<String>::new());
+}
+
+#[test]
+fn serve_refuses_a_time_zone_or_currency_it_does_not_know_and_says_what_would_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+
+    let zone = rapport(&db, &["serve", "--time-zone", "Europe/Berln"]);
+    let currency = rapport(&db, &["serve", "--currency", "EURO"]);
+
+    assert!(!zone.status.success());
+    assert!(
+        text(&zone.stderr).contains("'Europe/Berln' is not a time zone: use an IANA name such as Europe/Berlin"),
+        "{}",
+        text(&zone.stderr)
+    );
+    assert!(!currency.status.success());
+    assert!(
+        text(&currency.stderr).contains("'EURO' is not a currency code"),
+        "{}",
+        text(&currency.stderr)
+    );
 }

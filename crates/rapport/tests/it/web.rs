@@ -85,6 +85,16 @@ impl Client {
         }
     }
 
+    /// A client of the whole application over `db`, the dashboard in `locale`.
+    pub fn with_locale(db: &TestDb, locale: rapport::server::dashboard::Locale) -> Self {
+        let mut state = AppState::new(db.store.clone());
+        state.dashboard = std::sync::Arc::new(rapport::server::dashboard::Dashboard::default().with_locale(locale));
+        Self {
+            app: app(state),
+            ..Self::new(db)
+        }
+    }
+
     /// A second client of the same application, with a jar of its own.
     pub fn sibling(&self) -> Self {
         Self {

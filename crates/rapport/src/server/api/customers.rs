@@ -27,10 +27,12 @@ pub struct ListParams {
     pub stage: Option<Stage>,
     /// Only customers in this RFM segment (e.g. `at_risk`, `champions`).
     pub segment: Option<String>,
-    /// Only customers whose id, e-mail or name starts with this.
+    /// Only customers whose id, e-mail or name holds this anywhere, case-insensitive (one or two
+    /// characters match the start only).
     pub q: Option<String>,
     /// Order: `id` (default), `clv` (highest first), `risk` (most value at risk first), `p_alive`
-    /// (least likely active first), `last_purchase` (most recent first).
+    /// (least likely active first), `last_purchase` (most recent first), `spend` (highest total
+    /// spend first), `orders` (most purchases first).
     pub sort: Option<CustomerSort>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

@@ -94,7 +94,8 @@ pub struct ScoreView {
     pub expected_spend: f64,
     /// Customer lifetime value over 12 months (discounted 1 % a month).
     pub clv_12m: f64,
-    /// Expected value lost: the 12-month value if still active times the probability of being gone.
+    /// Expected value lost: the 12-month value if still active (`clv_12m / p_alive`, capped at the
+    /// purchases so far: `(frequency + 1) × expected_spend`) times the probability of being gone.
     pub value_at_risk: f64,
     /// Repeat purchases in the data the model saw.
     pub frequency: u32,

@@ -14,6 +14,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
+pub use self::format::Locale;
 pub use self::session::{LOGIN_COOKIE, SESSION_COOKIE};
 use super::AppState;
 
@@ -22,12 +23,14 @@ const STYLESHEET: &str = include_str!("../../../static/dashboard.css");
 /// Where pages link the stylesheet; the version in the path lets browsers cache it for good.
 pub const STYLESHEET_PATH: &str = concat!("/static/dashboard-", env!("CARGO_PKG_VERSION"), ".css");
 
-/// What the dashboard keeps between requests: its cookie setting, the login rate limits and the
+/// What the dashboard keeps between requests: its settings, the login rate limits and the
 /// overview's cached figures.
 #[derive(Default)]
 pub struct Dashboard {
     /// Mark cookies `Secure` even when the request does not say it came over HTTPS.
     pub secure_cookies: bool,
+    /// The business's time zone and currency, as pages show times and totals.
+    pub locale: Locale,
     limits: limits::LoginLimits,
     stats: stats::StatsCache,
 }
@@ -41,6 +44,11 @@ impl Dashboard {
             ..Self::default()
         }
     }
+
+    /// The same dashboard showing times in `locale`'s zone and totals in its currency.
+    pub fn with_locale(self, locale: Locale) -> Self {
+        Self { locale, ..self }
+    }
 }
 
 /// The dashboard's routes: pages, login and logout, the stylesheet.
@@ -48,10 +56,13 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(pages::overview))
         .route("/customers", get(pages::customers))
+        .route("/customers.csv", get(pages::customers_csv))
         .route("/customers/{id}", get(pages::customer))
         .route("/customers/{id}/notes", post(pages::add_note))
         .route("/customers/{id}/interactions", post(pages::log_interaction))
+        .route("/customers/{id}/contacted", post(pages::mark_contacted))
         .route("/at-risk", get(pages::at_risk))
+        .route("/at-risk.csv", get(pages::at_risk_csv))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", get(session::logout_page).post(session::logout))
         .route(STYLESHEET_PATH, get(stylesheet))

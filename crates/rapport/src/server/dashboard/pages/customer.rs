@@ -15,10 +15,10 @@ use crate::domain::rules::{self, Lines};
 use crate::domain::{EventKind, ExternalId, NewEvent, Role, StoredEvent};
 use crate::server::AppState;
 use crate::server::auth::random_token;
-use crate::server::dashboard::format::{amount, day, grouped, minute, money, opt_day, percent};
+use crate::server::dashboard::format::{Locale, grouped, percent};
 use crate::server::dashboard::session::SignedIn;
 use crate::server::writer::Incoming;
-use crate::store::{CustomerRecord, value_at_risk};
+use crate::store::{CustomerRecord, VALUE_AT_RISK_DEFINITION, value_at_risk};
 
 /// An event on a customer's page.
 pub struct Entry {
@@ -28,9 +28,9 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn new(event: &StoredEvent) -> Self {
+    fn new(event: &StoredEvent, locale: &Locale) -> Self {
         Self {
-            when: minute(event.occurred_at),
+            when: locale.minute(event.occurred_at),
             kind: kind_label(&event.kind),
             text: event.kind.describe(),
         }
@@ -47,17 +47,37 @@ fn kind_label(kind: &EventKind) -> &'static str {
     }
 }
 
-/// A labelled value on a customer's page.
+/// A labelled value on a customer's page, a link when it leads somewhere.
 pub struct Fact {
     label: String,
     value: String,
+    href: Option<String>,
+    help: Option<&'static str>,
 }
 
 fn fact(label: impl Into<String>, value: impl Into<String>) -> Fact {
     Fact {
         label: label.into(),
         value: value.into(),
+        href: None,
+        help: None,
     }
+}
+
+/// A `mailto:` link for an e-mail address.
+pub(super) fn mailto(email: &str) -> String {
+    format!("mailto:{email}")
+}
+
+/// A `tel:` link for a phone number as people write it: digits and a leading `+` only.
+pub(super) fn tel(phone: &str) -> String {
+    let digits: String = phone
+        .chars()
+        .enumerate()
+        .filter(|(i, c)| c.is_ascii_digit() || (*i == 0 && *c == '+'))
+        .map(|(_, c)| c)
+        .collect();
+    format!("tel:{digits}")
 }
 
 /// One customer's page.
@@ -73,6 +93,7 @@ pub struct CustomerPage {
     figures: Vec<Fact>,
     scores: Vec<Fact>,
     explanation: Option<String>,
+    no_purchases: bool,
     stage_history: Vec<Entry>,
     notes: Vec<Entry>,
     timeline: Vec<Entry>,
@@ -99,6 +120,7 @@ pub async fn customer(
     let customer = find(&state, &id).await?;
     let score = state.store.score(customer.id).await?;
     let events = state.store.events_of(customer.id).await?;
+    let locale = &state.dashboard.locale;
     // The log's order is the order things were recorded (stage changes come after the purchases
     // that earned them, imports after the fact): the page shows when they happened.
     let mut by_time: Vec<&StoredEvent> = events.iter().collect();
@@ -107,24 +129,25 @@ pub async fn customer(
     let stage_history = events
         .iter()
         .filter(|e| matches!(e.kind, EventKind::StageChange { .. }))
-        .map(Entry::new)
+        .map(|e| Entry::new(e, locale))
         .collect();
     let notes = newest_first
         .clone()
         .filter(|e| matches!(e.kind, EventKind::Note { .. }))
-        .map(Entry::new)
+        .map(|e| Entry::new(e, locale))
         .collect();
-    let timeline: Vec<Entry> = newest_first.take(TIMELINE).map(Entry::new).collect();
+    let timeline: Vec<Entry> = newest_first.take(TIMELINE).map(|e| Entry::new(e, locale)).collect();
     Ok(CustomerPage {
         can_write: signed_in.session.user.role >= Role::Staff,
         layout: Layout::new(&signed_in, "customers"),
         path: customer_path(&customer.external_id),
         title: customer.name.clone().unwrap_or_else(|| customer.external_id.clone()),
         stage: customer.state.stage.map_or_else(|| "–".to_owned(), |s| s.to_string()),
-        profile: profile(&customer),
-        figures: figures(&customer),
+        profile: profile(&customer, locale),
+        figures: figures(&customer, &events, locale),
         explanation: score.as_ref().map(|s| s.explanation.clone()),
-        scores: score.as_ref().map(scores).unwrap_or_default(),
+        no_purchases: customer.state.purchase_count == 0,
+        scores: score.as_ref().map(|s| scores(s, locale)).unwrap_or_default(),
         stage_history,
         notes,
         older: events.len().saturating_sub(timeline.len()),
@@ -139,7 +162,7 @@ pub async fn customer(
     })
 }
 
-async fn find(state: &AppState, id: &str) -> Result<CustomerRecord, PageError> {
+pub(super) async fn find(state: &AppState, id: &str) -> Result<CustomerRecord, PageError> {
     let external = ExternalId::parse(id).map_err(|e| PageError::new(StatusCode::BAD_REQUEST, e.0))?;
     state.store.customer(&external).await?.ok_or_else(|| {
         PageError::new(
@@ -149,12 +172,22 @@ async fn find(state: &AppState, id: &str) -> Result<CustomerRecord, PageError> {
     })
 }
 
-fn profile(c: &CustomerRecord) -> Vec<Fact> {
+fn profile(c: &CustomerRecord, locale: &Locale) -> Vec<Fact> {
     let mut facts = vec![fact("Id", c.external_id.clone())];
-    for (label, value) in [("Name", &c.name), ("E-mail", &c.email), ("Phone", &c.phone)] {
-        if let Some(value) = value {
-            facts.push(fact(label, value.clone()));
-        }
+    if let Some(name) = &c.name {
+        facts.push(fact("Name", name.clone()));
+    }
+    if let Some(email) = &c.email {
+        facts.push(Fact {
+            href: Some(mailto(email)),
+            ..fact("E-mail", email.clone())
+        });
+    }
+    if let Some(phone) = &c.phone {
+        facts.push(Fact {
+            href: Some(tel(phone)),
+            ..fact("Phone", phone.clone())
+        });
     }
     for (key, value) in &c.attributes {
         facts.push(fact(
@@ -162,28 +195,55 @@ fn profile(c: &CustomerRecord) -> Vec<Fact> {
             value.as_str().map_or_else(|| value.to_string(), str::to_owned),
         ));
     }
-    facts.push(fact("Known since", day(c.created_at)));
+    facts.push(fact("Known since", locale.day(c.created_at)));
     facts
 }
 
-fn figures(c: &CustomerRecord) -> Vec<Fact> {
+/// The currencies of a customer's purchases other than the business's, in order of first sight.
+fn foreign_currencies<'a>(events: &'a [StoredEvent], locale: &Locale) -> Vec<&'a str> {
+    let mut found: Vec<&str> = Vec::new();
+    for event in events {
+        if let EventKind::Purchase { currency, .. } = &event.kind
+            && *currency != locale.currency
+            && !found.contains(&currency.as_str())
+        {
+            found.push(currency.as_str());
+        }
+    }
+    found
+}
+
+fn figures(c: &CustomerRecord, events: &[StoredEvent], locale: &Locale) -> Vec<Fact> {
     let s = &c.state;
+    let foreign = foreign_currencies(events, locale);
+    // Totals add cents as stored: with purchases in several currencies the sum is not money in
+    // any one of them, and the page says so instead of converting at a rate it does not know.
+    let total = if foreign.is_empty() {
+        locale.money(s.total_spend_cents)
+    } else {
+        format!(
+            "{} (adds amounts in {} and {} as they are, without conversion)",
+            crate::server::dashboard::format::money(s.total_spend_cents),
+            locale.currency.as_str(),
+            foreign.join(", ")
+        )
+    };
     vec![
         fact(
             "Highest stage reached",
             s.max_stage.map_or_else(|| "–".to_owned(), |s| s.to_string()),
         ),
         fact("Purchases", grouped(s.purchase_count)),
-        fact("Total spend", money(s.total_spend_cents)),
-        fact("First purchase", opt_day(s.first_purchase_at)),
-        fact("Second sale", opt_day(s.second_purchase_at)),
-        fact("Last purchase", opt_day(s.last_purchase_at)),
+        fact("Total spend", total),
+        fact("First purchase", locale.opt_day(s.first_purchase_at)),
+        fact("Second sale", locale.opt_day(s.second_purchase_at)),
+        fact("Last purchase", locale.opt_day(s.last_purchase_at)),
         fact("Interactions", grouped(s.interaction_count)),
         fact("Referrals", grouped(s.referral_count)),
     ]
 }
 
-fn scores(s: &ScoreRow) -> Vec<Fact> {
+fn scores(s: &ScoreRow, locale: &Locale) -> Vec<Fact> {
     let mut facts = vec![
         fact("P(alive)", percent(s.p_alive)),
         fact(
@@ -194,9 +254,12 @@ fn scores(s: &ScoreRow) -> Vec<Fact> {
             "Expected purchases, 365 days",
             format!("{:.1}", s.expected_purchases_365d),
         ),
-        fact("Expected spend per purchase", amount(s.expected_spend)),
-        fact("12-month value (CLV)", amount(s.clv_12m)),
-        fact("Expected value lost", amount(value_at_risk(s))),
+        fact("Expected spend per purchase", locale.amount(s.expected_spend)),
+        fact("12-month value (CLV)", locale.amount(s.clv_12m)),
+        Fact {
+            help: Some(VALUE_AT_RISK_DEFINITION),
+            ..fact("Value at risk", locale.amount(value_at_risk(s)))
+        },
         fact("RFM segment", s.segment.label()),
         fact(
             "RFM scores (R, F, M)",
@@ -278,10 +341,24 @@ fn required(field: &str, value: &str, max: usize, lines: Lines) -> Result<String
     }
 }
 
-/// Writes one event through the API's group-commit writer. The form's key (made when the page
-/// was drawn) is the event's idempotency key, so a form sent twice stores one event.
+/// Writes one event and sends the browser back to the customer's page, saying what was saved.
 async fn append(state: &AppState, id: &str, key: &str, kind: EventKind, saved: &str) -> Result<Redirect, PageError> {
     let customer = find(state, id).await?;
+    write_event(state, &customer, key, kind).await?;
+    Ok(Redirect::to(&format!(
+        "{}?saved={saved}#notes",
+        customer_path(&customer.external_id)
+    )))
+}
+
+/// Writes one event through the API's group-commit writer. The form's key (made when the page
+/// was drawn) is the event's idempotency key, so a form sent twice stores one event.
+pub(super) async fn write_event(
+    state: &AppState,
+    customer: &CustomerRecord,
+    key: &str,
+    kind: EventKind,
+) -> Result<(), PageError> {
     let key = if !key.is_empty()
         && key.len() <= 64
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -306,8 +383,5 @@ async fn append(state: &AppState, id: &str, key: &str, kind: EventKind, saved: &
             "This form was sent before with other text. Open the customer's page again to write a new one.".to_owned(),
         ));
     }
-    Ok(Redirect::to(&format!(
-        "{}?saved={saved}#notes",
-        customer_path(&customer.external_id)
-    )))
+    Ok(())
 }

@@ -2,7 +2,9 @@
 //! Each reads one page of a projection through an index, never the whole table; the overview
 //! reads figures computed in the background (`stats`).
 
+mod contact;
 mod customer;
+mod export;
 mod lists;
 mod overview;
 
@@ -17,7 +19,9 @@ use crate::server::dashboard::session::SignedIn;
 use crate::server::error::ApiError;
 use crate::store::StoreError;
 
+pub use contact::mark_contacted;
 pub use customer::{add_note, customer, log_interaction};
+pub use export::{at_risk_csv, customers_csv};
 pub use lists::{at_risk, customers};
 pub use overview::overview;
 

@@ -6,7 +6,7 @@ use axum::extract::State;
 
 use super::Layout;
 use crate::server::AppState;
-use crate::server::dashboard::format::{amount, day, grouped, minute, money, ratio};
+use crate::server::dashboard::format::{Locale, grouped, ratio};
 use crate::server::dashboard::session::SignedIn;
 
 /// A figure on the overview: a label, the value, a line below, and where it leads.
@@ -44,9 +44,10 @@ pub async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> Ove
         taken_at: String::new(),
         problem: None,
     };
+    let locale = &state.dashboard.locale;
     match state.dashboard.stats.get(&state.store).await {
         Ok(Some(snapshot)) => {
-            page.tiles = tiles(&snapshot.figures);
+            page.tiles = tiles(&snapshot.figures, locale);
             if let Some(days) = &snapshot.second_sale {
                 page.tiles.insert(
                     3,
@@ -63,7 +64,7 @@ pub async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> Ove
                     },
                 );
             }
-            page.taken_at = minute(snapshot.taken_at);
+            page.taken_at = locale.minute(snapshot.taken_at);
             page.charts = Some(Charts {
                 funnel: snapshot.funnel_chart.clone(),
                 revenue: snapshot.revenue_chart.clone(),
@@ -76,10 +77,10 @@ pub async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> Ove
     page
 }
 
-fn tiles(f: &crate::store::DashboardFigures) -> Vec<Tile> {
+fn tiles(f: &crate::store::DashboardFigures, locale: &Locale) -> Vec<Tile> {
     let as_of = f
         .last_purchase_at
-        .map_or_else(|| "no purchases yet".to_owned(), |at| format!("to {}", day(at)));
+        .map_or_else(|| "no purchases yet".to_owned(), |at| format!("to {}", locale.day(at)));
     let scored = if f.scored == 0 {
         "not scored yet: run `rapport fit`, then `rapport score`".to_owned()
     } else {
@@ -110,19 +111,19 @@ fn tiles(f: &crate::store::DashboardFigures) -> Vec<Tile> {
         },
         Tile {
             label: "Revenue, last 30 days",
-            value: money(f.revenue_30d_cents),
+            value: locale.money(f.revenue_30d_cents),
             note: as_of.clone(),
             link: None,
         },
         Tile {
             label: "Revenue, last 365 days",
-            value: money(f.revenue_365d_cents),
+            value: locale.money(f.revenue_365d_cents),
             note: as_of,
             link: None,
         },
         Tile {
             label: "Predicted revenue, next 12 months",
-            value: amount(f.predicted_revenue_12m),
+            value: locale.amount(f.predicted_revenue_12m),
             note: "sum of every customer's 12-month lifetime value".to_owned(),
             link: None,
         },
