@@ -94,6 +94,15 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// Longest search text, in characters.
+pub const MAX_SEARCH: usize = 200;
+
+/// A search for customers (part of a name, e-mail or id): one line, no control characters (a NUL
+/// would reach the index's query), trimmed; `None` when empty.
+pub fn search(raw: &str) -> Result<Option<String>, ParseError> {
+    text("the search", raw, MAX_SEARCH, Lines::One)
+}
+
 /// When an event happened, as Unix seconds: not before 1970 and not later than a day after `now`.
 pub fn event_time(at: i64, now: i64) -> Result<i64, ParseError> {
     let shown = || super::state::format_day(super::state::day_of(at));
@@ -198,6 +207,13 @@ mod tests {
             event_time(253_402_214_400, now).unwrap_err().0,
             "9999-12-31 is in the future"
         );
+    }
+
+    #[test]
+    fn a_search_with_a_nul_or_an_escape_is_refused() {
+        assert_eq!(search("  garc "), Ok(Some("garc".into())));
+        assert!(search("DU\u{0}x").is_err());
+        assert!(search("a\u{1c}b").is_err());
     }
 
     #[test]

@@ -26,6 +26,7 @@ contract!(
     an_excel_export_with_a_byte_order_mark_imports,
     a_customer_cannot_refer_themself,
     the_api_refuses_an_order_id_reused_with_another_amount,
+    a_search_with_a_nul_is_a_422_naming_q_not_a_500,
 );
 
 const HEADER: &str = "customer_id,date,amount,order_id\n";
@@ -270,4 +271,15 @@ async fn the_api_refuses_an_order_id_reused_with_another_amount(db: &TestDb) {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(body["error"]["message"].as_str().unwrap().contains(reason), "{body}");
     }
+}
+
+async fn a_search_with_a_nul_is_a_422_naming_q_not_a_500(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    let (status, body) = server
+        .get("/api/v1/customers?stage=customer&q=DU%F1%AF%84%8A%00%17")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "q");
+    let (status, _) = server.get("/api/v1/customers?q=garc").await;
+    assert_eq!(status, StatusCode::OK);
 }

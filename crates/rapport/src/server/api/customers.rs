@@ -100,7 +100,10 @@ pub async fn list(
     let query = CustomerQuery {
         stage: params.stage,
         segment: params.segment.as_deref().map(parse_segment).transpose()?,
-        search: params.q.clone(),
+        search: match params.q.as_deref() {
+            Some(raw) => rules::search(raw).map_err(|e| ApiError::invalid("q", e.0))?,
+            None => None,
+        },
         sort,
         limit: limit + 1,
         after: params.cursor.as_deref().map(decode_cursor).transpose()?,

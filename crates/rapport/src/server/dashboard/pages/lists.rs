@@ -150,6 +150,9 @@ impl Filters {
         let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         let (q, stage, segment) = (given(&params.q), given(&params.stage), given(&params.segment));
         let bad = |e: String| PageError::new(StatusCode::BAD_REQUEST, e);
+        if let Some(raw) = &q {
+            crate::domain::rules::search(raw).map_err(|e| bad(format!("The search is not usable: {}.", e.0)))?;
+        }
         let stage_value: Option<Stage> = stage
             .as_deref()
             .map(str::parse)
