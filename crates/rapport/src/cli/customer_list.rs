@@ -64,6 +64,8 @@ pub struct ListArgs {
     /// Print JSON (the same as --format json).
     #[arg(long, conflicts_with = "format")]
     json: bool,
+    #[command(flatten)]
+    business: super::output::BusinessCurrency,
 }
 
 /// Lists customers in id order, in the format asked for.
@@ -88,7 +90,7 @@ pub async fn run(store: &Arc<dyn Store>, args: ListArgs, out: Output) -> anyhow:
             } else {
                 None
             };
-            print_table(&customers, matching, out)
+            print_table(&customers, matching, args.business.currency.as_str(), out)
         }
     }
 }
@@ -122,7 +124,12 @@ impl<'a> From<&'a CustomerListItem> for Listed<'a> {
 }
 
 /// The table and a footer: how many are shown, and of how many when `matching` says more match.
-fn print_table(customers: &[CustomerListItem], matching: Option<u64>, out: Output) -> anyhow::Result<()> {
+fn print_table(
+    customers: &[CustomerListItem],
+    matching: Option<u64>,
+    currency: &str,
+    out: Output,
+) -> anyhow::Result<()> {
     if customers.is_empty() {
         return out.line("no customers match");
     }
@@ -143,7 +150,7 @@ fn print_table(customers: &[CustomerListItem], matching: Option<u64>, out: Outpu
                 .map_or_else(|| "-".to_owned(), |n| shortened(n, NAME_WIDTH)),
             s.stage.map_or("-", Stage::as_str).to_owned(),
             s.purchase_count.to_string(),
-            Money(s.total_spend_cents).to_string(),
+            format!("{} {currency}", Money(s.total_spend_cents)),
             opt_time(s.last_purchase_at),
         ]);
     }

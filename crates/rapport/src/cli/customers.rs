@@ -34,6 +34,8 @@ pub enum CustomersCommand {
 pub struct ShowArgs {
     /// The customer's id in your shop system.
     id: String,
+    #[command(flatten)]
+    business: super::output::BusinessCurrency,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -90,7 +92,7 @@ pub async fn run(db: &str, command: CustomersCommand, out: Output) -> anyhow::Re
             if args.json {
                 return out.json(&detail);
             }
-            print_detail(&detail, out)
+            print_detail(&detail, args.business.currency.as_str(), out)
         }
         CustomersCommand::SetStage(args) => {
             let id = ExternalId::parse(&args.id)?;
@@ -181,7 +183,7 @@ impl Detail {
     }
 }
 
-fn print_detail(d: &Detail, out: Output) -> anyhow::Result<()> {
+fn print_detail(d: &Detail, currency: &str, out: Output) -> anyhow::Result<()> {
     let c = &d.customer;
     let s = &c.state;
     out.line(&format!("Customer {} (#{})", c.external_id, c.id))?;
@@ -203,7 +205,7 @@ fn print_detail(d: &Detail, out: Output) -> anyhow::Result<()> {
         s.max_stage.map_or("-", |x| x.as_str())
     ))?;
     out.line(&format!(
-        "  purchases: {}, first {}, second sale {}, last {}, total spend {}",
+        "  purchases: {}, first {}, second sale {}, last {}, total spend {} {currency}",
         s.purchase_count,
         opt_time(s.first_purchase_at),
         opt_time(s.second_purchase_at),
@@ -214,13 +216,16 @@ fn print_detail(d: &Detail, out: Output) -> anyhow::Result<()> {
     match &d.score {
         Some(score) => {
             out.line(&format!(
-                "  outlook: P(alive) {:.2}, {:.1} purchases expected in 90 days, 12-month value {:.2}, segment {}",
+                "  outlook: P(alive) {:.2}, {:.1} purchases expected in 90 days, 12-month value {:.2} {currency}, segment {}",
                 score.p_alive,
                 score.expected_purchases_90d,
                 score.clv_12m,
                 score.segment.label()
             ))?;
             out.line(&format!("  why: {}", score.explanation))?;
+        }
+        None if s.purchase_count == 0 => {
+            out.line("  outlook: no purchases yet, so no score: scores need at least one purchase")?
         }
         None => out.line("  outlook: not scored yet (`rapport fit`, then `rapport score`)")?,
     }

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
+use rapport::domain::Role;
 use rapport::domain::webhook::target::Targets;
-use rapport::domain::{Currency, Role};
 use rapport::server::AppState;
 use rapport::server::accounts::create_user;
 use rapport::server::auth::create_key;
@@ -34,20 +34,14 @@ pub struct ServeArgs {
     /// and days in it, with the zone's abbreviation.
     #[arg(long, default_value = "UTC", env = "RAPPORT_TIME_ZONE", value_parser = parse_time_zone)]
     pub time_zone: chrono_tz::Tz,
-    /// The business's currency (three letters): the dashboard shows totals and lifetime values in
-    /// it; each purchase shows its own.
-    #[arg(long, default_value = "USD", env = "RAPPORT_CURRENCY", value_parser = parse_currency)]
-    pub currency: Currency,
+    #[command(flatten)]
+    pub business: super::output::BusinessCurrency,
 }
 
 fn parse_time_zone(raw: &str) -> Result<chrono_tz::Tz, String> {
     raw.trim().parse().map_err(|_| {
         format!("'{raw}' is not a time zone: use an IANA name such as Europe/Berlin, America/New_York or UTC")
     })
-}
-
-fn parse_currency(raw: &str) -> Result<Currency, String> {
-    Currency::parse(raw).map_err(|e| e.0)
 }
 
 /// `rapport keys ...`.
@@ -113,7 +107,7 @@ pub async fn serve(db: &str, args: ServeArgs, out: Output) -> anyhow::Result<()>
     let mut state = AppState::new(open(db).await?);
     let locale = Locale {
         time_zone: args.time_zone,
-        currency: args.currency,
+        currency: args.business.currency,
     };
     state.dashboard = Arc::new(Dashboard::new(args.secure_cookies).with_locale(locale));
     state.webhook_targets = Targets::allowing_private(args.allow_private_webhooks);

@@ -695,3 +695,39 @@ fn serve_refuses_a_time_zone_or_currency_it_does_not_know_and_says_what_would_do
         text(&currency.stderr)
     );
 }
+
+#[test]
+fn amounts_on_the_terminal_carry_the_business_currency_and_a_prospect_says_why_it_has_no_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+    let file = dir.path().join("t.csv");
+    std::fs::write(&file, "customer_id,date,amount\na,2024-01-01,12.50\n").unwrap();
+    assert!(
+        rapport(&db, &["import", "transactions", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let profiles = dir.path().join("c.csv");
+    std::fs::write(&profiles, "customer_id,name\np,Pat\n").unwrap();
+    assert!(
+        rapport(&db, &["import", "customers", profiles.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    let list = text(&rapport(&db, &["customers", "list"]).stdout);
+    assert!(list.contains("12.50 USD"), "{list}");
+    let show = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .env("RAPPORT_DATABASE_URL", &db)
+        .env("RAPPORT_CURRENCY", "EUR")
+        .args(["customers", "show", "a"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&show.stdout).contains("total spend 12.50 EUR"),
+        "{}",
+        text(&show.stdout)
+    );
+    let prospect = text(&rapport(&db, &["customers", "show", "p"]).stdout);
+    assert!(prospect.contains("no purchases yet, so no score"), "{prospect}");
+}
