@@ -179,7 +179,7 @@ impl GapScore {
         let against = if self.own_gaps == 0 {
             "this shop's usual gap between purchases".to_owned()
         } else {
-            format!("their own usual gap of {:.0} days", self.usual_gap)
+            format!("their own usual gap of {}", days(self.usual_gap))
         };
         let verdict = if self.overdue {
             "overdue: longer than four in five of the gaps seen before"
@@ -189,9 +189,19 @@ impl GapScore {
             "an ordinary pause so far"
         };
         format!(
-            "bought {times}; nothing for {:.0} days, against {against}: {verdict} (estimated from this shop's own gaps between purchases)",
-            self.days_silent
+            "bought {times}; nothing for {}, against {against}: {verdict} (estimated from this shop's own gaps between purchases)",
+            days(self.days_silent)
         )
+    }
+}
+
+/// A number of days for a sentence: "1 day", "12 days".
+fn days(n: f64) -> String {
+    let n = n.round();
+    if n == 1.0 {
+        "1 day".to_owned()
+    } else {
+        format!("{n:.0} days")
     }
 }
 
@@ -261,6 +271,16 @@ mod tests {
         assert_eq!(days[0].days, vec![3, 9]);
         assert_eq!(days[0].spend, 6.0);
         assert_eq!(days[1].days, vec![5]);
+    }
+
+    #[test]
+    fn the_sentence_counts_days_in_the_singular_and_the_plural() {
+        let rule = rule(&[1, 1, 1]);
+        let sentence = rule.score(&customer(&[0, 1, 2, 3]), 4).explain(4);
+        assert!(
+            sentence.contains("nothing for 1 day, against their own usual gap of 1 day"),
+            "{sentence}"
+        );
     }
 
     #[test]
