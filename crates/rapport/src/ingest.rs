@@ -110,9 +110,7 @@ impl Ingest {
     /// earlier one of them, stores nothing: for callers that set bad rows aside instead of failing.
     pub async fn find_conflicts(&mut self, events: &[(&str, &NewEvent)]) -> StoreResult<Vec<Option<KeyConflict>>> {
         self.flush().await?;
-        let mut keys: Vec<String> = events.iter().map(|(_, e)| e.key.clone()).collect();
-        keys.sort_unstable();
-        keys.dedup();
+        let keys = distinct_keys(events);
         let stored = self.tx.events_by_keys(&keys).await?;
         let mut customers: Vec<&str> = events.iter().map(|(c, _)| *c).collect();
         customers.sort_unstable();
@@ -160,9 +158,7 @@ impl Ingest {
     async fn check_conflicts(&mut self) -> StoreResult<()> {
         let pending = std::mem::take(&mut self.pending);
         let events: Vec<(&str, &NewEvent)> = pending.iter().map(|(c, e)| (&**c, e)).collect();
-        let mut keys: Vec<String> = events.iter().map(|(_, e)| e.key.clone()).collect();
-        keys.sort_unstable();
-        keys.dedup();
+        let keys = distinct_keys(&events);
         let stored = self.tx.events_by_keys(&keys).await?;
         let by_key: HashMap<&str, &StoredEvent> = stored.iter().map(|e| (e.key.as_str(), e)).collect();
         for (customer, event) in &events {
@@ -541,6 +537,14 @@ impl Ingest {
         self.tx.save_states(&states).await?;
         self.outbox.write(&mut *self.tx).await
     }
+}
+
+/// The keys of `events`, each once.
+fn distinct_keys(events: &[(&str, &NewEvent)]) -> Vec<String> {
+    let mut keys: Vec<String> = events.iter().map(|(_, e)| e.key.clone()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// The stage changes a touched customer is due: promotions earned by new behaviour, or `suspect`
