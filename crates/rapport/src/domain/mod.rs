@@ -1,6 +1,7 @@
 //! Customers, events, stages and the rules between them: plain types and pure functions, no I/O.
 
 pub mod access;
+pub mod calendar;
 pub mod event;
 pub mod funnel;
 pub mod rules;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::event::EventKind;
 use super::stage::{Stage, StageChange};
 
-const SECONDS_PER_DAY: i64 = 86_400;
+pub(crate) const SECONDS_PER_DAY: i64 = 86_400;
 
 /// The day number (days since 1970-01-01, UTC) of a Unix time.
 pub fn day_of(unix_seconds: i64) -> i64 {

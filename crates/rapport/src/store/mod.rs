@@ -236,11 +236,11 @@ pub struct DashboardFigures {
     pub buyers: i64,
     /// Customers who bought on a second day (the second sale).
     pub repeat_buyers: i64,
-    /// The last purchase in the data: windows end on its day.
+    /// The last purchase in the data, to say how old the data are.
     pub last_purchase_at: Option<i64>,
-    /// Revenue in the 30 days up to and including the last purchase's day, in cents.
+    /// Revenue in the 30 local days up to and including today, in cents.
     pub revenue_30d_cents: i64,
-    /// Revenue in the 365 days up to and including the last purchase's day, in cents.
+    /// Revenue in the 365 local days up to and including today, in cents.
     pub revenue_365d_cents: i64,
     /// Customers with scores.
     pub scored: i64,
@@ -252,7 +252,7 @@ pub struct DashboardFigures {
     pub at_risk: i64,
     /// When the scores were computed (Unix seconds).
     pub scored_at: Option<i64>,
-    /// Purchases by calendar month (UTC), oldest first.
+    /// Purchases by the business's calendar month, oldest first.
     pub months: Vec<MonthFigures>,
 }
 
@@ -356,8 +356,9 @@ pub trait Store: Send + Sync {
     async fn customer_with_score(&self, external_id: &ExternalId) -> StoreResult<Option<CustomerListItem>>;
     /// Checks that the database answers.
     async fn ping(&self) -> StoreResult<()>;
-    /// The overview's figures over every customer and purchase (full scans: cache the answer).
-    async fn dashboard_figures(&self) -> StoreResult<DashboardFigures>;
+    /// The overview's figures over every customer and purchase (full scans: cache the answer),
+    /// windows and months counted in `calendar`'s local days up to its now.
+    async fn dashboard_figures(&self, calendar: &crate::domain::calendar::Calendar) -> StoreResult<DashboardFigures>;
     /// A filtered, sorted page of customers with their scores.
     async fn query_customers(&self, query: &CustomerQuery) -> StoreResult<Vec<CustomerListItem>>;
     /// How many customers match `query`'s filters (its order, limit and cursor aside), counting

@@ -282,3 +282,29 @@ const SCORE_SELECT: &str = "sc.frequency AS sc_frequency, sc.recency AS sc_recen
 
 /// The columns of an API key row.
 pub const API_KEY_SELECT: &str = "SELECT id, name, role, prefix, created_at, revoked_at FROM api_keys";
+
+/// `column` (Unix seconds) shifted to the business's local time by the zone's offsets over the
+/// data's range: a CASE split in halves, so a row meets about log2(spans) comparisons however
+/// many clock changes the data span.
+pub fn local_seconds(column: &str, spans: &[crate::domain::calendar::OffsetSpan]) -> String {
+    fn offset(column: &str, spans: &[crate::domain::calendar::OffsetSpan]) -> String {
+        match spans {
+            [] => "0".to_owned(),
+            [only] => only.offset.to_string(),
+            _ => {
+                let (before, after) = spans.split_at(spans.len() / 2);
+                format!(
+                    "(CASE WHEN {column} < {} THEN {} ELSE {} END)",
+                    after[0].from,
+                    offset(column, before),
+                    offset(column, after)
+                )
+            }
+        }
+    }
+    match spans {
+        [] => column.to_owned(),
+        [only] if only.offset == 0 => column.to_owned(),
+        _ => format!("({column} + {})", offset(column, spans)),
+    }
+}

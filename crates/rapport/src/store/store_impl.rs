@@ -71,8 +71,11 @@ macro_rules! store_impl {
                 Ok(())
             }
 
-            async fn dashboard_figures(&self) -> StoreResult<crate::store::DashboardFigures> {
-                dashboard_figures(&self.pool).await
+            async fn dashboard_figures(
+                &self,
+                calendar: &crate::domain::calendar::Calendar,
+            ) -> StoreResult<crate::store::DashboardFigures> {
+                dashboard_figures(&self.pool, calendar).await
             }
 
             async fn query_customers(

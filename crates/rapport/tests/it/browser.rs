@@ -71,6 +71,7 @@ async fn a_staff_member_logs_in_visits_every_page_adds_a_note_and_logs_out() {
     click(&browser, "form.filters button").await;
     wait_for_text(&browser, "<option value=\"client\" selected").await;
     shot(&browser, &shots, "customers").await;
+    assert_fits(&browser, "the customer list").await;
 
     click(&browser, "table a").await;
     let customer = wait_for_text(&browser, "Stage history").await;
@@ -84,6 +85,7 @@ async fn a_staff_member_logs_in_visits_every_page_adds_a_note_and_logs_out() {
     click_link(&browser, "At risk").await;
     wait_for_text(&browser, "Value at risk").await;
     shot(&browser, &shots, "at-risk").await;
+    assert_fits(&browser, "the at-risk list").await;
 
     click(&browser, "form.logout button").await;
     wait_for_text(&browser, "Log in to the dashboard").await;
@@ -91,6 +93,25 @@ async fn a_staff_member_logs_in_visits_every_page_adds_a_note_and_logs_out() {
     wait_for_text(&browser, "Log in to the dashboard").await;
     shot(&browser, &shots, "login").await;
     browser.close().await.unwrap();
+}
+
+/// Fails when the page's table is wider than its box at the window's width (1280 px): a column
+/// would be reached only by scrolling sideways.
+async fn assert_fits(browser: &Client, page: &str) {
+    let widths = browser
+        .execute(
+            "const box = document.querySelector('.scroll'); return [box.scrollWidth, box.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let widths: Vec<u64> = serde_json::from_value(widths).unwrap();
+    assert!(
+        widths[0] <= widths[1],
+        "{page} is {} px wide in a box of {} px",
+        widths[0],
+        widths[1]
+    );
 }
 
 /// The first of `names` on the PATH.

@@ -1,5 +1,6 @@
 //! The store contract: every test here runs on SQLite and, when configured, on PostgreSQL.
 
+use rapport::domain::calendar::Calendar;
 use rapport::domain::funnel::funnel;
 use rapport::domain::{EventKind, NewEvent, Stage};
 use rapport::import::{
@@ -483,7 +484,12 @@ async fn dashboard_figures_add_up_customers_purchases_and_scores(db: &TestDb) {
         .await
         .unwrap();
 
-    let f = db.store.dashboard_figures().await.unwrap();
+    // Noon on the day of the last purchase, in UTC.
+    let utc = Calendar {
+        time_zone: chrono_tz::Tz::UTC,
+        now: 1_706_745_600 + 43_200,
+    };
+    let f = db.store.dashboard_figures(&utc).await.unwrap();
     assert_eq!((f.customers, f.buyers, f.repeat_buyers), (3, 3, 2));
     assert_eq!(f.last_purchase_at, Some(1_706_745_600), "2024-02-01");
     // 30 days to 2024-02-01 start on 2024-01-03; 365 days on 2023-02-02.
@@ -505,6 +511,28 @@ async fn dashboard_figures_add_up_customers_purchases_and_scores(db: &TestDb) {
             month("2024-02", 1, 725, 1, 0),
         ]
     );
+    // In New York the purchases at midnight UTC were made the evening before: 2024-02-01's
+    // belongs to January, 2023-06-01's to May, 2022-01-01's (a first purchase) to December 2021.
+    let new_york = Calendar {
+        time_zone: "America/New_York".parse().unwrap(),
+        ..utc
+    };
+    let local = db.store.dashboard_figures(&new_york).await.unwrap();
+    assert_eq!(
+        local.months,
+        [
+            month("2021-12", 1, 100, 1, 1),
+            month("2023-05", 1, 10_000, 1, 0),
+            month("2024-01", 4, 4_275, 2, 2),
+        ]
+    );
+    // 300 days later the last 30 days hold nothing: windows end today, not at the last purchase.
+    let later = Calendar {
+        now: utc.now + 300 * 86_400,
+        ..utc
+    };
+    let old = db.store.dashboard_figures(&later).await.unwrap();
+    assert_eq!((old.revenue_30d_cents, old.revenue_365d_cents), (0, 4_275));
 
     let fit = rapport::store::FitRecord {
         id: 0,
@@ -522,7 +550,7 @@ async fn dashboard_figures_add_up_customers_purchases_and_scores(db: &TestDb) {
     tx.save_scores(version, 7, &rows).await.unwrap();
     tx.commit().await.unwrap();
 
-    let f = db.store.dashboard_figures().await.unwrap();
+    let f = db.store.dashboard_figures(&utc).await.unwrap();
     assert_eq!((f.scored, f.likely_active, f.at_risk, f.scored_at), (3, 1, 2, Some(7)));
     assert!((f.predicted_revenue_12m - 65.0).abs() < 1e-9);
     // c2 is a customer (one purchase day), so not on the list. c1 and c3 would each bring at most

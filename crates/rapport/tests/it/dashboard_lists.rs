@@ -168,7 +168,7 @@ async fn the_customer_list_says_how_many_match_sorts_by_spend_and_orders_and_fin
     client.login("viewer@example.com", PASSWORD).await;
     let all = client.get("/customers").await;
     assert!(all.body.contains("50 of 300 customers"), "{}", all.body);
-    for (sort, column) in [("spend", "Total spend"), ("orders", "Purchases")] {
+    for (sort, column) in [("spend", "Total spend, USD"), ("orders", "Purchases")] {
         let page = client.get(&format!("/customers?sort={sort}")).await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains(&format!("<option value=\"{sort}\" selected>")));
@@ -226,7 +226,10 @@ async fn pages_show_the_business_time_zone_and_currency_and_say_why_a_prospect_h
         "the definition is one hover away"
     );
     let list = client.get("/customers?sort=spend").await;
-    assert!(list.body.contains(" EUR</td>"), "amounts in the list show the currency");
+    assert!(
+        list.body.contains("Total spend, EUR</th>") && list.body.contains("12-month value, EUR</th>"),
+        "the amount columns name the currency"
+    );
     let at_risk = client.get("/at-risk").await;
     assert!(
         at_risk.body.contains("id=\"value-at-risk\""),

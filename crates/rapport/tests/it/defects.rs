@@ -110,7 +110,11 @@ async fn an_amount_past_the_maximum_is_refused_and_totals_never_wrap(db: &TestDb
         .unwrap()
         .unwrap();
     assert_eq!(a.state.total_spend_cents, 2_000_000_000_000);
-    let figures = db.store.dashboard_figures().await.unwrap();
+    let now = rapport::domain::calendar::Calendar {
+        time_zone: chrono_tz::Tz::UTC,
+        now: 1_704_240_000,
+    };
+    let figures = db.store.dashboard_figures(&now).await.unwrap();
     assert_eq!(figures.buyers, 1);
 }
 

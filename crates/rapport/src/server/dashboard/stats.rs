@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono_tz::Tz;
 use tokio::sync::watch;
 
 use super::charts;
+use crate::domain::calendar::Calendar;
 use crate::domain::funnel::{Quartiles, funnel};
 use crate::server::error::ApiError;
 use crate::store::{DashboardFigures, Store, StoreError};
@@ -57,10 +59,10 @@ impl StatsCache {
     /// The latest figures, starting a computation when they are missing or older than `TTL`.
     /// Without any yet, waits up to `FIRST_WAIT` for the first; `Err` carries the last failure as
     /// a page may show it: a reference to the log line with the cause.
-    pub async fn get(&self, store: &Arc<dyn Store>) -> Result<Option<Arc<Snapshot>>, String> {
+    pub async fn get(&self, store: &Arc<dyn Store>, time_zone: Tz) -> Result<Option<Arc<Snapshot>>, String> {
         let current = self.latest.borrow().clone();
         if current.as_ref().is_none_or(|s| s.taken.elapsed() >= TTL) {
-            self.refresh(store);
+            self.refresh(store, time_zone);
         }
         if current.is_some() {
             return Ok(current);
@@ -74,8 +76,9 @@ impl StatsCache {
         }
     }
 
-    /// Starts computing new figures in the background, unless that is under way already.
-    pub fn refresh(&self, store: &Arc<dyn Store>) {
+    /// Starts computing new figures (days and months in `time_zone`, up to now) in the
+    /// background, unless that is under way already.
+    pub fn refresh(&self, store: &Arc<dyn Store>, time_zone: Tz) {
         if self.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -83,7 +86,11 @@ impl StatsCache {
         let store = store.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            match compute(&store).await {
+            let calendar = Calendar {
+                time_zone,
+                now: chrono::Utc::now().timestamp(),
+            };
+            match compute(&store, calendar).await {
                 Ok(snapshot) => {
                     tracing::debug!(elapsed = ?started.elapsed(), "dashboard figures computed");
                     latest.send_replace(Some(Arc::new(snapshot)));
@@ -100,8 +107,8 @@ impl StatsCache {
     }
 }
 
-async fn compute(store: &Arc<dyn Store>) -> Result<Snapshot, StoreError> {
-    let figures = store.dashboard_figures().await?;
+async fn compute(store: &Arc<dyn Store>, calendar: Calendar) -> Result<Snapshot, StoreError> {
+    let figures = store.dashboard_figures(&calendar).await?;
     let rows = store.funnel_rows().await?;
     let snapshot = tokio::task::spawn_blocking(move || {
         let funnel = funnel(&rows);
@@ -111,7 +118,7 @@ async fn compute(store: &Arc<dyn Store>) -> Result<Snapshot, StoreError> {
             buyers_chart: charts::buyers(&figures.months),
             figures,
             second_sale: funnel.days_to_second_purchase,
-            taken_at: chrono::Utc::now().timestamp(),
+            taken_at: calendar.now,
             taken: Instant::now(),
         }
     })

@@ -13,7 +13,7 @@ use crate::domain::Stage;
 use crate::server::AppState;
 use crate::server::api::customers::{decode_cursor, encode_cursor, parse_segment};
 use crate::server::auth::random_token;
-use crate::server::dashboard::format::{Locale, grouped, percent, url_encode};
+use crate::server::dashboard::format::{Locale, amount, grouped, money, percent, url_encode};
 use crate::server::dashboard::session::SignedIn;
 use crate::store::{CustomerListItem, CustomerQuery, CustomerSort, VALUE_AT_RISK_DEFINITION, value_at_risk};
 
@@ -65,7 +65,8 @@ impl Row {
             }),
             stage: c.state.stage.map_or_else(dash, |s| s.to_string()),
             purchases: grouped(c.state.purchase_count),
-            spend: locale.money(c.state.total_spend_cents),
+            // The header names the currency: one per cell made the at-risk table wider than a laptop.
+            spend: money(c.state.total_spend_cents),
             p_alive: score.map_or_else(dash, |s| match item.previous_p_alive {
                 // Shown only when it moved: "41 % (was 62 %)" says the customer is slipping.
                 Some(before) if (before - s.p_alive).abs() >= 0.005 => {
@@ -73,8 +74,8 @@ impl Row {
                 }
                 _ => percent(s.p_alive),
             }),
-            clv: score.map_or_else(dash, |s| locale.amount(s.clv_12m)),
-            at_risk: score.map_or_else(dash, |s| locale.amount(value_at_risk(s))),
+            clv: score.map_or_else(dash, |s| amount(s.clv_12m)),
+            at_risk: score.map_or_else(dash, |s| amount(value_at_risk(s))),
             segment: score.map_or_else(dash, |s| s.segment.label().to_owned()),
             last_purchase: locale.opt_day(c.state.last_purchase_at),
             explanation: score.map_or_else(String::new, |s| s.explanation.clone()),
@@ -117,6 +118,8 @@ pub struct CustomersPage {
     first: Option<String>,
     csv: String,
     matching: String,
+    /// The currency of the amount columns, named in their headers.
+    currency: String,
 }
 
 const SORTS: [(&str, &str, CustomerSort); 6] = [
@@ -243,6 +246,7 @@ pub async fn customers(
         first: params.after.is_some().then(|| filters.url("/customers", None)),
         csv: filters.url("/customers.csv", None),
         matching,
+        currency: state.dashboard.locale.currency.as_str().to_owned(),
     })
 }
 
@@ -301,6 +305,8 @@ pub struct AtRiskPage {
     form_key: String,
     contacted: Option<String>,
     definition: &'static str,
+    /// The currency of the amount columns, named in their headers.
+    currency: String,
 }
 
 /// `?after=` of a list page, and `?contacted=` after a customer was marked contacted.
@@ -339,5 +345,6 @@ pub async fn at_risk(
         form_key: random_token(12),
         contacted: params.contacted.filter(|id| !id.is_empty()),
         definition: VALUE_AT_RISK_DEFINITION,
+        currency: state.dashboard.locale.currency.as_str().to_owned(),
     })
 }

@@ -45,9 +45,14 @@ pub async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> Ove
         problem: None,
     };
     let locale = &state.dashboard.locale;
-    match state.dashboard.stats.get(&state.store).await {
+    match state
+        .dashboard
+        .stats
+        .get(&state.store, state.dashboard.locale.time_zone)
+        .await
+    {
         Ok(Some(snapshot)) => {
-            page.tiles = tiles(&snapshot.figures, locale);
+            page.tiles = tiles(&snapshot.figures, locale, snapshot.taken_at);
             if let Some(days) = &snapshot.second_sale {
                 page.tiles.insert(
                     3,
@@ -77,10 +82,21 @@ pub async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> Ove
     page
 }
 
-fn tiles(f: &crate::store::DashboardFigures, locale: &Locale) -> Vec<Tile> {
-    let as_of = f
-        .last_purchase_at
-        .map_or_else(|| "no purchases yet".to_owned(), |at| format!("to {}", locale.day(at)));
+/// The tiles, windows ending on `now`'s day.
+fn tiles(f: &crate::store::DashboardFigures, locale: &Locale, now: i64) -> Vec<Tile> {
+    let as_of = match f.last_purchase_at {
+        None => "no purchases yet".to_owned(),
+        Some(last) => match crate::domain::state::day_of(now) - crate::domain::state::day_of(last) {
+            // Old data say so, rather than look like a shop that stopped selling.
+            days @ 2.. => format!(
+                "to today, {}; last purchase {}, {} days ago",
+                locale.day(now),
+                locale.day(last),
+                grouped(days)
+            ),
+            _ => format!("to today, {}", locale.day(now)),
+        },
+    };
     let scored = if f.scored == 0 {
         "not scored yet: run `rapport fit`, then `rapport score`".to_owned()
     } else {
