@@ -2,6 +2,7 @@
 //! from the log, models score customers, and surfaces show it all.
 
 pub mod analysis;
+pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod import;

@@ -65,11 +65,11 @@ pub struct ListArgs {
     #[arg(long, conflicts_with = "format")]
     json: bool,
     #[command(flatten)]
-    business: super::output::BusinessCurrency,
+    pub business: super::output::BusinessCurrency,
 }
 
 /// Lists customers in id order, in the format asked for.
-pub async fn run(store: &Arc<dyn Store>, args: ListArgs, out: Output) -> anyhow::Result<()> {
+pub async fn run(store: &Arc<dyn Store>, args: ListArgs, currency: &str, out: Output) -> anyhow::Result<()> {
     let format = if args.json { Format::Json } else { args.format };
     if format == Format::Csv {
         return write_csv(store, args.stage, args.limit).await;
@@ -90,7 +90,7 @@ pub async fn run(store: &Arc<dyn Store>, args: ListArgs, out: Output) -> anyhow:
             } else {
                 None
             };
-            print_table(&customers, matching, args.business.currency.as_str(), out)
+            print_table(&customers, matching, currency, out)
         }
     }
 }

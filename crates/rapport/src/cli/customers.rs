@@ -3,6 +3,7 @@
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use rapport::analysis::ScoreRow;
+use rapport::config::Settings;
 use rapport::domain::rules::{self, Lines};
 use rapport::domain::{EventKind, ExternalId, Money, NewEvent, Stage, StoredEvent};
 use rapport::ingest::Ingest;
@@ -29,13 +30,24 @@ pub enum CustomersCommand {
     Note(NoteArgs),
 }
 
+impl CustomersCommand {
+    /// The currency given with `--currency`, for the commands that print amounts.
+    pub fn currency(&self) -> Option<&str> {
+        match self {
+            Self::List(args) => args.business.currency.as_deref(),
+            Self::Show(args) => args.business.currency.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// `rapport customers show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The customer's id in your shop system.
     id: String,
     #[command(flatten)]
-    business: super::output::BusinessCurrency,
+    pub business: super::output::BusinessCurrency,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -76,10 +88,11 @@ pub struct NoteArgs {
 }
 
 /// Runs a customers command.
-pub async fn run(db: &str, command: CustomersCommand, out: Output) -> anyhow::Result<()> {
-    let store = open(db).await?;
+pub async fn run(settings: &Settings, command: CustomersCommand, out: Output) -> anyhow::Result<()> {
+    let store = open(&settings.database.url).await?;
+    let currency = settings.business.currency.as_str();
     match command {
-        CustomersCommand::List(args) => super::customer_list::run(&store, args, out).await,
+        CustomersCommand::List(args) => super::customer_list::run(&store, args, currency, out).await,
         CustomersCommand::Show(args) => {
             let id = ExternalId::parse(&args.id)?;
             let customer = store
@@ -92,7 +105,7 @@ pub async fn run(db: &str, command: CustomersCommand, out: Output) -> anyhow::Re
             if args.json {
                 return out.json(&detail);
             }
-            print_detail(&detail, args.business.currency.as_str(), out)
+            print_detail(&detail, currency, out)
         }
         CustomersCommand::SetStage(args) => {
             let id = ExternalId::parse(&args.id)?;

@@ -68,3 +68,10 @@ Examples:
   rapport serve
   rapport serve --bind 0.0.0.0:7878 --secure-cookies
   RAPPORT_LOG=debug rapport serve --db postgres://rapport@db.internal/shop";
+
+/// `rapport config`.
+pub const CONFIG: &str = "\
+Examples:
+  rapport config show
+  RAPPORT_TIME_ZONE=Europe/Berlin rapport config show --json
+  rapport --config /etc/rapport/rapport.toml config show";

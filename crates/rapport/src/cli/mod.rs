@@ -1,6 +1,7 @@
 //! The `rapport` command line: clap definitions, each command a thin function over the library.
 
 mod analyze;
+mod config;
 mod customer_list;
 mod customers;
 mod examples;
@@ -13,6 +14,7 @@ mod server;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use rapport::config::{Settings, Sources};
 
 pub use output::Output;
 
@@ -20,15 +22,14 @@ pub use output::Output;
 #[derive(Debug, Parser)]
 #[command(name = "rapport", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// Database: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
-    #[arg(
-        long,
-        global = true,
-        env = "RAPPORT_DATABASE_URL",
-        hide_env_values = true,
-        default_value = "sqlite://rapport.db"
-    )]
-    pub db: String,
+    /// Database: sqlite://PATH (created if missing) or postgres://USER:PASSWORD@HOST/DB [setting
+    /// database.url, RAPPORT_DATABASE_URL; default sqlite://rapport.db].
+    #[arg(long, global = true)]
+    pub db: Option<String>,
+    /// Settings file [default: rapport.toml beside a SQLite database, else in the working
+    /// directory, when there is one]. `rapport config show` prints what is in effect.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -70,6 +71,9 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     Users(server::UsersCommand),
+    /// Show the settings in effect and where each comes from.
+    #[command(subcommand, after_help = examples::CONFIG)]
+    Config(config::ConfigCommand),
 }
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
@@ -95,22 +99,30 @@ pub fn run() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let out = Output::stdout();
+    let sources = Sources {
+        file: cli.config.clone(),
+        flags: config::flags(&cli),
+    };
+    let loaded = Settings::load(&sources)?;
+    let settings = &loaded.settings;
+    let db = settings.database.url.as_str();
     match cli.command {
         Command::Migrate => {
-            let store = rapport::store::open(&cli.db).await?;
+            let store = rapport::store::open(db).await?;
             out.line(&format!("database {} is up to date", store.backend()))
         }
-        Command::Import(command) => import::run(&cli.db, command, out).await,
-        Command::Customers(command) => customers::run(&cli.db, command, out).await,
-        Command::Funnel(args) => report::funnel(&cli.db, args, out).await,
-        Command::Rebuild(args) => report::rebuild(&cli.db, args, out).await,
-        Command::Demo(args) => report::demo(&cli.db, args, out).await,
+        Command::Import(command) => import::run(db, command, out).await,
+        Command::Customers(command) => customers::run(settings, command, out).await,
+        Command::Funnel(args) => report::funnel(db, args, out).await,
+        Command::Rebuild(args) => report::rebuild(db, args, out).await,
+        Command::Demo(args) => report::demo(db, args, out).await,
         Command::Analyze(args) => analyze::run(args, out),
-        Command::Fit(args) => models::fit(&cli.db, args, out).await,
-        Command::Score(args) => models::score(&cli.db, args, out).await,
-        Command::Serve(args) => server::serve(&cli.db, args, out).await,
-        Command::Keys(command) => server::keys(&cli.db, command, out).await,
-        Command::Users(command) => server::users(&cli.db, command, out).await,
+        Command::Fit(args) => models::fit(db, args, out).await,
+        Command::Score(args) => models::score(settings, args, out).await,
+        Command::Serve(_) => server::serve(settings, out).await,
+        Command::Keys(command) => server::keys(db, command, out).await,
+        Command::Users(command) => server::users(db, command, out).await,
+        Command::Config(command) => config::run(&loaded, command, out),
     }
 }
 

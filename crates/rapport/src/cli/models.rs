@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::Args;
+use rapport::config::Settings;
 use rapport::radar::{FitSettings, ScoreSettings, fit_store, score_store_rows};
 use rapport::store::open;
 
@@ -24,10 +25,11 @@ pub struct FitArgs {
 /// `rapport score`.
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// Announce a client or partner as at risk (webhook `customer.at_risk`) when their P(alive)
-    /// falls from at least this to below it.
-    #[arg(long, default_value_t = 0.5, env = "RAPPORT_AT_RISK_THRESHOLD")]
-    at_risk_threshold: f64,
+    /// A client or partner whose P(alive) falls below this is at risk (counted, listed, announced
+    /// by the webhook `customer.at_risk` when it falls from at least this) [setting
+    /// scoring.at_risk_threshold, RAPPORT_AT_RISK_THRESHOLD; default 0.5].
+    #[arg(long)]
+    pub at_risk_threshold: Option<f64>,
     /// Score as of this day (YYYY-MM-DD) instead of today, e.g. the end of an old data set.
     #[arg(long)]
     as_of: Option<NaiveDate>,
@@ -60,10 +62,10 @@ pub async fn fit(db: &str, args: FitArgs, out: Output) -> anyhow::Result<()> {
 }
 
 /// Scores every customer with the latest model version, as of today or `--as-of`.
-pub async fn score(db: &str, args: ScoreArgs, out: Output) -> anyhow::Result<()> {
-    let store = open(db).await?;
+pub async fn score(config: &Settings, args: ScoreArgs, out: Output) -> anyhow::Result<()> {
+    let store = open(&config.database.url).await?;
     let settings = ScoreSettings {
-        at_risk_threshold: args.at_risk_threshold,
+        at_risk_threshold: config.scoring.at_risk_threshold,
         as_of: args.as_of,
     };
     let (report, rows) = score_store_rows(&store, settings).await?;

@@ -261,15 +261,11 @@ mod tests {
 }
 
 /// The business's currency: totals and lifetime values are shown in it (each purchase shows its
-/// own). One setting for `serve` and the commands that print amounts.
+/// own). One setting (`business.currency`) for `serve` and the commands that print amounts.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BusinessCurrency {
-    /// The business's currency (three letters): totals and lifetime values are shown in it; each
-    /// purchase shows its own.
-    #[arg(long, default_value = "USD", env = "RAPPORT_CURRENCY", value_parser = parse_currency)]
-    pub currency: rapport::domain::Currency,
-}
-
-fn parse_currency(raw: &str) -> Result<rapport::domain::Currency, String> {
-    rapport::domain::Currency::parse(raw).map_err(|e| e.0)
+    /// The business's currency (three letters) [setting business.currency, RAPPORT_CURRENCY;
+    /// default USD]: totals and lifetime values are shown in it; each purchase shows its own.
+    #[arg(long)]
+    pub currency: Option<String>,
 }

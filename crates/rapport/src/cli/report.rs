@@ -114,7 +114,8 @@ pub async fn demo(db: &str, args: DemoArgs, out: Output) -> anyhow::Result<()> {
         return out.json(&serde_json::json!({"ingest": report, "model_version": version, "scores": scores}));
     }
     out.line(&format!(
-        "demo business written to {db}: {}, {} ({} already there), {}",
+        "demo business written to {}: {}, {} ({} already there), {}",
+        rapport::config::redact_url(db),
         count(args.customers, "customer"),
         count(report.stored, "event"),
         report.duplicates,

@@ -2,46 +2,41 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
+use rapport::config::Settings;
 use rapport::domain::Role;
-use rapport::domain::webhook::target::Targets;
 use rapport::server::AppState;
 use rapport::server::accounts::create_user;
 use rapport::server::auth::create_key;
-use rapport::server::dashboard::{Dashboard, Locale};
 use rapport::store::open;
 
 use super::Output;
 
-/// `rapport serve`.
+/// `rapport serve`. Each flag overrides its setting (see `rapport config show`).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on.
-    #[arg(long, default_value = "127.0.0.1:7878", env = "RAPPORT_BIND")]
-    pub bind: SocketAddr,
+    /// Address and port to listen on [setting server.bind, RAPPORT_BIND; default 127.0.0.1:7878].
+    #[arg(long)]
+    pub bind: Option<SocketAddr>,
     /// Mark the dashboard's cookies Secure on every response (they are whenever a proxy sends
-    /// `X-Forwarded-Proto: https`); set this when users reach Rapport only over HTTPS.
-    #[arg(long, env = "RAPPORT_SECURE_COOKIES")]
+    /// `X-Forwarded-Proto: https`); set this when users reach Rapport only over HTTPS [setting
+    /// server.secure_cookies, RAPPORT_SECURE_COOKIES].
+    #[arg(long)]
     pub secure_cookies: bool,
     /// Let webhooks go to loopback, private and other non-public addresses (receivers inside your
     /// network). Off, subscriptions to such addresses are refused and deliveries to host names
-    /// that resolve to them are not sent.
-    #[arg(long, env = "RAPPORT_ALLOW_PRIVATE_WEBHOOKS")]
+    /// that resolve to them are not sent [setting webhooks.allow_private,
+    /// RAPPORT_ALLOW_PRIVATE_WEBHOOKS].
+    #[arg(long)]
     pub allow_private_webhooks: bool,
     /// The business's time zone, an IANA name such as Europe/Berlin: the dashboard shows times
-    /// and days in it, with the zone's abbreviation.
-    #[arg(long, default_value = "UTC", env = "RAPPORT_TIME_ZONE", value_parser = parse_time_zone)]
-    pub time_zone: chrono_tz::Tz,
+    /// and counts days and months in it [setting business.time_zone, RAPPORT_TIME_ZONE; default
+    /// UTC].
+    #[arg(long)]
+    pub time_zone: Option<String>,
     #[command(flatten)]
     pub business: super::output::BusinessCurrency,
-}
-
-fn parse_time_zone(raw: &str) -> Result<chrono_tz::Tz, String> {
-    raw.trim().parse().map_err(|_| {
-        format!("'{raw}' is not a time zone: use an IANA name such as Europe/Berlin, America/New_York or UTC")
-    })
 }
 
 /// `rapport keys ...`.
@@ -103,15 +98,9 @@ pub struct UserCreateArgs {
 }
 
 /// Serves the API until SIGTERM or Ctrl-C.
-pub async fn serve(db: &str, args: ServeArgs, out: Output) -> anyhow::Result<()> {
-    let mut state = AppState::new(open(db).await?);
-    let locale = Locale {
-        time_zone: args.time_zone,
-        currency: args.business.currency,
-    };
-    state.dashboard = Arc::new(Dashboard::new(args.secure_cookies).with_locale(locale));
-    state.webhook_targets = Targets::allowing_private(args.allow_private_webhooks);
-    rapport::server::serve(state, args.bind, |address| {
+pub async fn serve(settings: &Settings, out: Output) -> anyhow::Result<()> {
+    let state = AppState::with_settings(open(&settings.database.url).await?, settings);
+    rapport::server::serve(state, settings.server.bind, |address| {
         let _ = out.line(&format!(
             "serving on http://{address} (dashboard at /, API under /api/v1, reference at /api/docs); Ctrl-C stops"
         ));

@@ -7,9 +7,9 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::AppState;
 use super::auth::{Principal, sha256_hex};
 use super::error::ApiError;
-use super::{AppState, BODY_LIMIT};
 use crate::store::StoredResponse;
 
 /// The request header.
@@ -45,7 +45,7 @@ pub async fn replay(State(state): State<AppState>, request: Request, next: Next)
         .cloned()
         .ok_or_else(|| ApiError::internal("idempotency middleware ran before authentication"))?;
     let (parts, body) = request.into_parts();
-    let bytes = to_bytes(body, BODY_LIMIT)
+    let bytes = to_bytes(body, state.settings.server.body_limit_bytes)
         .await
         .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.to_string()))?;
     let mut fingerprint = format!("{} {}\n", parts.method, parts.uri.path()).into_bytes();

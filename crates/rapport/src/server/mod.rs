@@ -25,11 +25,9 @@ use axum::routing::get;
 use self::auth::KeyCache;
 use self::metrics::Metrics;
 use self::writer::EventWriter;
+use crate::config::Settings;
 use crate::domain::webhook::target::Targets;
 use crate::store::Store;
-
-/// Largest request body accepted (a batch of 10,000 events fits easily).
-pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -47,6 +45,8 @@ pub struct AppState {
     /// Where webhooks may be delivered: public addresses only unless an administrator allows
     /// private ones (subscriptions are checked against it, and the delivery worker follows it).
     pub webhook_targets: Targets,
+    /// The settings the server runs with (limits, session length, webhook deliveries).
+    pub settings: Arc<Settings>,
 }
 
 /// Installs `ring` as the process's TLS crypto provider (HTTP clients need one; the build leaves
@@ -60,8 +60,15 @@ pub fn install_tls_provider() {
 }
 
 impl AppState {
-    /// State over a store; starts the event writer, so it must run inside a Tokio runtime.
+    /// State over a store with the default settings; starts the event writer, so it must run
+    /// inside a Tokio runtime.
     pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::with_settings(store, &Settings::default())
+    }
+
+    /// State over a store with these settings (the business's zone and currency, cookies, login
+    /// limits, where webhooks may go).
+    pub fn with_settings(store: Arc<dyn Store>, settings: &Settings) -> Self {
         install_tls_provider();
         let metrics = Arc::new(Metrics::default());
         Self {
@@ -69,8 +76,9 @@ impl AppState {
             store,
             keys: Arc::new(KeyCache::default()),
             metrics,
-            dashboard: Arc::default(),
-            webhook_targets: Targets::default(),
+            dashboard: Arc::new(dashboard::Dashboard::from_settings(settings)),
+            webhook_targets: Targets::allowing_private(settings.webhooks.allow_private),
+            settings: Arc::new(settings.clone()),
         }
     }
 }
@@ -92,7 +100,9 @@ pub fn app(state: AppState) -> Router {
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key)),
         )
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.settings.server.body_limit_bytes,
+        ))
         .layer(axum::middleware::from_fn(error::api_fallbacks))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             error::ApiError::internal("a handler panicked").into_response()
@@ -127,8 +137,12 @@ pub async fn serve(state: AppState, bind: SocketAddr, ready: impl FnOnce(SocketA
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
     let address = listener.local_addr()?;
+    let webhooks = &state.settings.webhooks;
     let settings = crate::webhooks::WorkerSettings {
         targets: state.webhook_targets,
+        poll: webhooks.poll(),
+        timeout: webhooks.timeout(),
+        batch: webhooks.batch,
         ..Default::default()
     };
     let webhooks = crate::webhooks::Worker::start(state.store.clone(), settings)?;

@@ -503,7 +503,8 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     } else {
         let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
         return Err(StoreError::BadUrl(format!(
-            "unknown database scheme '{scheme}' in '{url}': use sqlite://PATH or postgres://USER@HOST/DB"
+            "unknown database scheme '{scheme}' in '{}': use sqlite://PATH or postgres://USER@HOST/DB",
+            crate::config::redact_url(url)
         )));
     };
     store.migrate().await?;

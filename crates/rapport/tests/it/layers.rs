@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     ("domain", 0),
     ("store", 1),
+    ("config", 1),
     ("projection", 2),
     ("ingest", 2),
     ("import", 2),

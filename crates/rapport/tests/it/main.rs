@@ -5,6 +5,7 @@ mod analyze;
 mod api;
 mod browser;
 mod cli;
+mod config;
 mod contract;
 mod dashboard;
 mod dashboard_lists;

@@ -17,20 +17,6 @@ struct Rule {
     lock: Duration,
 }
 
-/// One address: enough for people sharing an office's address, few for a password sprayer.
-const BY_ADDRESS: Rule = Rule {
-    max: 30,
-    window: Duration::from_secs(60),
-    lock: Duration::from_secs(60),
-};
-
-/// One account from one address: a few typos pass, guessing does not.
-const BY_ACCOUNT_FROM_ADDRESS: Rule = Rule {
-    max: 5,
-    window: Duration::from_secs(15 * 60),
-    lock: Duration::from_secs(15 * 60),
-};
-
 /// Keys kept before the ones whose window and lock have passed are forgotten.
 const PRUNE_ABOVE: usize = 10_000;
 
@@ -112,9 +98,29 @@ pub struct LoginLimits {
 
 impl Default for LoginLimits {
     fn default() -> Self {
+        Self::from_settings(&crate::config::ServerSettings::default())
+    }
+}
+
+impl LoginLimits {
+    /// Limits as the server's settings give them. The defaults: 30 failures a minute from one
+    /// address is enough for people sharing an office's address and few for a password sprayer;
+    /// 5 for one account from one address in a quarter of an hour let a few typos pass, not
+    /// guessing.
+    pub fn from_settings(settings: &crate::config::ServerSettings) -> Self {
+        let address_lock = Duration::from_secs(u64::from(settings.login_address_lock_seconds));
+        let account_lock = Duration::from_secs(u64::from(settings.login_account_lock_minutes) * 60);
         Self {
-            by_address: Counter::new(BY_ADDRESS),
-            by_account: Counter::new(BY_ACCOUNT_FROM_ADDRESS),
+            by_address: Counter::new(Rule {
+                max: settings.login_failures_per_address,
+                window: address_lock,
+                lock: address_lock,
+            }),
+            by_account: Counter::new(Rule {
+                max: settings.login_failures_per_account,
+                window: account_lock,
+                lock: account_lock,
+            }),
         }
     }
 }
@@ -158,12 +164,15 @@ mod tests {
     use super::*;
 
     const A: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
+    /// The default failures allowed for one account from one address, and from one address.
+    const PER_ACCOUNT: u32 = 5;
+    const PER_ADDRESS: u32 = 30;
     const B: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2));
 
     #[test]
     fn five_wrong_passwords_lock_the_account_from_that_address_only() {
         let (limits, now) = (LoginLimits::default(), Instant::now());
-        for _ in 0..BY_ACCOUNT_FROM_ADDRESS.max {
+        for _ in 0..PER_ACCOUNT {
             assert!(limits.begin(A, "x@example.com", now).is_ok());
         }
         assert!(limits.begin(A, " X@example.com", now).is_err());
@@ -174,7 +183,7 @@ mod tests {
     #[test]
     fn an_account_locked_from_an_address_stays_locked_for_a_quarter_of_an_hour() {
         let (limits, now) = (LoginLimits::default(), Instant::now());
-        for _ in 0..BY_ACCOUNT_FROM_ADDRESS.max {
+        for _ in 0..PER_ACCOUNT {
             limits.begin(A, "x@example.com", now).unwrap();
         }
         let later = now + Duration::from_secs(14 * 60);
@@ -186,7 +195,7 @@ mod tests {
     #[test]
     fn thirty_failures_from_one_address_lock_the_address_for_a_minute() {
         let (limits, now) = (LoginLimits::default(), Instant::now());
-        for n in 0..BY_ADDRESS.max {
+        for n in 0..PER_ADDRESS {
             limits.begin(A, &format!("user{n}@example.com"), now).unwrap();
         }
         assert!(limits.begin(A, "anyone@example.com", now).is_err());
@@ -202,7 +211,7 @@ mod tests {
             limits.begin(A, "x@example.com", now).unwrap();
             limits.forgive(A, "x@example.com");
         }
-        for _ in 0..BY_ACCOUNT_FROM_ADDRESS.max - 1 {
+        for _ in 0..PER_ACCOUNT - 1 {
             limits.begin(A, "x@example.com", now).unwrap();
         }
         limits.begin(A, "x@example.com", now).unwrap();
@@ -216,11 +225,11 @@ mod tests {
     #[test]
     fn failures_older_than_the_window_are_forgotten() {
         let (limits, now) = (LoginLimits::default(), Instant::now());
-        for _ in 0..BY_ACCOUNT_FROM_ADDRESS.max - 1 {
+        for _ in 0..PER_ACCOUNT - 1 {
             limits.begin(A, "x@example.com", now).unwrap();
         }
-        let later = now + BY_ACCOUNT_FROM_ADDRESS.window;
-        for _ in 0..BY_ACCOUNT_FROM_ADDRESS.max - 1 {
+        let later = now + Duration::from_secs(15 * 60);
+        for _ in 0..PER_ACCOUNT - 1 {
             limits.begin(A, "x@example.com", later).unwrap();
         }
         assert!(limits.begin(A, "x@example.com", later).is_ok());

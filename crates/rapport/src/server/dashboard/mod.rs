@@ -49,6 +49,20 @@ impl Dashboard {
     pub fn with_locale(self, locale: Locale) -> Self {
         Self { locale, ..self }
     }
+
+    /// A dashboard as the settings describe it: cookies, the business's zone and currency,
+    /// login limits.
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        Self {
+            secure_cookies: settings.server.secure_cookies,
+            locale: Locale {
+                time_zone: settings.business.time_zone,
+                currency: settings.business.currency.clone(),
+            },
+            limits: limits::LoginLimits::from_settings(&settings.server),
+            stats: stats::StatsCache::default(),
+        }
+    }
 }
 
 /// The dashboard's routes: pages, login and logout, the stylesheet.

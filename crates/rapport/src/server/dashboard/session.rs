@@ -28,8 +28,6 @@ use crate::store::SessionRecord;
 pub const SESSION_COOKIE: &str = "rapport_session";
 /// The login form's CSRF cookie (double submit: the form must carry the same value).
 pub const LOGIN_COOKIE: &str = "rapport_login";
-/// How long a session lasts.
-const SESSION_SECONDS: i64 = 12 * 3600;
 /// The signed-in user behind a request; pages that take it redirect to the login page without one.
 pub struct SignedIn {
     /// The session, with its user and CSRF token.
@@ -220,6 +218,7 @@ async fn authenticate(state: &AppState, email: &str, password: String) -> Result
 async fn start_session(state: &AppState, headers: &HeaderMap, user_id: i64, next: &str) -> Response {
     let token = random_token(32);
     let now = now();
+    let session_seconds = state.settings.server.session_seconds();
     let created = state
         .store
         .create_session(
@@ -227,7 +226,7 @@ async fn start_session(state: &AppState, headers: &HeaderMap, user_id: i64, next
             user_id,
             &random_token(32),
             now,
-            now + SESSION_SECONDS,
+            now + session_seconds,
         )
         .await;
     if let Err(e) = created {
@@ -242,7 +241,7 @@ async fn start_session(state: &AppState, headers: &HeaderMap, user_id: i64, next
     let cookies = AppendHeaders([
         (
             header::SET_COOKIE,
-            set_cookie(SESSION_COOKIE, &token, "/", SESSION_SECONDS, secure),
+            set_cookie(SESSION_COOKIE, &token, "/", session_seconds, secure),
         ),
         (header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", "/login", 0, secure)),
     ]);
