@@ -1,15 +1,12 @@
 //! Rapport: a customer loyalty engine. Events come in, customer state and stages are projected
 //! from the log, models score customers, and surfaces show it all.
 
-pub mod analysis;
 pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod import;
 pub mod ingest;
-pub mod plots;
 pub mod projection;
-pub mod purchase_log;
 pub mod radar;
 pub mod server;
 pub mod store;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::Args;
-use rapport::analysis::{Analysis, AnalysisOptions, Method, ModelChoice, PurchaseLog, Rows, analyze};
+use rapport::radar::analysis::{Analysis, AnalysisOptions, Method, ModelChoice, PurchaseLog, Rows, analyze};
 use rapport_models::TimeUnit;
 use serde::Serialize;
 
@@ -99,7 +99,7 @@ pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
         (Some(dir), Method::Model { fitted, .. }) => {
             let max_frequency = analysis.p95_frequency.clamp(5, 30);
             let age = analysis.max_age.max(1.0).ceil();
-            rapport::plots::write_all(dir, fitted, analysis.holdout.as_ref(), max_frequency, age, options.unit)?
+            rapport::radar::plots::write_all(dir, fitted, analysis.holdout.as_ref(), max_frequency, age, options.unit)?
         }
         (Some(_), Method::Gaps { .. }) => {
             out.line("no charts: they draw a fitted model, and the scores come from the gaps rule")?;

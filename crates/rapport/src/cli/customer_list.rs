@@ -4,8 +4,8 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use rapport::analysis::ScoreRow;
 use rapport::domain::{Money, Stage};
+use rapport::radar::analysis::ScoreRow;
 use rapport::store::{Cursor, CustomerListItem, CustomerQuery, CustomerRecord, CustomerSort, Store};
 use serde::Serialize;
 

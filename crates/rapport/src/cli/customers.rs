@@ -2,11 +2,11 @@
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use rapport::analysis::ScoreRow;
 use rapport::config::Settings;
 use rapport::domain::rules::{self, Lines};
 use rapport::domain::{EventKind, ExternalId, Money, NewEvent, Stage, StoredEvent};
 use rapport::ingest::Ingest;
+use rapport::radar::analysis::ScoreRow;
 use rapport::store::{CustomerRecord, open};
 use serde::Serialize;
 

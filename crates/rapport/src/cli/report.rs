@@ -100,7 +100,7 @@ pub async fn demo(db: &str, args: DemoArgs, out: Output) -> anyhow::Result<()> {
     let settings = FitSettings {
         calibration_end: None,
         unit: TimeUnit::Week,
-        model: rapport::analysis::ModelChoice::Auto,
+        model: rapport::radar::analysis::ModelChoice::Auto,
     };
     // A tiny demo is scored by the gaps rule; a failure here leaves the business without scores.
     let scored = match fit_store(&store, settings).await {

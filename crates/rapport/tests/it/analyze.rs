@@ -2,8 +2,8 @@
 
 use std::process::Command;
 
-use rapport::analysis::{AnalysisOptions, PurchaseLog, analyze};
 use rapport::import::{FileOptions, TransactionColumns};
+use rapport::radar::analysis::{AnalysisOptions, PurchaseLog, analyze};
 use rapport_models::{ModelKind, TimeUnit};
 
 use crate::helpers::{cdnow_sample, fixture};
@@ -42,19 +42,19 @@ fn assert_close(name: &str, got: f64, published: f64) {
     );
 }
 
-fn fit(model: ModelKind) -> rapport::analysis::Analysis {
+fn fit(model: ModelKind) -> rapport::radar::analysis::Analysis {
     let log = PurchaseLog::read(&cdnow_sample(), &TransactionColumns::default()).unwrap();
     let options = AnalysisOptions {
         calibration_end: chrono::NaiveDate::from_ymd_opt(1997, 9, 30).unwrap(),
         holdout_end: None,
         unit: TimeUnit::Week,
-        model: rapport::analysis::ModelChoice::Only(model),
-        rows: rapport::analysis::Rows::All,
+        model: rapport::radar::analysis::ModelChoice::Only(model),
+        rows: rapport::radar::analysis::Rows::All,
     };
     analyze(log, &options).unwrap()
 }
 
-fn check(analysis: &rapport::analysis::Analysis, published: &[(&str, f64)], log_likelihood: f64) {
+fn check(analysis: &rapport::radar::analysis::Analysis, published: &[(&str, f64)], log_likelihood: f64) {
     for (name, value) in published {
         assert_close(name, analysis.params[name].as_f64().unwrap(), *value);
     }

@@ -366,14 +366,14 @@ async fn stage_of(db: &TestDb, customer: &str) -> Stage {
 }
 
 async fn fits_and_scores_are_stored_and_read_back(db: &TestDb) {
-    use rapport::analysis::{AnalysisOptions, PurchaseLog, analyze};
+    use rapport::radar::analysis::{AnalysisOptions, PurchaseLog, analyze};
     let options = crate::helpers::cdnow_sample();
     import_transactions(&db.store, &options, &TransactionColumns::default(), None)
         .await
         .unwrap();
 
     let mut log = PurchaseLog::default();
-    let mut index = rapport::analysis::CustomerIndex::default();
+    let mut index = rapport::radar::analysis::CustomerIndex::default();
     let purchases = db.store.purchase_log().await.unwrap();
     assert_eq!(purchases.len(), 6_919);
     for (customer, at, cents) in purchases {
@@ -390,8 +390,8 @@ async fn fits_and_scores_are_stored_and_read_back(db: &TestDb) {
             calibration_end: chrono::NaiveDate::from_ymd_opt(1997, 9, 30).unwrap(),
             holdout_end: None,
             unit: rapport_models::TimeUnit::Week,
-            model: rapport::analysis::ModelChoice::Only(rapport_models::ModelKind::BgNbd),
-            rows: rapport::analysis::Rows::All,
+            model: rapport::radar::analysis::ModelChoice::Only(rapport_models::ModelKind::BgNbd),
+            rows: rapport::radar::analysis::Rows::All,
         },
     )
     .unwrap();
@@ -453,8 +453,8 @@ async fn an_order_repeated_within_one_file_counts_once(db: &TestDb) {
     assert_eq!(all_customers(db).await, before);
 }
 
-fn score(customer: &str, p_alive: f64, clv_12m: f64) -> rapport::analysis::ScoreRow {
-    rapport::analysis::ScoreRow {
+fn score(customer: &str, p_alive: f64, clv_12m: f64) -> rapport::radar::analysis::ScoreRow {
+    rapport::radar::analysis::ScoreRow {
         customer_id: customer.into(),
         frequency: 1,
         recency: 1.0,

@@ -178,8 +178,8 @@ fn score(
     p_alive: f64,
     clv_12m: f64,
     expected_spend: f64,
-) -> rapport::analysis::ScoreRow {
-    rapport::analysis::ScoreRow {
+) -> rapport::radar::analysis::ScoreRow {
+    rapport::radar::analysis::ScoreRow {
         customer_id: customer.into(),
         frequency,
         recency: 1.0,

@@ -1,9 +1,9 @@
 //! Scores a shop owner can trust (issue 14): a model the data cannot identify is refused in plain
 //! words, the business's own gaps score a small shop, and no row says two contradicting things.
 
-use rapport::analysis::{Analysis, AnalysisOptions, ModelChoice, PurchaseLog, Rows, ScoreRow, analyze};
 use rapport::domain::{EventKind, Money, NewEvent};
 use rapport::import::TransactionColumns;
+use rapport::radar::analysis::{Analysis, AnalysisOptions, ModelChoice, PurchaseLog, Rows, ScoreRow, analyze};
 use rapport::radar::{FitSettings, ScoreSettings, fit_store, score_store_rows};
 use rapport_models::{ModelKind, Segment, TimeUnit};
 

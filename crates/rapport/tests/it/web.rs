@@ -23,7 +23,7 @@ pub async fn demo_db(customers: u32) -> TestDb {
     let settings = rapport::radar::FitSettings {
         calibration_end: None,
         unit: rapport_models::TimeUnit::Week,
-        model: rapport::analysis::ModelChoice::Only(rapport_models::ModelKind::BgNbd),
+        model: rapport::radar::analysis::ModelChoice::Only(rapport_models::ModelKind::BgNbd),
     };
     rapport::radar::fit_store(&db.store, settings).await.unwrap();
     // As of the data's end, so the pages show the same whatever day the tests run.

@@ -356,7 +356,7 @@ async fn clients_whose_p_alive_crosses_below_the_threshold_are_announced_at_risk
     let settings = FitSettings {
         calibration_end: None,
         unit: rapport_models::TimeUnit::Week,
-        model: rapport::analysis::ModelChoice::Only(rapport_models::ModelKind::BgNbd),
+        model: rapport::radar::analysis::ModelChoice::Only(rapport_models::ModelKind::BgNbd),
     };
     fit_store(&db.store, settings).await.unwrap();
     let as_of = |date: &str| ScoreSettings {

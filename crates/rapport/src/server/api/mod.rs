@@ -10,8 +10,8 @@ pub mod webhooks;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::analysis::ScoreRow;
 use crate::domain::{Money, Stage};
+use crate::radar::analysis::ScoreRow;
 use crate::store::{CustomerRecord, value_at_risk};
 pub use crate::webhooks::wire::{EventKindName, EventView, timestamp};
 

@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::analysis::ModelChoice;
 use crate::domain::funnel::{Funnel, funnel};
+use crate::radar::analysis::ModelChoice;
 use crate::radar::{FitSettings, ScoreReport, ScoreSettings, fit_store, score_store};
 use crate::server::AppState;
 use crate::server::error::{ApiError, ApiJson, ErrorBody};

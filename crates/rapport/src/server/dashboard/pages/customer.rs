@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use super::lists::customer_path;
 use super::{Layout, MAX_TEXT, PageError, TIMELINE};
-use crate::analysis::ScoreRow;
 use crate::domain::rules::{self, Lines};
 use crate::domain::{EventKind, ExternalId, NewEvent, Role, StoredEvent};
+use crate::radar::analysis::ScoreRow;
 use crate::server::AppState;
 use crate::server::auth::random_token;
 use crate::server::dashboard::format::{Locale, grouped, percent};

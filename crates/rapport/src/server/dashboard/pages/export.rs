@@ -105,7 +105,8 @@ fn record(item: &CustomerListItem, locale: &Locale) -> [String; 14] {
     let text = |value: Option<&str>| value.map(spreadsheet_safe).unwrap_or_default();
     let day = |at: Option<i64>| at.map(|at| locale.day(at)).unwrap_or_default();
     let score = item.score.as_ref();
-    let number = |f: fn(&crate::analysis::ScoreRow) -> f64| score.map(|s| format!("{:.4}", f(s))).unwrap_or_default();
+    let number =
+        |f: fn(&crate::radar::analysis::ScoreRow) -> f64| score.map(|s| format!("{:.4}", f(s))).unwrap_or_default();
     [
         text(Some(&c.external_id)),
         text(c.name.as_deref()),

@@ -7,11 +7,11 @@ use chrono::NaiveDate;
 use rapport_models::{FittedModel, GammaGammaParams, SummaryOptions, TimeUnit, summarize};
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{
-    Analysis, AnalysisOptions, CustomerIndex, Method, ModelChoice, PurchaseLog, Rows, analyze, score_rows,
-};
 use crate::domain::state::{day_of, format_day};
 use crate::domain::webhook::EventType;
+use crate::radar::analysis::{
+    Analysis, AnalysisOptions, CustomerIndex, Method, ModelChoice, PurchaseLog, Rows, analyze, score_rows,
+};
 use crate::store::{FitRecord, Store};
 use crate::webhooks::Outbox;
 use crate::webhooks::payload::AtRisk;
@@ -36,7 +36,7 @@ pub enum RadarError {
     },
     /// The data and dates given cannot be analysed (no purchases by the calibration end, ...).
     #[error(transparent)]
-    Analysis(#[from] crate::analysis::AnalysisError),
+    Analysis(#[from] crate::radar::analysis::AnalysisError),
     /// A stored model version this release cannot read.
     #[error("model version {0} cannot be read: fit again with `rapport fit`")]
     UnreadableModel(i64),
@@ -193,7 +193,7 @@ pub async fn score_store(store: &Arc<dyn Store>, settings: ScoreSettings) -> Res
 pub async fn score_store_rows(
     store: &Arc<dyn Store>,
     settings: ScoreSettings,
-) -> Result<(ScoreReport, Vec<crate::analysis::ScoreRow>), RadarError> {
+) -> Result<(ScoreReport, Vec<crate::radar::analysis::ScoreRow>), RadarError> {
     let fit = store.latest_fit().await?.ok_or(RadarError::NoModel)?;
     let method = stored_method(&fit.summary).ok_or(RadarError::UnreadableModel(fit.id))?;
     let unit = if fit.time_unit == "day" {

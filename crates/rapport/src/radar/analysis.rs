@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::domain::score::ScoreRow;
 use crate::domain::state::{day_of, midnight};
-pub use crate::purchase_log::{CompactId, CustomerIndex, PurchaseLog};
+pub use crate::radar::purchase_log::{CompactId, CustomerIndex, PurchaseLog};
 
 mod choice;
 mod scoring;
