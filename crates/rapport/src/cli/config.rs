@@ -46,6 +46,7 @@ pub fn flags(cli: &Cli) -> Flags {
             flags.set_some("business.time_zone", args.time_zone.clone());
             flags.set_some("business.currency", args.business.currency.clone());
         }
+        Command::Demo(args) => flags.set_some("server.bind", args.bind.map(|b| b.to_string())),
         Command::Score(args) => flags.set_some("scoring.at_risk_threshold", args.at_risk_threshold),
         Command::Customers(command) => {
             flags.set_some("business.currency", command.currency().map(str::to_owned));

@@ -26,8 +26,8 @@ pub struct Cli {
     /// database.url, RAPPORT_DATABASE_URL; default sqlite://rapport.db].
     #[arg(long, global = true)]
     pub db: Option<String>,
-    /// Settings file [default: rapport.toml beside a SQLite database, else in the working
-    /// directory, when there is one]. `rapport config show` prints what is in effect.
+    /// Settings file [default: rapport.toml beside a SQLite database, or in the working directory
+    /// for PostgreSQL, when there is one]. `rapport config show` prints what is in effect.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
     /// What to do.
@@ -115,7 +115,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Customers(command) => customers::run(settings, command, out).await,
         Command::Funnel(args) => report::funnel(db, args, out).await,
         Command::Rebuild(args) => report::rebuild(db, args, out).await,
-        Command::Demo(args) => report::demo(db, args, out).await,
+        Command::Demo(args) => report::demo(settings, args, out).await,
         Command::Analyze(args) => analyze::run(args, out),
         Command::Fit(args) => models::fit(db, args, out).await,
         Command::Score(args) => models::score(settings, args, out).await,

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use clap::Args;
+use rapport::config::Settings;
 use rapport::demo::{DemoConfig, generate};
 use rapport::domain::Role;
 use rapport::domain::funnel::{Funnel, funnel as compute_funnel};
@@ -52,9 +53,9 @@ pub struct DemoArgs {
     /// Write, fit and score the demo, then stop instead of serving the dashboard.
     #[arg(long)]
     no_serve: bool,
-    /// Where the dashboard listens.
-    #[arg(long, default_value = "127.0.0.1:7878")]
-    bind: std::net::SocketAddr,
+    /// Where the dashboard listens [setting server.bind, RAPPORT_BIND; default 127.0.0.1:7878].
+    #[arg(long)]
+    pub bind: Option<std::net::SocketAddr>,
 }
 
 /// Prints the funnel report.
@@ -82,7 +83,8 @@ pub async fn rebuild(db: &str, args: RebuildArgs, out: Output) -> anyhow::Result
 }
 
 /// Writes the demo business into the database.
-pub async fn demo(db: &str, args: DemoArgs, out: Output) -> anyhow::Result<()> {
+pub async fn demo(config: &Settings, args: DemoArgs, out: Output) -> anyhow::Result<()> {
+    let db = config.database.url.as_str();
     let store = open(db).await?;
     let end = args.end.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let data = generate(&DemoConfig {
@@ -104,9 +106,15 @@ pub async fn demo(db: &str, args: DemoArgs, out: Output) -> anyhow::Result<()> {
     };
     // A tiny demo is scored by the gaps rule; a failure here leaves the business without scores.
     let scored = match fit_store(&store, settings).await {
-        Ok((_, version)) => score_store(&store, rapport::radar::ScoreSettings::default())
-            .await
-            .map(|scores| (version, scores)),
+        Ok((_, version)) => score_store(
+            &store,
+            rapport::radar::ScoreSettings {
+                at_risk_threshold: config.scoring.at_risk_threshold,
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|scores| (version, scores)),
         Err(e) => Err(e),
     };
     if args.json {
@@ -135,8 +143,8 @@ pub async fn demo(db: &str, args: DemoArgs, out: Output) -> anyhow::Result<()> {
         return out.line("next: `rapport funnel`, `rapport customers list --stage client`, `rapport customers show D00001`, `rapport serve`");
     }
     let (email, password) = demo_login(&store).await?;
-    let state = AppState::new(store);
-    rapport::server::serve(state, args.bind, |address| {
+    let state = AppState::with_settings(store, config);
+    rapport::server::serve(state, config.server.bind, |address| {
         let _ = out.line(&format!(
             "dashboard: http://{address}/\nlog in as {email} with the password {password}\n\
              (shown once: only its hash is stored; `rapport users create` makes more users). Ctrl-C stops."

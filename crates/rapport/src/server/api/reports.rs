@@ -98,8 +98,9 @@ pub struct FitRequest {
     pub time_unit: Option<String>,
     /// Last day of calibration (YYYY-MM-DD); the last purchase day when left out.
     pub calibration_end: Option<String>,
-    /// Webhook `customer.at_risk` fires for a client or partner whose P(alive) falls from at least
-    /// this to below it (default 0.5).
+    /// The at-risk threshold is one server setting (`scoring.at_risk_threshold`), shared by the
+    /// scores, the dashboard and the `customer.at_risk` webhook: a request may repeat it but not
+    /// change it (422).
     pub at_risk_threshold: Option<f64>,
 }
 
@@ -143,13 +144,15 @@ pub async fn fit(
                 .map_err(|_| ApiError::invalid("calibration_end", format!("'{raw}' is not a date (YYYY-MM-DD)")))
         })
         .transpose()?;
-    let at_risk_threshold = request
-        .at_risk_threshold
-        .unwrap_or(ScoreSettings::default().at_risk_threshold);
-    if !(0.0..=1.0).contains(&at_risk_threshold) {
+    let at_risk_threshold = state.settings.scoring.at_risk_threshold;
+    if let Some(asked) = request.at_risk_threshold.filter(|t| *t != at_risk_threshold) {
         return Err(ApiError::invalid(
             "at_risk_threshold",
-            "at_risk_threshold is a probability, 0 to 1",
+            format!(
+                "at_risk_threshold {asked} differs from the server's setting scoring.at_risk_threshold = \
+                 {at_risk_threshold}: one threshold serves the scores, the dashboard and the webhooks, so \
+                 change the setting instead"
+            ),
         ));
     }
     let started = Instant::now();
@@ -192,7 +195,11 @@ pub async fn fit(
     responses((status = 200, body = ScoreReport), (status = 422, body = ErrorBody)))]
 pub async fn score(State(state): State<AppState>) -> Result<ApiJson<ScoreReport>, ApiError> {
     let started = Instant::now();
-    let report = score_store(&state.store, ScoreSettings::default()).await?;
+    let settings = ScoreSettings {
+        at_risk_threshold: state.settings.scoring.at_risk_threshold,
+        ..ScoreSettings::default()
+    };
+    let report = score_store(&state.store, settings).await?;
     state.metrics.fit_seconds.observe(started.elapsed().as_secs_f64());
     Ok(ApiJson(report))
 }
