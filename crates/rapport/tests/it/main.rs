@@ -14,5 +14,6 @@ mod helpers;
 mod layers;
 mod lists;
 mod radar;
+mod upgrade;
 mod web;
 mod webhooks;
