@@ -22,7 +22,7 @@ use crate::domain::Role;
 use crate::server::AppState;
 use crate::server::accounts::{hash_password, verify_password};
 use crate::server::auth::{random_token, sha256_hex};
-use crate::store::SessionRecord;
+use crate::store::{NewSession, SessionRecord};
 
 /// The session cookie: a random token whose SHA-256 is the session's key in the store.
 pub const SESSION_COOKIE: &str = "rapport_session";
@@ -220,16 +220,14 @@ async fn authenticate(state: &AppState, email: &str, password: String) -> Result
 async fn start_session(state: &AppState, headers: &HeaderMap, user_id: i64, next: &str) -> Response {
     let token = random_token(32);
     let now = now();
-    let created = state
-        .store
-        .create_session(
-            &sha256_hex(token.as_bytes()),
-            user_id,
-            &random_token(32),
-            now,
-            now + SESSION_SECONDS,
-        )
-        .await;
+    let session = NewSession {
+        token_hash: &sha256_hex(token.as_bytes()),
+        user_id,
+        csrf_token: &random_token(32),
+        created_at: now,
+        expires_at: now + SESSION_SECONDS,
+    };
+    let created = state.store.create_session(&session).await;
     if let Err(e) = created {
         return PageError::from(e).into_response();
     }
