@@ -125,6 +125,7 @@ pub struct NextParam {
 }
 
 /// `GET /login`: the form, with a fresh CSRF cookie; straight on for a signed-in user.
+#[tracing::instrument(skip_all)]
 pub async fn login_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -151,6 +152,7 @@ pub struct LoginForm {
 }
 
 /// `POST /login`: checks the CSRF cookie, the rate limits and the password; starts a session.
+#[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -275,6 +277,7 @@ pub struct LogoutPage {
 }
 
 /// `GET /logout`: a button that logs out (logging out changes state, so it is a POST).
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn logout_page(signed_in: SignedIn) -> LogoutPage {
     LogoutPage {
         layout: Layout::new(&signed_in, ""),
@@ -289,6 +292,7 @@ pub struct CsrfForm {
 }
 
 /// `POST /logout`: ends the session and clears the cookie.
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
