@@ -2,8 +2,8 @@
 //! place with SQL.
 //!
 //! `Store` is the union of one trait per room (customers and the event log, scores, access,
-//! webhooks), each in its own file with its records and its queries; `WriteTx` is the write
-//! transaction. Each query is written once, in the room's implementation for `SqlStore<DB>`, over
+//! webhooks), each in its own file with its queries (the records they share are here, the
+//! webhooks' in outbox.rs); `WriteTx` is the write transaction (tx.rs). Each query is written once, in the room's implementation for `SqlStore<DB>`, over
 //! any `DB: Backend`; a backend file (sqlite.rs, postgres.rs) holds only what its database does
 //! differently. A `dyn Store` answers its rooms' methods without their traits in scope.
 
