@@ -13,8 +13,9 @@ use crate::domain::score::ScoreRow;
 ///
 /// The supertraits carry every sqlx bound the shared queries need. Rust implies the bounds a
 /// trait puts on associated types in its supertraits wherever the trait is named, but not its
-/// `where` clauses, so each bound is put on a name of `Types` that stands for the bounded type:
-/// generic code then asks for `DB: Backend` and nothing more.
+/// `where` clauses, so each bound goes on an associated type of `Types` set equal to the bounded
+/// type (`Int = i64, Int: Column<Self>` says `i64` binds and decodes): generic code then asks for
+/// `DB: Backend` and nothing more, and a missing bound is one line here.
 #[async_trait]
 pub(crate) trait Backend:
     Database<Arguments: IntoArguments<Self>>
