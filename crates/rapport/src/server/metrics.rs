@@ -105,6 +105,7 @@ impl Metrics {
 }
 
 /// `GET /metrics`.
+#[tracing::instrument(skip_all)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(

@@ -117,6 +117,7 @@ async fn healthz() -> &'static str {
 }
 
 /// `GET /readyz`: the database answers.
+#[tracing::instrument(skip_all)]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready\n".to_owned()),

@@ -1,27 +1,45 @@
-//! Storage: one `Store` trait, a SQLite and a PostgreSQL backend chosen by URL scheme. The only place with SQL.
+//! Storage: the `Store` trait, a SQLite and a PostgreSQL backend chosen by URL scheme. The only
+//! place with SQL.
+//!
+//! `Store` is the union of one trait per room (customers and the event log, scores, access,
+//! webhooks), each in its own file with its queries (the records they share are here, the
+//! webhooks' in outbox.rs); `WriteTx` is the write transaction (tx.rs). Each query is written once, in the room's implementation for `SqlStore<DB>`, over
+//! any `DB: Backend`; a backend file (sqlite.rs, postgres.rs) holds only what its database does
+//! differently. A `dyn Store` answers its rooms' methods without their traits in scope.
 
+mod access;
+mod backend;
 mod codec;
+mod customers;
 pub mod outbox;
 mod postgres;
-mod shared;
+mod scores;
 mod sql;
 mod sqlite;
-mod store_impl;
+mod tx;
+mod webhooks;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sqlx::Pool;
+use tokio::sync::Notify;
 
-use crate::domain::funnel::FunnelRow;
 use crate::domain::score::ScoreRow;
-use crate::domain::webhook::EventType;
-use crate::domain::{CustomerId, CustomerState, ExternalId, Role, Stage, StoredEvent};
+use crate::domain::{CustomerId, CustomerState, Role, Stage, StoredEvent};
+use backend::Backend;
+use tx::SqlTx;
 
+pub use access::Access;
 pub use codec::EventRow;
+pub use customers::Customers;
 pub use outbox::{
     AtRiskRow, AttemptRecord, AttemptResult, Claim, ClaimedDelivery, DeliveryPage, DeliveryRecord, DeliveryStatus,
     NewSubscription, NextStep, OutboxMessage, SubscriptionRecord,
 };
+pub use scores::Scores;
+pub use tx::WriteTx;
+pub use webhooks::Webhooks;
 
 /// What can go wrong in the store, in domain terms; driver errors are mapped once, here.
 #[derive(Debug, thiserror::Error)]
@@ -314,6 +332,21 @@ pub struct SessionRecord {
     pub expires_at: i64,
 }
 
+/// A dashboard session to start. No `Debug`: it holds the CSRF token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSession<'a> {
+    /// SHA-256 of the token in the session's cookie.
+    pub token_hash: &'a str,
+    /// Whose session.
+    pub user_id: i64,
+    /// The token forms must echo.
+    pub csrf_token: &'a str,
+    /// When it starts (Unix seconds).
+    pub created_at: i64,
+    /// When it ends (Unix seconds).
+    pub expires_at: i64,
+}
+
 /// The answer the API gave to a request with an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
@@ -323,105 +356,6 @@ pub struct StoredResponse {
     pub status: u16,
     /// JSON body.
     pub body: String,
-}
-
-/// The store: customers, the event log and the projections.
-#[async_trait]
-pub trait Store: Send + Sync {
-    /// `sqlite` or `postgres`.
-    fn backend(&self) -> &'static str;
-    /// Brings the schema up to date.
-    async fn migrate(&self) -> StoreResult<()>;
-    /// Starts a write transaction: everything in it is stored, or nothing.
-    async fn begin(&self) -> StoreResult<Box<dyn WriteTx>>;
-    /// One customer by the business's id.
-    async fn customer(&self, external_id: &ExternalId) -> StoreResult<Option<CustomerRecord>>;
-    /// Customers in id order.
-    async fn list_customers(&self, filter: &CustomerFilter) -> StoreResult<Vec<CustomerRecord>>;
-    /// A customer's events in log order.
-    async fn events_of(&self, customer: CustomerId) -> StoreResult<Vec<StoredEvent>>;
-    /// One row per customer for the funnel report.
-    async fn funnel_rows(&self) -> StoreResult<Vec<FunnelRow>>;
-    /// Number of events in the log.
-    async fn event_count(&self) -> StoreResult<u64>;
-    /// Every purchase: the customer's external id, when, and the amount in cents.
-    async fn purchase_log(&self) -> StoreResult<Vec<(String, i64, i64)>>;
-    /// Stores a fitted model version and returns its id.
-    async fn save_fit(&self, fit: &FitRecord) -> StoreResult<i64>;
-    /// The most recently stored model version.
-    async fn latest_fit(&self) -> StoreResult<Option<FitRecord>>;
-    /// A customer's latest scores.
-    async fn score(&self, customer: CustomerId) -> StoreResult<Option<ScoreRow>>;
-    /// One customer by the business's id, with the latest scores, in one query.
-    async fn customer_with_score(&self, external_id: &ExternalId) -> StoreResult<Option<CustomerListItem>>;
-    /// Checks that the database answers.
-    async fn ping(&self) -> StoreResult<()>;
-    /// The overview's figures over every customer and purchase (full scans: cache the answer),
-    /// windows and months counted in `calendar`'s local days up to its now.
-    async fn dashboard_figures(&self, calendar: &crate::domain::calendar::Calendar) -> StoreResult<DashboardFigures>;
-    /// A filtered, sorted page of customers with their scores.
-    async fn query_customers(&self, query: &CustomerQuery) -> StoreResult<Vec<CustomerListItem>>;
-    /// How many customers match `query`'s filters (its order, limit and cursor aside), counting
-    /// at most `at_most`: a page can say "50 of 60" without counting a million rows.
-    async fn count_customers(&self, query: &CustomerQuery, at_most: u64) -> StoreResult<u64>;
-    /// Stores a new API key (by its hash) and returns its number.
-    async fn create_api_key(&self, name: &str, role: Role, prefix: &str, key_hash: &str, now: i64) -> StoreResult<i64>;
-    /// The unrevoked key with this hash.
-    async fn api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
-    /// Every key, revoked ones included, oldest first.
-    async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
-    /// Revokes a key and steps the revocation generation; false when there is no such unrevoked key.
-    async fn revoke_api_key(&self, id: i64, now: i64) -> StoreResult<bool>;
-    /// The revocation generation: a counter every key revocation steps, so servers that cache
-    /// key lookups learn cheaply that they must look again.
-    async fn key_revocations(&self) -> StoreResult<i64>;
-    /// Creates a dashboard user; `Conflict` when the e-mail address is taken.
-    async fn create_user(&self, email: &str, role: Role, password_hash: &str, now: i64) -> StoreResult<i64>;
-    /// The user with this e-mail address (compared case-insensitively).
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
-    /// Starts a session.
-    async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: i64,
-        csrf_token: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<()>;
-    /// The session with this token hash, unless it has expired by `now`.
-    async fn session(&self, token_hash: &str, now: i64) -> StoreResult<Option<SessionRecord>>;
-    /// Ends a session (and any expired ones).
-    async fn delete_session(&self, token_hash: &str, now: i64) -> StoreResult<()>;
-    /// The answer given earlier to this API key's request with this idempotency key.
-    async fn stored_response(&self, api_key_id: i64, idem_key: &str) -> StoreResult<Option<StoredResponse>>;
-    /// Remembers an answer; a second answer under the same keys is ignored (the first stands).
-    async fn save_response(
-        &self,
-        api_key_id: i64,
-        idem_key: &str,
-        response: &StoredResponse,
-        now: i64,
-    ) -> StoreResult<()>;
-    /// Stores a webhook subscription and returns its number.
-    async fn create_webhook(&self, subscription: &NewSubscription) -> StoreResult<i64>;
-    /// The webhook subscriptions not deleted, oldest first.
-    async fn webhooks(&self) -> StoreResult<Vec<SubscriptionRecord>>;
-    /// One webhook subscription, unless deleted.
-    async fn webhook(&self, id: i64) -> StoreResult<Option<SubscriptionRecord>>;
-    /// Deletes a subscription and cancels its pending deliveries; false when there is none.
-    async fn delete_webhook(&self, id: i64, now: i64) -> StoreResult<bool>;
-    /// A page of a subscription's deliveries, newest first, each with its attempts.
-    async fn webhook_deliveries(&self, page: DeliveryPage) -> StoreResult<Vec<DeliveryRecord>>;
-    /// Takes due deliveries that no live claim holds, for one worker until the claim's end.
-    async fn claim_webhook_deliveries(&self, claim: &Claim) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// Logs an attempt and moves its delivery on (unless its claim lapsed meanwhile).
-    async fn record_webhook_attempt(&self, result: &AttemptResult) -> StoreResult<()>;
-    /// Makes a delivered, failed or cancelled delivery pending again, due now; false when there is
-    /// no such delivery of this live subscription.
-    async fn redeliver_webhook(&self, subscription: i64, delivery: i64, now_ms: i64) -> StoreResult<bool>;
-    /// Signalled when a transaction that wrote to the outbox commits, so a delivery worker on this
-    /// store wakes at once instead of at its next poll.
-    fn outbox_signal(&self) -> Arc<tokio::sync::Notify>;
 }
 
 /// A stored model version.
@@ -445,61 +379,64 @@ pub struct FitRecord {
     pub customers: i64,
 }
 
-/// A write transaction. Dropping it without `commit` rolls everything back.
+/// The store: every room, and what concerns the database as a whole.
 #[async_trait]
-pub trait WriteTx: Send {
-    /// The ids of the customers among `external_ids` that exist.
-    async fn customer_ids(&mut self, external_ids: &[&str]) -> StoreResult<Vec<(String, CustomerId)>>;
-    /// The business's id of one customer, `None` when there is no such customer.
-    async fn external_id(&mut self, id: CustomerId) -> StoreResult<Option<String>>;
-    /// Creates the customers and returns their ids in input order, each with whether this call
-    /// created it: `false` when another writer (a replica) created it after the caller looked it
-    /// up, so the caller treats it as existing instead of failing the whole transaction.
-    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<(CustomerId, bool)>>;
-    /// Replaces the profile fields of existing customers.
-    async fn update_profiles(&mut self, updates: &[(CustomerId, NewCustomer)]) -> StoreResult<()>;
-    /// Appends events; an event whose key is already in the log is skipped. Returns how many were stored.
-    async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<u64>;
-    /// The largest event id in the log (0 when empty): events stored later have larger ids.
-    async fn max_event_id(&mut self) -> StoreResult<i64>;
-    /// The events of these customers, customer by customer, each in log order.
-    async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>>;
-    /// Writes customers' projected states.
-    async fn save_states(&mut self, states: &[(CustomerId, CustomerState)]) -> StoreResult<()>;
-    /// Deletes every projected state (before a rebuild).
-    async fn clear_states(&mut self) -> StoreResult<()>;
-    /// Prepares for appending many events at once: a backend may drop an index that is cheaper
-    /// to rebuild afterwards than to maintain row by row. `end_bulk_load` must follow before reads.
-    async fn begin_bulk_load(&mut self) -> StoreResult<()> {
+pub trait Store: Customers + Scores + Access + Webhooks + Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Brings the schema up to date.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Starts a write transaction: everything in it is stored, or nothing.
+    async fn begin(&self) -> StoreResult<Box<dyn WriteTx>>;
+    /// Checks that the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// The store on a backend's database: the rooms' queries run on its pool.
+struct SqlStore<DB: Backend> {
+    pool: Pool<DB>,
+    outbox_signal: Arc<Notify>,
+}
+
+impl<DB: Backend> SqlStore<DB> {
+    async fn connect(url: &str) -> StoreResult<Self> {
+        Ok(Self {
+            pool: DB::connect(url).await?,
+            outbox_signal: Arc::default(),
+        })
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> Store for SqlStore<DB> {
+    fn backend(&self) -> &'static str {
+        DB::KIND
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn migrate(&self) -> StoreResult<()> {
+        DB::migrate(&self.pool).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
+        let tx = DB::begin(&self.pool).await?;
+        Ok(Box::new(SqlTx::new(tx, &self.outbox_signal)))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
-    /// Restores what `begin_bulk_load` set aside.
-    async fn end_bulk_load(&mut self) -> StoreResult<()> {
-        Ok(())
-    }
-    /// Up to `limit` events after `after` = (customer id, event id), in that order: the log, customer by customer.
-    async fn events_page(&mut self, after: (i64, i64), limit: u32) -> StoreResult<Vec<StoredEvent>>;
-    /// Replaces the scores of the customers in `rows` (by external id) with these, from model version `fit_id`.
-    async fn save_scores(&mut self, fit_id: i64, scored_at: i64, rows: &[ScoreRow]) -> StoreResult<()>;
-    /// The stored events with these keys, in no particular order.
-    async fn events_by_keys(&mut self, keys: &[String]) -> StoreResult<Vec<StoredEvent>>;
-    /// The live webhook subscriptions and the event types each wants.
-    async fn webhook_targets(&mut self) -> StoreResult<Vec<(i64, Vec<EventType>)>>;
-    /// Writes messages to the outbox with a delivery, due at `now_ms`, for each of their subscriptions.
-    async fn enqueue_webhooks(&mut self, messages: &[OutboxMessage], now_ms: i64) -> StoreResult<()>;
-    /// The clients and partners scored at `scored_at` whose P(alive) fell from at least `threshold`
-    /// at their previous scoring to below it.
-    async fn at_risk_crossings(&mut self, threshold: f64, scored_at: i64) -> StoreResult<Vec<AtRiskRow>>;
-    /// Makes everything in the transaction permanent.
-    async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (created if missing) or `postgres://...`.
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
-        Arc::new(sqlite::SqliteStore::connect(url).await?)
+        Arc::new(SqlStore::<sqlx::Sqlite>::connect(url).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Arc::new(postgres::PgStore::connect(url).await?)
+        Arc::new(SqlStore::<sqlx::Postgres>::connect(url).await?)
     } else {
         let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
         return Err(StoreError::BadUrl(format!(

@@ -4,23 +4,15 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
 
-use super::WriteTx;
-use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites, outbox_queries};
-use super::shared::shared_queries;
-use super::sql::{Bind, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, state_upsert_clause};
-use super::store_impl::store_impl;
-use crate::domain::webhook::EventType;
-
-shared_queries!(Postgres, PgRow);
-outbox_queries!(sqlx::Postgres, sqlx::postgres::PgRow);
-
-/// A JSON array bound as `$1`, one row per element.
-const JSON_ROWS: &str = "jsonb_array_elements($1::jsonb) AS value";
-/// Replicas claim at the same time: each skips the rows another is claiming.
-const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
+use super::backend::{Backend, Batches};
+use super::customers::event_from_row;
+use super::sql::{self, Bind, EVENT_SELECT, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, state_upsert_clause};
+use super::{CustomerQuery, EventRow, NewCustomer, StoreError, StoreResult};
+use crate::domain::score::ScoreRow;
+use crate::domain::{CustomerId, CustomerState, StoredEvent};
 
 /// Search with `LIKE`, case-insensitive: anywhere in the id, e-mail or name through the
 /// `pg_trgm` GIN indexes of migration 0007, or from the start through the `text_pattern_ops`
@@ -84,35 +76,26 @@ fn broad_search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
     (sql, binds)
 }
 
-/// `YYYY-MM` (UTC) of a Unix-seconds column.
-fn month_of(column: &str) -> String {
-    format!("to_char(to_timestamp({column}) AT TIME ZONE 'UTC', 'YYYY-MM')")
-}
-
 /// Rows per COPY round.
 const CHUNK: usize = 50_000;
 
-/// The PostgreSQL backend.
-pub struct PgStore {
-    pool: PgPool,
-    outbox_signal: std::sync::Arc<tokio::sync::Notify>,
-}
+#[async_trait]
+impl Backend for Postgres {
+    const KIND: &'static str = "postgres";
+    const JSON_ROWS: &'static str = "jsonb_array_elements($1::jsonb) AS value";
+    // Replicas claim at the same time: each skips the rows another is claiming.
+    const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+    type Batches = PgBatches;
 
-impl PgStore {
-    /// Connects to the database a `postgres://` URL names.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
-        Ok(Self {
-            pool,
-            outbox_signal: Default::default(),
-        })
+    async fn connect(url: &str) -> StoreResult<PgPool> {
+        Ok(PgPoolOptions::new().max_connections(8).connect(url).await?)
     }
 
-    async fn migrate_schema(&self) -> StoreResult<()> {
+    async fn migrate(pool: &PgPool) -> StoreResult<()> {
         // Migration 0007 creates it too; done here first so that a database where it cannot be
         // created says what is missing and what to do, not only the driver's words.
         sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-            .execute(&self.pool)
+            .execute(pool)
             .await
             .map_err(|e| {
                 StoreError::Setup(format!(
@@ -121,39 +104,48 @@ impl PgStore {
                      CREATE EXTENSION pg_trgm in this database"
                 ))
             })?;
-        sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
+        sqlx::migrate!("migrations/postgres").run(pool).await?;
         Ok(())
     }
 
-    async fn begin_tx(&self) -> StoreResult<Box<dyn WriteTx>> {
-        Ok(Box::new(PgTx {
-            tx: self.pool.begin().await?,
-            staging_ready: false,
-            index_reads: false,
-            outbox: OutboxWrites::new(&self.outbox_signal),
-        }))
+    async fn begin(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
+        Ok(pool.begin().await?)
+    }
+
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn month_of(column: &str) -> String {
+        format!("to_char(to_timestamp({column}) AT TIME ZONE 'UTC', 'YYYY-MM')")
+    }
+
+    fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
+        search_predicate(text, n)
+    }
+
+    async fn search_plan(pool: &PgPool, query: &CustomerQuery) -> StoreResult<sql::SearchPredicate> {
+        search_plan(pool, query).await
     }
 }
 
-store_impl!(PgStore, "postgres");
-
-struct PgTx {
-    tx: Transaction<'static, Postgres>,
+/// PostgreSQL's batches: arrays and `UNNEST`, and COPY into a staging table for events.
+#[derive(Default)]
+pub(crate) struct PgBatches {
     staging_ready: bool,
     index_reads: bool,
-    outbox: OutboxWrites,
 }
 
-impl PgTx {
+impl PgBatches {
     /// A session-local table that COPY fills; dropped with the transaction.
-    async fn ensure_staging(&mut self) -> StoreResult<()> {
+    async fn ensure_staging(&mut self, conn: &mut PgConnection) -> StoreResult<()> {
         if !self.staging_ready {
             sqlx::query(
                 "CREATE TEMP TABLE rapport_staging_events (seq BIGINT, customer_id BIGINT, kind TEXT, \
                  occurred_at BIGINT, recorded_at BIGINT, event_key TEXT, amount_cents BIGINT, currency TEXT, \
                  order_id TEXT, quantity BIGINT, data TEXT) ON COMMIT DROP",
             )
-            .execute(&mut *self.tx)
+            .execute(&mut *conn)
             .await?;
             self.staging_ready = true;
         }
@@ -162,30 +154,30 @@ impl PgTx {
 }
 
 #[async_trait]
-impl WriteTx for PgTx {
-    async fn customer_ids(&mut self, external_ids: &[&str]) -> StoreResult<Vec<(String, CustomerId)>> {
+impl Batches<Postgres> for PgBatches {
+    async fn customer_ids(
+        &mut self,
+        conn: &mut PgConnection,
+        external_ids: &[&str],
+    ) -> StoreResult<Vec<(String, CustomerId)>> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT external_id, id FROM customers WHERE external_id = ANY($1)")
                 .bind(external_ids)
-                .fetch_all(&mut *self.tx)
+                .fetch_all(&mut *conn)
                 .await?;
         Ok(rows.into_iter().map(|(ext, id)| (ext, CustomerId(id))).collect())
     }
 
-    async fn external_id(&mut self, id: CustomerId) -> StoreResult<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT external_id FROM customers WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(row.map(|(ext,)| ext))
-    }
-
-    async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>> {
+    async fn events_of_customers(
+        &mut self,
+        conn: &mut PgConnection,
+        customers: &[CustomerId],
+    ) -> StoreResult<Vec<StoredEvent>> {
         if !self.index_reads {
             // Rows this transaction just inserted have no statistics yet, and the planner then
             // scans the whole table for every chunk of customers; the index is always right here.
             sqlx::query("SET LOCAL enable_seqscan = off")
-                .execute(&mut *self.tx)
+                .execute(&mut *conn)
                 .await?;
             self.index_reads = true;
         }
@@ -198,30 +190,24 @@ impl WriteTx for PgTx {
             "SELECT customer_id FROM customer_state WHERE customer_id = ANY($1) ORDER BY customer_id FOR UPDATE",
         )
         .bind(&ids)
-        .execute(&mut *self.tx)
+        .execute(&mut *conn)
         .await?;
         let sql = format!("{EVENT_SELECT} WHERE customer_id = ANY($1) ORDER BY customer_id, id");
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(ids)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        rows.iter().map(event_from_row).collect()
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(ids).fetch_all(&mut *conn).await?;
+        rows.iter().map(event_from_row::<Postgres>).collect()
     }
 
-    async fn max_event_id(&mut self) -> StoreResult<i64> {
-        max_event_id(&mut self.tx).await
-    }
-
-    async fn events_by_keys(&mut self, keys: &[String]) -> StoreResult<Vec<StoredEvent>> {
+    async fn events_by_keys(&mut self, conn: &mut PgConnection, keys: &[String]) -> StoreResult<Vec<StoredEvent>> {
         let sql = format!("{EVENT_SELECT} WHERE event_key = ANY($1)");
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(keys)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        rows.iter().map(event_from_row).collect()
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(keys).fetch_all(&mut *conn).await?;
+        rows.iter().map(event_from_row::<Postgres>).collect()
     }
 
-    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<(CustomerId, bool)>> {
+    async fn create_customers(
+        &mut self,
+        conn: &mut PgConnection,
+        customers: &[NewCustomer],
+    ) -> StoreResult<Vec<(CustomerId, bool)>> {
         let column = |f: fn(&NewCustomer) -> Option<String>| customers.iter().map(f).collect::<Vec<_>>();
         // Another replica may insert the same id between the caller's lookup and this insert.
         // DO NOTHING waits for that writer to commit and skips the row instead of failing the
@@ -240,7 +226,7 @@ impl WriteTx for PgTx {
             Some(serde_json::Value::Object(c.attributes.clone()).to_string())
         }))
         .bind(customers.iter().map(|c| c.created_at).collect::<Vec<_>>())
-        .fetch_all(&mut *self.tx)
+        .fetch_all(&mut *conn)
         .await?;
         let mut ids: HashMap<String, (CustomerId, bool)> = rows
             .into_iter()
@@ -256,7 +242,7 @@ impl WriteTx for PgTx {
             let found: Vec<(i64, String)> =
                 sqlx::query_as("SELECT id, external_id FROM customers WHERE external_id = ANY($1)")
                     .bind(raced)
-                    .fetch_all(&mut *self.tx)
+                    .fetch_all(&mut *conn)
                     .await?;
             ids.extend(found.into_iter().map(|(id, ext)| (ext, (CustomerId(id), false))));
         }
@@ -270,18 +256,14 @@ impl WriteTx for PgTx {
             .collect()
     }
 
-    async fn update_profiles(&mut self, updates: &[(CustomerId, NewCustomer)]) -> StoreResult<()> {
-        update_profiles(&mut self.tx, updates).await
-    }
-
-    async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<u64> {
-        self.ensure_staging().await?;
+    async fn insert_events(&mut self, conn: &mut PgConnection, rows: &[EventRow]) -> StoreResult<u64> {
+        self.ensure_staging(conn).await?;
         let mut stored = 0;
         for chunk in rows.chunks(CHUNK) {
             sqlx::query("TRUNCATE rapport_staging_events")
-                .execute(&mut *self.tx)
+                .execute(&mut *conn)
                 .await?;
-            let mut copy = self.tx.copy_in_raw("COPY rapport_staging_events FROM STDIN").await?;
+            let mut copy = conn.copy_in_raw("COPY rapport_staging_events FROM STDIN").await?;
             copy.send(copy_text(chunk).into_bytes()).await?;
             copy.finish().await?;
             let result = sqlx::query(
@@ -291,14 +273,18 @@ impl WriteTx for PgTx {
                  quantity, data FROM rapport_staging_events ORDER BY seq \
                  ON CONFLICT (event_key) DO NOTHING",
             )
-            .execute(&mut *self.tx)
+            .execute(&mut *conn)
             .await?;
             stored += result.rows_affected();
         }
         Ok(stored)
     }
 
-    async fn save_states(&mut self, states: &[(CustomerId, CustomerState)]) -> StoreResult<()> {
+    async fn save_states(
+        &mut self,
+        conn: &mut PgConnection,
+        states: &[(CustomerId, CustomerState)],
+    ) -> StoreResult<()> {
         let types = ["int8[]", "text[]", "text[]"]
             .into_iter()
             .chain(std::iter::repeat("int8[]"));
@@ -341,30 +327,23 @@ impl WriteTx for PgTx {
                 .bind(ints(|s| Some(s.referral_count)))
                 .bind(ints(|s| s.first_referral_at))
                 .bind(ints(|s| s.last_event_at))
-                .execute(&mut *self.tx)
+                .execute(&mut *conn)
                 .await?;
         }
         Ok(())
     }
 
-    async fn clear_states(&mut self) -> StoreResult<()> {
-        clear_states(&mut self.tx).await
-    }
-
-    async fn events_page(&mut self, after: (i64, i64), limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        events_page(&mut *self.tx, after, limit).await
-    }
-
     async fn save_scores(
         &mut self,
+        conn: &mut PgConnection,
         fit_id: i64,
         scored_at: i64,
-        rows: &[crate::domain::score::ScoreRow],
+        rows: &[ScoreRow],
     ) -> StoreResult<()> {
         let columns = SCORE_COLUMNS.join(", ");
         for chunk in rows.chunks(CHUNK) {
-            let f = |g: fn(&crate::domain::score::ScoreRow) -> f64| chunk.iter().map(g).collect::<Vec<_>>();
-            let i = |g: fn(&crate::domain::score::ScoreRow) -> i64| chunk.iter().map(g).collect::<Vec<_>>();
+            let f = |g: fn(&ScoreRow) -> f64| chunk.iter().map(g).collect::<Vec<_>>();
+            let i = |g: fn(&ScoreRow) -> i64| chunk.iter().map(g).collect::<Vec<_>>();
             sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO customer_scores (customer_id, fit_id, scored_at, {columns}) \
                  SELECT c.id, $1, $2, u.frequency, u.recency, u.age, u.monetary_value, u.p_alive, u.e90, u.e365, \
@@ -396,28 +375,9 @@ impl WriteTx for PgTx {
             .bind(chunk.iter().map(|r| segment_name(r.segment)).collect::<Vec<_>>())
             .bind(chunk.iter().map(|r| r.expected_days_to_next_purchase).collect::<Vec<_>>())
             .bind(chunk.iter().map(|r| r.explanation.clone()).collect::<Vec<_>>())
-            .execute(&mut *self.tx)
+            .execute(&mut *conn)
             .await?;
         }
-        Ok(())
-    }
-
-    async fn webhook_targets(&mut self) -> StoreResult<Vec<(i64, Vec<EventType>)>> {
-        outbox_sql::targets(&mut self.tx).await
-    }
-
-    async fn enqueue_webhooks(&mut self, messages: &[OutboxMessage], now_ms: i64) -> StoreResult<()> {
-        self.outbox.wrote();
-        outbox_sql::enqueue(&mut self.tx, messages, now_ms).await
-    }
-
-    async fn at_risk_crossings(&mut self, threshold: f64, scored_at: i64) -> StoreResult<Vec<AtRiskRow>> {
-        outbox_sql::at_risk(&mut self.tx, threshold, scored_at).await
-    }
-
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await?;
-        self.outbox.committed();
         Ok(())
     }
 }

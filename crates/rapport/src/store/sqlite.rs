@@ -7,23 +7,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
-use super::WriteTx;
-use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites, outbox_queries};
-use super::shared::shared_queries;
-use super::sql::{Bind, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, state_upsert_clause};
-use super::store_impl::store_impl;
-use crate::domain::webhook::EventType;
-
-shared_queries!(Sqlite, SqliteRow);
-outbox_queries!(sqlx::Sqlite, sqlx::sqlite::SqliteRow);
-
-/// A JSON array bound as `$1`, one row per element.
-const JSON_ROWS: &str = "jsonb_each($1)";
-/// SQLite has one writer at a time: a claim's single statement cannot interleave with another.
-const SKIP_LOCKED: &str = "";
+use super::backend::{Backend, Batches};
+use super::customers::event_from_row;
+use super::sql::{self, Bind, EVENT_SELECT, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, state_upsert_clause};
+use super::{CustomerQuery, EventRow, NewCustomer, StoreError, StoreResult};
+use crate::domain::score::ScoreRow;
+use crate::domain::{CustomerId, CustomerState, StoredEvent};
 
 /// Search, case-insensitive: anywhere in the id, e-mail or name through the FTS5 trigram table
 /// of migration 0007 (its phrase query matches a substring), or, for text too short for a
@@ -91,23 +83,18 @@ fn broad_search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
     (sql.replacen("c.id IN", "+c.id IN", 1), binds)
 }
 
-/// `YYYY-MM` (UTC) of a Unix-seconds column.
-fn month_of(column: &str) -> String {
-    format!("strftime('%Y-%m', {column}, 'unixepoch')")
-}
-
 /// Rows per statement when a batch is written.
 const CHUNK: usize = 20_000;
 
-/// The SQLite backend.
-pub struct SqliteStore {
-    pool: SqlitePool,
-    outbox_signal: std::sync::Arc<tokio::sync::Notify>,
-}
+#[async_trait]
+impl Backend for Sqlite {
+    const KIND: &'static str = "sqlite";
+    const JSON_ROWS: &'static str = "jsonb_each($1)";
+    // SQLite has one writer at a time: a claim's single statement cannot interleave with another.
+    const SKIP_LOCKED: &'static str = "";
+    type Batches = SqliteBatches;
 
-impl SqliteStore {
-    /// Opens (and creates if missing) the database file a `sqlite://PATH` URL names.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    async fn connect(url: &str) -> StoreResult<SqlitePool> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -121,38 +108,48 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Ok(Self {
-            pool,
-            outbox_signal: Default::default(),
-        })
+        Ok(pool)
     }
 
-    async fn migrate_schema(&self) -> StoreResult<()> {
-        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+    async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
+        sqlx::migrate!("migrations/sqlite").run(pool).await?;
         Ok(())
     }
 
-    async fn begin_tx(&self) -> StoreResult<Box<dyn WriteTx>> {
+    async fn begin(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
         // IMMEDIATE takes the write lock up front: a deferred transaction that later wants to
         // write can fail with SQLITE_BUSY instead of waiting its turn.
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(SqliteTx {
-            tx,
-            outbox: OutboxWrites::new(&self.outbox_signal),
-        }))
+        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn month_of(column: &str) -> String {
+        format!("strftime('%Y-%m', {column}, 'unixepoch')")
+    }
+
+    fn search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
+        search_predicate(text, n)
+    }
+
+    async fn search_plan(pool: &SqlitePool, query: &CustomerQuery) -> StoreResult<sql::SearchPredicate> {
+        search_plan(pool, query).await
     }
 }
 
-store_impl!(SqliteStore, "sqlite");
-
-struct SqliteTx {
-    tx: Transaction<'static, Sqlite>,
-    outbox: OutboxWrites,
-}
+/// SQLite's batches: one JSON document a statement, which `jsonb_each` unpacks.
+#[derive(Default)]
+pub(crate) struct SqliteBatches;
 
 #[async_trait]
-impl WriteTx for SqliteTx {
-    async fn customer_ids(&mut self, external_ids: &[&str]) -> StoreResult<Vec<(String, CustomerId)>> {
+impl Batches<Sqlite> for SqliteBatches {
+    async fn customer_ids(
+        &mut self,
+        conn: &mut SqliteConnection,
+        external_ids: &[&str],
+    ) -> StoreResult<Vec<(String, CustomerId)>> {
         let mut found = Vec::with_capacity(external_ids.len());
         for chunk in external_ids.chunks(CHUNK) {
             let ids = serde_json::to_string(chunk).expect("strings serialize");
@@ -160,48 +157,41 @@ impl WriteTx for SqliteTx {
                 "SELECT external_id, id FROM customers WHERE external_id IN (SELECT value FROM jsonb_each($1))",
             )
             .bind(ids)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(&mut *conn)
             .await?;
             found.extend(rows.into_iter().map(|(ext, id)| (ext, CustomerId(id))));
         }
         Ok(found)
     }
 
-    async fn external_id(&mut self, id: CustomerId) -> StoreResult<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT external_id FROM customers WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(row.map(|(ext,)| ext))
-    }
-
-    async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>> {
+    async fn events_of_customers(
+        &mut self,
+        conn: &mut SqliteConnection,
+        customers: &[CustomerId],
+    ) -> StoreResult<Vec<StoredEvent>> {
         let ids = serde_json::to_string(&customers.iter().map(|c| c.0).collect::<Vec<_>>()).expect("ids serialize");
         let sql =
             format!("{EVENT_SELECT} WHERE customer_id IN (SELECT value FROM jsonb_each($1)) ORDER BY customer_id, id");
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(ids)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        rows.iter().map(event_from_row).collect()
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(ids).fetch_all(&mut *conn).await?;
+        rows.iter().map(event_from_row::<Sqlite>).collect()
     }
 
-    async fn max_event_id(&mut self) -> StoreResult<i64> {
-        max_event_id(&mut self.tx).await
-    }
-
-    async fn events_by_keys(&mut self, keys: &[String]) -> StoreResult<Vec<StoredEvent>> {
+    async fn events_by_keys(&mut self, conn: &mut SqliteConnection, keys: &[String]) -> StoreResult<Vec<StoredEvent>> {
         let sql = format!("{EVENT_SELECT} WHERE event_key IN (SELECT value FROM jsonb_each($1))");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(serde_json::to_string(keys).expect("strings serialize"))
-            .fetch_all(&mut *self.tx)
+            .fetch_all(&mut *conn)
             .await?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter().map(event_from_row::<Sqlite>).collect()
     }
 
     // The write lock taken at BEGIN IMMEDIATE keeps other writers out, so whatever the caller
     // found missing is still missing: every customer here is created by this call.
-    async fn create_customers(&mut self, customers: &[NewCustomer]) -> StoreResult<Vec<(CustomerId, bool)>> {
+    async fn create_customers(
+        &mut self,
+        conn: &mut SqliteConnection,
+        customers: &[NewCustomer],
+    ) -> StoreResult<Vec<(CustomerId, bool)>> {
         let mut ids = HashMap::with_capacity(customers.len());
         for chunk in customers.chunks(CHUNK) {
             let batch: Vec<_> = chunk
@@ -217,7 +207,7 @@ impl WriteTx for SqliteTx {
                  RETURNING id, external_id",
             )
             .bind(serde_json::Value::Array(batch).to_string())
-            .fetch_all(&mut *self.tx)
+            .fetch_all(&mut *conn)
             .await?;
             ids.extend(rows.into_iter().map(|(id, ext)| (ext, CustomerId(id))));
         }
@@ -231,11 +221,7 @@ impl WriteTx for SqliteTx {
             .collect()
     }
 
-    async fn update_profiles(&mut self, updates: &[(CustomerId, NewCustomer)]) -> StoreResult<()> {
-        update_profiles(&mut self.tx, updates).await
-    }
-
-    async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<u64> {
+    async fn insert_events(&mut self, conn: &mut SqliteConnection, rows: &[EventRow]) -> StoreResult<u64> {
         let mut stored = 0;
         for chunk in rows.chunks(CHUNK) {
             let result = sqlx::query(
@@ -246,14 +232,18 @@ impl WriteTx for SqliteTx {
                  ON CONFLICT (event_key) DO NOTHING",
             )
             .bind(events_json(chunk))
-            .execute(&mut *self.tx)
+            .execute(&mut *conn)
             .await?;
             stored += result.rows_affected();
         }
         Ok(stored)
     }
 
-    async fn save_states(&mut self, states: &[(CustomerId, CustomerState)]) -> StoreResult<()> {
+    async fn save_states(
+        &mut self,
+        conn: &mut SqliteConnection,
+        states: &[(CustomerId, CustomerState)],
+    ) -> StoreResult<()> {
         let placeholders: Vec<String> = (0..STATE_COLUMNS.len()).map(|i| format!("value->>{i}")).collect();
         let sql = format!(
             "INSERT INTO customer_state ({}) SELECT {} FROM jsonb_each($1) WHERE true {}",
@@ -265,42 +255,35 @@ impl WriteTx for SqliteTx {
             let batch: Vec<_> = chunk.iter().map(|(id, s)| state_json(*id, s)).collect();
             sqlx::query(AssertSqlSafe(sql.clone()))
                 .bind(serde_json::Value::Array(batch).to_string())
-                .execute(&mut *self.tx)
+                .execute(&mut *conn)
                 .await?;
         }
         Ok(())
     }
 
-    async fn begin_bulk_load(&mut self) -> StoreResult<()> {
+    async fn begin_bulk_load(&mut self, conn: &mut SqliteConnection) -> StoreResult<()> {
         // Inserting into the per-customer index touches a random page per row once it outgrows
         // the cache; building it afterwards is one sort. Other connections never see it missing:
         // the drop is part of this transaction.
         sqlx::query("DROP INDEX IF EXISTS events_customer")
-            .execute(&mut *self.tx)
+            .execute(&mut *conn)
             .await?;
         Ok(())
     }
 
-    async fn end_bulk_load(&mut self) -> StoreResult<()> {
+    async fn end_bulk_load(&mut self, conn: &mut SqliteConnection) -> StoreResult<()> {
         sqlx::query("CREATE INDEX IF NOT EXISTS events_customer ON events (customer_id, id)")
-            .execute(&mut *self.tx)
+            .execute(&mut *conn)
             .await?;
         Ok(())
-    }
-
-    async fn clear_states(&mut self) -> StoreResult<()> {
-        clear_states(&mut self.tx).await
-    }
-
-    async fn events_page(&mut self, after: (i64, i64), limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        events_page(&mut *self.tx, after, limit).await
     }
 
     async fn save_scores(
         &mut self,
+        conn: &mut SqliteConnection,
         fit_id: i64,
         scored_at: i64,
-        rows: &[crate::domain::score::ScoreRow],
+        rows: &[ScoreRow],
     ) -> StoreResult<()> {
         let columns = SCORE_COLUMNS.join(", ");
         let values: Vec<String> = (1..=SCORE_COLUMNS.len()).map(|i| format!("value->>{i}")).collect();
@@ -317,28 +300,9 @@ impl WriteTx for SqliteTx {
                 .bind(serde_json::Value::Array(batch).to_string())
                 .bind(fit_id)
                 .bind(scored_at)
-                .execute(&mut *self.tx)
+                .execute(&mut *conn)
                 .await?;
         }
-        Ok(())
-    }
-
-    async fn webhook_targets(&mut self) -> StoreResult<Vec<(i64, Vec<EventType>)>> {
-        outbox_sql::targets(&mut self.tx).await
-    }
-
-    async fn enqueue_webhooks(&mut self, messages: &[OutboxMessage], now_ms: i64) -> StoreResult<()> {
-        self.outbox.wrote();
-        outbox_sql::enqueue(&mut self.tx, messages, now_ms).await
-    }
-
-    async fn at_risk_crossings(&mut self, threshold: f64, scored_at: i64) -> StoreResult<Vec<AtRiskRow>> {
-        outbox_sql::at_risk(&mut self.tx, threshold, scored_at).await
-    }
-
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await?;
-        self.outbox.committed();
         Ok(())
     }
 }
@@ -365,7 +329,7 @@ fn events_json(rows: &[EventRow]) -> String {
     serde_json::to_string(&batch).expect("event rows serialize")
 }
 
-fn score_json(r: &crate::domain::score::ScoreRow) -> serde_json::Value {
+fn score_json(r: &ScoreRow) -> serde_json::Value {
     json!([
         r.customer_id,
         r.frequency,

@@ -85,6 +85,7 @@ pub fn parse_segment(raw: &str) -> Result<rapport_models::Segment, ApiError> {
 /// List customers, filtered, searched and sorted, a page at a time.
 #[utoipa::path(get, path = "/customers", tag = "customers", params(ListParams),
     responses((status = 200, body = CustomerPage), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -134,6 +135,7 @@ pub async fn find(state: &AppState, id: &str) -> Result<crate::store::CustomerRe
 #[utoipa::path(get, path = "/customers/{id}", tag = "customers",
     params(("id" = String, Path, description = "The business's id for the customer")),
     responses((status = 200, body = CustomerView), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn get(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -215,6 +217,7 @@ fn clean_email(value: Option<String>) -> Result<Option<String>, ApiError> {
 /// Create a customer (409 when the id exists).
 #[utoipa::path(post, path = "/customers", tag = "customers", request_body = NewCustomerBody,
     responses((status = 201, body = CustomerView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewCustomerBody>,
@@ -250,6 +253,7 @@ pub async fn create(
 #[utoipa::path(patch, path = "/customers/{id}", tag = "customers", request_body = ProfilePatch,
     params(("id" = String, Path, description = "The business's id for the customer")),
     responses((status = 200, body = CustomerView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn update(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -312,6 +316,7 @@ pub struct Timeline {
 /// A customer's timeline: every event, newest first.
 #[utoipa::path(get, path = "/customers/{id}/events", tag = "customers", params(("id" = String, Path, description = "The business's id for the customer"), TimelineParams),
     responses((status = 200, body = Timeline), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn timeline(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -369,6 +374,7 @@ pub struct StageResult {
 #[utoipa::path(post, path = "/customers/{id}/stage", tag = "customers", request_body = StageBody,
     params(("id" = String, Path, description = "The business's id for the customer")),
     responses((status = 200, body = StageResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key = principal.key_id))]
 pub async fn set_stage(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

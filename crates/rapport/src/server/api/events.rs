@@ -249,6 +249,7 @@ async fn write(state: &AppState, events: Vec<Incoming>) -> Result<Vec<Outcome>, 
     responses((status = 201, body = EventView), (status = 200, body = EventView, description = "The key was stored already"),
         (status = 409, body = ErrorBody, description = "The key is stored for another customer"),
         (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key = principal.key_id))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -283,6 +284,7 @@ pub async fn create(
 #[utoipa::path(post, path = "/events/batch", tag = "events", request_body = BatchInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely: the first answer is given again")),
     responses((status = 200, body = BatchResult), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key = principal.key_id, events = input.events.len()))]
 pub async fn batch(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

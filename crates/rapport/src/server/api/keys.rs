@@ -39,6 +39,7 @@ pub struct NewKey {
 
 /// Every API key, revoked ones included.
 #[utoipa::path(get, path = "/keys", tag = "keys", responses((status = 200, body = Vec<KeyView>)))]
+#[tracing::instrument(skip_all)]
 pub async fn list(State(state): State<AppState>) -> Result<ApiJson<Vec<KeyView>>, ApiError> {
     let keys = state.store.api_keys().await?;
     Ok(ApiJson(
@@ -58,6 +59,7 @@ pub async fn list(State(state): State<AppState>) -> Result<ApiJson<Vec<KeyView>>
 /// Create an API key; the answer holds the key, which cannot be shown again.
 #[utoipa::path(post, path = "/keys", tag = "keys", request_body = NewKey,
     responses((status = 201, body = CreatedKey), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewKey>,
@@ -73,6 +75,7 @@ pub async fn create(
 /// Revoke an API key: it stops working at once on this server, within a second on others.
 #[utoipa::path(delete, path = "/keys/{id}", tag = "keys", params(("id" = i64, Path, description = "The key's number")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key = id))]
 pub async fn revoke(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
     if !state.store.revoke_api_key(id, chrono::Utc::now().timestamp()).await? {
         return Err(ApiError::not_found(format!("no active API key number {id}")));

@@ -16,6 +16,7 @@ use crate::server::error::{ApiError, ApiJson, ErrorBody};
 
 /// The lifecycle funnel: customers per stage, conversion, and when the second sale comes.
 #[utoipa::path(get, path = "/funnel", tag = "reports", responses((status = 200, body = Funnel)))]
+#[tracing::instrument(skip_all)]
 pub async fn get_funnel(State(state): State<AppState>) -> Result<ApiJson<Funnel>, ApiError> {
     let rows = state.store.funnel_rows().await?;
     Ok(ApiJson(funnel(&rows)))
@@ -79,6 +80,7 @@ impl From<crate::store::FitRecord> for ModelView {
 /// The current (latest) model version.
 #[utoipa::path(get, path = "/models/current", tag = "models",
     responses((status = 200, body = ModelView), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn current_model(State(state): State<AppState>) -> Result<ApiJson<ModelView>, ApiError> {
     let fit = state
         .store
@@ -118,6 +120,7 @@ pub struct FitResult {
 /// Fit a new model version to every stored purchase, then score every customer with it.
 #[utoipa::path(post, path = "/models/fits", tag = "models", request_body = FitRequest,
     responses((status = 201, body = FitResult), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn fit(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<FitRequest>,
@@ -193,6 +196,7 @@ pub async fn fit(
 /// arrived; no refit).
 #[utoipa::path(post, path = "/models/scores", tag = "models",
     responses((status = 200, body = ScoreReport), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn score(State(state): State<AppState>) -> Result<ApiJson<ScoreReport>, ApiError> {
     let started = Instant::now();
     let settings = ScoreSettings {

@@ -180,6 +180,7 @@ fn parse(body: NewWebhook, targets: Targets) -> Result<NewSubscription, ApiError
 /// Subscribe a URL to event types; the answer holds the signing secret, which is not shown again.
 #[utoipa::path(post, path = "/webhooks", tag = "webhooks", request_body = NewWebhook,
     responses((status = 201, body = CreatedWebhook), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewWebhook>,
@@ -193,6 +194,7 @@ pub async fn create(
 
 /// Every subscription, oldest first.
 #[utoipa::path(get, path = "/webhooks", tag = "webhooks", responses((status = 200, body = Vec<WebhookView>)))]
+#[tracing::instrument(skip_all)]
 pub async fn list(State(state): State<AppState>) -> Result<ApiJson<Vec<WebhookView>>, ApiError> {
     let webhooks = state.store.webhooks().await?;
     Ok(ApiJson(webhooks.into_iter().map(WebhookView::from).collect()))
@@ -210,6 +212,7 @@ async fn find(state: &AppState, id: i64) -> Result<SubscriptionRecord, ApiError>
 #[utoipa::path(get, path = "/webhooks/{id}", tag = "webhooks",
     params(("id" = i64, Path, description = "The subscription's number")),
     responses((status = 200, body = WebhookView), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(subscription = id))]
 pub async fn get(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<ApiJson<WebhookView>, ApiError> {
     Ok(ApiJson(find(&state, id).await?.into()))
 }
@@ -219,6 +222,7 @@ pub async fn get(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Re
 #[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks",
     params(("id" = i64, Path, description = "The subscription's number")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(subscription = id))]
 pub async fn delete(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
     if !state.store.delete_webhook(id, chrono::Utc::now().timestamp()).await? {
         return Err(ApiError::not_found(format!("no webhook subscription number {id}")));
@@ -230,6 +234,7 @@ pub async fn delete(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) ->
 #[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks",
     params(("id" = i64, Path, description = "The subscription's number"), DeliveryParams),
     responses((status = 200, body = Vec<DeliveryView>), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(subscription = id))]
 pub async fn deliveries(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -254,6 +259,7 @@ pub async fn deliveries(
     params(("id" = i64, Path, description = "The subscription's number"),
         ("delivery_id" = i64, Path, description = "The delivery's number")),
     responses((status = 202), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(subscription = id, delivery))]
 pub async fn resend(
     State(state): State<AppState>,
     ApiPath((id, delivery)): ApiPath<(i64, i64)>,

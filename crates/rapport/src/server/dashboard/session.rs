@@ -22,7 +22,7 @@ use crate::domain::Role;
 use crate::server::AppState;
 use crate::server::accounts::{hash_password, verify_password};
 use crate::server::auth::{random_token, sha256_hex};
-use crate::store::SessionRecord;
+use crate::store::{NewSession, SessionRecord};
 
 /// The session cookie: a random token whose SHA-256 is the session's key in the store.
 pub const SESSION_COOKIE: &str = "rapport_session";
@@ -123,6 +123,7 @@ pub struct NextParam {
 }
 
 /// `GET /login`: the form, with a fresh CSRF cookie; straight on for a signed-in user.
+#[tracing::instrument(skip_all)]
 pub async fn login_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -149,6 +150,7 @@ pub struct LoginForm {
 }
 
 /// `POST /login`: checks the CSRF cookie, the rate limits and the password; starts a session.
+#[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -219,16 +221,14 @@ async fn start_session(state: &AppState, headers: &HeaderMap, user_id: i64, next
     let token = random_token(32);
     let now = now();
     let session_seconds = state.settings.server.session_seconds();
-    let created = state
-        .store
-        .create_session(
-            &sha256_hex(token.as_bytes()),
-            user_id,
-            &random_token(32),
-            now,
-            now + session_seconds,
-        )
-        .await;
+    let session = NewSession {
+        token_hash: &sha256_hex(token.as_bytes()),
+        user_id,
+        csrf_token: &random_token(32),
+        created_at: now,
+        expires_at: now + session_seconds,
+    };
+    let created = state.store.create_session(&session).await;
     if let Err(e) = created {
         return PageError::from(e).into_response();
     }
@@ -276,6 +276,7 @@ pub struct LogoutPage {
 }
 
 /// `GET /logout`: a button that logs out (logging out changes state, so it is a POST).
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn logout_page(signed_in: SignedIn) -> LogoutPage {
     LogoutPage {
         layout: Layout::new(&signed_in, ""),
@@ -290,6 +291,7 @@ pub struct CsrfForm {
 }
 
 /// `POST /logout`: ends the session and clears the cookie.
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -31,6 +31,7 @@ pub struct ContactedForm {
 /// `POST /customers/{id}/contacted` (staff): logs that the customer was contacted, through the
 /// API's event writer (the form's key makes a form sent twice one event), then back to the
 /// at-risk page it came from.
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn mark_contacted(
     State(state): State<AppState>,
     signed_in: SignedIn,

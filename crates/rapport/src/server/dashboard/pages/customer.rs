@@ -111,6 +111,7 @@ pub struct SavedParam {
 
 /// `GET /customers/{id}`: profile, stage history, scores and why, notes, the timeline, and for
 /// staff the forms that add a note or log an interaction.
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn customer(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -297,6 +298,7 @@ pub struct InteractionForm {
 }
 
 /// `POST /customers/{id}/notes` (staff): appends a note through the API's event writer.
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn add_note(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -313,6 +315,7 @@ pub async fn add_note(
 }
 
 /// `POST /customers/{id}/interactions` (staff): logs a call, visit or message.
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn log_interaction(
     State(state): State<AppState>,
     signed_in: SignedIn,

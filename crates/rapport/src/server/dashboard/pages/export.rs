@@ -37,6 +37,7 @@ const HEADER: [&str; 14] = [
 ];
 
 /// `GET /customers.csv`: the customer list with the page's filters and order, as a file.
+#[tracing::instrument(skip_all)]
 pub async fn customers_csv(
     State(state): State<AppState>,
     _signed_in: SignedIn,
@@ -47,6 +48,7 @@ pub async fn customers_csv(
 }
 
 /// `GET /at-risk.csv`: the at-risk list, most value at risk first, as a file.
+#[tracing::instrument(skip_all)]
 pub async fn at_risk_csv(State(state): State<AppState>, _signed_in: SignedIn) -> Response {
     csv_download(state, at_risk_query(), "at-risk.csv")
 }

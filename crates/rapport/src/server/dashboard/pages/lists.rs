@@ -206,6 +206,7 @@ impl Filters {
 }
 
 /// `GET /customers`: search, filter by stage and segment, sort, a page at a time.
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn customers(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -334,6 +335,7 @@ pub(super) fn at_risk_query() -> CustomerQuery {
 }
 
 /// `GET /at-risk`: clients and partners with P(alive) below 0.5, most expected value lost first.
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn at_risk(
     State(state): State<AppState>,
     signed_in: SignedIn,

@@ -36,6 +36,7 @@ pub struct Charts {
 }
 
 /// `GET /`: the overview.
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> OverviewPage {
     let mut page = OverviewPage {
         layout: Layout::new(&signed_in, "overview"),
