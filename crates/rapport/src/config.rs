@@ -42,8 +42,10 @@ pub struct DatabaseSettings {
     /// `sqlite://PATH` (created if missing) or `postgres://USER:PASSWORD@HOST/DB`.
     pub url: String,
     /// Connections the pool keeps open at most.
+    #[serde(deserialize_with = "positive")]
     pub max_connections: u32,
     /// How long a SQLite write waits for another writer before giving up.
+    #[serde(deserialize_with = "positive")]
     pub busy_timeout_seconds: u64,
 }
 
@@ -113,16 +115,22 @@ pub struct ServerSettings {
     /// Mark the dashboard's cookies `Secure` on every answer, not only behind an HTTPS proxy.
     pub secure_cookies: bool,
     /// Largest request body accepted (a batch of 10,000 events fits in the default).
+    #[serde(deserialize_with = "positive")]
     pub body_limit_bytes: usize,
     /// How long a dashboard login lasts.
+    #[serde(deserialize_with = "positive")]
     pub session_hours: u32,
     /// Wrong passwords for one account from one address before that pair is locked.
+    #[serde(deserialize_with = "positive")]
     pub login_failures_per_account: u32,
     /// How long failures for one account from one address count, and how long the lock lasts.
+    #[serde(deserialize_with = "positive")]
     pub login_account_lock_minutes: u32,
     /// Wrong passwords from one address (any accounts) before the address is locked.
+    #[serde(deserialize_with = "positive")]
     pub login_failures_per_address: u32,
     /// How long failures from one address count, and how long its lock lasts.
+    #[serde(deserialize_with = "positive")]
     pub login_address_lock_seconds: u32,
 }
 
@@ -155,10 +163,13 @@ pub struct WebhookSettings {
     /// Let webhooks go to loopback and private addresses (receivers inside your network).
     pub allow_private: bool,
     /// How long a receiver has to answer.
+    #[serde(deserialize_with = "positive")]
     pub timeout_seconds: u64,
     /// How often the outbox is checked when nothing signals new messages (other replicas' writes).
+    #[serde(deserialize_with = "positive")]
     pub poll_seconds: u64,
     /// Deliveries sent at once by one server.
+    #[serde(deserialize_with = "positive")]
     pub batch: u32,
 }
 
@@ -539,6 +550,21 @@ fn probability<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     } else {
         Err(serde::de::Error::custom(format!(
             "{value} is not a probability: use a number from 0 to 1, such as 0.5"
+        )))
+    }
+}
+
+fn positive<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default + PartialOrd + std::fmt::Display,
+{
+    let value = T::deserialize(d)?;
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{value} is not allowed: use 1 or more"
         )))
     }
 }

@@ -7,7 +7,7 @@ use rapport::domain::rules::{self, Lines};
 use rapport::domain::{EventKind, ExternalId, Money, NewEvent, Stage, StoredEvent};
 use rapport::ingest::Ingest;
 use rapport::radar::analysis::ScoreRow;
-use rapport::store::{CustomerRecord, open};
+use rapport::store::{CustomerRecord, open_with};
 use serde::Serialize;
 
 use super::Output;
@@ -89,7 +89,7 @@ pub struct NoteArgs {
 
 /// Runs a customers command.
 pub async fn run(settings: &Settings, command: CustomersCommand, out: Output) -> anyhow::Result<()> {
-    let store = open(&settings.database.url).await?;
+    let store = open_with(&settings.database).await?;
     let currency = settings.business.currency.as_str();
     match command {
         CustomersCommand::List(args) => super::customer_list::run(&store, args, currency, out).await,

@@ -171,7 +171,7 @@ fn parse_currency(s: &str) -> Result<Currency, String> {
 }
 
 /// Runs an import command.
-pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Result<()> {
+pub async fn run(db: &rapport::config::DatabaseSettings, command: ImportCommand, out: Output) -> anyhow::Result<()> {
     match command {
         ImportCommand::Transactions(args) if args.file.check => {
             let options = args.file.options();
@@ -182,7 +182,7 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
             out.line(&checked(report.rows, report.rejected, "", &options, report.seconds))
         }
         ImportCommand::Transactions(args) => {
-            let store = rapport::store::open(db).await?;
+            let store = rapport::store::open_with(db).await?;
             let options = args.file.options();
             let size = std::fs::metadata(&options.path).map(|m| m.len()).unwrap_or_default();
             let bar = progress_bar(size);
@@ -216,7 +216,7 @@ pub async fn run(db: &str, command: ImportCommand, out: Output) -> anyhow::Resul
             let report = if args.file.check {
                 import::check_customers(&options, &columns)?
             } else {
-                import::import_customers(&rapport::store::open(db).await?, &options, &columns).await?
+                import::import_customers(&rapport::store::open_with(db).await?, &options, &columns).await?
             };
             if args.file.json {
                 return out.json(&report);

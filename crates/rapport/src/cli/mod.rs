@@ -4,12 +4,17 @@ mod analyze;
 mod config;
 mod customer_list;
 mod customers;
+mod demo;
 mod examples;
+mod fit;
+mod funnel;
 mod import;
-mod models;
+mod keys;
 mod output;
-mod report;
-mod server;
+mod rebuild;
+mod score;
+mod serve;
+mod users;
 
 use std::process::ExitCode;
 
@@ -48,29 +53,29 @@ pub enum Command {
     Customers(customers::CustomersCommand),
     /// Customers per lifecycle stage, conversion between stages, and when the second sale comes.
     #[command(after_help = examples::FUNNEL)]
-    Funnel(report::FunnelArgs),
+    Funnel(funnel::FunnelArgs),
     /// Recompute every customer's state from the event log.
-    Rebuild(report::RebuildArgs),
+    Rebuild(rebuild::RebuildArgs),
     /// Fit a defection model to a purchase file and score every customer (no database needed).
     #[command(after_help = examples::ANALYZE)]
     Analyze(analyze::AnalyzeArgs),
     /// Fit a defection model to the purchases in the database and store it as a new version.
     #[command(after_help = examples::FIT)]
-    Fit(models::FitArgs),
+    Fit(fit::FitArgs),
     /// Score every customer (P(alive), expected purchases, value, segment) with the latest model.
     #[command(after_help = examples::SCORE)]
-    Score(models::ScoreArgs),
+    Score(score::ScoreArgs),
     /// Fill the database with a realistic synthetic business to explore.
-    Demo(report::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Serve the JSON API (and its reference page) until SIGTERM or Ctrl-C.
     #[command(after_help = examples::SERVE)]
-    Serve(server::ServeArgs),
+    Serve(serve::ServeArgs),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
-    Keys(server::KeysCommand),
+    Keys(keys::KeysCommand),
     /// Manage dashboard users.
     #[command(subcommand)]
-    Users(server::UsersCommand),
+    Users(users::UsersCommand),
     /// Show the settings in effect and where each comes from.
     #[command(subcommand, after_help = examples::CONFIG)]
     Config(config::ConfigCommand),
@@ -105,23 +110,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     };
     let loaded = Settings::load(&sources)?;
     let settings = &loaded.settings;
-    let db = settings.database.url.as_str();
+    let db = &settings.database;
     match cli.command {
         Command::Migrate => {
-            let store = rapport::store::open(db).await?;
+            let store = rapport::store::open_with(db).await?;
             out.line(&format!("database {} is up to date", store.backend()))
         }
         Command::Import(command) => import::run(db, command, out).await,
         Command::Customers(command) => customers::run(settings, command, out).await,
-        Command::Funnel(args) => report::funnel(db, args, out).await,
-        Command::Rebuild(args) => report::rebuild(db, args, out).await,
-        Command::Demo(args) => report::demo(settings, args, out).await,
+        Command::Funnel(args) => funnel::run(db, args, out).await,
+        Command::Rebuild(args) => rebuild::run(db, args, out).await,
+        Command::Demo(args) => demo::run(settings, args, out).await,
         Command::Analyze(args) => analyze::run(args, out),
-        Command::Fit(args) => models::fit(db, args, out).await,
-        Command::Score(args) => models::score(settings, args, out).await,
-        Command::Serve(_) => server::serve(settings, out).await,
-        Command::Keys(command) => server::keys(db, command, out).await,
-        Command::Users(command) => server::users(db, command, out).await,
+        Command::Fit(args) => fit::run(db, args, out).await,
+        Command::Score(args) => score::run(settings, args, out).await,
+        Command::Serve(_) => serve::run(settings, out).await,
+        Command::Keys(command) => keys::run(db, command, out).await,
+        Command::Users(command) => users::run(db, command, out).await,
         Command::Config(command) => config::run(&loaded, command, out),
     }
 }

@@ -39,8 +39,8 @@ pub(crate) trait Backend:
     /// What a write transaction does with batches on this backend.
     type Batches: Batches<Self>;
 
-    /// A pool on the database the URL names.
-    async fn connect(url: &str) -> StoreResult<Pool<Self>>;
+    /// A pool on the database the settings name, of their size.
+    async fn connect(settings: &crate::config::DatabaseSettings) -> StoreResult<Pool<Self>>;
     /// Brings the schema up to date, with whatever the database must have first.
     async fn migrate(pool: &Pool<Self>) -> StoreResult<()>;
     /// Starts a write transaction.

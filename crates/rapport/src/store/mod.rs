@@ -399,9 +399,9 @@ struct SqlStore<DB: Backend> {
 }
 
 impl<DB: Backend> SqlStore<DB> {
-    async fn connect(url: &str) -> StoreResult<Self> {
+    async fn connect(settings: &crate::config::DatabaseSettings) -> StoreResult<Self> {
         Ok(Self {
-            pool: DB::connect(url).await?,
+            pool: DB::connect(settings).await?,
             outbox_signal: Arc::default(),
         })
     }
@@ -433,10 +433,20 @@ impl<DB: Backend> Store for SqlStore<DB> {
 
 /// Opens the store a URL names: `sqlite://PATH` (created if missing) or `postgres://...`.
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    open_with(&crate::config::DatabaseSettings {
+        url: url.to_owned(),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Opens the database the settings name, with a pool of their size, and migrates it.
+pub async fn open_with(settings: &crate::config::DatabaseSettings) -> StoreResult<Arc<dyn Store>> {
+    let url = settings.url.as_str();
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
-        Arc::new(SqlStore::<sqlx::Sqlite>::connect(url).await?)
+        Arc::new(SqlStore::<sqlx::Sqlite>::connect(settings).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Arc::new(SqlStore::<sqlx::Postgres>::connect(url).await?)
+        Arc::new(SqlStore::<sqlx::Postgres>::connect(settings).await?)
     } else {
         let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
         return Err(StoreError::BadUrl(format!(

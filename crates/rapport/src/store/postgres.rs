@@ -87,8 +87,11 @@ impl Backend for Postgres {
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     type Batches = PgBatches;
 
-    async fn connect(url: &str) -> StoreResult<PgPool> {
-        Ok(PgPoolOptions::new().max_connections(8).connect(url).await?)
+    async fn connect(settings: &crate::config::DatabaseSettings) -> StoreResult<PgPool> {
+        Ok(PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .connect(&settings.url)
+            .await?)
     }
 
     async fn migrate(pool: &PgPool) -> StoreResult<()> {

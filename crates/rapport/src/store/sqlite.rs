@@ -94,18 +94,18 @@ impl Backend for Sqlite {
     const SKIP_LOCKED: &'static str = "";
     type Batches = SqliteBatches;
 
-    async fn connect(url: &str) -> StoreResult<SqlitePool> {
-        let options = SqliteConnectOptions::from_str(url)?
+    async fn connect(settings: &crate::config::DatabaseSettings) -> StoreResult<SqlitePool> {
+        let options = SqliteConnectOptions::from_str(&settings.url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
+            .busy_timeout(Duration::from_secs(settings.busy_timeout_seconds))
             .foreign_keys(true)
             .pragma("cache_size", "-32768");
         // WAL lets readers run beside the one writer: enough connections that a busy server's
         // reads do not queue behind each other or behind the writer.
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(settings.max_connections)
             .connect_with(options)
             .await?;
         Ok(pool)

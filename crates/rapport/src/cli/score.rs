@@ -1,26 +1,15 @@
-//! `rapport fit` and `rapport score`: the defection radar on the database.
+//! `rapport score`: every customer scored with the latest model version.
 
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::Args;
 use rapport::config::Settings;
-use rapport::radar::{FitSettings, ScoreSettings, fit_store, score_store_rows};
-use rapport::store::open;
+use rapport::radar::{ScoreSettings, score_store_rows};
+use rapport::store::open_with;
 
 use super::Output;
-use super::analyze::{ModelArgs, print_analysis};
 use super::output::count;
-
-/// `rapport fit`.
-#[derive(Debug, Args)]
-pub struct FitArgs {
-    #[command(flatten)]
-    model: ModelArgs,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
 
 /// `rapport score`.
 #[derive(Debug, Args)]
@@ -41,29 +30,9 @@ pub struct ScoreArgs {
     json: bool,
 }
 
-/// Fits a model to every purchase in the database and stores it as a new model version.
-pub async fn fit(db: &str, args: FitArgs, out: Output) -> anyhow::Result<()> {
-    let store = open(db).await?;
-    let settings = FitSettings {
-        calibration_end: args.model.calibration_end,
-        unit: args.model.time_unit,
-        model: args.model.model,
-    };
-    let (analysis, version) = fit_store(&store, settings).await?;
-    if args.json {
-        let mut json = serde_json::to_value(&analysis)?;
-        json["version"] = version.into();
-        return out.json(&json);
-    }
-    print_analysis(&analysis, None, "rapport score --out FILE", out)?;
-    out.line(&format!(
-        "stored as model version {version}; `rapport score` scores every customer with it"
-    ))
-}
-
 /// Scores every customer with the latest model version, as of today or `--as-of`.
-pub async fn score(config: &Settings, args: ScoreArgs, out: Output) -> anyhow::Result<()> {
-    let store = open(&config.database.url).await?;
+pub async fn run(config: &Settings, args: ScoreArgs, out: Output) -> anyhow::Result<()> {
+    let store = open_with(&config.database).await?;
     let settings = ScoreSettings {
         at_risk_threshold: config.scoring.at_risk_threshold,
         as_of: args.as_of,

@@ -1,39 +1,22 @@
-//! `rapport funnel`, `rapport rebuild` and `rapport demo`.
+//! `rapport demo`: a realistic synthetic business written, fitted and scored, then served.
+
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use clap::Args;
 use rapport::config::Settings;
 use rapport::demo::{DemoConfig, generate};
 use rapport::domain::Role;
-use rapport::domain::funnel::{Funnel, funnel as compute_funnel};
 use rapport::ingest::Ingest;
-use rapport::projection;
 use rapport::radar::{FitSettings, fit_store, score_store};
 use rapport::server::AppState;
 use rapport::server::accounts::{AccountError, create_user};
 use rapport::server::auth::random_token;
-use rapport::store::{Store, StoreError, open};
+use rapport::store::{Store, StoreError, open_with};
 use rapport_models::TimeUnit;
-use std::sync::Arc;
 
 use super::Output;
 use super::output::count;
-
-/// `rapport funnel`.
-#[derive(Debug, Args)]
-pub struct FunnelArgs {
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-/// `rapport rebuild`.
-#[derive(Debug, Args)]
-pub struct RebuildArgs {
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
 
 /// `rapport demo`.
 #[derive(Debug, Args)]
@@ -58,34 +41,9 @@ pub struct DemoArgs {
     pub bind: Option<std::net::SocketAddr>,
 }
 
-/// Prints the funnel report.
-pub async fn funnel(db: &str, args: FunnelArgs, out: Output) -> anyhow::Result<()> {
-    let store = open(db).await?;
-    let report = compute_funnel(&store.funnel_rows().await?);
-    if args.json {
-        return out.json(&report);
-    }
-    print_funnel(&report, out)
-}
-
-/// Rebuilds every customer's state from the log.
-pub async fn rebuild(db: &str, args: RebuildArgs, out: Output) -> anyhow::Result<()> {
-    let store = open(db).await?;
-    let report = projection::rebuild(&store).await?;
-    if args.json {
-        return out.json(&report);
-    }
-    out.line(&format!(
-        "rebuilt {} from {}",
-        count(report.customers, "customer"),
-        count(report.events, "event")
-    ))
-}
-
 /// Writes the demo business into the database.
-pub async fn demo(config: &Settings, args: DemoArgs, out: Output) -> anyhow::Result<()> {
-    let db = config.database.url.as_str();
-    let store = open(db).await?;
+pub async fn run(config: &Settings, args: DemoArgs, out: Output) -> anyhow::Result<()> {
+    let store = open_with(&config.database).await?;
     let end = args.end.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let data = generate(&DemoConfig {
         customers: args.customers,
@@ -123,7 +81,7 @@ pub async fn demo(config: &Settings, args: DemoArgs, out: Output) -> anyhow::Res
     }
     out.line(&format!(
         "demo business written to {}: {}, {} ({} already there), {}",
-        rapport::config::redact_url(db),
+        rapport::config::redact_url(&config.database.url),
         count(args.customers, "customer"),
         count(report.stored, "event"),
         report.duplicates,
@@ -170,52 +128,4 @@ async fn demo_login(store: &Arc<dyn Store>) -> anyhow::Result<(String, String)> 
         }
     }
     anyhow::bail!("this database has 99 demo users already; create one with `rapport users create`")
-}
-
-fn print_funnel(f: &Funnel, out: Output) -> anyhow::Result<()> {
-    out.line(&count(f.total_customers, "customer"))?;
-    out.line(&format!(
-        "{:<10} {:>10} {:>10}   {}",
-        "stage", "now", "reached", "went on to the next stage"
-    ))?;
-    for (stage, now) in &f.stages {
-        let step = f.conversion.iter().find(|c| c.from == *stage);
-        let reached = f
-            .conversion
-            .iter()
-            .find(|c| c.to == *stage)
-            .map_or(f.total_customers, |c| c.reached_to);
-        let next = step.map_or_else(String::new, |c| match c.rate {
-            Some(rate) => format!("{:5.1}% became {}", rate * 100.0, c.to),
-            None => format!("-      became {}", c.to),
-        });
-        out.line(&format!("{:<10} {:>10} {:>10}   {next}", stage.as_str(), now, reached))?;
-    }
-    match &f.days_to_second_purchase {
-        Some(q) => out.line(&format!(
-            // A median of whole days is often halfway between two: "1.5 days", but "1 day".
-            "second sale: {}, median {} day{} after the first purchase (quartiles {} to {})",
-            count(q.count, "client"),
-            q.median,
-            if q.median == 1.0 { "" } else { "s" },
-            q.p25,
-            q.p75
-        ))?,
-        None => out.line("second sale: no customer has bought on a second day yet")?,
-    }
-    for share in &f.returned_within {
-        let pct = share
-            .share
-            .map_or_else(|| "-".to_owned(), |s| format!("{:.1}%", s * 100.0));
-        out.line(&format!(
-            "came back within {:>3} days: {pct} of {} who had {} days to do so",
-            share.days,
-            count(share.eligible, "first-time buyer"),
-            share.days
-        ))?;
-    }
-    if let Some(as_of) = &f.as_of {
-        out.line(&format!("(as of the last event in the data, {as_of})"))?;
-    }
-    Ok(())
 }
