@@ -60,6 +60,15 @@ pub fn install_tls_provider() {
 }
 
 impl AppState {
+    /// How the overview reads its figures: in the dashboard's time zone, at the configured
+    /// at-risk threshold.
+    pub(crate) fn reading(&self) -> dashboard::stats::Reading {
+        dashboard::stats::Reading {
+            time_zone: self.dashboard.locale.time_zone,
+            at_risk_threshold: self.settings.scoring.at_risk_threshold,
+        }
+    }
+
     /// State over a store with the default settings; starts the event writer, so it must run
     /// inside a Tokio runtime.
     pub fn new(store: Arc<dyn Store>) -> Self {

@@ -40,7 +40,7 @@ pub trait Customers: Send + Sync {
     async fn customer_with_score(&self, external_id: &ExternalId) -> StoreResult<Option<CustomerListItem>>;
     /// The overview's figures over every customer and purchase (full scans: cache the answer),
     /// windows and months counted in `calendar`'s local days up to its now.
-    async fn dashboard_figures(&self, calendar: &Calendar) -> StoreResult<DashboardFigures>;
+    async fn dashboard_figures(&self, calendar: &Calendar, at_risk_threshold: f64) -> StoreResult<DashboardFigures>;
     /// A filtered, sorted page of customers with their scores.
     async fn query_customers(&self, query: &CustomerQuery) -> StoreResult<Vec<CustomerListItem>>;
     /// How many customers match `query`'s filters (its order, limit and cursor aside), counting
@@ -138,8 +138,8 @@ impl<DB: Backend> Customers for SqlStore<DB> {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn dashboard_figures(&self, calendar: &Calendar) -> StoreResult<DashboardFigures> {
-        dashboard::dashboard_figures(&self.pool, calendar).await
+    async fn dashboard_figures(&self, calendar: &Calendar, at_risk_threshold: f64) -> StoreResult<DashboardFigures> {
+        dashboard::dashboard_figures(&self.pool, calendar, at_risk_threshold).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(sort = ?query.sort, limit = query.limit))]

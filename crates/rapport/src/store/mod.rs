@@ -180,8 +180,9 @@ pub struct CustomerQuery {
     /// Only customers whose id, e-mail or name holds this anywhere, case-insensitive (text shorter
     /// than `SUBSTRING_SEARCH_MIN` chars, which a trigram index cannot serve, matches from the start).
     pub search: Option<String>,
-    /// Only the at-risk list: clients and partners whose P(alive) is below `AT_RISK_P_ALIVE`.
-    pub at_risk: bool,
+    /// Only the at-risk list: clients and partners whose P(alive) is below this (the setting
+    /// `scoring.at_risk_threshold`).
+    pub at_risk_below: Option<f64>,
     /// The order.
     pub sort: CustomerSort,
     /// At most this many.
@@ -220,9 +221,6 @@ impl CustomerListItem {
         }
     }
 }
-
-/// A client or partner whose P(alive) is below this is at risk: more likely gone than still buying.
-pub const AT_RISK_P_ALIVE: f64 = 0.5;
 
 /// Search text at least this many characters long matches anywhere in an id, e-mail or name
 /// (through a trigram index); shorter text matches their start (a trigram needs three).

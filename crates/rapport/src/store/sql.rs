@@ -79,11 +79,13 @@ pub const RISK_SQL: &str = "((CASE WHEN sc.clv_12m / (CASE WHEN sc.p_alive < 0.0
      THEN sc.clv_12m / (CASE WHEN sc.p_alive < 0.01 THEN 0.01 ELSE sc.p_alive END) \
      ELSE (sc.frequency + 1) * sc.expected_spend END) * (1.0 - sc.p_alive))";
 
-/// The at-risk list's condition (`CustomerQuery::at_risk`, `DashboardFigures::at_risk`): clients
-/// and partners whose P(alive) is below `store::AT_RISK_P_ALIVE`.
+/// The at-risk list's condition (`CustomerQuery::at_risk_below`, `DashboardFigures::at_risk`):
+/// clients and partners whose P(alive) is below the threshold bound at `placeholder`.
 /// `|| ''` and the unary `+` keep SQLite from answering it through the stage or P(alive) index and
 /// sorting what it finds (hundreds of thousands of rows): walking the risk index is what is fast.
-pub const AT_RISK_SQL: &str = "((s.stage || '') IN ('client', 'partner') AND +sc.p_alive < 0.5)";
+pub fn at_risk_sql(placeholder: &str) -> String {
+    format!("((s.stage || '') IN ('client', 'partner') AND +sc.p_alive < {placeholder})")
+}
 
 /// A value to bind to a query built at run time.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +153,7 @@ fn customer_filter(query: &crate::store::CustomerQuery, search: SearchPredicate,
         query.sort,
         CustomerSort::Clv | CustomerSort::Risk | CustomerSort::PAlive
     );
-    let scored_only = by_score || query.segment.is_some() || query.at_risk;
+    let scored_only = by_score || query.segment.is_some() || query.at_risk_below.is_some();
     let mut filter = Filter {
         join: if scored_only { "JOIN" } else { "LEFT JOIN" },
         conditions: Vec::new(),
@@ -173,8 +175,9 @@ fn customer_filter(query: &crate::store::CustomerQuery, search: SearchPredicate,
         filter.binds.extend(values);
         filter.conditions.push(sql);
     }
-    if query.at_risk {
-        filter.conditions.push(AT_RISK_SQL.to_owned());
+    if let Some(threshold) = query.at_risk_below {
+        let p = filter.bind(Bind::Float(threshold));
+        filter.conditions.push(at_risk_sql(&p));
     }
     // Customers who never bought have no last purchase: left out rather than sorted differently
     // by each backend's NULL order.

@@ -470,10 +470,19 @@ async fn models_are_fitted_and_customers_scored_over_the_api(db: &TestDb) {
     )
     .await
     .unwrap();
+    // One at-risk threshold: a request may repeat the setting, never change it.
     let (status, body) = server
         .post(
             "/api/v1/models/fits",
-            &json!({"model": "bgnbd", "calibration_end": "1997-09-30"}),
+            &json!({"model": "bgnbd", "calibration_end": "1997-09-30", "at_risk_threshold": 0.3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "at_risk_threshold", "{body}");
+    let (status, body) = server
+        .post(
+            "/api/v1/models/fits",
+            &json!({"model": "bgnbd", "calibration_end": "1997-09-30", "at_risk_threshold": 0.5}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

@@ -489,7 +489,7 @@ async fn dashboard_figures_add_up_customers_purchases_and_scores(db: &TestDb) {
         time_zone: chrono_tz::Tz::UTC,
         now: 1_706_745_600 + 43_200,
     };
-    let f = db.store.dashboard_figures(&utc).await.unwrap();
+    let f = db.store.dashboard_figures(&utc, 0.5).await.unwrap();
     assert_eq!((f.customers, f.buyers, f.repeat_buyers), (3, 3, 2));
     assert_eq!(f.last_purchase_at, Some(1_706_745_600), "2024-02-01");
     // 30 days to 2024-02-01 start on 2024-01-03; 365 days on 2023-02-02.
@@ -517,7 +517,7 @@ async fn dashboard_figures_add_up_customers_purchases_and_scores(db: &TestDb) {
         time_zone: "America/New_York".parse().unwrap(),
         ..utc
     };
-    let local = db.store.dashboard_figures(&new_york).await.unwrap();
+    let local = db.store.dashboard_figures(&new_york, 0.5).await.unwrap();
     assert_eq!(
         local.months,
         [
@@ -531,7 +531,7 @@ async fn dashboard_figures_add_up_customers_purchases_and_scores(db: &TestDb) {
         now: utc.now + 300 * 86_400,
         ..utc
     };
-    let old = db.store.dashboard_figures(&later).await.unwrap();
+    let old = db.store.dashboard_figures(&later, 0.5).await.unwrap();
     assert_eq!((old.revenue_30d_cents, old.revenue_365d_cents), (0, 4_275));
 
     let fit = rapport::store::FitRecord {
@@ -550,14 +550,14 @@ async fn dashboard_figures_add_up_customers_purchases_and_scores(db: &TestDb) {
     tx.save_scores(version, 7, &rows).await.unwrap();
     tx.commit().await.unwrap();
 
-    let f = db.store.dashboard_figures(&utc).await.unwrap();
+    let f = db.store.dashboard_figures(&utc, 0.5).await.unwrap();
     assert_eq!((f.scored, f.likely_active, f.at_risk, f.scored_at), (3, 1, 2, Some(7)));
     assert!((f.predicted_revenue_12m - 65.0).abs() < 1e-9);
     // c2 is a customer (one purchase day), so not on the list. c1 and c3 would each bring at most
     // their two purchases of 10 if still active (the cap of the value at risk), and c3 is the
     // likelier gone, so it stands to lose more.
     let query = CustomerQuery {
-        at_risk: true,
+        at_risk_below: Some(0.5),
         sort: CustomerSort::Risk,
         limit: 10,
         ..CustomerQuery::default()

@@ -258,3 +258,56 @@ async fn pages_show_the_business_time_zone_and_currency_and_say_why_a_prospect_h
     );
     assert!(!prospect.body.contains("Not scored yet"));
 }
+
+#[tokio::test]
+async fn one_at_risk_threshold_serves_the_at_risk_list_its_export_and_the_overview() {
+    let db = demo_db(300).await;
+    let mut settings = rapport::config::Settings::default();
+    settings.scoring.at_risk_threshold = 0.3;
+    let mut client = Client::with_settings(&db, &settings);
+    client.login("viewer@example.com", PASSWORD).await;
+    let page = client.get("/at-risk").await;
+    assert!(page.body.contains("P(alive) is below 0.3"), "{}", page.body);
+    let p_alive: Vec<f64> = page
+        .body
+        .split("<td data-label=\"P(alive)\" class=\"num\">")
+        .skip(1)
+        .map(|s| s.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(!p_alive.is_empty());
+    assert!(p_alive.iter().all(|p| *p < 30.0), "{p_alive:?}");
+    let total: u64 = page
+        .body
+        .split("<p class=\"count\">")
+        .nth(1)
+        .unwrap()
+        .split(" of ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let csv = client.get("/at-risk.csv").await;
+    assert_eq!(
+        csv.body.lines().count() as u64,
+        total + 1,
+        "a header and every at-risk customer"
+    );
+    // The overview's figures come from the background: wait for them.
+    let mut overview = client.get("/").await;
+    for _ in 0..50 {
+        if overview.body.contains("At-risk clients") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        overview = client.get("/").await;
+    }
+    assert!(overview.body.contains("P(alive) below 0.3"), "{}", overview.body);
+    let tile = overview.body.split("At-risk clients").nth(1).unwrap();
+    assert!(
+        tile.contains(&format!(">{total}<")),
+        "the tile counts the list's {total}: {tile}"
+    );
+}

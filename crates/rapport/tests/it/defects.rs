@@ -114,7 +114,7 @@ async fn an_amount_past_the_maximum_is_refused_and_totals_never_wrap(db: &TestDb
         time_zone: chrono_tz::Tz::UTC,
         now: 1_704_240_000,
     };
-    let figures = db.store.dashboard_figures(&now).await.unwrap();
+    let figures = db.store.dashboard_figures(&now, 0.5).await.unwrap();
     assert_eq!(figures.buyers, 1);
 }
 

@@ -235,7 +235,7 @@ async fn value_at_risk_sorts_the_at_risk_list_and_never_exceeds_the_purchases_so
         assert!(value_at_risk(row) <= f64::from(row.frequency + 1) * row.expected_spend);
     }
     let at_risk = CustomerQuery {
-        at_risk: true,
+        at_risk_below: Some(0.5),
         sort: CustomerSort::Risk,
         ..CustomerQuery::default()
     };

@@ -95,6 +95,14 @@ impl Client {
         }
     }
 
+    /// A client of the whole application over `db`, run with these settings.
+    pub fn with_settings(db: &TestDb, settings: &rapport::config::Settings) -> Self {
+        Self {
+            app: app(AppState::with_settings(db.store.clone(), settings)),
+            ..Self::new(db)
+        }
+    }
+
     /// A second client of the same application, with a jar of its own.
     pub fn sibling(&self) -> Self {
         Self {

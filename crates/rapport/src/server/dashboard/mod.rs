@@ -7,7 +7,7 @@ mod format;
 mod limits;
 mod pages;
 mod session;
-mod stats;
+pub(crate) mod stats;
 
 use axum::Router;
 use axum::http::header;

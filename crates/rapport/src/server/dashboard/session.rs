@@ -233,10 +233,7 @@ async fn start_session(state: &AppState, headers: &HeaderMap, user_id: i64, next
         return PageError::from(e).into_response();
     }
     // The overview is usually next: have its figures ready.
-    state
-        .dashboard
-        .stats
-        .refresh(&state.store, state.dashboard.locale.time_zone);
+    state.dashboard.stats.refresh(&state.store, state.reading());
     let secure = secure(state, headers);
     let cookies = AppendHeaders([
         (

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono_tz::Tz;
 use tokio::sync::watch;
 
 use super::charts;
@@ -38,6 +37,16 @@ pub struct Snapshot {
     taken: Instant,
 }
 
+/// How the figures are read: the zone their days and months are counted in, and the P(alive)
+/// below which a client is at risk.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    /// The business's time zone.
+    pub time_zone: chrono_tz::Tz,
+    /// The setting `scoring.at_risk_threshold`.
+    pub at_risk_threshold: f64,
+}
+
 /// The latest snapshot, and whether a computation is under way.
 pub struct StatsCache {
     latest: Arc<watch::Sender<Option<Arc<Snapshot>>>>,
@@ -59,10 +68,10 @@ impl StatsCache {
     /// The latest figures, starting a computation when they are missing or older than `TTL`.
     /// Without any yet, waits up to `FIRST_WAIT` for the first; `Err` carries the last failure as
     /// a page may show it: a reference to the log line with the cause.
-    pub async fn get(&self, store: &Arc<dyn Store>, time_zone: Tz) -> Result<Option<Arc<Snapshot>>, String> {
+    pub async fn get(&self, store: &Arc<dyn Store>, reading: Reading) -> Result<Option<Arc<Snapshot>>, String> {
         let current = self.latest.borrow().clone();
         if current.as_ref().is_none_or(|s| s.taken.elapsed() >= TTL) {
-            self.refresh(store, time_zone);
+            self.refresh(store, reading);
         }
         if current.is_some() {
             return Ok(current);
@@ -76,9 +85,9 @@ impl StatsCache {
         }
     }
 
-    /// Starts computing new figures (days and months in `time_zone`, up to now) in the
-    /// background, unless that is under way already.
-    pub fn refresh(&self, store: &Arc<dyn Store>, time_zone: Tz) {
+    /// Starts computing new figures (as `reading` says, up to now) in the background, unless
+    /// that is under way already.
+    pub fn refresh(&self, store: &Arc<dyn Store>, reading: Reading) {
         if self.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -87,10 +96,10 @@ impl StatsCache {
         tokio::spawn(async move {
             let started = Instant::now();
             let calendar = Calendar {
-                time_zone,
+                time_zone: reading.time_zone,
                 now: chrono::Utc::now().timestamp(),
             };
-            match compute(&store, calendar).await {
+            match compute(&store, calendar, reading.at_risk_threshold).await {
                 Ok(snapshot) => {
                     tracing::debug!(elapsed = ?started.elapsed(), "dashboard figures computed");
                     latest.send_replace(Some(Arc::new(snapshot)));
@@ -107,8 +116,8 @@ impl StatsCache {
     }
 }
 
-async fn compute(store: &Arc<dyn Store>, calendar: Calendar) -> Result<Snapshot, StoreError> {
-    let figures = store.dashboard_figures(&calendar).await?;
+async fn compute(store: &Arc<dyn Store>, calendar: Calendar, at_risk_threshold: f64) -> Result<Snapshot, StoreError> {
+    let figures = store.dashboard_figures(&calendar, at_risk_threshold).await?;
     let rows = store.funnel_rows().await?;
     let snapshot = tokio::task::spawn_blocking(move || {
         let funnel = funnel(&rows);

@@ -10,8 +10,8 @@ use crate::store::backend::Backend;
 pub(super) async fn dashboard_figures<DB: Backend>(
     pool: &Pool<DB>,
     calendar: &crate::domain::calendar::Calendar,
+    at_risk_threshold: f64,
 ) -> StoreResult<crate::store::DashboardFigures> {
-    use crate::store::sql::AT_RISK_SQL;
     let customers: i64 = sqlx::query_scalar("SELECT count(*) FROM customers")
         .fetch_one(pool)
         .await?;
@@ -30,8 +30,10 @@ pub(super) async fn dashboard_figures<DB: Backend>(
     .await?;
     let at_risk: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM customer_scores sc JOIN customer_state s ON s.customer_id = sc.customer_id \
-         WHERE {AT_RISK_SQL}"
+         WHERE {}",
+        crate::store::sql::at_risk_sql("$1")
     )))
+    .bind(at_risk_threshold)
     .fetch_one(pool)
     .await?;
     // Windows end now: old data show nothing recent rather than pretend to be current.

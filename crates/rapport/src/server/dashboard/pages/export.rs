@@ -50,7 +50,8 @@ pub async fn customers_csv(
 /// `GET /at-risk.csv`: the at-risk list, most value at risk first, as a file.
 #[tracing::instrument(skip_all)]
 pub async fn at_risk_csv(State(state): State<AppState>, _signed_in: SignedIn) -> Response {
-    csv_download(state, at_risk_query(), "at-risk.csv")
+    let query = at_risk_query(&state);
+    csv_download(state, query, "at-risk.csv")
 }
 
 /// A streamed CSV answer for `query`. `Cache-Control: no-store` comes from the security-header

@@ -314,6 +314,8 @@ pub struct AtRiskPage {
     form_key: String,
     contacted: Option<String>,
     definition: &'static str,
+    /// The at-risk threshold, said on the page.
+    threshold: f64,
     /// The currency of the amount columns, named in their headers.
     currency: String,
 }
@@ -326,22 +328,23 @@ pub struct AfterParam {
 }
 
 /// The at-risk list's query, without a limit or cursor.
-pub(super) fn at_risk_query() -> CustomerQuery {
+pub(super) fn at_risk_query(state: &AppState) -> CustomerQuery {
     CustomerQuery {
-        at_risk: true,
+        at_risk_below: Some(state.settings.scoring.at_risk_threshold),
         sort: CustomerSort::Risk,
         ..CustomerQuery::default()
     }
 }
 
-/// `GET /at-risk`: clients and partners with P(alive) below 0.5, most expected value lost first.
+/// `GET /at-risk`: clients and partners with P(alive) below the threshold, most expected value
+/// lost first.
 #[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn at_risk(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Query(params): Query<AfterParam>,
 ) -> Result<AtRiskPage, PageError> {
-    let query = at_risk_query();
+    let query = at_risk_query(&state);
     let ((rows, next), total) = tokio::try_join!(
         page_of(&state, query.clone(), params.after.as_deref()),
         count(&state, &query)
@@ -358,6 +361,7 @@ pub async fn at_risk(
         form_key: random_token(12),
         contacted: params.contacted.filter(|id| !id.is_empty()),
         definition: VALUE_AT_RISK_DEFINITION,
+        threshold: state.settings.scoring.at_risk_threshold,
         currency: state.dashboard.locale.currency.as_str().to_owned(),
     })
 }

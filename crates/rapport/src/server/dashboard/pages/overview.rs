@@ -46,14 +46,14 @@ pub async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> Ove
         problem: None,
     };
     let locale = &state.dashboard.locale;
-    match state
-        .dashboard
-        .stats
-        .get(&state.store, state.dashboard.locale.time_zone)
-        .await
-    {
+    match state.dashboard.stats.get(&state.store, state.reading()).await {
         Ok(Some(snapshot)) => {
-            page.tiles = tiles(&snapshot.figures, locale, snapshot.taken_at);
+            page.tiles = tiles(
+                &snapshot.figures,
+                locale,
+                snapshot.taken_at,
+                state.settings.scoring.at_risk_threshold,
+            );
             if let Some(days) = &snapshot.second_sale {
                 page.tiles.insert(
                     3,
@@ -84,7 +84,7 @@ pub async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> Ove
 }
 
 /// The tiles, windows ending on `now`'s day.
-fn tiles(f: &crate::store::DashboardFigures, locale: &Locale, now: i64) -> Vec<Tile> {
+fn tiles(f: &crate::store::DashboardFigures, locale: &Locale, now: i64, at_risk_threshold: f64) -> Vec<Tile> {
     let as_of = match f.last_purchase_at {
         None => "no purchases yet".to_owned(),
         Some(last) => match crate::domain::state::day_of(now) - crate::domain::state::day_of(last) {
@@ -147,7 +147,7 @@ fn tiles(f: &crate::store::DashboardFigures, locale: &Locale, now: i64) -> Vec<T
         Tile {
             label: "At-risk clients",
             value: grouped(f.at_risk),
-            note: "clients and partners with P(alive) below 0.5".to_owned(),
+            note: format!("clients and partners with P(alive) below {at_risk_threshold}"),
             link: Some("/at-risk"),
         },
     ]
