@@ -36,6 +36,8 @@ pub(crate) trait Backend:
     const JSON_ROWS: &'static str;
     /// What a claim's subquery ends with so that it skips rows another transaction is claiming.
     const SKIP_LOCKED: &'static str;
+    /// Run first in the transaction of a customer-list page, or empty.
+    const LIST_SETUP: &'static str;
     /// What a write transaction does with batches on this backend.
     type Batches: Batches<Self>;
 

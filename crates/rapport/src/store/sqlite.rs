@@ -55,16 +55,30 @@ async fn search_plan(pool: &SqlitePool, query: &super::CustomerQuery) -> StoreRe
     let Some(text) = query.search.as_deref().map(str::trim) else {
         return Ok(search_predicate);
     };
-    if text.chars().count() < super::SUBSTRING_SEARCH_MIN {
-        return Ok(search_predicate);
-    }
-    let found: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT rowid FROM customers_search WHERE customers_search MATCH $1 LIMIT $2)",
-    )
-    .bind(phrase(text))
-    .bind(super::sql::BROAD_SEARCH)
-    .fetch_one(pool)
-    .await?;
+    let found: i64 = if text.chars().count() < super::SUBSTRING_SEARCH_MIN {
+        // Text too short for a trigram matches from the start, through the id and name indexes:
+        // "gi" finds 20,000 of a million, which sorted by spend took 131 ms collected and sorted.
+        let (predicate, binds) = search_predicate(text, 1);
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM customers c WHERE {predicate} LIMIT {})",
+            super::sql::BROAD_SEARCH
+        );
+        let mut count = sqlx::query_scalar(AssertSqlSafe(sql));
+        for bind in binds {
+            if let Bind::Text(text) = bind {
+                count = count.bind(text);
+            }
+        }
+        count.fetch_one(pool).await?
+    } else {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT rowid FROM customers_search WHERE customers_search MATCH $1 LIMIT $2)",
+        )
+        .bind(phrase(text))
+        .bind(super::sql::BROAD_SEARCH)
+        .fetch_one(pool)
+        .await?
+    };
     Ok(if found >= super::sql::BROAD_SEARCH {
         broad_search_predicate
     } else {
@@ -77,10 +91,16 @@ fn phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-/// `search_predicate` for a search of many matches: a filter, not where the query starts.
+/// `search_predicate` for a search of many matches: a filter, not where the query starts (a
+/// unary `+` keeps SQLite from answering a term through an index).
 fn broad_search_predicate(text: &str, n: usize) -> (String, Vec<Bind>) {
     let (sql, binds) = search_predicate(text, n);
-    (sql.replacen("c.id IN", "+c.id IN", 1), binds)
+    let sql = sql
+        .replacen("c.id IN", "+c.id IN", 1)
+        .replace("(c.external_id >=", "(+c.external_id >=")
+        .replace("(lower(c.email) >=", "(+lower(c.email) >=")
+        .replace("(lower(c.name) >=", "(+lower(c.name) >=");
+    (sql, binds)
 }
 
 /// Rows per statement when a batch is written.
@@ -92,6 +112,7 @@ impl Backend for Sqlite {
     const JSON_ROWS: &'static str = "jsonb_each($1)";
     // SQLite has one writer at a time: a claim's single statement cannot interleave with another.
     const SKIP_LOCKED: &'static str = "";
+    const LIST_SETUP: &'static str = "";
     type Batches = SqliteBatches;
 
     async fn connect(settings: &crate::config::DatabaseSettings) -> StoreResult<SqlitePool> {

@@ -68,7 +68,15 @@ pub(super) async fn query_customers<DB: Backend>(
         None => false,
     };
     let (sql, binds) = sql::customer_query_sql(query, predicate, broad_stage);
-    let rows = with_binds::<DB>(sql, binds).fetch_all(pool).await?;
+    let rows = if DB::LIST_SETUP.is_empty() {
+        with_binds::<DB>(sql, binds).fetch_all(pool).await?
+    } else {
+        let mut tx = pool.begin().await?;
+        sqlx::query(DB::LIST_SETUP).execute(&mut *tx).await?;
+        let rows = with_binds::<DB>(sql, binds).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        rows
+    };
     rows.iter().map(list_item_from_row::<DB>).collect()
 }
 
