@@ -73,14 +73,14 @@ struct WithTimings<'a> {
     timings: serde_json::Value,
 }
 
-/// Fits and scores a file.
-pub fn run(args: AnalyzeArgs, out: Output) -> anyhow::Result<()> {
+/// Fits and scores a file, its dates and times without an offset read in `time_zone`.
+pub fn run(args: AnalyzeArgs, time_zone: chrono_tz::Tz, out: Output) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let calibration_end = args
         .model
         .calibration_end
         .ok_or_else(|| anyhow::anyhow!("--calibration-end is required"))?;
-    let log = PurchaseLog::read(&args.layout.options(), &args.columns.columns())?;
+    let log = PurchaseLog::read(&args.layout.options(time_zone), &args.columns.columns())?;
     let read_s = started.elapsed().as_secs_f64();
     let options = AnalysisOptions {
         calibration_end,

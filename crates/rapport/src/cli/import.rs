@@ -68,14 +68,16 @@ pub struct LayoutArgs {
 }
 
 impl LayoutArgs {
-    /// Options for reading the file, every row required to be valid.
-    pub fn options(&self) -> FileOptions {
+    /// Options for reading the file, every row required to be valid, dates and times without an
+    /// offset in `time_zone`.
+    pub fn options(&self, time_zone: chrono_tz::Tz) -> FileOptions {
         FileOptions {
             path: self.file.clone(),
             delimiter: self.delimiter,
             columns: self.columns.clone(),
             skip_lines: self.skip_lines,
             date_format: self.date_format.clone(),
+            time_zone,
             skip_invalid: false,
             rejects: None,
             max_quoted: self.max_field_bytes,
@@ -84,11 +86,11 @@ impl LayoutArgs {
 }
 
 impl FileArgs {
-    fn options(&self) -> FileOptions {
+    fn options(&self, time_zone: chrono_tz::Tz) -> FileOptions {
         FileOptions {
             skip_invalid: self.skip_invalid,
             rejects: self.rejects.clone(),
-            ..self.layout.options()
+            ..self.layout.options(time_zone)
         }
     }
 }
@@ -171,10 +173,10 @@ fn parse_currency(s: &str) -> Result<Currency, String> {
 }
 
 /// Runs an import command.
-pub async fn run(db: &rapport::config::DatabaseSettings, command: ImportCommand, out: Output) -> anyhow::Result<()> {
+pub async fn run(settings: &rapport::config::Settings, command: ImportCommand, out: Output) -> anyhow::Result<()> {
     match command {
         ImportCommand::Transactions(args) if args.file.check => {
-            let options = args.file.options();
+            let options = args.file.options(settings.business.time_zone);
             let report = import::check_transactions(&options, &args.columns.columns())?;
             if args.file.json {
                 return out.json(&report);
@@ -182,8 +184,8 @@ pub async fn run(db: &rapport::config::DatabaseSettings, command: ImportCommand,
             out.line(&checked(report.rows, report.rejected, "", &options, report.seconds))
         }
         ImportCommand::Transactions(args) => {
-            let store = rapport::store::open_with(db).await?;
-            let options = args.file.options();
+            let store = rapport::store::open_with(&settings.database).await?;
+            let options = args.file.options(settings.business.time_zone);
             let size = std::fs::metadata(&options.path).map(|m| m.len()).unwrap_or_default();
             let bar = progress_bar(size);
             let report = import::import_transactions(&store, &options, &args.columns.columns(), bar.clone()).await;
@@ -206,7 +208,7 @@ pub async fn run(db: &rapport::config::DatabaseSettings, command: ImportCommand,
             ))
         }
         ImportCommand::Customers(args) => {
-            let options = args.file.options();
+            let options = args.file.options(settings.business.time_zone);
             let columns = CustomerColumns {
                 id: args.id_col,
                 name: args.name_col,
@@ -216,7 +218,12 @@ pub async fn run(db: &rapport::config::DatabaseSettings, command: ImportCommand,
             let report = if args.file.check {
                 import::check_customers(&options, &columns)?
             } else {
-                import::import_customers(&rapport::store::open_with(db).await?, &options, &columns).await?
+                import::import_customers(
+                    &rapport::store::open_with(&settings.database).await?,
+                    &options,
+                    &columns,
+                )
+                .await?
             };
             if args.file.json {
                 return out.json(&report);

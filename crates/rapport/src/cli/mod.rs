@@ -116,12 +116,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let store = rapport::store::open_with(db).await?;
             out.line(&format!("database {} is up to date", store.backend()))
         }
-        Command::Import(command) => import::run(db, command, out).await,
+        Command::Import(command) => import::run(settings, command, out).await,
         Command::Customers(command) => customers::run(settings, command, out).await,
         Command::Funnel(args) => funnel::run(db, args, out).await,
         Command::Rebuild(args) => rebuild::run(db, args, out).await,
         Command::Demo(args) => demo::run(settings, args, out).await,
-        Command::Analyze(args) => analyze::run(args, out),
+        Command::Analyze(args) => analyze::run(args, settings.business.time_zone, out),
         Command::Fit(args) => fit::run(db, args, out).await,
         Command::Score(args) => score::run(settings, args, out).await,
         Command::Serve(_) => serve::run(settings, out).await,

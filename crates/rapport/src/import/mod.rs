@@ -31,6 +31,8 @@ pub struct FileOptions {
     pub skip_lines: u64,
     /// strftime format for dates; `None` for ISO 8601.
     pub date_format: Option<String>,
+    /// The zone of dates and times written without an offset (the business's time zone).
+    pub time_zone: chrono_tz::Tz,
     /// Store the good rows and write bad ones to `rejects` instead of failing.
     pub skip_invalid: bool,
     /// Where rejected rows go with `skip_invalid`.
@@ -48,6 +50,7 @@ impl FileOptions {
             columns: None,
             skip_lines: 0,
             date_format: None,
+            time_zone: chrono_tz::Tz::UTC,
             skip_invalid: false,
             rejects: None,
             max_quoted: DEFAULT_MAX_QUOTED,

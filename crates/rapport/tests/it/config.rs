@@ -82,3 +82,20 @@ fn a_password_in_an_unusable_database_url_is_never_echoed() {
     assert!(!ok);
     assert!(err.contains("mysql") && !err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn the_business_time_zone_places_an_import_s_dates_at_local_midnight() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.csv");
+    std::fs::write(&file, "customer_id,date,amount\nny-1,2024-02-01,10.00\n").unwrap();
+    let zone = [("RAPPORT_TIME_ZONE", "America/New_York")];
+    let (ok, _, err) = rapport(&dir, &zone, &["import", "transactions", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = rapport(&dir, &zone, &["customers", "show", "ny-1", "--json"]);
+    assert!(ok, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        shown["customer"]["state"]["first_purchase_at"], "2024-02-01T05:00:00Z",
+        "midnight in New York: {out}"
+    );
+}

@@ -68,7 +68,7 @@ impl Part<'_> {
         let io = |e| io_error(self.options, e);
         let from = self.start + reader.bytes();
         let line = line + self.newlines(from).map_err(io)?;
-        let mut dates = DateParser::new(self.options.date_format.clone());
+        let mut dates = DateParser::new(self.options.date_format.clone(), self.options.time_zone);
         let source = self.source(from).map_err(io)?;
         let stop = scan::scan(source, &fields, (from, line), &mut dates, |(customer, at, amount)| {
             out.push(self.index, customer, at, amount);
