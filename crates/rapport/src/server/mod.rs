@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod error;
 pub mod headers;
 pub mod idempotency;
+pub mod lists;
 pub mod metrics;
 pub mod openapi;
 pub mod writer;

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use rapport::domain::Role;
+use rapport::server::AppState;
 use rapport::server::auth::create_key;
-use rapport::server::{AppState, app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -33,12 +33,7 @@ impl TestServer {
     }
 
     async fn start_on(db: &TestDb, store: std::sync::Arc<dyn rapport::store::Store>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address: SocketAddr = listener.local_addr().expect("address");
-        let router = app(AppState::new(store));
-        tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
-        });
+        let address: SocketAddr = crate::helpers::spawn_app(AppState::new(store)).await;
         let key = |role| {
             let store = db.store.clone();
             async move { create_key(&store, &format!("{role} key"), role).await.expect("key").key }

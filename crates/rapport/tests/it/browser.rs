@@ -4,13 +4,12 @@
 //! the test says SKIPPED and passes.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use rapport::server::{AppState, app};
+use rapport::server::AppState;
 
 use crate::web::{PASSWORD, demo_db};
 
@@ -139,11 +138,7 @@ async fn shot(browser: &Client, dir: &Path, name: &str) {
 
 /// Serves the application on a free loopback port; returns its base URL.
 async fn serve(state: AppState) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, service).await });
-    format!("http://{address}")
+    format!("http://{}", crate::helpers::spawn_app(state).await)
 }
 
 /// Waits until the page's source contains `text`, and returns the source.

@@ -120,6 +120,18 @@ pub fn cdnow_sample() -> rapport::import::FileOptions {
     options
 }
 
+/// Serves the whole application over `state` on a free loopback port, as `rapport serve` does
+/// (with each request's peer address), until the test's runtime ends; returns the address.
+pub async fn spawn_app(state: rapport::server::AppState) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let address = listener.local_addr().expect("the bound address");
+    let service = rapport::server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    address
+}
+
 /// The path of a fixture shipped with the tests.
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -105,3 +105,30 @@ fn the_check_sees_an_import_that_goes_up() {
     );
     assert!(layer("store") < layer("server"));
 }
+
+/// The server's two faces, the JSON API (`server/api`) and the dashboard (`server/dashboard`),
+/// share the process's parts (`server/*.rs`: state, errors, auth, lists' cursors) and never
+/// import each other: either can change, or move out, without the other.
+#[test]
+fn the_api_and_the_dashboard_never_import_each_other() {
+    let server = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/server");
+    let mut problems = Vec::new();
+    for (face, other) in [("api", "dashboard"), ("dashboard", "api")] {
+        let mut files = Vec::new();
+        sources(&server.join(face), &mut files);
+        assert!(!files.is_empty(), "server/{face} has sources");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if !line.trim_start().starts_with("//") && line.contains(&format!("server::{other}")) {
+                    problems.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "one face imports the other:\n{}",
+        problems.join("\n")
+    );
+}

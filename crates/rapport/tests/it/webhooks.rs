@@ -417,10 +417,7 @@ impl Api {
     async fn start_with(store: &Arc<dyn Store>, targets: Targets) -> Self {
         let mut state = rapport::server::AppState::new(store.clone());
         state.webhook_targets = targets;
-        let app = rapport::server::app(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let base = format!("http://{}/api/v1", crate::helpers::spawn_app(state).await);
         Self {
             http: reqwest::Client::new(),
             base,

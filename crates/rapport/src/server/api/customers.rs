@@ -1,9 +1,9 @@
 //! `/api/v1/customers`: list, search, read, create and update customers; their timeline and stage.
 
+use crate::server::lists::{decode_cursor, encode_cursor, parse_segment};
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,7 +14,7 @@ use crate::ingest::Ingest;
 use crate::server::AppState;
 use crate::server::auth::Principal;
 use crate::server::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
-use crate::store::{Cursor, CustomerQuery, CustomerSort, NewCustomer};
+use crate::store::{CustomerQuery, CustomerSort, NewCustomer};
 
 /// Most customers one page holds.
 pub const MAX_LIMIT: u32 = 200;
@@ -48,38 +48,6 @@ pub struct CustomerPage {
     pub customers: Vec<CustomerView>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// A cursor as lists hand it out: opaque, URL-safe.
-pub fn encode_cursor(cursor: Cursor) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", cursor.value, cursor.id))
-}
-
-/// A cursor `encode_cursor` made.
-pub fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
-    let bad = || ApiError::invalid("cursor", format!("'{raw}' is not a cursor this API gave out"));
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(raw)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (value, id) = text.split_once(':').ok_or_else(bad)?;
-    Ok(Cursor {
-        value: value.parse().map_err(|_| bad())?,
-        id: id.parse().map_err(|_| bad())?,
-    })
-}
-
-/// Parses an RFM segment name.
-pub fn parse_segment(raw: &str) -> Result<rapport_models::Segment, ApiError> {
-    serde_json::from_value(serde_json::Value::String(raw.trim().to_owned())).map_err(|_| {
-        ApiError::invalid(
-            "segment",
-            format!(
-                "'{raw}' is not a segment: use champions, loyal, potential_loyalist, new, promising, \
-                 needs_attention, about_to_sleep, at_risk, cannot_lose, hibernating or lost"
-            ),
-        )
-    })
 }
 
 /// List customers, filtered, searched and sorted, a page at a time.

@@ -11,10 +11,10 @@ use super::customer::{mailto, tel};
 use super::{Layout, PAGE, PageError};
 use crate::domain::Stage;
 use crate::server::AppState;
-use crate::server::api::customers::{decode_cursor, encode_cursor, parse_segment};
 use crate::server::auth::random_token;
 use crate::server::dashboard::format::{Locale, amount, grouped, money, percent, url_encode};
 use crate::server::dashboard::session::SignedIn;
+use crate::server::lists::{decode_cursor, encode_cursor, parse_segment};
 use crate::store::{CustomerListItem, CustomerQuery, CustomerSort, VALUE_AT_RISK_DEFINITION, value_at_risk};
 
 /// The most matches a list counts for its footer: past it the footer says "more than", so a
