@@ -157,8 +157,16 @@ fn message(error: &anyhow::Error) -> String {
 fn init_logging(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAPPORT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    // `RAPPORT_LOG_SPANS=1` also logs each span as it closes, with the time spent in it: with
+    // `RAPPORT_LOG=rapport=debug`, how long every store call took.
+    let spans = if std::env::var("RAPPORT_LOG_SPANS").is_ok_and(|v| v == "1") {
+        tracing_subscriber::fmt::format::FmtSpan::CLOSE
+    } else {
+        tracing_subscriber::fmt::format::FmtSpan::NONE
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_span_events(spans)
         .with_ansi(output::colour_on_stderr())
         .with_writer(std::io::stderr);
     let _ = if std::env::var("RAPPORT_LOG_FORMAT").is_ok_and(|f| f == "json") {
