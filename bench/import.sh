@@ -11,9 +11,10 @@ out=bench/out
 mkdir -p "$out"
 file="$out/purchases-$rows-$customers.csv"
 
+target=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p rapport --bin rapport --example generate_purchases
-bin=target/release/rapport
-[ -f "$file" ] || target/release/examples/generate_purchases "$file" "$rows" "$customers" 1
+bin="$target/release/rapport"
+[ -f "$file" ] || "$target/release/examples/generate_purchases" "$file" "$rows" "$customers" 1
 
 measure() { # label, command...: prints label, wall seconds, peak RSS MiB
   local label=$1; shift
@@ -28,6 +29,12 @@ measure "parse only (import --check)" $bin import transactions "$file" --check
 rm -f "$out"/bench.db*
 measure "import into SQLite" $bin --db "sqlite://$out/bench.db" import transactions "$file"
 measure "same file again into SQLite (all duplicates)" $bin --db "sqlite://$out/bench.db" import transactions "$file"
+
+# The ceiling: the sqlite3 shell loading the same rows into one table with no index and no
+# constraint (what SQLite itself does with the file, nothing of Rapport's).
+rm -f "$out"/ceiling.db*
+printf 'PRAGMA journal_mode=WAL;\nPRAGMA synchronous=NORMAL;\nCREATE TABLE raw (customer_id TEXT, date TEXT, amount TEXT, order_id TEXT);\n.mode csv\n.import --skip 1 %s raw\n' "$file" >"$out/ceiling.sql"
+measure "ceiling: sqlite3 shell loads the rows into one bare table" sqlite3 "$out/ceiling.db" <"$out/ceiling.sql"
 
 # SQLite's own rate: the same rows inserted by the sqlite3 shell into the same schema and indexes.
 rm -f "$out"/raw.db*
@@ -54,4 +61,8 @@ db="rapport_bench_$$"
 psql -q "$RAPPORT_TEST_POSTGRES_URL" -c "CREATE DATABASE $db"
 pg_url="${RAPPORT_TEST_POSTGRES_URL%/*}/$db"
 measure "import into PostgreSQL" $bin --db "$pg_url" import transactions "$file"
+# The ceiling: plain COPY of the same rows into an unindexed table, in the same run.
+psql -q "$pg_url" -c "CREATE TABLE raw_copy (customer_id TEXT, date DATE, amount NUMERIC, order_id TEXT)"
+measure "ceiling: PostgreSQL COPY of the rows into one unindexed table" \
+  psql -q "$pg_url" -c "\\copy raw_copy FROM '$PWD/$file' WITH (FORMAT csv, HEADER true)"
 psql -q "$RAPPORT_TEST_POSTGRES_URL" -c "DROP DATABASE $db WITH (FORCE)"

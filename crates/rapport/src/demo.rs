@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Beta, Distribution, Exp, Gamma};
 
 use crate::domain::state::midnight;
-use crate::domain::{Currency, EventKind, Money, NewEvent};
+use crate::domain::{Currency, Email, EventKind, ExternalId, Money, NewEvent};
 use crate::store::NewCustomer;
 
 /// What to generate.
@@ -29,7 +29,7 @@ pub struct DemoData {
     /// One profile per customer.
     pub profiles: Vec<NewCustomer>,
     /// Events with the external id of their customer.
-    pub events: Vec<(String, NewEvent)>,
+    pub events: Vec<(ExternalId, NewEvent)>,
 }
 
 const FIRST: [&str; 24] = [
@@ -61,7 +61,7 @@ pub fn generate(config: &DemoConfig) -> DemoData {
     let rate = Gamma::new(1.3, 1.0 / 45.0).expect("valid gamma");
     let dropout = Beta::new(0.9, 3.0).expect("valid beta");
     for i in 1..=config.customers {
-        let ext = format!("D{i:05}");
+        let ext = ExternalId::parse(&format!("D{i:05}")).expect("demo ids are D and five digits");
         data.profiles.push(profile(&mut rng, &ext, i, start));
         let kind: f64 = rng.random();
         if kind < 0.72 {
@@ -75,19 +75,16 @@ pub fn generate(config: &DemoConfig) -> DemoData {
     data
 }
 
-fn profile(rng: &mut StdRng, ext: &str, i: u32, start: i64) -> NewCustomer {
+fn profile(rng: &mut StdRng, ext: &ExternalId, i: u32, start: i64) -> NewCustomer {
     let first = FIRST[rng.random_range(0..FIRST.len())];
     let last = LAST[rng.random_range(0..LAST.len())];
     let mut attributes = serde_json::Map::new();
     attributes.insert("city".into(), CITIES[rng.random_range(0..CITIES.len())].into());
+    let email = format!("{}.{}{i}@example.com", first.to_lowercase(), last.to_lowercase());
     NewCustomer {
-        external_id: ext.to_owned(),
+        external_id: ext.clone(),
         name: Some(format!("{first} {last}")),
-        email: Some(format!(
-            "{}.{}{i}@example.com",
-            first.to_lowercase(),
-            last.to_lowercase()
-        )),
+        email: Some(Email::parse(&email).expect("demo addresses are plain ASCII names at example.com")),
         phone: Some(format!("+44 20 7946 {:04}", i % 10_000)),
         attributes,
         created_at: start,
@@ -95,7 +92,15 @@ fn profile(rng: &mut StdRng, ext: &str, i: u32, start: i64) -> NewCustomer {
 }
 
 /// Purchases from first order until the customer drops out or the history ends.
-fn buyer(rng: &mut StdRng, ext: &str, start: i64, end: i64, lambda: f64, p: f64, out: &mut Vec<(String, NewEvent)>) {
+fn buyer(
+    rng: &mut StdRng,
+    ext: &ExternalId,
+    start: i64,
+    end: i64,
+    lambda: f64,
+    p: f64,
+    out: &mut Vec<(ExternalId, NewEvent)>,
+) {
     // Acquisition is spread over the history, a little heavier towards the start.
     let offset = rng.random::<f64>().powf(1.3) * ((end - start) as f64 - 86_400.0 * 7.0);
     let mut t = start + offset as i64;
@@ -119,7 +124,7 @@ fn buyer(rng: &mut StdRng, ext: &str, start: i64, end: i64, lambda: f64, p: f64,
             quantity: Some(rng.random_range(1..5)),
         };
         out.push((
-            ext.to_owned(),
+            ext.clone(),
             NewEvent {
                 key: format!("order:{ext}-{n}"),
                 occurred_at: at,
@@ -133,7 +138,7 @@ fn buyer(rng: &mut StdRng, ext: &str, start: i64, end: i64, lambda: f64, p: f64,
     }
 }
 
-fn conversations(rng: &mut StdRng, ext: &str, start: i64, end: i64, out: &mut Vec<(String, NewEvent)>) {
+fn conversations(rng: &mut StdRng, ext: &ExternalId, start: i64, end: i64, out: &mut Vec<(ExternalId, NewEvent)>) {
     for n in 0..rng.random_range(1..4) {
         let at = rng.random_range(start..end);
         let kind = EventKind::Interaction {
@@ -141,7 +146,7 @@ fn conversations(rng: &mut StdRng, ext: &str, start: i64, end: i64, out: &mut Ve
             note: NOTES[rng.random_range(0..NOTES.len())].to_owned(),
         };
         out.push((
-            ext.to_owned(),
+            ext.clone(),
             NewEvent {
                 key: format!("demo:{ext}:interaction:{n}"),
                 occurred_at: at,

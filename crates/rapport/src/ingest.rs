@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::domain::stage::promotions;
 use crate::domain::state::PurchaseTally;
 use crate::domain::webhook::EventType;
-use crate::domain::{CustomerId, EventKind, KeyConflict, NewEvent, Stage, StageChange, StoredEvent};
+use crate::domain::{CustomerId, EventKind, ExternalId, KeyConflict, NewEvent, Stage, StageChange, StoredEvent};
 use crate::projection::{Folded, fold};
 use crate::store::{EventRow, NewCustomer, Store, StoreError, StoreResult, WriteTx};
 use crate::webhooks::{Outbox, payload};
@@ -65,7 +65,7 @@ pub struct Ingest {
     tallies: Vec<PurchaseTally>,
     /// An index was set aside for a bulk load.
     bulk: bool,
-    pending: Vec<(Box<str>, NewEvent)>,
+    pending: Vec<(ExternalId, NewEvent)>,
     report: IngestReport,
     /// Webhook messages for what this ingest stores, written in its transaction.
     outbox: Outbox,
@@ -157,7 +157,7 @@ impl Ingest {
     /// for another customer or with other content.
     async fn check_conflicts(&mut self) -> StoreResult<()> {
         let pending = std::mem::take(&mut self.pending);
-        let events: Vec<(&str, &NewEvent)> = pending.iter().map(|(c, e)| (&**c, e)).collect();
+        let events: Vec<(&str, &NewEvent)> = pending.iter().map(|(c, e)| (c.as_str(), e)).collect();
         let keys = distinct_keys(&events);
         let stored = self.tx.events_by_keys(&keys).await?;
         let by_key: HashMap<&str, &StoredEvent> = stored.iter().map(|e| (e.key.as_str(), e)).collect();
@@ -193,8 +193,8 @@ impl Ingest {
     }
 
     /// Queues an event for the customer with this external id (created if unknown).
-    pub async fn push(&mut self, customer: &str, event: NewEvent) -> StoreResult<()> {
-        self.pending.push((customer.into(), event));
+    pub async fn push(&mut self, customer: &ExternalId, event: NewEvent) -> StoreResult<()> {
+        self.pending.push((customer.clone(), event));
         if self.pending.len() >= BATCH {
             self.flush().await?;
         }
@@ -223,9 +223,9 @@ impl Ingest {
         let existing: HashMap<String, CustomerId> = self.tx.customer_ids(&ids).await?.into_iter().collect();
         let (old, new): (Vec<NewCustomer>, Vec<NewCustomer>) = profiles
             .into_iter()
-            .partition(|p| existing.contains_key(&p.external_id));
+            .partition(|p| existing.contains_key(p.external_id.as_str()));
         let mut updates: Vec<(CustomerId, NewCustomer)> =
-            old.into_iter().map(|p| (existing[&p.external_id], p)).collect();
+            old.into_iter().map(|p| (existing[p.external_id.as_str()], p)).collect();
         self.tx.update_profiles(&updates).await?;
         let (created, raced) = self.create(new).await?;
         // Created by another writer since the lookup: their profile is this one's update.
@@ -235,9 +235,14 @@ impl Ingest {
     }
 
     /// Moves an existing customer to `to` by hand; `None` when it is already there.
-    pub async fn set_stage(&mut self, customer: &str, to: Stage, reason: String) -> StoreResult<Option<StageChange>> {
+    pub async fn set_stage(
+        &mut self,
+        customer: &ExternalId,
+        to: Stage,
+        reason: String,
+    ) -> StoreResult<Option<StageChange>> {
         self.flush().await?;
-        let found = self.tx.customer_ids(&[customer]).await?;
+        let found = self.tx.customer_ids(&[customer.as_str()]).await?;
         let (_, id) = found
             .into_iter()
             .next()
@@ -284,7 +289,7 @@ impl Ingest {
         let rows: Vec<EventRow> = self
             .pending
             .iter()
-            .map(|(ext, event)| EventRow::encode(self.ids[ext].id, event, self.now))
+            .map(|(ext, event)| EventRow::encode(self.ids[ext.as_str()].id, event, self.now))
             .collect();
         let stored = self.tx.insert_events(&rows).await?;
         if self.refuse_conflicts && stored < rows.len() as u64 {
@@ -297,7 +302,7 @@ impl Ingest {
         }
         let all_stored = stored == rows.len() as u64;
         for (ext, event) in &self.pending {
-            let seen = self.ids.get_mut(ext).expect("resolved above");
+            let seen = self.ids.get_mut(ext.as_str()).expect("resolved above");
             // A batch of nothing but duplicates changed nobody: re-importing a file re-folds no one.
             seen.touched |= stored > 0;
             if seen.tally == NO_TALLY {
@@ -318,7 +323,11 @@ impl Ingest {
     /// Queues `event.created` (or `customer.stage_changed`) for the batch's events stored after
     /// event `last_before`: repeats of events already in the log announce nothing.
     async fn announce_stored(&mut self, last_before: i64) -> StoreResult<()> {
-        let customers: HashMap<&str, &str> = self.pending.iter().map(|(ext, e)| (e.key.as_str(), &**ext)).collect();
+        let customers: HashMap<&str, &str> = self
+            .pending
+            .iter()
+            .map(|(ext, e)| (e.key.as_str(), ext.as_str()))
+            .collect();
         let keys: Vec<String> = customers.keys().map(|k| (*k).to_owned()).collect();
         let mut stored = self.tx.events_by_keys(&keys).await?;
         stored.retain(|e| e.id > last_before);
@@ -346,27 +355,24 @@ impl Ingest {
 
     /// Learns the ids of the batch's customers not seen yet, creating the unknown ones.
     async fn resolve_customers(&mut self) -> StoreResult<()> {
-        let mut unknown: Vec<&str> = self
+        let mut unknown: Vec<&ExternalId> = self
             .pending
             .iter()
-            .map(|(ext, _)| &**ext)
-            .filter(|ext| !self.ids.contains_key(*ext))
+            .map(|(ext, _)| ext)
+            .filter(|ext| !self.ids.contains_key(ext.as_str()))
             .collect();
         unknown.sort_unstable();
         unknown.dedup();
         if unknown.is_empty() {
             return Ok(());
         }
-        let found = self.tx.customer_ids(&unknown).await?;
+        let names: Vec<&str> = unknown.iter().map(|ext| ext.as_str()).collect();
+        let found = self.tx.customer_ids(&names).await?;
         let known: std::collections::HashSet<&str> = found.iter().map(|(ext, _)| ext.as_str()).collect();
         let new: Vec<NewCustomer> = unknown
             .iter()
-            .filter(|ext| !known.contains(*ext))
-            .map(|ext| NewCustomer {
-                external_id: (*ext).to_owned(),
-                created_at: self.now,
-                ..Default::default()
-            })
+            .filter(|ext| !known.contains(ext.as_str()))
+            .map(|ext| NewCustomer::new((*ext).clone(), self.now))
             .collect();
         for (ext, id) in found {
             self.ids.insert(
@@ -414,7 +420,7 @@ impl Ingest {
             let tally = self.tallies.len() as u32;
             self.tallies.push(PurchaseTally::default());
             self.ids.insert(
-                customer.external_id.into(),
+                customer.external_id.as_str().into(),
                 Seen {
                     id,
                     touched: true,

@@ -111,7 +111,7 @@ pub async fn run(settings: &Settings, command: CustomersCommand, out: Output) ->
             let id = ExternalId::parse(&args.id)?;
             let mut ingest = Ingest::begin(&store, "the command line").await?;
             let reason = required("--reason", &args.reason, 500, Lines::One)?;
-            let change = ingest.set_stage(id.as_str(), args.stage, reason).await?;
+            let change = ingest.set_stage(&id, args.stage, reason).await?;
             ingest.finish().await?;
             match change {
                 Some(c) => out.line(&format!("{id}: {} → {}", c.from.map_or("(none)", |s| s.as_str()), c.to)),
@@ -155,7 +155,7 @@ async fn append(
     let mut ingest = Ingest::begin(store, "the command line").await?;
     ingest
         .push(
-            id.as_str(),
+            &id,
             NewEvent {
                 key,
                 occurred_at: now.timestamp(),

@@ -262,14 +262,9 @@ fn profile(
         value: value.to_owned(),
         reason,
     };
-    let mut customer = NewCustomer {
-        created_at: now,
-        ..Default::default()
-    };
     let raw_id = record.get(id_index).map(String::from_utf8_lossy).unwrap_or_default();
-    customer.external_id = ExternalId::parse(&raw_id)
-        .map_err(|e| error(&columns.id, &raw_id, e.0))?
-        .to_string();
+    let external_id = ExternalId::parse(&raw_id).map_err(|e| error(&columns.id, &raw_id, e.0))?;
+    let mut customer = NewCustomer::new(external_id, now);
     for (name, raw) in names.iter().zip(record.iter()) {
         let value = String::from_utf8_lossy(raw).trim().to_owned();
         if value.is_empty() || *name == columns.id || name == "_" {
@@ -277,8 +272,7 @@ fn profile(
         }
         let checked = |max| rules::text(name, &value, max, Lines::One).map_err(|e| error(name, &value, e.0));
         if *name == columns.email {
-            let email = Email::parse(&value).map_err(|e| error(name, &value, e.0))?;
-            customer.email = Some(email.as_str().to_owned());
+            customer.email = Some(Email::parse(&value).map_err(|e| error(name, &value, e.0))?);
         } else if *name == columns.name {
             customer.name = checked(rules::MAX_NAME)?;
         } else if *name == columns.phone {

@@ -81,7 +81,7 @@ pub async fn import_transactions(
         for ((_, customer, event), refused) in events.into_iter().zip(refused) {
             if !refused {
                 ingest
-                    .push(customer.as_str(), event)
+                    .push(&customer, event)
                     .await
                     .map_err(|e| name_lines(e, options, columns))?;
             }

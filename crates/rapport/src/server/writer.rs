@@ -9,7 +9,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use super::metrics::Metrics;
-use crate::domain::{NewEvent, StoredEvent};
+use crate::domain::{ExternalId, NewEvent, StoredEvent};
 use crate::ingest::Ingest;
 use crate::store::{Store, StoreError};
 
@@ -24,7 +24,7 @@ const QUEUE: usize = 4_096;
 #[derive(Debug, Clone)]
 pub struct Incoming {
     /// The business's id of the customer (created if unknown).
-    pub customer: String,
+    pub customer: ExternalId,
     /// The event.
     pub event: NewEvent,
 }
@@ -165,11 +165,11 @@ async fn write_batch(store: &Arc<dyn Store>, batch: &[Job]) -> Result<Vec<Vec<Ou
                 .ok_or_else(|| StoreError::Corrupt(format!("event '{key}' was neither stored nor found")))?;
             let created = event.id >= first_new && answered.insert(key);
             // The same key for another customer, or with other content, is not a repeat.
-            let conflict =
-                ingest.customer_id(&incoming.customer) != Some(event.customer_id) || event.kind != incoming.event.kind;
+            let conflict = ingest.customer_id(incoming.customer.as_str()) != Some(event.customer_id)
+                || event.kind != incoming.event.kind;
             job_outcomes.push(Outcome {
                 event: (*event).clone(),
-                customer: incoming.customer.clone(),
+                customer: incoming.customer.as_str().to_owned(),
                 created,
                 conflict,
             });

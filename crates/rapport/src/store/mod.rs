@@ -26,7 +26,7 @@ use sqlx::Pool;
 use tokio::sync::Notify;
 
 use crate::domain::score::ScoreRow;
-use crate::domain::{CustomerId, CustomerState, Role, Stage, StoredEvent};
+use crate::domain::{CustomerId, CustomerState, ExternalId, Role, Stage, StoredEvent};
 use backend::Backend;
 use tx::SqlTx;
 
@@ -111,21 +111,36 @@ pub struct CustomerRecord {
     pub state: CustomerState,
 }
 
-/// A customer to create: the profile, with an id of the business's.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A customer to create: the profile, with an id of the business's, its values checked before
+/// they reach the store.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewCustomer {
     /// The business's id.
-    pub external_id: String,
+    pub external_id: ExternalId,
     /// Full name.
     pub name: Option<String>,
     /// E-mail address.
-    pub email: Option<String>,
+    pub email: Option<crate::domain::Email>,
     /// Phone number.
     pub phone: Option<String>,
     /// Further columns, as a JSON object.
     pub attributes: serde_json::Map<String, serde_json::Value>,
     /// When the customer was created (Unix seconds).
     pub created_at: i64,
+}
+
+impl NewCustomer {
+    /// A customer known only by the business's id, created at `created_at`.
+    pub fn new(external_id: ExternalId, created_at: i64) -> Self {
+        Self {
+            external_id,
+            name: None,
+            email: None,
+            phone: None,
+            attributes: serde_json::Map::new(),
+            created_at,
+        }
+    }
 }
 
 /// Which customers `list_customers` returns.

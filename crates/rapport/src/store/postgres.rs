@@ -225,9 +225,9 @@ impl Batches<Postgres> for PgBatches {
              ON CONFLICT (external_id) DO NOTHING \
              RETURNING id, external_id",
         )
-        .bind(column(|c| Some(c.external_id.clone())))
+        .bind(column(|c| Some(c.external_id.as_str().to_owned())))
         .bind(column(|c| c.name.clone()))
-        .bind(column(|c| c.email.clone()))
+        .bind(column(|c| c.email.as_ref().map(|e| e.as_str().to_owned())))
         .bind(column(|c| c.phone.clone()))
         .bind(column(|c| {
             Some(serde_json::Value::Object(c.attributes.clone()).to_string())
@@ -242,8 +242,8 @@ impl Batches<Postgres> for PgBatches {
         if ids.len() < customers.len() {
             let raced: Vec<String> = customers
                 .iter()
-                .filter(|c| !ids.contains_key(&c.external_id))
-                .map(|c| c.external_id.clone())
+                .filter(|c| !ids.contains_key(c.external_id.as_str()))
+                .map(|c| c.external_id.as_str().to_owned())
                 .collect();
             // READ COMMITTED: this statement's snapshot sees the other writer's committed rows.
             let found: Vec<(i64, String)> =
@@ -256,7 +256,7 @@ impl Batches<Postgres> for PgBatches {
         customers
             .iter()
             .map(|c| {
-                ids.get(&c.external_id)
+                ids.get(c.external_id.as_str())
                     .copied()
                     .ok_or_else(|| StoreError::Corrupt(format!("customer '{}' was not created", c.external_id)))
             })

@@ -219,7 +219,14 @@ impl Batches<Sqlite> for SqliteBatches {
                 .iter()
                 .map(|c| {
                     let attributes = serde_json::Value::Object(c.attributes.clone()).to_string();
-                    json!([c.external_id, c.name, c.email, c.phone, attributes, c.created_at])
+                    json!([
+                        c.external_id.as_str(),
+                        c.name,
+                        c.email.as_ref().map(|e| e.as_str()),
+                        c.phone,
+                        attributes,
+                        c.created_at
+                    ])
                 })
                 .collect();
             let rows: Vec<(i64, String)> = sqlx::query_as(
@@ -235,7 +242,7 @@ impl Batches<Sqlite> for SqliteBatches {
         customers
             .iter()
             .map(|c| {
-                ids.get(&c.external_id)
+                ids.get(c.external_id.as_str())
                     .map(|id| (*id, true))
                     .ok_or_else(|| StoreError::Corrupt(format!("customer '{}' was not created", c.external_id)))
             })

@@ -105,7 +105,7 @@ impl<DB: Backend> WriteTx for SqlTx<DB> {
         for (id, profile) in updates {
             sqlx::query("UPDATE customers SET name = $1, email = $2, phone = $3, attributes = $4 WHERE id = $5")
                 .bind(&profile.name)
-                .bind(&profile.email)
+                .bind(profile.email.as_ref().map(|e| e.as_str()))
                 .bind(&profile.phone)
                 .bind(serde_json::Value::Object(profile.attributes.clone()).to_string())
                 .bind(id.0)

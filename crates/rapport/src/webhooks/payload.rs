@@ -26,9 +26,9 @@ pub struct CustomerCreated<'a> {
 impl<'a> From<&'a NewCustomer> for CustomerCreated<'a> {
     fn from(c: &'a NewCustomer) -> Self {
         Self {
-            id: &c.external_id,
+            id: c.external_id.as_str(),
             name: c.name.as_deref(),
-            email: c.email.as_deref(),
+            email: c.email.as_ref().map(|e| e.as_str()),
             phone: c.phone.as_deref(),
             attributes: &c.attributes,
             created_at: timestamp(c.created_at),

@@ -262,9 +262,8 @@ fn stored_control_characters_reach_the_terminal_escaped() {
         let store = rapport::store::open(&db).await.unwrap();
         let mut ingest = rapport::ingest::Ingest::begin(&store, "a test").await.unwrap();
         let customer = rapport::store::NewCustomer {
-            external_id: "e1".into(),
             name: Some("Eve\u{1b}[2J".into()),
-            ..Default::default()
+            ..rapport::store::NewCustomer::new(rapport::domain::ExternalId::parse("e1").unwrap(), 0)
         };
         ingest.upsert_profiles(vec![customer]).await.unwrap();
         ingest.finish().await.unwrap();

@@ -157,7 +157,7 @@ async fn stages_follow_behaviour_and_manual_changes_are_recorded(db: &TestDb) {
 
     let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
     ingest
-        .set_stage("ann", Stage::Customer, "disputed order".into())
+        .set_stage(&crate::helpers::ext("ann"), Stage::Customer, "disputed order".into())
         .await
         .unwrap();
     ingest.finish().await.unwrap();
@@ -238,7 +238,7 @@ async fn rebuild_recomputes_identical_states(db: &TestDb) {
     .await;
     let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
     ingest
-        .set_stage("c2", Stage::Partner, "brought a friend".into())
+        .set_stage(&crate::helpers::ext("c2"), Stage::Partner, "brought a friend".into())
         .await
         .unwrap();
     ingest.finish().await.unwrap();
@@ -348,7 +348,7 @@ async fn push(db: &TestDb, customer: &str, key: &str, at: i64, kind: EventKind) 
     let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
     ingest
         .push(
-            customer,
+            &crate::helpers::ext(customer),
             NewEvent {
                 key: key.into(),
                 occurred_at: at,
@@ -592,7 +592,10 @@ async fn two_writers_creating_one_customer_both_succeed_and_it_exists_once(db: &
         kind: purchase(1000),
     };
     let mut first = Ingest::begin(&db.store, "test").await.unwrap();
-    first.push("race", new_event("race-1", 100 * day)).await.unwrap();
+    first
+        .push(&crate::helpers::ext("race"), new_event("race-1", 100 * day))
+        .await
+        .unwrap();
     // Flushes: the customer row now exists in the first writer's open transaction.
     first.stored_events(&["race-1".into()]).await.unwrap();
 
@@ -600,12 +603,14 @@ async fn two_writers_creating_one_customer_both_succeed_and_it_exists_once(db: &
     let second = tokio::spawn(async move {
         let mut second = Ingest::begin(&store, "test").await.unwrap();
         let profile = rapport::store::NewCustomer {
-            external_id: "race".into(),
             name: Some("Second Writer".into()),
-            ..Default::default()
+            ..rapport::store::NewCustomer::new(crate::helpers::ext("race"), 0)
         };
         let (created, updated) = second.upsert_profiles(vec![profile]).await.unwrap();
-        second.push("race", new_event("race-2", 130 * day)).await.unwrap();
+        second
+            .push(&crate::helpers::ext("race"), new_event("race-2", 130 * day))
+            .await
+            .unwrap();
         (created, updated, second.finish().await.unwrap())
     });
     // Let the second writer reach the point where it waits for the first.

@@ -383,7 +383,7 @@ async fn the_at_risk_list_shows_how_far_p_alive_fell() {
             quantity: None,
         },
     };
-    ingest.push("D00001", later).await.unwrap();
+    ingest.push(&crate::helpers::ext("D00001"), later).await.unwrap();
     ingest.finish().await.unwrap();
     let scoring = rapport::radar::ScoreSettings {
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 12, 31),

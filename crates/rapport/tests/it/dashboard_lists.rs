@@ -246,7 +246,7 @@ async fn pages_show_the_business_time_zone_and_currency_and_say_why_a_prospect_h
             note: "asked about prices".into(),
         },
     };
-    ingest.push("P-NEW", talk).await.unwrap();
+    ingest.push(&crate::helpers::ext("P-NEW"), talk).await.unwrap();
     ingest.finish().await.unwrap();
     let prospect = client.get("/customers/P-NEW").await;
     assert!(

@@ -132,6 +132,11 @@ pub async fn spawn_app(state: rapport::server::AppState) -> std::net::SocketAddr
     address
 }
 
+/// The business's id `raw`, which a test writes as a literal it knows is valid.
+pub fn ext(raw: &str) -> rapport::domain::ExternalId {
+    rapport::domain::ExternalId::parse(raw).expect("a valid customer id")
+}
+
 /// The path of a fixture shipped with the tests.
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -104,7 +104,7 @@ async fn buy(db: &TestDb, customer: &str, key: &str, day: i64, cents: i64) {
             quantity: None,
         },
     };
-    ingest.push(customer, event).await.unwrap();
+    ingest.push(&crate::helpers::ext(customer), event).await.unwrap();
     ingest.finish().await.unwrap();
 }
 
@@ -284,7 +284,10 @@ async fn a_search_that_finds_thousands_pages_through_them_in_the_sorts_order(db:
                 quantity: None,
             },
         };
-        ingest.push(&format!("g{i:05}"), event).await.unwrap();
+        ingest
+            .push(&crate::helpers::ext(&format!("g{i:05}")), event)
+            .await
+            .unwrap();
     }
     ingest.finish().await.unwrap();
     for (text, sort) in ["GARCIA", "an"]

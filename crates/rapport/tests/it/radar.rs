@@ -37,7 +37,10 @@ async fn small_shop(db: &TestDb) {
                     quantity: None,
                 },
             };
-            ingest.push(&format!("s{c:02}"), event).await.unwrap();
+            ingest
+                .push(&crate::helpers::ext(&format!("s{c:02}")), event)
+                .await
+                .unwrap();
         }
     }
     ingest.finish().await.unwrap();

@@ -191,7 +191,7 @@ async fn buy(store: &Arc<dyn Store>, customer: &str, order: &str, day: &str, cen
         },
     };
     let mut ingest = Ingest::begin(store, "a test").await.unwrap();
-    ingest.push(customer, event).await.unwrap();
+    ingest.push(&crate::helpers::ext(customer), event).await.unwrap();
     ingest.finish().await.unwrap();
 }
 

@@ -172,13 +172,9 @@ fn check_attributes(attributes: &serde_json::Map<String, serde_json::Value>) -> 
     rules::attributes(attributes).map_err(|e| ApiError::invalid("attributes", e.0))
 }
 
-fn clean_email(value: Option<String>) -> Result<Option<String>, ApiError> {
+fn clean_email(value: Option<String>) -> Result<Option<Email>, ApiError> {
     clean("email", value, rules::MAX_EMAIL)?
-        .map(|raw| {
-            Email::parse(&raw)
-                .map(|e| e.as_str().to_owned())
-                .map_err(|e| ApiError::invalid("email", e.0))
-        })
+        .map(|raw| Email::parse(&raw).map_err(|e| ApiError::invalid("email", e.0)))
         .transpose()
 }
 
@@ -192,7 +188,7 @@ pub async fn create(
 ) -> Result<(StatusCode, ApiJson<CustomerView>), ApiError> {
     let external = ExternalId::parse(&body.id).map_err(|e| ApiError::invalid("id", e.0))?;
     let profile = NewCustomer {
-        external_id: external.as_str().to_owned(),
+        external_id: external.clone(),
         name: clean("name", body.name, rules::MAX_NAME)?,
         email: clean_email(body.email)?,
         phone: clean("phone", body.phone, rules::MAX_PHONE)?,
@@ -228,10 +224,22 @@ pub async fn update(
     ApiJson(patch): ApiJson<ProfilePatch>,
 ) -> Result<ApiJson<CustomerView>, ApiError> {
     let customer = find(&state, &id).await?;
+    // Stored values passed these checks when they were written: read back, they parse again.
+    let stored = |field: &str, e: crate::domain::ParseError| {
+        ApiError::internal(format!(
+            "the stored {field} of customer '{id}' no longer parses: {}",
+            e.0
+        ))
+    };
     let mut profile = NewCustomer {
-        external_id: customer.external_id.clone(),
+        external_id: ExternalId::parse(&customer.external_id).map_err(|e| stored("id", e))?,
         name: customer.name,
-        email: customer.email,
+        email: customer
+            .email
+            .as_deref()
+            .map(Email::parse)
+            .transpose()
+            .map_err(|e| stored("e-mail address", e))?,
         phone: customer.phone,
         attributes: customer.attributes,
         created_at: customer.created_at,
@@ -352,10 +360,12 @@ pub async fn set_stage(
     let reason = clean("reason", Some(body.reason), 500)?
         .ok_or_else(|| ApiError::invalid("reason", "say why the stage changes"))?;
     let customer = find(&state, &id).await?;
+    let external = ExternalId::parse(&customer.external_id)
+        .map_err(|e| ApiError::internal(format!("the stored id of customer '{id}' no longer parses: {}", e.0)))?;
     let mut ingest = Ingest::begin(&state.store, format!("API key '{}'", principal.name)).await?;
     let change = ingest
         .set_stage(
-            &customer.external_id,
+            &external,
             body.stage,
             format!("{reason} (API key '{}')", principal.name),
         )

@@ -225,7 +225,7 @@ pub fn validate(input: EventInput, now: i64, fallback_key: String) -> Result<Inc
         (None, None) => fallback_key,
     };
     Ok(Incoming {
-        customer: customer.as_str().to_owned(),
+        customer,
         event: NewEvent { key, occurred_at, kind },
     })
 }

@@ -375,8 +375,15 @@ pub(super) async fn write_event(
         occurred_at: chrono::Utc::now().timestamp(),
         kind,
     };
+    // The stored id passed its checks when it was written: read back, it parses again.
+    let external = crate::domain::ExternalId::parse(&customer.external_id).map_err(|e| {
+        PageError::internal(format!(
+            "the stored id of customer {} no longer parses: {}",
+            customer.id, e.0
+        ))
+    })?;
     let incoming = Incoming {
-        customer: customer.external_id.clone(),
+        customer: external,
         event,
     };
     let outcomes = state.writer.write(vec![incoming]).await.map_err(PageError::internal)?;
