@@ -132,6 +132,8 @@ pub(crate) trait Batches<DB: Database>: Default + Send {
     ) -> StoreResult<Vec<StoredEvent>>;
     /// `WriteTx::events_by_keys`.
     async fn events_by_keys(&mut self, conn: &mut DB::Connection, keys: &[String]) -> StoreResult<Vec<StoredEvent>>;
+    /// `WriteTx::differing_keys`.
+    async fn differing_keys(&mut self, conn: &mut DB::Connection, rows: &[EventRow]) -> StoreResult<Vec<String>>;
     /// `WriteTx::save_states`.
     async fn save_states(
         &mut self,

@@ -287,6 +287,29 @@ impl Batches<Postgres> for PgBatches {
         Ok(stored)
     }
 
+    async fn differing_keys(&mut self, conn: &mut PgConnection, rows: &[EventRow]) -> StoreResult<Vec<String>> {
+        self.ensure_staging(conn).await?;
+        let mut keys = Vec::new();
+        for chunk in rows.chunks(CHUNK) {
+            sqlx::query("TRUNCATE rapport_staging_events")
+                .execute(&mut *conn)
+                .await?;
+            let mut copy = conn.copy_in_raw("COPY rapport_staging_events FROM STDIN").await?;
+            copy.send(copy_text(chunk).into_bytes()).await?;
+            copy.finish().await?;
+            let found: Vec<String> = sqlx::query_scalar(
+                "SELECT e.event_key FROM rapport_staging_events s JOIN events e ON e.event_key = s.event_key \
+                 WHERE (e.customer_id, e.kind, e.occurred_at, e.amount_cents, e.currency, e.order_id, e.quantity, \
+                 e.data) IS DISTINCT FROM (s.customer_id, s.kind, s.occurred_at, s.amount_cents, s.currency, \
+                 s.order_id, s.quantity, s.data)",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            keys.extend(found);
+        }
+        Ok(keys)
+    }
+
     async fn save_states(
         &mut self,
         conn: &mut PgConnection,

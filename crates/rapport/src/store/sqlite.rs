@@ -206,6 +206,25 @@ impl Batches<Sqlite> for SqliteBatches {
         rows.iter().map(event_from_row::<Sqlite>).collect()
     }
 
+    async fn differing_keys(&mut self, conn: &mut SqliteConnection, rows: &[EventRow]) -> StoreResult<Vec<String>> {
+        let mut keys = Vec::new();
+        for chunk in rows.chunks(CHUNK) {
+            // `IS NOT` compares NULLs as values: an absent quantity equals an absent quantity.
+            let found: Vec<String> = sqlx::query_scalar(
+                "SELECT e.event_key FROM jsonb_each($1) AS j JOIN events e ON e.event_key = j.value->>4 \
+                 WHERE e.customer_id IS NOT j.value->>0 OR e.kind IS NOT j.value->>1 \
+                 OR e.occurred_at IS NOT j.value->>2 OR e.amount_cents IS NOT j.value->>5 \
+                 OR e.currency IS NOT j.value->>6 OR e.order_id IS NOT j.value->>7 \
+                 OR e.quantity IS NOT j.value->>8 OR e.data IS NOT j.value->>9",
+            )
+            .bind(events_json(chunk))
+            .fetch_all(&mut *conn)
+            .await?;
+            keys.extend(found);
+        }
+        Ok(keys)
+    }
+
     // The write lock taken at BEGIN IMMEDIATE keeps other writers out, so whatever the caller
     // found missing is still missing: every customer here is created by this call.
     async fn create_customers(

@@ -49,6 +49,10 @@ pub trait WriteTx: Send {
     async fn save_scores(&mut self, fit_id: i64, scored_at: i64, rows: &[ScoreRow]) -> StoreResult<()>;
     /// The stored events with these keys, in no particular order.
     async fn events_by_keys(&mut self, keys: &[String]) -> StoreResult<Vec<StoredEvent>>;
+    /// The keys of `rows` the log holds for another customer or with other columns (its recording
+    /// time aside): what may be a conflict rather than a repeat, found without reading the rows
+    /// that are plain repeats.
+    async fn differing_keys(&mut self, rows: &[EventRow]) -> StoreResult<Vec<String>>;
     /// The live webhook subscriptions and the event types each wants.
     async fn webhook_targets(&mut self) -> StoreResult<Vec<(i64, Vec<EventType>)>>;
     /// Writes messages to the outbox with a delivery, due at `now_ms`, for each of their subscriptions.
@@ -174,6 +178,11 @@ impl<DB: Backend> WriteTx for SqlTx<DB> {
     #[tracing::instrument(level = "debug", skip_all, fields(keys = keys.len()))]
     async fn events_by_keys(&mut self, keys: &[String]) -> StoreResult<Vec<StoredEvent>> {
         self.batches.events_by_keys(&mut self.tx, keys).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(rows = rows.len()))]
+    async fn differing_keys(&mut self, rows: &[EventRow]) -> StoreResult<Vec<String>> {
+        self.batches.differing_keys(&mut self.tx, rows).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
