@@ -191,7 +191,16 @@ impl Ingest {
     /// store may set an index aside while they are appended (it is restored before `finish` reads).
     pub async fn expect(&mut self, events: u64) -> StoreResult<()> {
         let existing = u64::try_from(self.first_new_id - 1).unwrap_or_default();
-        if events >= BULK_EVENTS && events >= existing / 2 && !self.bulk {
+        if events >= BULK_EVENTS && events >= existing / 2 {
+            self.bulk_load().await?;
+        }
+        Ok(())
+    }
+
+    /// Lets the store set indexes aside while this ingest appends (restored before `finish`
+    /// reads): what `expect` does for a large load, callable by itself for one of any size.
+    pub async fn bulk_load(&mut self) -> StoreResult<()> {
+        if !self.bulk {
             self.tx.begin_bulk_load().await?;
             self.bulk = true;
         }

@@ -33,6 +33,7 @@ contract!(
     an_order_repeated_within_one_file_counts_once,
     dashboard_figures_add_up_customers_purchases_and_scores,
     two_writers_creating_one_customer_both_succeed_and_it_exists_once,
+    a_bulk_load_restores_what_it_set_aside_and_finds_its_new_customers,
 );
 
 async fn all_customers(db: &TestDb) -> Vec<CustomerRecord> {
@@ -635,4 +636,73 @@ async fn two_writers_creating_one_customer_both_succeed_and_it_exists_once(db: &
         Some(Stage::Client),
         "the second purchase made a client"
     );
+}
+
+/// The schema objects a SQLite bulk load may set aside, as the database lists them.
+async fn schema(db: &TestDb) -> Vec<(String, String, Option<String>)> {
+    use sqlx::Connection as _;
+    if !db.url.starts_with("sqlite") {
+        return Vec::new();
+    }
+    let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    sqlx::query_as("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+}
+
+async fn a_bulk_load_restores_what_it_set_aside_and_finds_its_new_customers(db: &TestDb) {
+    use rapport::store::{CustomerQuery, CustomerSort, NewCustomer};
+    let ext = crate::helpers::ext;
+    let before = schema(db).await;
+    let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
+    ingest.bulk_load().await.unwrap();
+    let profile = NewCustomer {
+        name: Some("Zed Quarry".into()),
+        ..NewCustomer::new(ext("bulk-1"), 0)
+    };
+    ingest.upsert_profiles(vec![profile]).await.unwrap();
+    for (i, cents) in [(1, 500), (2, 2_000), (3, 900), (1, 700)].into_iter().enumerate() {
+        let event = NewEvent {
+            key: format!("bulk-order-{i}"),
+            occurred_at: 1_700_000_000 + i as i64 * 86_400,
+            kind: purchase(cents.1),
+        };
+        ingest.push(&ext(&format!("bulk-{}", cents.0)), event).await.unwrap();
+    }
+    ingest.finish().await.unwrap();
+    assert_eq!(schema(db).await, before, "every index and trigger is back as it was");
+    let found = db
+        .store
+        .query_customers(&CustomerQuery {
+            search: Some("quarr".into()),
+            limit: 10,
+            ..CustomerQuery::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = found.iter().map(|c| c.customer.external_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["bulk-1"],
+        "the search index holds the customers the bulk load created"
+    );
+    let by_spend = db
+        .store
+        .query_customers(&CustomerQuery {
+            sort: CustomerSort::Spend,
+            limit: 10,
+            ..CustomerQuery::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = by_spend.iter().map(|c| c.customer.external_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["bulk-2", "bulk-1", "bulk-3"],
+        "sorted by spend through the restored index"
+    );
+    let states = all_customers(db).await;
+    rebuild(&db.store).await.unwrap();
+    assert_eq!(all_customers(db).await, states, "the states equal a rebuild");
 }
