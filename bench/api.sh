@@ -12,10 +12,11 @@ out=bench/out
 mkdir -p "$out"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
+target=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p rapport --bin rapport --example generate_purchases --example ceiling_server
-bin=target/release/rapport
+bin="$target/release/rapport"
 file="$out/purchases-10000000-1000000.csv"
-[ -f "$file" ] || target/release/examples/generate_purchases "$file" 10000000 1000000 1
+[ -f "$file" ] || "$target/release/examples/generate_purchases" "$file" 10000000 1000000 1
 big="$out/api-1m.db"
 if [ ! -f "$big" ]; then
   echo "preparing $big: import, fit and score (a few minutes, once)" >&2
@@ -51,7 +52,7 @@ print("\t".join([label, f"{rps:.0f}", f"{rps * batch:.0f}", f"{p50:.2f}", f"{p99
 }
 
 ceiling_port=$(free_port)
-target/release/examples/ceiling_server "127.0.0.1:$ceiling_port" & pids+=($!)
+"$target/release/examples/ceiling_server" "127.0.0.1:$ceiling_port" & pids+=($!)
 wait_for "http://127.0.0.1:$ceiling_port/"
 ceiling_get=$(run "ceiling: constant GET" "http://127.0.0.1:$ceiling_port/" ceiling.lua)
 ceiling_post=$(run "ceiling: constant POST" "http://127.0.0.1:$ceiling_port/" event.lua)
