@@ -61,10 +61,18 @@ pub struct LayoutArgs {
     /// Date format in strftime notation, e.g. %Y%m%d or %d/%m/%Y (default: ISO 8601).
     #[arg(long)]
     pub date_format: Option<String>,
-    /// How many bytes a quoted field may hold before the file is refused: a stray '"' otherwise
-    /// swallows every row after it.
-    #[arg(long, default_value_t = import::DEFAULT_MAX_QUOTED)]
+    /// How many bytes a quoted field may hold before the file is refused (1 or more): a stray '"'
+    /// otherwise swallows every row after it.
+    #[arg(long, default_value_t = import::DEFAULT_MAX_QUOTED, value_parser = at_least_one_byte)]
     pub max_field_bytes: usize,
+}
+
+fn at_least_one_byte(raw: &str) -> Result<usize, String> {
+    match raw.trim().parse::<usize>() {
+        Ok(0) => Err("0 would refuse every quoted field: give 1 or more bytes (the default is 65536)".into()),
+        Ok(bytes) => Ok(bytes),
+        Err(_) => Err(format!("'{raw}' is not a number of bytes")),
+    }
 }
 
 impl LayoutArgs {

@@ -730,3 +730,18 @@ fn amounts_on_the_terminal_carry_the_business_currency_and_a_prospect_says_why_i
     let prospect = text(&rapport(&db, &["customers", "show", "p"]).stdout);
     assert!(prospect.contains("no purchases yet, so no score"), "{prospect}");
 }
+
+#[test]
+fn a_field_limit_of_zero_bytes_is_refused_saying_what_would_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+    let orders = file(&dir, "orders.csv", "customer_id,date,amount\n\"a\",2024-01-01,1.00\n");
+    let output = rapport(&db, &["import", "transactions", &orders, "--max-field-bytes", "0"]);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--max-field-bytes") && stderr.contains("1 or more"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("cli.db").exists(), "nothing was opened or stored");
+}
