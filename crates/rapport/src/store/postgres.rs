@@ -267,12 +267,7 @@ impl Batches<Postgres> for PgBatches {
         self.ensure_staging(conn).await?;
         let mut stored = 0;
         for chunk in rows.chunks(CHUNK) {
-            sqlx::query("TRUNCATE rapport_staging_events")
-                .execute(&mut *conn)
-                .await?;
-            let mut copy = conn.copy_in_raw("COPY rapport_staging_events FROM STDIN").await?;
-            copy.send(copy_text(chunk).into_bytes()).await?;
-            copy.finish().await?;
+            stage(conn, chunk).await?;
             let result = sqlx::query(
                 "INSERT INTO events (customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, \
                  currency, order_id, quantity, data) \
@@ -291,12 +286,7 @@ impl Batches<Postgres> for PgBatches {
         self.ensure_staging(conn).await?;
         let mut keys = Vec::new();
         for chunk in rows.chunks(CHUNK) {
-            sqlx::query("TRUNCATE rapport_staging_events")
-                .execute(&mut *conn)
-                .await?;
-            let mut copy = conn.copy_in_raw("COPY rapport_staging_events FROM STDIN").await?;
-            copy.send(copy_text(chunk).into_bytes()).await?;
-            copy.finish().await?;
+            stage(conn, chunk).await?;
             let found: Vec<String> = sqlx::query_scalar(
                 "SELECT e.event_key FROM rapport_staging_events s JOIN events e ON e.event_key = s.event_key \
                  WHERE (e.customer_id, e.kind, e.occurred_at, e.amount_cents, e.currency, e.order_id, e.quantity, \
@@ -413,6 +403,17 @@ impl Batches<Postgres> for PgBatches {
 }
 
 /// Rows in COPY's text format: tab-separated, `\N` for NULL, backslash escapes.
+/// Replaces the staging table's rows with `rows`, sent by `COPY`.
+async fn stage(conn: &mut PgConnection, rows: &[EventRow]) -> StoreResult<()> {
+    sqlx::query("TRUNCATE rapport_staging_events")
+        .execute(&mut *conn)
+        .await?;
+    let mut copy = conn.copy_in_raw("COPY rapport_staging_events FROM STDIN").await?;
+    copy.send(copy_text(rows).into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
 fn copy_text(rows: &[EventRow]) -> String {
     let mut out = String::with_capacity(rows.len() * 96);
     for (seq, r) in rows.iter().enumerate() {
