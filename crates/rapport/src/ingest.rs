@@ -36,6 +36,40 @@ struct Seen {
     tally: u32,
 }
 
+/// Every customer an ingest has seen: the business's id leads to a slot, which holds what is
+/// known, so a batch hashes each row's id once and then works by slot.
+#[derive(Default)]
+struct Known {
+    slots: HashMap<Box<str>, u32, foldhash::quality::RandomState>,
+    seen: Vec<Seen>,
+}
+
+impl Known {
+    fn slot(&self, external_id: &str) -> Option<u32> {
+        self.slots.get(external_id).copied()
+    }
+
+    fn get(&self, external_id: &str) -> Option<&Seen> {
+        self.slot(external_id).map(|slot| &self.seen[slot as usize])
+    }
+
+    fn insert(&mut self, external_id: &str, seen: Seen) {
+        match self.slots.get(external_id) {
+            Some(&slot) => self.seen[slot as usize] = seen,
+            None => {
+                self.slots.insert(external_id.into(), self.seen.len() as u32);
+                self.seen.push(seen);
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &Seen)> {
+        self.slots
+            .iter()
+            .map(|(ext, slot)| (&**ext, &self.seen[*slot as usize]))
+    }
+}
+
 /// What an ingest stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
@@ -60,7 +94,7 @@ pub struct Ingest {
     /// Events with larger ids were stored by this ingest.
     first_new_id: i64,
     /// Every customer seen, and whether this ingest may have changed its events.
-    ids: HashMap<Box<str>, Seen>,
+    ids: Known,
     /// Running states of the customers this ingest created, while their events are all purchases.
     tallies: Vec<PurchaseTally>,
     /// An index was set aside for a bulk load.
@@ -89,7 +123,7 @@ impl Ingest {
             source: source.into(),
             now,
             first_new_id,
-            ids: HashMap::new(),
+            ids: Known::default(),
             tallies: Vec::new(),
             bulk: false,
             pending: Vec::with_capacity(BATCH),
@@ -171,7 +205,12 @@ impl Ingest {
             let Some(existing) = by_key.get(event.key.as_str()) else {
                 continue;
             };
-            if existing.customer_id == self.ids[*customer].id && existing.kind == event.kind {
+            if self
+                .ids
+                .get(customer)
+                .is_some_and(|seen| seen.id == existing.customer_id)
+                && existing.kind == event.kind
+            {
                 continue;
             }
             return Err(StoreError::KeyConflict(Box::new(KeyConflict {
@@ -294,7 +333,7 @@ impl Ingest {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.resolve_customers().await?;
+        let slots = self.resolve_customers().await?;
         let announce = self.outbox.wants(EventType::EventCreated) || self.outbox.wants(EventType::CustomerStageChanged);
         let last_before = if announce {
             Some(self.tx.max_event_id().await?)
@@ -304,7 +343,8 @@ impl Ingest {
         let rows: Vec<EventRow> = self
             .pending
             .iter()
-            .map(|(ext, event)| EventRow::encode(self.ids[ext.as_str()].id, event, self.now))
+            .zip(&slots)
+            .map(|((_, event), slot)| EventRow::encode(self.ids.seen[*slot as usize].id, event, self.now))
             .collect();
         let stored = self.tx.insert_events(&rows).await?;
         if self.refuse_conflicts && stored < rows.len() as u64 {
@@ -316,8 +356,8 @@ impl Ingest {
             self.announce_stored(last_before).await?;
         }
         let all_stored = stored == rows.len() as u64;
-        for (ext, event) in &self.pending {
-            let seen = self.ids.get_mut(ext.as_str()).expect("resolved above");
+        for ((_, event), slot) in self.pending.iter().zip(slots) {
+            let seen = &mut self.ids.seen[slot as usize];
             // A batch of nothing but duplicates changed nobody: re-importing a file re-folds no one.
             seen.touched |= stored > 0;
             if seen.tally == NO_TALLY {
@@ -368,39 +408,53 @@ impl Ingest {
         Ok(())
     }
 
-    /// Learns the ids of the batch's customers not seen yet, creating the unknown ones.
-    async fn resolve_customers(&mut self) -> StoreResult<()> {
+    /// Learns the ids of the batch's customers not seen yet, creating the unknown ones; returns
+    /// each pending event's slot in `ids`.
+    async fn resolve_customers(&mut self) -> StoreResult<Vec<u32>> {
+        let mut slots: Vec<Option<u32>> = self
+            .pending
+            .iter()
+            .map(|(ext, _)| self.ids.slot(ext.as_str()))
+            .collect();
         let mut unknown: Vec<&ExternalId> = self
             .pending
             .iter()
-            .map(|(ext, _)| ext)
-            .filter(|ext| !self.ids.contains_key(ext.as_str()))
+            .zip(&slots)
+            .filter(|(_, slot)| slot.is_none())
+            .map(|((ext, _), _)| ext)
             .collect();
-        unknown.sort_unstable();
-        unknown.dedup();
-        if unknown.is_empty() {
-            return Ok(());
+        if !unknown.is_empty() {
+            unknown.sort_unstable();
+            unknown.dedup();
+            let names: Vec<&str> = unknown.iter().map(|ext| ext.as_str()).collect();
+            let found = self.tx.customer_ids(&names).await?;
+            let known: std::collections::HashSet<&str> = found.iter().map(|(ext, _)| ext.as_str()).collect();
+            let new: Vec<NewCustomer> = unknown
+                .iter()
+                .filter(|ext| !known.contains(ext.as_str()))
+                .map(|ext| NewCustomer::new((*ext).clone(), self.now))
+                .collect();
+            for (ext, id) in &found {
+                self.ids.insert(
+                    ext,
+                    Seen {
+                        id: *id,
+                        touched: false,
+                        tally: NO_TALLY,
+                    },
+                );
+            }
+            self.create(new).await?;
+            for ((ext, _), slot) in self.pending.iter().zip(&mut slots) {
+                if slot.is_none() {
+                    *slot = self.ids.slot(ext.as_str());
+                }
+            }
         }
-        let names: Vec<&str> = unknown.iter().map(|ext| ext.as_str()).collect();
-        let found = self.tx.customer_ids(&names).await?;
-        let known: std::collections::HashSet<&str> = found.iter().map(|(ext, _)| ext.as_str()).collect();
-        let new: Vec<NewCustomer> = unknown
-            .iter()
-            .filter(|ext| !known.contains(ext.as_str()))
-            .map(|ext| NewCustomer::new((*ext).clone(), self.now))
-            .collect();
-        for (ext, id) in found {
-            self.ids.insert(
-                ext.into(),
-                Seen {
-                    id,
-                    touched: false,
-                    tally: NO_TALLY,
-                },
-            );
-        }
-        self.create(new).await?;
-        Ok(())
+        Ok(slots
+            .into_iter()
+            .map(|slot| slot.expect("every customer resolved"))
+            .collect())
     }
 
     /// Creates customers the caller found missing. Returns how many this ingest created, and
@@ -417,7 +471,7 @@ impl Ingest {
         for (customer, (id, ours)) in new.into_iter().zip(ids) {
             if !ours {
                 self.ids.insert(
-                    customer.external_id.as_str().into(),
+                    customer.external_id.as_str(),
                     Seen {
                         id,
                         touched: false,
@@ -435,7 +489,7 @@ impl Ingest {
             let tally = self.tallies.len() as u32;
             self.tallies.push(PurchaseTally::default());
             self.ids.insert(
-                customer.external_id.as_str().into(),
+                customer.external_id.as_str(),
                 Seen {
                     id,
                     touched: true,
@@ -459,10 +513,13 @@ impl Ingest {
             self.names = ids
                 .iter()
                 .filter(|(_, seen)| seen.touched)
-                .map(|(ext, seen)| (seen.id, ext.clone()))
+                .map(|(ext, seen)| (seen.id, ext.into()))
                 .collect();
         }
-        let touched = ids.into_values().filter(|seen| seen.touched);
+        // The ids' text is not needed any more: freed before the log's indexes are rebuilt.
+        let Known { slots, seen } = ids;
+        drop(slots);
+        let touched = seen.into_iter().filter(|seen| seen.touched);
         let (mut tallied, mut refold): (Vec<Seen>, Vec<Seen>) = touched.partition(|seen| seen.tally != NO_TALLY);
         tallied.sort_unstable_by_key(|seen| seen.id);
         for chunk in tallied.chunks(TALLIED) {

@@ -63,6 +63,28 @@ impl TestDb {
         }
     }
 
+    /// Fails when an event or a projected state names a customer that does not exist: the
+    /// database no longer checks it (migration 0008), the write path must.
+    pub async fn assert_every_row_names_a_customer(&self) {
+        const ORPHANS: &str = "SELECT (SELECT count(*) FROM events e WHERE NOT EXISTS \
+            (SELECT 1 FROM customers c WHERE c.id = e.customer_id)) + (SELECT count(*) FROM customer_state s \
+            WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id))";
+        let orphans: i64 = if self.pg.is_some() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("connect");
+            sqlx::query_scalar(ORPHANS)
+                .fetch_one(&mut conn)
+                .await
+                .expect("count orphans")
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("connect");
+            sqlx::query_scalar(ORPHANS)
+                .fetch_one(&mut conn)
+                .await
+                .expect("count orphans")
+        };
+        assert_eq!(orphans, 0, "events or states of customers that do not exist");
+    }
+
     /// Writes a file into the test's folder and returns its path.
     pub fn file(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.dir.path().join(name);
@@ -185,12 +207,14 @@ macro_rules! contract {
                 async fn sqlite() {
                     let db = TestDb::new(Backend::Sqlite).await.expect("sqlite is always available");
                     super::$name(&db).await;
+                    db.assert_every_row_names_a_customer().await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
                     if let Some(db) = TestDb::new(Backend::Postgres).await {
                         super::$name(&db).await;
+                        db.assert_every_row_names_a_customer().await;
                     }
                 }
             }
