@@ -93,6 +93,9 @@ pub struct Ingest {
     now: i64,
     /// Events with larger ids were stored by this ingest.
     first_new_id: i64,
+    /// Customers existed when the ingest began. When none did, a customer it has not seen is new
+    /// (or was created meanwhile by another writer, which creating finds): nothing to look up.
+    customers_before: bool,
     /// Every customer seen, and whether this ingest may have changed its events.
     ids: Known,
     /// Running states of the customers this ingest created, while their events are all purchases.
@@ -116,6 +119,7 @@ impl Ingest {
     pub async fn begin(store: &Arc<dyn Store>, source: impl Into<String>) -> StoreResult<Self> {
         let mut tx = store.begin().await?;
         let first_new_id = tx.max_event_id().await? + 1;
+        let customers_before = tx.has_customers().await?;
         let now = chrono::Utc::now().timestamp();
         let outbox = Outbox::load(&mut *tx, now).await?;
         Ok(Self {
@@ -123,6 +127,7 @@ impl Ingest {
             source: source.into(),
             now,
             first_new_id,
+            customers_before,
             ids: Known::default(),
             tallies: Vec::new(),
             bulk: false,
@@ -427,7 +432,11 @@ impl Ingest {
             unknown.sort_unstable();
             unknown.dedup();
             let names: Vec<&str> = unknown.iter().map(|ext| ext.as_str()).collect();
-            let found = self.tx.customer_ids(&names).await?;
+            let found = if self.customers_before {
+                self.tx.customer_ids(&names).await?
+            } else {
+                Vec::new()
+            };
             let known: std::collections::HashSet<&str> = found.iter().map(|(ext, _)| ext.as_str()).collect();
             let new: Vec<NewCustomer> = unknown
                 .iter()

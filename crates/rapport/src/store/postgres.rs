@@ -141,6 +141,8 @@ impl Backend for Postgres {
 pub(crate) struct PgBatches {
     staging_ready: bool,
     index_reads: bool,
+    /// The definitions of the indexes a bulk load dropped, to run again when it ends.
+    set_aside: Vec<String>,
 }
 
 impl PgBatches {
@@ -268,18 +270,55 @@ impl Batches<Postgres> for PgBatches {
         let mut stored = 0;
         for chunk in rows.chunks(CHUNK) {
             stage(conn, chunk).await?;
-            let result = sqlx::query(
-                "INSERT INTO events (customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, \
+            let sql = "INSERT INTO events (customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, \
                  currency, order_id, quantity, data) \
                  SELECT customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, currency, order_id, \
                  quantity, data FROM rapport_staging_events ORDER BY seq \
-                 ON CONFLICT (event_key) DO NOTHING",
-            )
-            .execute(&mut *conn)
-            .await?;
+                 ON CONFLICT (event_key) DO NOTHING";
+            let result = sqlx::query(sql).execute(&mut *conn).await?;
             stored += result.rows_affected();
         }
         Ok(stored)
+    }
+
+    async fn begin_bulk_load(&mut self, conn: &mut PgConnection) -> StoreResult<()> {
+        // Every row appended to a table updates each of its indexes: for the customers' three
+        // trigram indexes and five others, 22 µs a new customer; events 18 µs, states 16 µs
+        // (3,000,000 rows for 1,000,000 customers). Built afterwards, each is one sort. Kept:
+        // primary keys and the unique keys that `ON CONFLICT` needs. Dropping an index locks its
+        // table until the transaction ends: other connections wait for the load instead of
+        // seeing the index missing, and a failure restores everything with the rollback.
+        let set_aside: Vec<(String, String)> = sqlx::query_as(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i \
+             JOIN pg_class c ON c.relname = i.indexname AND c.relnamespace = to_regnamespace(i.schemaname) \
+             JOIN pg_index x ON x.indexrelid = c.oid \
+             WHERE i.schemaname = current_schema() AND i.tablename IN ('events', 'customer_state', 'customers') \
+             AND NOT x.indisunique AND NOT x.indisprimary ORDER BY i.indexname",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for (name, definition) in set_aside {
+            sqlx::query(AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
+                .execute(&mut *conn)
+                .await?;
+            self.set_aside.push(definition);
+        }
+        Ok(())
+    }
+
+    async fn end_bulk_load(&mut self, conn: &mut PgConnection) -> StoreResult<()> {
+        // A sort in memory rather than in temporary files; the setting ends with the transaction.
+        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(&mut *conn)
+            .await?;
+        for definition in std::mem::take(&mut self.set_aside) {
+            sqlx::query(AssertSqlSafe(definition)).execute(&mut *conn).await?;
+        }
+        // The planner's statistics of tables that just grew many times over are stale.
+        sqlx::query("ANALYZE events, customer_state, customers")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
     }
 
     async fn differing_keys(&mut self, conn: &mut PgConnection, rows: &[EventRow]) -> StoreResult<Vec<String>> {

@@ -32,6 +32,8 @@ pub trait WriteTx: Send {
     async fn insert_events(&mut self, rows: &[EventRow]) -> StoreResult<u64>;
     /// The largest event id in the log (0 when empty): events stored later have larger ids.
     async fn max_event_id(&mut self) -> StoreResult<i64>;
+    /// Whether any customer exists.
+    async fn has_customers(&mut self) -> StoreResult<bool>;
     /// The events of these customers, customer by customer, each in log order.
     async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>>;
     /// Writes customers' projected states.
@@ -130,6 +132,14 @@ impl<DB: Backend> WriteTx for SqlTx<DB> {
             .fetch_one(&mut *self.tx)
             .await?;
         Ok(max.unwrap_or(0))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn has_customers(&mut self) -> StoreResult<bool> {
+        let any: Option<i64> = sqlx::query_scalar("SELECT id FROM customers LIMIT 1")
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(any.is_some())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(customers = customers.len()))]

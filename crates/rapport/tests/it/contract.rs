@@ -638,11 +638,19 @@ async fn two_writers_creating_one_customer_both_succeed_and_it_exists_once(db: &
     );
 }
 
-/// The schema objects a SQLite bulk load may set aside, as the database lists them.
+/// The schema objects a bulk load may set aside, as the database lists them: SQLite's whole
+/// schema, PostgreSQL's index definitions.
 async fn schema(db: &TestDb) -> Vec<(String, String, Option<String>)> {
     use sqlx::Connection as _;
     if !db.url.starts_with("sqlite") {
-        return Vec::new();
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        return sqlx::query_as(
+            "SELECT tablename::text, indexname::text, indexdef FROM pg_indexes \
+             WHERE schemaname = current_schema() ORDER BY tablename, indexname",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
     }
     let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
     sqlx::query_as("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
