@@ -306,7 +306,7 @@ impl Ingest {
             .into_iter()
             .next()
             .ok_or_else(|| StoreError::NotFound(format!("no customer with id '{customer}'")))?;
-        let current = fold(&self.tx.events_of_customers(&[id]).await?)
+        let current = fold(&self.tx.events_of_customers(&[id], 0).await?)
             .pop()
             .map(|f| f.state)
             .unwrap_or_default();
@@ -565,18 +565,7 @@ impl Ingest {
         refold.sort_unstable_by_key(|seen| seen.id);
         let refold: Vec<CustomerId> = refold.into_iter().map(|seen| seen.id).collect();
         for chunk in refold.chunks(REFOLD) {
-            let events = self.tx.events_of_customers(chunk).await?;
-            let mut folded = fold(&events);
-            // A customer with no events at all (a bare profile) still gets a state.
-            if folded.len() < chunk.len() {
-                let have: std::collections::HashSet<CustomerId> = folded.iter().map(|f| f.customer).collect();
-                let bare = chunk.iter().filter(|id| !have.contains(id));
-                folded.extend(bare.map(|id| Folded {
-                    customer: *id,
-                    state: Default::default(),
-                    last_behaviour_id: None,
-                }));
-            }
+            let folded = self.fold_existing(chunk).await?;
             self.settle(folded).await?;
         }
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "re-folded touched customers");
@@ -585,6 +574,48 @@ impl Ingest {
         self.tx.commit().await?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "committed");
         Ok(self.report)
+    }
+
+    /// The states of existing customers this ingest appended to. When no other transaction can
+    /// append meanwhile, a customer's stored state is the fold of every event before this
+    /// ingest's, so only this ingest's own events are read and folded into it (a customer with
+    /// ten years of history costs what their new events cost); otherwise, or without a stored
+    /// state, the customer's whole history is folded again.
+    async fn fold_existing(&mut self, chunk: &[CustomerId]) -> StoreResult<Vec<Folded>> {
+        let mut folded = Vec::with_capacity(chunk.len());
+        let mut whole: Vec<CustomerId> = chunk.to_vec();
+        if self.tx.sole_writer() {
+            let mut at: HashMap<CustomerId, usize> = HashMap::with_capacity(chunk.len());
+            for (customer, state) in self.tx.states_of(chunk).await? {
+                at.insert(customer, folded.len());
+                folded.push(Folded {
+                    customer,
+                    state,
+                    last_behaviour_id: None,
+                });
+            }
+            whole.retain(|id| !at.contains_key(id));
+            let mut with_state: Vec<CustomerId> = at.keys().copied().collect();
+            with_state.sort_unstable();
+            for event in self.tx.events_of_customers(&with_state, self.first_new_id).await? {
+                folded[at[&event.customer_id]].apply(&event);
+            }
+        }
+        if !whole.is_empty() {
+            let mut refolded = fold(&self.tx.events_of_customers(&whole, 0).await?);
+            // A customer with no events at all (a bare profile) still gets a state.
+            if refolded.len() < whole.len() {
+                let have: std::collections::HashSet<CustomerId> = refolded.iter().map(|f| f.customer).collect();
+                let bare = whole.iter().filter(|id| !have.contains(id));
+                refolded.extend(bare.map(|id| Folded {
+                    customer: *id,
+                    state: Default::default(),
+                    last_behaviour_id: None,
+                }));
+            }
+            folded.extend(refolded);
+        }
+        Ok(folded)
     }
 
     /// Moves stages as earned and saves the states of one chunk of customers.

@@ -32,16 +32,22 @@ pub fn fold(events: &[StoredEvent]) -> Vec<Folded> {
                 last_behaviour_id: None,
             });
         }
-        let folded = out.last_mut().expect("pushed above");
-        folded.state.apply(event.occurred_at, &event.kind);
+        out.last_mut().expect("pushed above").apply(event);
+    }
+    out
+}
+
+impl Folded {
+    /// Folds in one more of the customer's events, which comes after every one folded so far.
+    pub fn apply(&mut self, event: &StoredEvent) {
+        self.state.apply(event.occurred_at, &event.kind);
         if matches!(
             event.kind,
             EventKind::Purchase { .. } | EventKind::Interaction { .. } | EventKind::Referral { .. }
         ) {
-            folded.last_behaviour_id = Some(event.id);
+            self.last_behaviour_id = Some(event.id);
         }
     }
-    out
 }
 
 /// What a rebuild replayed.

@@ -36,6 +36,8 @@ pub(crate) trait Backend:
     const JSON_ROWS: &'static str;
     /// What a claim's subquery ends with so that it skips rows another transaction is claiming.
     const SKIP_LOCKED: &'static str;
+    /// A write transaction is the only one: nothing else appends to the log until it ends.
+    const SOLE_WRITER: bool;
     /// Run first in the transaction of a customer-list page, or empty.
     const LIST_SETUP: &'static str;
     /// What a write transaction does with batches on this backend.
@@ -129,6 +131,7 @@ pub(crate) trait Batches<DB: Database>: Default + Send {
         &mut self,
         conn: &mut DB::Connection,
         customers: &[CustomerId],
+        from_id: i64,
     ) -> StoreResult<Vec<StoredEvent>>;
     /// `WriteTx::events_by_keys`.
     async fn events_by_keys(&mut self, conn: &mut DB::Connection, keys: &[String]) -> StoreResult<Vec<StoredEvent>>;

@@ -153,7 +153,8 @@ impl<DB: Backend> Customers for SqlStore<DB> {
     }
 }
 
-fn state_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<CustomerState> {
+/// A projected state from a row with its columns by name.
+pub(super) fn state_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<CustomerState> {
     let stage: Option<String> = row.try_get("stage")?;
     let max_stage: Option<String> = row.try_get("max_stage")?;
     Ok(CustomerState {

@@ -158,11 +158,25 @@ static STATES: LazyLock<RowStatement> = LazyLock::new(|| {
     )
 });
 
+/// Appends stage changes (their fields in `data`), sharing the recording time. Rows (customer,
+/// time, key, data) are inserted in the order given.
+static STAGE_CHANGES: LazyLock<RowStatement> = LazyLock::new(|| {
+    RowStatement::new(
+        "INSERT INTO events (customer_id, kind, occurred_at, recorded_at, event_key, data) \
+         SELECT column1, 'stage_change', column2, ?, column3, column4 FROM (VALUES ",
+        ") WHERE true ON CONFLICT (event_key) DO NOTHING",
+        1,
+        4,
+    )
+});
+
 /// Which statement appends an event; consecutive events of one shape share statements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape<'a> {
     /// What `ORDERS` writes.
     Order { currency: &'a str, recorded_at: i64 },
+    /// What `STAGE_CHANGES` writes.
+    StageChange { recorded_at: i64 },
     /// Anything else.
     Any,
 }
@@ -178,6 +192,11 @@ impl<'a> Shape<'a> {
                 currency,
                 recorded_at: row.recorded_at,
             },
+            (None, "stage_change", None, Some(_)) if row.amount_cents.is_none() && row.order_id.is_none() => {
+                Shape::StageChange {
+                    recorded_at: row.recorded_at,
+                }
+            }
             _ => Shape::Any,
         }
     }
@@ -189,6 +208,8 @@ impl Backend for Sqlite {
     const JSON_ROWS: &'static str = "jsonb_each($1)";
     // SQLite has one writer at a time: a claim's single statement cannot interleave with another.
     const SKIP_LOCKED: &'static str = "";
+    // `BEGIN IMMEDIATE` takes the database's one write lock.
+    const SOLE_WRITER: bool = true;
     const LIST_SETUP: &'static str = "";
     type Batches = SqliteBatches;
 
@@ -272,11 +293,17 @@ impl Batches<Sqlite> for SqliteBatches {
         &mut self,
         conn: &mut SqliteConnection,
         customers: &[CustomerId],
+        from_id: i64,
     ) -> StoreResult<Vec<StoredEvent>> {
         let ids = serde_json::to_string(&customers.iter().map(|c| c.0).collect::<Vec<_>>()).expect("ids serialize");
-        let sql =
-            format!("{EVENT_SELECT} WHERE customer_id IN (SELECT value FROM jsonb_each($1)) ORDER BY customer_id, id");
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(ids).fetch_all(&mut *conn).await?;
+        let sql = format!(
+            "{EVENT_SELECT} WHERE customer_id IN (SELECT value FROM jsonb_each($1)) AND id >= $2 ORDER BY customer_id, id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(ids)
+            .bind(from_id)
+            .fetch_all(&mut *conn)
+            .await?;
         rows.iter().map(event_from_row::<Sqlite>).collect()
     }
 
@@ -354,8 +381,8 @@ impl Batches<Sqlite> for SqliteBatches {
 
     async fn insert_events(&mut self, conn: &mut SqliteConnection, rows: &[EventRow]) -> StoreResult<u64> {
         let mut stored = 0;
-        // A run of orders binds four values a row instead of ten: most of an import's cost is
-        // getting values to SQLite, so what every row of the run shares is bound once.
+        // A run of orders or of stage changes binds four values a row instead of ten: much of an
+        // import's cost is getting values to SQLite, so what every row of a run shares is bound once.
         for run in rows.chunk_by(|a, b| Shape::of(a) == Shape::of(b)) {
             stored += match Shape::of(&run[0]) {
                 Shape::Order { currency, recorded_at } => {
@@ -370,6 +397,21 @@ impl Batches<Sqlite> for SqliteBatches {
                                     .bind(r.occurred_at)
                                     .bind(r.amount_cents)
                                     .bind(r.order_id.as_deref().map(Arc::<str>::from))
+                            },
+                        )
+                        .await?
+                }
+                Shape::StageChange { recorded_at } => {
+                    STAGE_CHANGES
+                        .execute(
+                            conn,
+                            run,
+                            |q| q.bind(recorded_at),
+                            |q, r| {
+                                q.bind(r.customer_id)
+                                    .bind(r.occurred_at)
+                                    .bind(Arc::<str>::from(r.key.as_str()))
+                                    .bind(r.data.as_deref().map(Arc::<str>::from))
                             },
                         )
                         .await?

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use super::backend::{Backend, Batches};
 use super::customers::event_from_row;
 use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites};
-use super::sql::EVENT_SELECT;
+use super::sql::{EVENT_SELECT, STATE_COLUMNS};
 use super::{EventRow, NewCustomer, StoreResult};
 use crate::domain::score::ScoreRow;
 use crate::domain::webhook::EventType;
@@ -34,8 +34,14 @@ pub trait WriteTx: Send {
     async fn max_event_id(&mut self) -> StoreResult<i64>;
     /// Whether any customer exists.
     async fn has_customers(&mut self) -> StoreResult<bool>;
-    /// The events of these customers, customer by customer, each in log order.
-    async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>>;
+    /// The events of these customers with ids from `from_id` on (0 for all), customer by
+    /// customer, each in log order.
+    async fn events_of_customers(&mut self, customers: &[CustomerId], from_id: i64) -> StoreResult<Vec<StoredEvent>>;
+    /// The projected states of those of these customers that have one.
+    async fn states_of(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<(CustomerId, CustomerState)>>;
+    /// No other transaction appends to the log while this one is open: the events with ids from
+    /// the largest when it began are all its own.
+    fn sole_writer(&self) -> bool;
     /// Writes customers' projected states.
     async fn save_states(&mut self, states: &[(CustomerId, CustomerState)]) -> StoreResult<()>;
     /// Deletes every projected state (before a rebuild).
@@ -143,8 +149,34 @@ impl<DB: Backend> WriteTx for SqlTx<DB> {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(customers = customers.len()))]
-    async fn events_of_customers(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<StoredEvent>> {
-        self.batches.events_of_customers(&mut self.tx, customers).await
+    async fn events_of_customers(&mut self, customers: &[CustomerId], from_id: i64) -> StoreResult<Vec<StoredEvent>> {
+        self.batches.events_of_customers(&mut self.tx, customers, from_id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(customers = customers.len()))]
+    async fn states_of(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<(CustomerId, CustomerState)>> {
+        let ids: Vec<i64> = customers.iter().map(|c| c.0).collect();
+        let sql = format!(
+            "SELECT {} FROM customer_state WHERE customer_id IN (SELECT CAST(value AS BIGINT) FROM {})",
+            STATE_COLUMNS.join(", "),
+            DB::JSON_ROWS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(serde_json::to_string(&ids).expect("ids serialize"))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    CustomerId(row.try_get("customer_id")?),
+                    super::customers::state_from_row::<DB>(row)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn sole_writer(&self) -> bool {
+        DB::SOLE_WRITER
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(customers = states.len()))]

@@ -34,6 +34,7 @@ contract!(
     dashboard_figures_add_up_customers_purchases_and_scores,
     two_writers_creating_one_customer_both_succeed_and_it_exists_once,
     a_bulk_load_restores_what_it_set_aside_and_finds_its_new_customers,
+    later_ingests_fold_their_events_into_stored_states_as_a_rebuild_would,
 );
 
 async fn all_customers(db: &TestDb) -> Vec<CustomerRecord> {
@@ -359,6 +360,72 @@ async fn push(db: &TestDb, customer: &str, key: &str, at: i64, kind: EventKind) 
         .await
         .unwrap();
     ingest.finish().await.unwrap();
+}
+
+async fn later_ingests_fold_their_events_into_stored_states_as_a_rebuild_would(db: &TestDb) {
+    const DAY: i64 = 86_400;
+    let t0 = 1_700_000_000;
+    push(db, "old", "o1", t0 + 10 * DAY, purchase(1_000)).await;
+    push(db, "old", "o1", t0 + 10 * DAY, purchase(1_000)).await;
+    // Earlier than every stored purchase, then the same day as the first, then a repeat, an
+    // interaction and a stage set by hand, spread over ingests and within one.
+    push(db, "old", "o2", t0 + 3 * DAY, purchase(250)).await;
+    let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
+    let ext = crate::helpers::ext;
+    for (key, at, kind) in [
+        ("o3", t0 + 3 * DAY + 60, purchase(75)),
+        ("o1", t0 + 10 * DAY, purchase(1_000)),
+        (
+            "i1",
+            t0 + DAY,
+            EventKind::Interaction {
+                channel: "call".into(),
+                note: String::new(),
+            },
+        ),
+        ("o4", t0 + 20 * DAY, purchase(500)),
+    ] {
+        let event = NewEvent {
+            key: key.into(),
+            occurred_at: at,
+            kind,
+        };
+        ingest.push(&ext("old"), event).await.unwrap();
+    }
+    ingest
+        .push(
+            &ext("new"),
+            NewEvent {
+                key: "n1".into(),
+                occurred_at: t0,
+                kind: purchase(10),
+            },
+        )
+        .await
+        .unwrap();
+    ingest.finish().await.unwrap();
+    let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
+    ingest
+        .set_stage(&ext("old"), Stage::Partner, "brought a friend".into())
+        .await
+        .unwrap();
+    ingest.finish().await.unwrap();
+    push(db, "old", "o5", t0 + 30 * DAY, purchase(5)).await;
+
+    let states = all_customers(db).await;
+    let old = states.iter().find(|c| c.external_id == "old").unwrap();
+    assert_eq!(old.state.purchase_count, 5, "o1 counted once");
+    assert_eq!(old.state.total_spend_cents, 1_830);
+    assert_eq!(old.state.first_purchase_at, Some(t0 + 3 * DAY));
+    assert_eq!(old.state.second_purchase_at, Some(t0 + 10 * DAY));
+    assert_eq!(old.state.first_interaction_at, Some(t0 + DAY));
+    assert_eq!(
+        old.state.stage,
+        Some(Stage::Partner),
+        "a later purchase does not undo a stage set by hand"
+    );
+    rebuild(&db.store).await.unwrap();
+    assert_eq!(all_customers(db).await, states, "the states equal a rebuild");
 }
 
 async fn stage_of(db: &TestDb, customer: &str) -> Stage {
