@@ -112,6 +112,12 @@ pub struct Ingest {
     /// An event whose key the log holds for another customer or with other content fails the
     /// ingest, instead of being left for the caller to find.
     refuse_conflicts: bool,
+    /// The events this ingest stored, by key, kept when asked (`remember_stored`) while every
+    /// batch was stored whole on a store that is the log's only writer: then a batch's events
+    /// took the next ids in order, and answering for them needs no reading back.
+    remembered: Option<HashMap<String, StoredEvent>>,
+    /// The id the next stored event takes, while `remembered` is kept.
+    next_id: i64,
 }
 
 impl Ingest {
@@ -136,7 +142,18 @@ impl Ingest {
             outbox,
             names: HashMap::new(),
             refuse_conflicts: false,
+            remembered: None,
+            next_id: first_new_id,
         })
+    }
+
+    /// Keeps what this ingest stores in memory, so that `stored_events` can answer for it
+    /// without reading the log, where the store allows (for a caller that asks about every event
+    /// it pushed: the API's writer; an import would hold its whole file).
+    pub fn remember_stored(&mut self) {
+        if self.tx.sole_writer() && self.report.stored == 0 && self.pending.is_empty() {
+            self.remembered = Some(HashMap::new());
+        }
     }
 
     /// Makes an event whose key is stored for another customer, or with other content, fail the
@@ -263,6 +280,12 @@ impl Ingest {
     /// The stored events with these keys as the log holds them now, this ingest's included.
     pub async fn stored_events(&mut self, keys: &[String]) -> StoreResult<Vec<StoredEvent>> {
         self.flush().await?;
+        if let Some(remembered) = &self.remembered {
+            let found: Option<Vec<StoredEvent>> = keys.iter().map(|k| remembered.get(k).cloned()).collect();
+            if let Some(found) = found {
+                return Ok(found);
+            }
+        }
         self.tx.events_by_keys(keys).await
     }
 
@@ -352,6 +375,7 @@ impl Ingest {
             .map(|((_, event), slot)| EventRow::encode(self.ids.seen[*slot as usize].id, event, self.now))
             .collect();
         let stored = self.tx.insert_events(&rows).await?;
+        self.remember(&rows, stored)?;
         if self.refuse_conflicts && stored < rows.len() as u64 {
             self.check_conflicts(&rows).await?;
         }
@@ -378,6 +402,22 @@ impl Ingest {
         }
         self.pending.clear();
         self.outbox.write(&mut *self.tx).await
+    }
+
+    /// Keeps the events of a batch stored whole (see `remembered`), or stops keeping any.
+    fn remember(&mut self, rows: &[EventRow], stored: u64) -> StoreResult<()> {
+        let Some(remembered) = self.remembered.as_mut() else {
+            return Ok(());
+        };
+        if stored != rows.len() as u64 {
+            self.remembered = None;
+            return Ok(());
+        }
+        for row in rows {
+            remembered.insert(row.key.clone(), row.clone().decode(self.next_id)?);
+            self.next_id += 1;
+        }
+        Ok(())
     }
 
     /// Queues `event.created` (or `customer.stage_changed`) for the batch's events stored after
@@ -651,7 +691,8 @@ impl Ingest {
             states.push((customer, state));
         }
         self.report.stage_changes += rows.len() as u64;
-        self.tx.insert_events(&rows).await?;
+        let stored = self.tx.insert_events(&rows).await?;
+        self.remember(&rows, stored)?;
         self.tx.save_states(&states).await?;
         self.outbox.write(&mut *self.tx).await
     }

@@ -141,6 +141,7 @@ async fn run(store: Arc<dyn Store>, metrics: Arc<Metrics>, mut jobs: mpsc::Recei
 /// Writes every job's events in one ingest; the outcomes per job, in order.
 async fn write_batch(store: &Arc<dyn Store>, batch: &[Job]) -> Result<Vec<Vec<Outcome>>, StoreError> {
     let mut ingest = Ingest::begin(store, "the API").await?;
+    ingest.remember_stored();
     let mut keys = Vec::new();
     for job in batch {
         for incoming in &job.events {

@@ -35,6 +35,7 @@ contract!(
     two_writers_creating_one_customer_both_succeed_and_it_exists_once,
     a_bulk_load_restores_what_it_set_aside_and_finds_its_new_customers,
     later_ingests_fold_their_events_into_stored_states_as_a_rebuild_would,
+    events_an_ingest_remembers_equal_the_stored_ones,
 );
 
 async fn all_customers(db: &TestDb) -> Vec<CustomerRecord> {
@@ -426,6 +427,67 @@ async fn later_ingests_fold_their_events_into_stored_states_as_a_rebuild_would(d
     );
     rebuild(&db.store).await.unwrap();
     assert_eq!(all_customers(db).await, states, "the states equal a rebuild");
+}
+
+async fn events_an_ingest_remembers_equal_the_stored_ones(db: &TestDb) {
+    let ext = crate::helpers::ext;
+    push(db, "a", "before", 1_700_000_000, purchase(100)).await;
+    let events = [
+        (
+            "a",
+            "order:A7",
+            EventKind::Purchase {
+                amount: rapport::domain::Money(1_250),
+                currency: Default::default(),
+                order_id: Some("A7".into()),
+                quantity: None,
+            },
+        ),
+        (
+            "b",
+            "k2",
+            EventKind::Purchase {
+                amount: rapport::domain::Money(99),
+                currency: Default::default(),
+                order_id: None,
+                quantity: Some(3),
+            },
+        ),
+        (
+            "a",
+            "k3",
+            EventKind::Interaction {
+                channel: "call".into(),
+                note: "asked about sizes".into(),
+            },
+        ),
+        (
+            "c",
+            "k4",
+            EventKind::Note {
+                text: "prefers e-mail".into(),
+            },
+        ),
+    ];
+    let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
+    ingest.remember_stored();
+    for (i, (customer, key, kind)) in events.iter().enumerate() {
+        let event = NewEvent {
+            key: (*key).into(),
+            occurred_at: 1_700_100_000 + i as i64,
+            kind: kind.clone(),
+        };
+        ingest.push(&ext(customer), event).await.unwrap();
+    }
+    let keys: Vec<String> = events.iter().map(|(_, key, _)| (*key).to_owned()).collect();
+    let mut answered = ingest.stored_events(&keys).await.unwrap();
+    ingest.finish().await.unwrap();
+    let mut reader = Ingest::begin(&db.store, "test").await.unwrap();
+    let mut read = reader.stored_events(&keys).await.unwrap();
+    answered.sort_by_key(|e| e.id);
+    read.sort_by_key(|e| e.id);
+    assert_eq!(read.len(), 4);
+    assert_eq!(answered, read, "what the ingest remembered is what the log holds");
 }
 
 async fn stage_of(db: &TestDb, customer: &str) -> Stage {
