@@ -87,14 +87,8 @@ impl RowStatement {
         bind: impl Fn(Bound, &T) -> Bound,
     ) -> StoreResult<u64> {
         let mut changed = 0;
-        let mut statements = self.statements(items, constants, bind);
-        let mut next = statements.next();
-        while let Some(statement) = next {
-            // SQLite runs a statement on the connection's own thread: the next one is bound on
-            // this thread meanwhile (`join!` polls the execution first, which sends it off).
-            let (done, following) = tokio::join!(statement.execute(&mut *conn), async { statements.next() });
-            changed += done?.rows_affected();
-            next = following;
+        for statement in self.statements(items, constants, bind) {
+            changed += statement.execute(&mut *conn).await?.rows_affected();
         }
         Ok(changed)
     }
