@@ -12,7 +12,7 @@ use crate::domain::state::PurchaseTally;
 use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, EventKind, ExternalId, KeyConflict, NewEvent, Stage, StageChange, StoredEvent};
 use crate::projection::{Folded, fold};
-use crate::store::{EventRow, NewCustomer, Store, StoreError, StoreResult, WriteTx};
+use crate::store::{BulkKeys, EventRow, NewCustomer, Store, StoreError, StoreResult, WriteTx};
 use crate::webhooks::{Outbox, payload};
 
 /// Events buffered before a round trip to the store.
@@ -250,20 +250,39 @@ impl Ingest {
 
     /// Announces that about `events` events will follow: when that is large next to the log, the
     /// store may set an index aside while they are appended (it is restored before `finish` reads).
-    pub async fn expect(&mut self, events: u64) -> StoreResult<()> {
+    /// With `BulkKeys::Deferred` the caller can push the same events again into a new ingest
+    /// with `Checked` should `finish` fail with `StoreError::RepeatedKeys`.
+    pub async fn expect(&mut self, events: u64, keys: BulkKeys) -> StoreResult<()> {
         let existing = u64::try_from(self.first_new_id - 1).unwrap_or_default();
-        if events >= BULK_EVENTS && events >= existing / 2 {
-            self.bulk_load().await?;
+        if events < BULK_EVENTS || events < existing / 2 {
+            return Ok(());
         }
-        Ok(())
+        // Deferred keys pay off only where repeats are unlikely, in a log small next to the load
+        // (importing a file again is all repeats), and only when nothing reads events back by key
+        // during the load: setting conflicts aside and announcing events both do.
+        let announce = self.outbox.wants(EventType::EventCreated) || self.outbox.wants(EventType::CustomerStageChanged);
+        let defer = keys == BulkKeys::Deferred
+            && existing.saturating_mul(10) <= events
+            && self.refuse_conflicts
+            && !announce
+            && self.remembered.is_none();
+        self.start_bulk_load(if defer { BulkKeys::Deferred } else { BulkKeys::Checked })
+            .await
     }
 
     /// Lets the store set indexes aside while this ingest appends (restored before `finish`
     /// reads): what `expect` does for a large load, callable by itself for one of any size.
     pub async fn bulk_load(&mut self) -> StoreResult<()> {
+        self.start_bulk_load(BulkKeys::Checked).await
+    }
+
+    async fn start_bulk_load(&mut self, keys: BulkKeys) -> StoreResult<()> {
         if !self.bulk {
-            self.tx.begin_bulk_load().await?;
+            let deferred = self.tx.begin_bulk_load(keys).await?;
+            tracing::debug!(keys_deferred = deferred, "bulk load");
             self.bulk = true;
+            // Another writer may have added customers before the load took hold of the tables.
+            self.customers_before = self.tx.has_customers().await?;
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use super::{FileOptions, ImportError, RowError};
 use crate::domain::state::day_of;
 use crate::domain::{EventKind, ExternalId, NewEvent};
 use crate::ingest::Ingest;
-use crate::store::{Store, StoreError};
+use crate::store::{BulkKeys, Store, StoreError};
 
 /// Rows parsed per message from the reading thread.
 const BATCH: usize = 10_000;
@@ -45,6 +45,29 @@ pub async fn import_transactions(
     progress: Option<indicatif::ProgressBar>,
 ) -> Result<TransactionImportReport, ImportError> {
     let started = Instant::now();
+    // A large file into a small log first loads with keys checked once at the end; a file whose
+    // keys repeat (in itself or against the log) then stored nothing, and is read again with each
+    // key checked as it goes, the repeats skipped.
+    let first = load_file(store, options, columns, progress.clone(), BulkKeys::Deferred).await;
+    let mut report = match first {
+        Err(ImportError::Store(StoreError::RepeatedKeys)) => {
+            tracing::info!("keys repeat: reading the file again, checking each key as it is stored");
+            load_file(store, options, columns, progress, BulkKeys::Checked).await?
+        }
+        other => other?,
+    };
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// One pass over the file in one transaction.
+async fn load_file(
+    store: &Arc<dyn Store>,
+    options: &FileOptions,
+    columns: &TransactionColumns,
+    progress: Option<indicatif::ProgressBar>,
+    keys: BulkKeys,
+) -> Result<TransactionImportReport, ImportError> {
     let reader = TransactionReader::open(options, columns)?;
     let mut rejects = options
         .skip_invalid
@@ -58,22 +81,16 @@ pub async fn import_transactions(
     if rejects.is_none() {
         ingest.refuse_conflicts();
     }
-    ingest.expect(estimated_rows(&options.path)).await?;
-    let mut keys = KeyMaker::default();
+    ingest.expect(estimated_rows(&options.path), keys).await?;
     let mut rows = 0;
     while let Some(batch) = rx.recv().await {
-        let Batch { purchases, rejected } = batch?;
-        rows += (purchases.len() + rejected.len()) as u64;
+        let Batch { events, rejected } = batch?;
+        rows += (events.len() + rejected.len()) as u64;
         if let Some(out) = rejects.as_mut() {
             for (error, fields) in &rejected {
                 out.write(error, fields)?;
             }
         }
-        let events: Vec<(u64, ExternalId, NewEvent)> = purchases
-            .into_iter()
-            .map(|row| (row.line, keys.event(row)))
-            .map(|(l, (c, e))| (l, c, e))
-            .collect();
         let refused = match rejects.as_mut() {
             Some(out) => set_conflicts_aside(&mut ingest, &events, out, &options.path).await?,
             None => vec![false; events.len()],
@@ -98,7 +115,7 @@ pub async fn import_transactions(
         customers_created: report.customers_created,
         stage_changes: report.stage_changes,
         rejected: rejects.map_or(0, RejectWriter::count),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: 0.0,
     })
 }
 
@@ -244,14 +261,16 @@ fn estimated_rows(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len() / 48)
 }
 
-/// Rows parsed by the reading thread: the good ones, and the bad ones with their raw fields.
+/// Rows parsed by the reading thread: the good ones as events with their lines, and the bad ones
+/// with their raw fields.
 struct Batch {
-    purchases: Vec<PurchaseRow>,
+    events: Vec<(u64, ExternalId, NewEvent)>,
     rejected: Vec<(RowError, Vec<String>)>,
 }
 
-/// Runs on a blocking thread: parses the file and sends batches; a bad row is sent back set aside
-/// when `keep_rejects`, else it ends the read.
+/// Runs on a blocking thread: parses the file, keys each purchase and sends batches; a bad row
+/// is sent back set aside when `keep_rejects`, else it ends the read. Keying here keeps that work
+/// off the thread that waits for the store.
 fn read_batches(
     mut reader: TransactionReader<std::fs::File>,
     keep_rejects: bool,
@@ -259,13 +278,18 @@ fn read_batches(
     progress: Option<indicatif::ProgressBar>,
 ) -> Result<(), ImportError> {
     let fresh = || Batch {
-        purchases: Vec::with_capacity(BATCH),
+        events: Vec::with_capacity(BATCH),
         rejected: Vec::new(),
     };
+    let mut keys = KeyMaker::default();
     let mut batch = fresh();
     loop {
         match reader.next_row() {
-            Ok(Some(row)) => batch.purchases.push(row),
+            Ok(Some(row)) => {
+                let line = row.line;
+                let (customer, event) = keys.event(row);
+                batch.events.push((line, customer, event));
+            }
             Ok(None) => break,
             Err(ImportError::Row(error)) if keep_rejects => batch.rejected.push((error, reader.last_record())),
             Err(error) => {
@@ -273,7 +297,7 @@ fn read_batches(
                 return Ok(());
             }
         }
-        if batch.purchases.len() + batch.rejected.len() == BATCH {
+        if batch.events.len() + batch.rejected.len() == BATCH {
             if let Some(bar) = &progress {
                 bar.set_position(reader.bytes());
             }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type};
 
 use super::sql::{Bind, SearchPredicate};
-use super::{CustomerId, CustomerQuery, CustomerState, EventRow, NewCustomer, StoreResult, StoredEvent};
+use super::{BulkKeys, CustomerId, CustomerQuery, CustomerState, EventRow, NewCustomer, StoreResult, StoredEvent};
 use crate::domain::score::ScoreRow;
 
 /// A database Rapport can keep its store in: SQLite or PostgreSQL, and no other (the trait is the
@@ -152,8 +152,8 @@ pub(crate) trait Batches<DB: Database>: Default + Send {
         rows: &[ScoreRow],
     ) -> StoreResult<()>;
     /// `WriteTx::begin_bulk_load`.
-    async fn begin_bulk_load(&mut self, _conn: &mut DB::Connection) -> StoreResult<()> {
-        Ok(())
+    async fn begin_bulk_load(&mut self, _conn: &mut DB::Connection, _keys: BulkKeys) -> StoreResult<bool> {
+        Ok(false)
     }
     /// `WriteTx::end_bulk_load`.
     async fn end_bulk_load(&mut self, _conn: &mut DB::Connection) -> StoreResult<()> {

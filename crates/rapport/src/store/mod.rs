@@ -65,6 +65,11 @@ pub enum StoreError {
     /// Migrating the schema failed.
     #[error("migrating the database failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A bulk load that deferred checking event keys (`BulkKeys::Deferred`) found a key twice
+    /// when it checked them at the end: nothing was stored, and the same events loaded with
+    /// `BulkKeys::Checked` skip the repeats.
+    #[error("the bulk load repeats event keys (in itself or against the log); nothing was stored")]
+    RepeatedKeys,
     /// The database itself failed (unreachable, constraint, I/O).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -111,6 +116,17 @@ pub struct CustomerRecord {
     pub state: CustomerState,
 }
 
+/// How a bulk load checks event keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkKeys {
+    /// Each event's key is checked as it is appended, and a repeat is skipped.
+    Checked,
+    /// The backend may set the key index aside too and rebuild it at the end, where that is
+    /// faster (PostgreSQL): for a caller that can load the same events again with `Checked`
+    /// when the rebuild finds a key twice (`StoreError::RepeatedKeys`).
+    Deferred,
+}
+
 /// A customer to create: the profile, with an id of the business's, its values checked before
 /// they reach the store.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +156,11 @@ impl NewCustomer {
             attributes: serde_json::Map::new(),
             created_at,
         }
+    }
+
+    /// Known only by the business's id: no profile field and no attribute.
+    pub fn is_bare(&self) -> bool {
+        self.name.is_none() && self.email.is_none() && self.phone.is_none() && self.attributes.is_empty()
     }
 }
 

@@ -10,7 +10,7 @@ use super::backend::{Backend, Batches};
 use super::customers::event_from_row;
 use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites};
 use super::sql::{EVENT_SELECT, STATE_COLUMNS};
-use super::{EventRow, NewCustomer, StoreResult};
+use super::{BulkKeys, EventRow, NewCustomer, StoreResult};
 use crate::domain::score::ScoreRow;
 use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, CustomerState, StoredEvent};
@@ -48,8 +48,11 @@ pub trait WriteTx: Send {
     async fn clear_states(&mut self) -> StoreResult<()>;
     /// Prepares for appending many events at once: a backend may drop an index that is cheaper
     /// to rebuild afterwards than to maintain row by row. `end_bulk_load` must follow before reads.
-    async fn begin_bulk_load(&mut self) -> StoreResult<()>;
-    /// Restores what `begin_bulk_load` set aside.
+    /// Returns whether event keys are checked only at the end (`keys` allowed it and the backend
+    /// gains by it): every event appended meanwhile counts as stored.
+    async fn begin_bulk_load(&mut self, keys: BulkKeys) -> StoreResult<bool>;
+    /// Restores what `begin_bulk_load` set aside; fails with `StoreError::RepeatedKeys` when keys
+    /// were deferred and one of them is in the log twice.
     async fn end_bulk_load(&mut self) -> StoreResult<()>;
     /// Up to `limit` events after `after` = (customer id, event id), in that order: the log, customer by customer.
     async fn events_page(&mut self, after: (i64, i64), limit: u32) -> StoreResult<Vec<StoredEvent>>;
@@ -191,8 +194,8 @@ impl<DB: Backend> WriteTx for SqlTx<DB> {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn begin_bulk_load(&mut self) -> StoreResult<()> {
-        self.batches.begin_bulk_load(&mut self.tx).await
+    async fn begin_bulk_load(&mut self, keys: BulkKeys) -> StoreResult<bool> {
+        self.batches.begin_bulk_load(&mut self.tx, keys).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -8,7 +8,7 @@ use rapport::import::{
 };
 use rapport::ingest::Ingest;
 use rapport::projection::rebuild;
-use rapport::store::{CustomerFilter, CustomerRecord};
+use rapport::store::{BulkKeys, CustomerFilter, CustomerRecord, StoreError};
 
 use crate::contract;
 use crate::helpers::{TestDb, fixture};
@@ -36,6 +36,8 @@ contract!(
     a_bulk_load_restores_what_it_set_aside_and_finds_its_new_customers,
     later_ingests_fold_their_events_into_stored_states_as_a_rebuild_would,
     events_an_ingest_remembers_equal_the_stored_ones,
+    a_bulk_load_with_deferred_keys_restores_the_key_and_equals_a_rebuild,
+    a_key_repeated_in_a_deferred_bulk_load_fails_it_whole_and_a_checked_one_skips_it,
 );
 
 async fn all_customers(db: &TestDb) -> Vec<CustomerRecord> {
@@ -842,4 +844,76 @@ async fn a_bulk_load_restores_what_it_set_aside_and_finds_its_new_customers(db: 
     let states = all_customers(db).await;
     rebuild(&db.store).await.unwrap();
     assert_eq!(all_customers(db).await, states, "the states equal a rebuild");
+}
+
+/// The orders of a small shop, keyed by order: (customer, order key, cents, day).
+const BULK_ORDERS: [(&str, &str, i64, i64); 5] = [
+    ("deferred-1", "deferred-order-1", 1_000, 0),
+    ("deferred-2", "deferred-order-2", 2_500, 1),
+    ("deferred-1", "deferred-order-3", 700, 9),
+    ("deferred-3", "deferred-order-4", 4_000, 12),
+    ("deferred-2", "deferred-order-5", 300, 40),
+];
+
+/// Begins an ingest announcing a load large enough to set indexes aside, checking keys as `keys`
+/// says, and pushes `orders`.
+async fn bulk_load(db: &TestDb, orders: &[(&str, &str, i64, i64)], keys: BulkKeys) -> Ingest {
+    let mut ingest = Ingest::begin(&db.store, "test").await.unwrap();
+    ingest.refuse_conflicts();
+    ingest.expect(1_000_000, keys).await.unwrap();
+    for (customer, key, cents, day) in orders {
+        let event = NewEvent {
+            key: (*key).to_owned(),
+            occurred_at: 1_700_000_000 + day * 86_400,
+            kind: purchase(*cents),
+        };
+        ingest.push(&crate::helpers::ext(customer), event).await.unwrap();
+    }
+    ingest
+}
+
+async fn a_bulk_load_with_deferred_keys_restores_the_key_and_equals_a_rebuild(db: &TestDb) {
+    let before = schema(db).await;
+    let report = bulk_load(db, &BULK_ORDERS, BulkKeys::Deferred)
+        .await
+        .finish()
+        .await
+        .unwrap();
+    assert_eq!((report.stored, report.duplicates, report.customers_created), (5, 0, 3));
+    assert_eq!(schema(db).await, before, "the event key's index is back as it was");
+    let states = all_customers(db).await;
+    rebuild(&db.store).await.unwrap();
+    assert_eq!(all_customers(db).await, states, "the states equal a rebuild");
+    // The key is enforced again: the same orders once more, checked, are all repeats.
+    let again = bulk_load(db, &BULK_ORDERS, BulkKeys::Checked)
+        .await
+        .finish()
+        .await
+        .unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 5));
+}
+
+async fn a_key_repeated_in_a_deferred_bulk_load_fails_it_whole_and_a_checked_one_skips_it(db: &TestDb) {
+    let before = schema(db).await;
+    let mut orders = BULK_ORDERS.to_vec();
+    orders.push(BULK_ORDERS[1]);
+    let deferred = bulk_load(db, &orders, BulkKeys::Deferred).await.finish().await;
+    if db.url.starts_with("sqlite") {
+        // SQLite checks keys as it appends, whatever the caller allows.
+        let report = deferred.unwrap();
+        assert_eq!((report.stored, report.duplicates), (5, 1));
+        return;
+    }
+    assert!(
+        matches!(deferred, Err(StoreError::RepeatedKeys)),
+        "PostgreSQL finds the repeat when it restores the key: {deferred:?}"
+    );
+    assert!(all_customers(db).await.is_empty(), "nothing was stored");
+    assert_eq!(schema(db).await, before, "every index is as it was");
+    let checked = bulk_load(db, &orders, BulkKeys::Checked).await.finish().await.unwrap();
+    assert_eq!(
+        (checked.stored, checked.duplicates),
+        (5, 1),
+        "the checked load skips the repeat"
+    );
 }
