@@ -38,6 +38,7 @@ contract!(
     events_an_ingest_remembers_equal_the_stored_ones,
     a_bulk_load_with_deferred_keys_restores_the_key_and_equals_a_rebuild,
     a_key_repeated_in_a_deferred_bulk_load_fails_it_whole_and_a_checked_one_skips_it,
+    a_file_large_enough_to_load_in_bulk_stores_a_repeated_order_once,
 );
 
 async fn all_customers(db: &TestDb) -> Vec<CustomerRecord> {
@@ -916,4 +917,30 @@ async fn a_key_repeated_in_a_deferred_bulk_load_fails_it_whole_and_a_checked_one
         (5, 1),
         "the checked load skips the repeat"
     );
+}
+
+async fn a_file_large_enough_to_load_in_bulk_stores_a_repeated_order_once(db: &TestDb) {
+    // An import judges a file's rows by its size: a wide note column makes 3,000 rows weigh what
+    // half a million plain ones do, enough for a bulk load (on PostgreSQL with keys deferred,
+    // which the repeated order then fails, so the file is read again with each key checked).
+    let note = "n".repeat(8_192);
+    let mut text = String::from("customer_id,date,amount,order_id,note\n");
+    for i in 0..3_000 {
+        text.push_str(&format!(
+            "w{},2024-01-{:02},{}.00,W{i},{note}\n",
+            i % 700,
+            1 + i % 28,
+            1 + i % 90
+        ));
+    }
+    text.push_str(&format!("w1,2024-01-02,2.00,W1,{note}\n"));
+    let options = FileOptions::csv(db.file("wide.csv", &text));
+    let report = import_transactions(&db.store, &options, &TransactionColumns::default(), None)
+        .await
+        .unwrap();
+    assert_eq!((report.rows, report.stored, report.duplicates), (3_001, 3_000, 1));
+    assert_eq!(report.customers_created, 700);
+    let before = all_customers(db).await;
+    rebuild(&db.store).await.unwrap();
+    assert_eq!(all_customers(db).await, before, "the states equal a rebuild");
 }
