@@ -8,5 +8,6 @@ pub mod purchase_log;
 mod store;
 
 pub use store::{
-    FitSettings, RadarError, ScoreReport, ScoreSettings, fit_store, score_store, score_store_rows, unit_name,
+    FitSettings, RadarError, ScoreReport, ScoreSettings, fit_store, score_store, score_store_rows, stored_log,
+    unit_name,
 };

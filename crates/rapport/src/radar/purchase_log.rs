@@ -35,6 +35,12 @@ impl PurchaseLog {
         });
     }
 
+    /// A log of `purchases` whose customer indices point into `customers`.
+    pub fn from_parts(customers: Vec<CompactId>, purchases: Vec<Purchase>) -> Self {
+        debug_assert!(purchases.iter().all(|p| (p.customer as usize) < customers.len()));
+        Self { customers, purchases }
+    }
+
     /// The business's id of the customer with this index.
     pub fn customer(&self, index: u32) -> String {
         self.customers[index as usize].to_string()

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use rapport_models::{FittedModel, GammaGammaParams, SummaryOptions, TimeUnit, summarize};
+use rapport_models::{FittedModel, GammaGammaParams, Purchase, SummaryOptions, TimeUnit, summarize};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::CustomerId;
 use crate::domain::state::{day_of, format_day};
 use crate::domain::webhook::EventType;
 use crate::radar::analysis::{
-    Analysis, AnalysisOptions, CustomerIndex, Method, ModelChoice, PurchaseLog, Rows, analyze, score_rows,
+    Analysis, AnalysisOptions, CompactId, Method, ModelChoice, PurchaseLog, Rows, analyze, score_rows,
 };
 use crate::store::{FitRecord, Store};
 use crate::webhooks::Outbox;
@@ -111,25 +112,76 @@ pub struct ScoreReport {
     pub likely_active: usize,
 }
 
+/// Purchases or customers read per round trip.
+const PAGE: u32 = 100_000;
+
 /// Every stored purchase as a log for the models, and the day of the last one.
-async fn load_log(store: &Arc<dyn Store>) -> Result<(PurchaseLog, i64), RadarError> {
-    let mut log = PurchaseLog::default();
-    let mut index = CustomerIndex::default();
+///
+/// The log is read a page at a time by the store's own customer ids (dense numbers, so a table
+/// maps them to the models' indices without hashing), and the business's ids are read once per
+/// customer afterwards: ten million purchases then cost ten million small rows, not ten million
+/// joined strings (18.9 s and 1.2 GiB for 1,000,000 customers before).
+pub async fn stored_log(store: &Arc<dyn Store>) -> Result<(PurchaseLog, i64), RadarError> {
+    // `index_of[id]` is the models' index of the store's customer `id`, or `u32::MAX`.
+    let mut index_of: Vec<u32> = Vec::new();
+    let mut ids: Vec<CustomerId> = Vec::new();
+    let mut purchases = Vec::new();
     let mut last_day = i64::MIN;
-    for (customer, at, cents) in store.purchase_log().await? {
-        last_day = last_day.max(day_of(at));
-        log.push(&mut index, &customer, day_of(at), cents as f64 / 100.0);
+    let mut after = 0;
+    loop {
+        let page = store.purchases_after(after, PAGE).await?;
+        for &(customer, at, cents) in &page.purchases {
+            let slot = usize::try_from(customer.0).map_err(|_| internal(format!("customer id {customer}")))?;
+            if slot >= index_of.len() {
+                index_of.resize((slot + 1).max(2 * index_of.len()), u32::MAX);
+            }
+            if index_of[slot] == u32::MAX {
+                index_of[slot] = ids.len() as u32;
+                ids.push(customer);
+            }
+            let day = day_of(at);
+            last_day = last_day.max(day);
+            purchases.push(Purchase {
+                customer: index_of[slot],
+                day: day as i32,
+                amount: cents as f64 / 100.0,
+            });
+        }
+        match page.last {
+            Some(last) if page.purchases.len() == PAGE as usize => after = last,
+            _ => break,
+        }
     }
-    if log.purchases.is_empty() {
+    if purchases.is_empty() {
         return Err(RadarError::NoPurchases);
     }
-    Ok((log, last_day))
+    let mut names: Vec<Option<CompactId>> = vec![None; ids.len()];
+    let mut after = CustomerId(0);
+    loop {
+        let page = store.external_ids_after(after, PAGE).await?;
+        for (id, external) in &page {
+            let at = usize::try_from(id.0).ok().and_then(|slot| index_of.get(slot));
+            if let Some(&index) = at.filter(|index| **index != u32::MAX) {
+                names[index as usize] = Some(CompactId::new(external));
+            }
+        }
+        match page.last() {
+            Some(&(id, _)) if page.len() == PAGE as usize => after = id,
+            _ => break,
+        }
+    }
+    let customers = names
+        .into_iter()
+        .zip(&ids)
+        .map(|(name, id)| name.ok_or_else(|| internal(format!("purchases name customer {id}, who does not exist"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((PurchaseLog::from_parts(customers, purchases), last_day))
 }
 
 /// Fits a model to every stored purchase and stores it as a new version; returns the analysis
 /// (with the five most valuable customers' rows) and the version number.
 pub async fn fit_store(store: &Arc<dyn Store>, settings: FitSettings) -> Result<(Analysis, i64), RadarError> {
-    let (log, last_day) = load_log(store).await?;
+    let (log, last_day) = stored_log(store).await?;
     let calibration_end = match settings.calibration_end {
         Some(date) => date,
         None => chrono::DateTime::from_timestamp(last_day * 86_400, 0)
@@ -202,7 +254,7 @@ pub async fn score_store_rows(
         TimeUnit::Week
     };
     let model = method.name();
-    let (log, last_day) = load_log(store).await?;
+    let (log, last_day) = stored_log(store).await?;
     let today = day_of(chrono::Utc::now().timestamp());
     // Events may be dated up to a day ahead (clocks drift): today then means the data's last day.
     let as_of = settings

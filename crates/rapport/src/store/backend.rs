@@ -38,6 +38,8 @@ pub(crate) trait Backend:
     const SKIP_LOCKED: &'static str;
     /// A write transaction is the only one: nothing else appends to the log until it ends.
     const SOLE_WRITER: bool;
+    /// The aggregate that joins text values with a separator (its second argument).
+    const STRING_AGG: &'static str;
     /// Run first in the transaction of a customer-list page, or empty.
     const LIST_SETUP: &'static str;
     /// What a write transaction does with batches on this backend.

@@ -34,8 +34,11 @@ pub trait Customers: Send + Sync {
     async fn funnel_rows(&self) -> StoreResult<Vec<FunnelRow>>;
     /// Number of events in the log.
     async fn event_count(&self) -> StoreResult<u64>;
-    /// Every purchase: the customer's external id, when, and the amount in cents.
-    async fn purchase_log(&self) -> StoreResult<Vec<(String, i64, i64)>>;
+    /// Up to `limit` purchases after event `after`, in log order: the models read the log a page at
+    /// a time, without the customers' names.
+    async fn purchases_after(&self, after: i64, limit: u32) -> StoreResult<PurchasePage>;
+    /// Up to `limit` customers after `after` with their business ids, in id order.
+    async fn external_ids_after(&self, after: CustomerId, limit: u32) -> StoreResult<Vec<(CustomerId, String)>>;
     /// One customer by the business's id, with the latest scores, in one query.
     async fn customer_with_score(&self, external_id: &ExternalId) -> StoreResult<Option<CustomerListItem>>;
     /// The overview's figures over every customer and purchase (full scans: cache the answer),
@@ -114,17 +117,33 @@ impl<DB: Backend> Customers for SqlStore<DB> {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn purchase_log(&self) -> StoreResult<Vec<(String, i64, i64)>> {
-        let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT c.external_id, e.occurred_at, e.amount_cents FROM events e \
-             JOIN customers c ON c.id = e.customer_id WHERE e.kind = 'purchase'",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(ext, at, cents)| (ext, at, cents.unwrap_or_default()))
-            .collect())
+    async fn purchases_after(&self, after: i64, limit: u32) -> StoreResult<PurchasePage> {
+        // A page comes back as one text of `customer,time,cents` triples: fetched row by row, the
+        // driver costs about 2.5 µs a row, ten times what the database takes to read it.
+        let sql = format!(
+            "SELECT max(id), count(*), {}(customer_id || ',' || occurred_at || ',' || coalesce(amount_cents, 0), ';') \
+             FROM (SELECT id, customer_id, occurred_at, amount_cents FROM events \
+             WHERE id > $1 AND kind = 'purchase' ORDER BY id LIMIT $2) AS page",
+            DB::STRING_AGG
+        );
+        let (last, count, text): (Option<i64>, i64, Option<String>) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_one(&self.pool)
+            .await?;
+        let purchases = parse_purchases(text.as_deref().unwrap_or_default(), count)?;
+        Ok(PurchasePage { last, purchases })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(after = after.0, limit))]
+    async fn external_ids_after(&self, after: CustomerId, limit: u32) -> StoreResult<Vec<(CustomerId, String)>> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, external_id FROM customers WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after.0)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(id, ext)| (CustomerId(id), ext)).collect())
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -207,4 +226,58 @@ pub(super) fn event_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<StoredEv
         data: row.try_get(10)?,
     }
     .decode(row.try_get(0)?)
+}
+
+/// A page of the purchase log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurchasePage {
+    /// The last event id read: the next page starts after it. `None` past the end.
+    pub last: Option<i64>,
+    /// Customer, when (Unix seconds) and amount in cents of each purchase.
+    pub purchases: Vec<(CustomerId, i64, i64)>,
+}
+
+/// The `customer,time,cents` triples of a page, separated by `;`; `count` of them.
+fn parse_purchases(text: &str, count: i64) -> StoreResult<Vec<(CustomerId, i64, i64)>> {
+    let mut purchases = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
+    if text.is_empty() {
+        return Ok(purchases);
+    }
+    for triple in text.split(';') {
+        let mut fields = triple.split(',').map(str::parse::<i64>);
+        match (fields.next(), fields.next(), fields.next(), fields.next()) {
+            (Some(Ok(customer)), Some(Ok(at)), Some(Ok(cents)), None) => {
+                purchases.push((CustomerId(customer), at, cents))
+            }
+            _ => return Err(StoreError::Corrupt(format!("a purchase read as '{triple}'"))),
+        }
+    }
+    if purchases.len() as i64 != count {
+        return Err(StoreError::Corrupt(format!(
+            "a page of {count} purchases read as {}",
+            purchases.len()
+        )));
+    }
+    Ok(purchases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_of_purchases_reads_back_and_a_damaged_one_is_refused() {
+        let page = parse_purchases("3,1700000000,1250;7,1700086400,-300", 2).unwrap();
+        assert_eq!(
+            page,
+            [
+                (CustomerId(3), 1_700_000_000, 1_250),
+                (CustomerId(7), 1_700_086_400, -300)
+            ]
+        );
+        assert!(parse_purchases("", 0).unwrap().is_empty());
+        assert!(matches!(parse_purchases("3,17,x", 1), Err(StoreError::Corrupt(_))));
+        assert!(matches!(parse_purchases("3,17", 1), Err(StoreError::Corrupt(_))));
+        assert!(matches!(parse_purchases("3,17,5", 2), Err(StoreError::Corrupt(_))));
+    }
 }

@@ -32,7 +32,7 @@ use tx::SqlTx;
 
 pub use access::Access;
 pub use codec::EventRow;
-pub use customers::Customers;
+pub use customers::{Customers, PurchasePage};
 pub use outbox::{
     AtRiskRow, AttemptRecord, AttemptResult, Claim, ClaimedDelivery, DeliveryPage, DeliveryRecord, DeliveryStatus,
     NewSubscription, NextStep, OutboxMessage, SubscriptionRecord,

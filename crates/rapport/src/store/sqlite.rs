@@ -7,7 +7,6 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
@@ -16,7 +15,9 @@ mod rows;
 use self::rows::RowStatement;
 use super::backend::{Backend, Batches};
 use super::customers::event_from_row;
-use super::sql::{self, Bind, EVENT_SELECT, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, state_upsert_clause};
+use super::sql::{
+    self, Bind, EVENT_SELECT, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, segment_name, state_upsert_clause,
+};
 use super::{BulkKeys, CustomerQuery, EventRow, NewCustomer, StoreError, StoreResult};
 use crate::domain::score::ScoreRow;
 use crate::domain::{CustomerId, CustomerState, StoredEvent};
@@ -210,6 +211,7 @@ impl Backend for Sqlite {
     const SKIP_LOCKED: &'static str = "";
     // `BEGIN IMMEDIATE` takes the database's one write lock.
     const SOLE_WRITER: bool = true;
+    const STRING_AGG: &'static str = "group_concat";
     const LIST_SETUP: &'static str = "";
     type Batches = SqliteBatches;
 
@@ -530,26 +532,85 @@ impl Batches<Sqlite> for SqliteBatches {
         scored_at: i64,
         rows: &[ScoreRow],
     ) -> StoreResult<()> {
-        let columns = SCORE_COLUMNS.join(", ");
-        let values: Vec<String> = (1..=SCORE_COLUMNS.len()).map(|i| format!("value->>{i}")).collect();
-        let sql = format!(
-            "INSERT INTO customer_scores (customer_id, fit_id, scored_at, {columns}) \
-             SELECT c.id, $2, $3, {} FROM jsonb_each($1) JOIN customers c ON c.external_id = value->>0 WHERE true \
-             {}",
-            values.join(", "),
-            score_upsert_clause()
-        );
-        for chunk in rows.chunks(CHUNK) {
-            let batch: Vec<serde_json::Value> = chunk.iter().map(score_json).collect();
-            sqlx::query(AssertSqlSafe(sql.clone()))
-                .bind(serde_json::Value::Array(batch).to_string())
-                .bind(fit_id)
-                .bind(scored_at)
-                .execute(&mut *conn)
-                .await?;
+        // Scoring everyone rewrites every entry of the six score indexes at random places: built
+        // again afterwards, each is one sort. The drops are part of the transaction, so readers
+        // keep the old scores and their indexes until it commits.
+        let set_aside = if rows.len() >= SCORES_SET_ASIDE {
+            set_aside_indexes(conn, "customer_scores").await?
+        } else {
+            Vec::new()
+        };
+        SCORES
+            .execute(
+                conn,
+                rows,
+                |q| q.bind(fit_id).bind(scored_at),
+                |q, r| {
+                    q.bind(Arc::<str>::from(r.customer_id.as_str()))
+                        .bind(i64::from(r.frequency))
+                        .bind(r.recency)
+                        .bind(r.age)
+                        .bind(r.monetary_value)
+                        .bind(r.p_alive)
+                        .bind(r.expected_purchases_90d)
+                        .bind(r.expected_purchases_365d)
+                        .bind(r.expected_spend)
+                        .bind(r.clv_12m)
+                        .bind(i64::from(r.rfm_recency))
+                        .bind(i64::from(r.rfm_frequency))
+                        .bind(i64::from(r.rfm_monetary))
+                        .bind(segment_name(r.segment))
+                        .bind(r.expected_days_to_next_purchase)
+                        .bind(Arc::<str>::from(r.explanation.as_str()))
+                },
+            )
+            .await?;
+        for sql in set_aside {
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await?;
         }
         Ok(())
     }
+}
+
+/// Score rows from which writing them sets the score indexes aside.
+const SCORES_SET_ASIDE: usize = 50_000;
+
+/// Writes scores over the customers' earlier ones, the customer named by the business's id:
+/// rows of (external id, then `SCORE_COLUMNS`), after the model version and scoring time.
+static SCORES: LazyLock<RowStatement> = LazyLock::new(|| {
+    let values: Vec<String> = (2..=SCORE_COLUMNS.len() + 1).map(|i| format!("v.column{i}")).collect();
+    RowStatement::new(
+        format!(
+            "INSERT INTO customer_scores (customer_id, fit_id, scored_at, {}) SELECT c.id, ?, ?, {} FROM (VALUES ",
+            SCORE_COLUMNS.join(", "),
+            values.join(", ")
+        ),
+        format!(
+            ") AS v JOIN customers c ON c.external_id = v.column1 WHERE true {}",
+            score_upsert_clause()
+        ),
+        2,
+        SCORE_COLUMNS.len() + 1,
+    )
+});
+
+/// Drops `table`'s own indexes (not those of its keys) and returns their definitions, to run
+/// again once a large write is done.
+async fn set_aside_indexes(conn: &mut SqliteConnection, table: &str) -> StoreResult<Vec<String>> {
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut definitions = Vec::with_capacity(indexes.len());
+    for (name, sql) in indexes {
+        sqlx::query(AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
+            .execute(&mut *conn)
+            .await?;
+        definitions.push(sql);
+    }
+    Ok(definitions)
 }
 
 fn events_json(rows: &[EventRow]) -> String {
@@ -572,25 +633,4 @@ fn events_json(rows: &[EventRow]) -> String {
         })
         .collect();
     serde_json::to_string(&batch).expect("event rows serialize")
-}
-
-fn score_json(r: &ScoreRow) -> serde_json::Value {
-    json!([
-        r.customer_id,
-        r.frequency,
-        r.recency,
-        r.age,
-        r.monetary_value,
-        r.p_alive,
-        r.expected_purchases_90d,
-        r.expected_purchases_365d,
-        r.expected_spend,
-        r.clv_12m,
-        r.rfm_recency,
-        r.rfm_frequency,
-        r.rfm_monetary,
-        r.segment,
-        r.expected_days_to_next_purchase,
-        r.explanation
-    ])
 }

@@ -499,24 +499,14 @@ async fn stage_of(db: &TestDb, customer: &str) -> Stage {
 }
 
 async fn fits_and_scores_are_stored_and_read_back(db: &TestDb) {
-    use rapport::radar::analysis::{AnalysisOptions, PurchaseLog, analyze};
+    use rapport::radar::analysis::{AnalysisOptions, analyze};
     let options = crate::helpers::cdnow_sample();
     import_transactions(&db.store, &options, &TransactionColumns::default(), None)
         .await
         .unwrap();
 
-    let mut log = PurchaseLog::default();
-    let mut index = rapport::radar::analysis::CustomerIndex::default();
-    let purchases = db.store.purchase_log().await.unwrap();
-    assert_eq!(purchases.len(), 6_919);
-    for (customer, at, cents) in purchases {
-        log.push(
-            &mut index,
-            &customer,
-            rapport::domain::state::day_of(at),
-            cents as f64 / 100.0,
-        );
-    }
+    let (log, _) = rapport::radar::stored_log(&db.store).await.unwrap();
+    assert_eq!(log.purchases.len(), 6_919);
     let analysis = analyze(
         log,
         &AnalysisOptions {
