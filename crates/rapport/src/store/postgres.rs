@@ -287,17 +287,20 @@ impl Batches<Postgres> for PgBatches {
     }
 
     async fn insert_events(&mut self, conn: &mut PgConnection, rows: &[EventRow]) -> StoreResult<u64> {
-        if self.deferred_key.is_some() {
-            // No key to conflict with until the load ends: COPY appends in the rows' order, so
-            // ids still follow it.
+        if self.deferred_key.is_some() && !rows.is_empty() {
+            // No key to conflict with until the load ends: rows are copied straight in, with ids
+            // in their order taken from the sequence in one step (as for customers; asking it per
+            // row cost 0.6 µs of a row's 2.2).
+            let first = take_ids(conn, "events", rows.len()).await?;
             let mut copy = conn
                 .copy_in_raw(
-                    "COPY events (customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, currency, \
+                    "COPY events (id, customer_id, kind, occurred_at, recorded_at, event_key, amount_cents, currency, \
                      order_id, quantity, data) FROM STDIN",
                 )
                 .await?;
-            for chunk in rows.chunks(CHUNK) {
-                copy.send(copy_text(chunk, false).into_bytes()).await?;
+            for (at, chunk) in rows.chunks(CHUNK).enumerate() {
+                copy.send(copy_text(chunk, first + (at * CHUNK) as i64).into_bytes())
+                    .await?;
             }
             return Ok(copy.finish().await?);
         }
@@ -526,9 +529,25 @@ async fn stage(conn: &mut PgConnection, rows: &[EventRow]) -> StoreResult<()> {
         .execute(&mut *conn)
         .await?;
     let mut copy = conn.copy_in_raw("COPY rapport_staging_events FROM STDIN").await?;
-    copy.send(copy_text(rows, true).into_bytes()).await?;
+    copy.send(copy_text(rows, 0).into_bytes()).await?;
     copy.finish().await?;
     Ok(())
+}
+
+/// Takes `count` (at least one) consecutive ids from the sequence of `table`'s id while a bulk
+/// load holds the table; returns the first. Only an insert into the table takes from its
+/// sequence, and the lock keeps every other one waiting: nothing can take a value between
+/// `nextval` and `setval`.
+async fn take_ids(conn: &mut PgConnection, table: &str, count: usize) -> StoreResult<i64> {
+    let count = count as i64;
+    let last: i64 = sqlx::query_scalar(
+        "SELECT setval(pg_get_serial_sequence($1, 'id'), nextval(pg_get_serial_sequence($1, 'id')) + $2 - 1)",
+    )
+    .bind(table)
+    .bind(count)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(last - count + 1)
 }
 
 /// Drops `table`'s one unique constraint besides its primary key, if it has exactly one; returns
@@ -561,16 +580,8 @@ async fn copy_customers(conn: &mut PgConnection, customers: &[NewCustomer]) -> S
     if customers.is_empty() {
         return Ok(Vec::new());
     }
-    let count = customers.len() as i64;
-    // Only an insert into `customers` takes from its sequence, and the lock keeps every other
-    // one waiting: nothing can take a value between `nextval` and `setval`.
-    let last: i64 = sqlx::query_scalar(
-        "SELECT setval(pg_get_serial_sequence('customers', 'id'), nextval(pg_get_serial_sequence('customers', 'id')) + $1 - 1)",
-    )
-    .bind(count)
-    .fetch_one(&mut *conn)
-    .await?;
-    let ids: Vec<i64> = (last - count + 1..=last).collect();
+    let first = take_ids(conn, "customers", customers.len()).await?;
+    let ids: Vec<i64> = (first..).take(customers.len()).collect();
     let mut text = String::with_capacity(customers.len() * 48);
     for (id, c) in ids.iter().zip(customers) {
         let _ = write!(text, "{id}\t");
@@ -643,13 +654,12 @@ async fn copy_states(conn: &mut PgConnection, states: &[(CustomerId, CustomerSta
     Ok(())
 }
 
-/// Rows in COPY's text format, led by their position when `seq` (the staging table's first column).
-fn copy_text(rows: &[EventRow], seq: bool) -> String {
+/// Rows in COPY's text format, each led by its number counted from `first` (the staging table's
+/// position, or the log's id).
+fn copy_text(rows: &[EventRow], first: i64) -> String {
     let mut out = String::with_capacity(rows.len() * 96);
-    for (at, r) in rows.iter().enumerate() {
-        if seq {
-            let _ = write!(out, "{at}\t");
-        }
+    for (at, r) in (first..).zip(rows) {
+        let _ = write!(out, "{at}\t");
         let _ = write!(
             out,
             "{}\t{}\t{}\t{}\t",
@@ -715,7 +725,7 @@ mod tests {
             data: Some("a\\b\nc".into()),
         };
         assert_eq!(
-            copy_text(&[row], true),
+            copy_text(&[row], 0),
             "0\t1\tnote\t2\t3\tk\\t1\t\\N\t\\N\t\\N\t\\N\ta\\\\b\\nc\n"
         );
     }
