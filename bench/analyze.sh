@@ -3,7 +3,9 @@
 # 2.5 million) for CUSTOMERS customers (default 1 million), in three shapes: sorted by date with
 # ids such as C0000873 (bench/out/p1m.csv, the file of the earlier figures), grouped by customer
 # with the same ids, and sorted by date with e-mail addresses as ids. RUNS runs of each (default
-# 5), the median wall time and peak memory printed as a table, with the load average before.
+# 5), the median wall time and peak memory printed as a table, with the one-minute load average
+# before each file's runs (the runs themselves keep both cores busy: about 2 after the first file).
+# RAPPORT_BIN measures another build of rapport (an older one, for a before-and-after).
 # Usage: bench/analyze.sh [RUNS] [ROWS] [CUSTOMERS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,7 @@ mkdir -p "$out"
 
 target=${CARGO_TARGET_DIR:-target}
 nice -n 10 cargo build --release -q -p rapport --bin rapport --example generate_purchases
-bin="$target/release/rapport"
+bin=${RAPPORT_BIN:-$target/release/rapport}
 gen="$target/release/examples/generate_purchases"
 by_date="$out/p1m.csv"
 [ "$rows" = 2500000 ] && [ "$customers" = 1000000 ] || by_date="$out/analyze-date-$rows-$customers.csv"
