@@ -255,7 +255,8 @@ fn create(path: &std::path::Path) -> std::io::Result<std::fs::File> {
         use std::os::unix::fs::MetadataExt;
         let single = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.nlink() == 1);
         if single {
-            std::fs::remove_file(path)?;
+            // A file that cannot be removed may still be writable: creating it then says.
+            let _ = std::fs::remove_file(path);
         }
     }
     std::fs::File::create(path)
