@@ -69,7 +69,7 @@ pub use bgnbd::{BgNbdParams, fit_bgnbd};
 pub use clv::{ClvOptions, CustomerScore, clv, score_customers};
 pub use data::{Histories, WeightedHistory};
 pub use empirical::{GapRule, GapScore, OVERDUE_BELOW, PurchaseDays, purchase_days};
-pub use explain::explain;
+pub use explain::{explain, explain_into};
 pub use fit::{Fit, FitError, FitOptions};
 pub use gamma_gamma::{GammaGammaParams, SpendData, fit_gamma_gamma};
 pub use holdout::{HoldoutGroup, HoldoutReport, evaluate_holdout};

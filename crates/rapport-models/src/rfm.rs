@@ -133,6 +133,23 @@ impl Segment {
         }
     }
 
+    /// The name files and JSON use, e.g. `needs_attention` (as serde writes it).
+    pub fn key(self) -> &'static str {
+        match self {
+            Segment::Champions => "champions",
+            Segment::Loyal => "loyal",
+            Segment::PotentialLoyalist => "potential_loyalist",
+            Segment::New => "new",
+            Segment::Promising => "promising",
+            Segment::NeedsAttention => "needs_attention",
+            Segment::AboutToSleep => "about_to_sleep",
+            Segment::AtRisk => "at_risk",
+            Segment::CannotLose => "cannot_lose",
+            Segment::Hibernating => "hibernating",
+            Segment::Lost => "lost",
+        }
+    }
+
     /// A label for people, e.g. "Needs attention".
     pub fn label(self) -> &'static str {
         match self {
@@ -205,6 +222,13 @@ fn quintiles(values: impl Iterator<Item = f64>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_segments_key_is_its_serde_name() {
+        for segment in Segment::ALL {
+            assert_eq!(serde_json::to_value(segment).unwrap(), segment.key());
+        }
+    }
 
     #[test]
     fn no_segment_contradicts_p_alive() {

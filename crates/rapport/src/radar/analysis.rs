@@ -15,6 +15,7 @@ use crate::domain::state::{day_of, midnight};
 pub use crate::radar::purchase_log::{CompactId, CustomerIndex, PurchaseLog};
 
 mod choice;
+mod csv_row;
 mod scoring;
 
 pub use choice::{Holdout, MIN_CUSTOMERS, MIN_REPEAT_BUYERS, ModelChoice, Verdict, label};

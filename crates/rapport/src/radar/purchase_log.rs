@@ -46,6 +46,11 @@ impl PurchaseLog {
         self.customers[index as usize].to_string()
     }
 
+    /// The business's id of the customer with this index, borrowed.
+    pub fn customer_id(&self, index: u32) -> &str {
+        self.customers[index as usize].as_str()
+    }
+
     /// Number of distinct customers.
     pub fn customer_count(&self) -> usize {
         self.customers.len()

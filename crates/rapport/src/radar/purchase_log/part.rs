@@ -36,6 +36,8 @@ pub struct PartLog {
     purchases: Vec<Purchase>,
     texts: Vec<CompactId>,
     text_index: TextIndex,
+    /// The local index of the last hashed id: a file grouped by customer repeats it row after row.
+    last_text: Option<u32>,
     /// The largest plain number seen, plus one.
     numbers_end: u32,
     /// Data rows read.
@@ -54,6 +56,7 @@ impl Part<'_> {
             purchases: Vec::with_capacity(((self.end - self.start) / 20) as usize),
             texts: Vec::new(),
             text_index: TextIndex::default(),
+            last_text: None,
             numbers_end: 0,
             rows: 0,
             end_line: None,
@@ -108,7 +111,14 @@ impl PartLog {
                 self.numbers_end = self.numbers_end.max(n + 1);
                 n
             }
-            None => KEYED_NUMBERS + self.text_index.index_of(&mut self.texts, customer),
+            None => match self.last_text {
+                Some(last) if self.texts[last as usize].as_str() == customer => KEYED_NUMBERS + last,
+                _ => {
+                    let local = self.text_index.index_of(&mut self.texts, customer);
+                    self.last_text = Some(local);
+                    KEYED_NUMBERS + local
+                }
+            },
         };
         self.purchases.push(Purchase {
             customer: key,
@@ -141,7 +151,23 @@ impl PartLog {
 pub fn join(parts: Vec<PartLog>, mut index: CustomerIndex) -> PurchaseLog {
     let mut log = PurchaseLog::default();
     index.reserve_numbers(parts.iter().map(|p| p.numbers_end).max().unwrap_or(0));
-    for part in parts {
+    let (last, mut texts_only) = (parts.len().saturating_sub(1), true);
+    for (n, mut part) in parts.into_iter().enumerate() {
+        texts_only &= part.numbers_end == 0;
+        if texts_only && n == last && n > 0 {
+            join_last_texts(&mut log, part, &index);
+            continue;
+        }
+        if log.customers.is_empty() && part.numbers_end == 0 {
+            // Only hashed ids, numbered in order of first sight: the part's numbering is the log's.
+            log.customers = std::mem::take(&mut part.texts);
+            index.adopt(std::mem::take(&mut part.text_index));
+            for p in &mut part.purchases {
+                p.customer -= KEYED_NUMBERS;
+            }
+            log.purchases = part.purchases;
+            continue;
+        }
         let mut texts = vec![u32::MAX; part.texts.len()];
         let mut purchases = part.purchases;
         // The table is read at random: a first pass over each chunk's keys has their entries
@@ -171,4 +197,36 @@ pub fn join(parts: Vec<PartLog>, mut index: CustomerIndex) -> PurchaseLog {
     log.purchases.shrink_to_fit();
     log.customers.shrink_to_fit();
     log
+}
+
+/// Joins the last part when every id so far is hashed text. The part's ids are looked up in the
+/// table on every core without changing it (nothing is read after the last part); an id not found
+/// is new, and the part numbered its ids in their order of first sight already.
+fn join_last_texts(log: &mut PurchaseLog, part: PartLog, index: &CustomerIndex) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let share = part.texts.len().div_ceil(cores).max(1);
+    let customers = &log.customers;
+    let found: Vec<Vec<Option<u32>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = part
+            .texts
+            .chunks(share)
+            .map(|ids| scope.spawn(move || ids.iter().map(|id| index.find_text(customers, id.as_str())).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a lookup thread panicked"))
+            .collect()
+    });
+    let mut dense = Vec::with_capacity(part.texts.len());
+    for (id, found) in part.texts.into_iter().zip(found.into_iter().flatten()) {
+        dense.push(found.unwrap_or_else(|| {
+            log.customers.push(id);
+            log.customers.len() as u32 - 1
+        }));
+    }
+    let start = log.purchases.len();
+    log.purchases.extend(part.purchases);
+    for p in &mut log.purchases[start..] {
+        p.customer = dense[(p.customer - KEYED_NUMBERS) as usize];
+    }
 }

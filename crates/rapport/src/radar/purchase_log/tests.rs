@@ -86,3 +86,30 @@ fn a_bad_row_in_the_second_half_is_named_by_its_line_after_a_quoted_first_half()
     // Row 400,001 after the header, one line later for the quoted line break.
     assert!(error.contains("line 400003 (data row 400001)"), "{error}");
 }
+
+#[test]
+fn named_customers_are_numbered_in_order_of_first_sight_across_the_two_halves() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("named.csv");
+    // New customers arrive all through the file and earlier ones keep buying, so the second half
+    // has customers of both kinds; every third id is longer than the 15 bytes kept in place.
+    write(&path, 500_000, |i| {
+        let c = if i % 2 == 0 { i / 10 } else { (i * 7_919) % (i / 10 + 1) };
+        let id = if c % 3 == 0 {
+            format!("customer.{c}@example.com")
+        } else {
+            format!("C{c:07}")
+        };
+        Some(format!("{id},2024-01-{:02},{}.{:02}", 1 + i % 28, i % 90, i % 100))
+    });
+    assert!(std::fs::metadata(&path).unwrap().len() > super::PARALLEL_FROM_BYTES);
+    let options = FileOptions::csv(&path);
+    let log = PurchaseLog::read(&options, &TransactionColumns::default()).unwrap();
+    assert_eq!(purchases(&log), by_the_general_reader(&options));
+    let mut next = 0;
+    for p in &log.purchases {
+        assert!(p.customer <= next, "customer {} before {next}", p.customer);
+        next += u32::from(p.customer == next);
+    }
+    assert_eq!(next as usize, log.customer_count());
+}
