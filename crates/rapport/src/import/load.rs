@@ -51,7 +51,12 @@ pub async fn import_transactions(
     let first = load_file(store, options, columns, progress.clone(), BulkKeys::Deferred).await;
     let mut report = match first {
         Err(ImportError::Store(StoreError::RepeatedKeys)) => {
-            tracing::info!("keys repeat: reading the file again, checking each key as it is stored");
+            // Shown by default: the progress starts again, and the user should know why.
+            tracing::warn!(
+                file = %options.path.display(),
+                "some purchases repeat an order id or are stored already: reading the file again, \
+                 checking each purchase as it is stored; repeats are skipped"
+            );
             load_file(store, options, columns, progress, BulkKeys::Checked).await?
         }
         other => other?,
