@@ -119,8 +119,8 @@ const PAGE: u32 = 100_000;
 ///
 /// The log is read a page at a time by the store's own customer ids (dense numbers, so a table
 /// maps them to the models' indices without hashing), and the business's ids are read once per
-/// customer afterwards: ten million purchases then cost ten million small rows, not ten million
-/// joined strings (18.9 s and 1.2 GiB for 1,000,000 customers before).
+/// customer afterwards, not joined to every purchase (reading 10,000,000 purchases of 1,000,000
+/// customers took 18.9 s that way, 7.1 s now).
 pub async fn stored_log(store: &Arc<dyn Store>) -> Result<(PurchaseLog, i64), RadarError> {
     // `index_of[id]` is the models' index of the store's customer `id`, or `u32::MAX`.
     let mut index_of: Vec<u32> = Vec::new();
