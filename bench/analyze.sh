@@ -12,13 +12,9 @@ cd "$(dirname "$0")/.."
 runs=${1:-5}
 rows=${2:-2500000}
 customers=${3:-1000000}
-out=bench/out
-mkdir -p "$out"
-
-target=${CARGO_TARGET_DIR:-target}
+. bench/lib.sh
 nice -n 10 cargo build --release -q -p rapport --bin rapport --example generate_purchases
-bin=${RAPPORT_BIN:-$target/release/rapport}
-gen="$target/release/examples/generate_purchases"
+bin=${RAPPORT_BIN:-$bin}
 by_date="$out/p1m.csv"
 [ "$rows" = 2500000 ] && [ "$customers" = 1000000 ] || by_date="$out/analyze-date-$rows-$customers.csv"
 grouped="$out/analyze-customer-$rows-$customers.csv"

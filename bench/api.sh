@@ -8,15 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
 runs=${2:-3}
-out=bench/out
-mkdir -p "$out"
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-
-target=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p rapport --bin rapport --example generate_purchases --example ceiling_server
-bin="$target/release/rapport"
+. bench/lib.sh
+need_wrk
+build_release generate_purchases ceiling_server
 file="$out/purchases-10000000-1000000.csv"
-[ -f "$file" ] || "$target/release/examples/generate_purchases" "$file" 10000000 1000000 1
+[ -f "$file" ] || "$gen" "$file" 10000000 1000000 1
 big="$out/api-1m.db"
 if [ ! -f "$big" ]; then
   echo "preparing $big: import, fit and score (a few minutes, once)" >&2

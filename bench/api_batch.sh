@@ -6,12 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
 runs=${2:-3}
-out=bench/out
-mkdir -p "$out"
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-target=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p rapport --bin rapport
-bin="$target/release/rapport"
+. bench/lib.sh
+need_wrk
+build_release
 export RAPPORT_BENCH_DIR="$PWD/bench/wrk" RAPPORT_BENCH_CUSTOMERS=1000000 RAPPORT_BENCH_BATCH=1000 RAPPORT_BENCH_DELAY_MS=0
 rm -f "$out"/api-batch.db*
 db="sqlite://$out/api-batch.db"

@@ -9,15 +9,11 @@ cd "$(dirname "$0")/.."
 customers=${1:-1000000}
 rows=${2:-3000000}
 runs=${3:-7}
-out=bench/out
-mkdir -p "$out"
+. bench/lib.sh
 file="$out/purchases-$rows-$customers.csv"
 db="$out/dashboard-$customers.db"
-target=${CARGO_TARGET_DIR:-target}
-
-cargo build --release -q -p rapport --bin rapport --example generate_purchases
-bin="$target/release/rapport"
-[ -f "$file" ] || "$target/release/examples/generate_purchases" "$file" "$rows" "$customers" 1
+build_release generate_purchases
+[ -f "$file" ] || "$gen" "$file" "$rows" "$customers" 1
 if [ ! -f "$db" ]; then
   "$bin" --db "sqlite://$db" import transactions "$file"
   "$bin" --db "sqlite://$db" fit

@@ -7,14 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-10000000}
 customers=${2:-1000000}
-out=bench/out
-mkdir -p "$out"
+. bench/lib.sh
 file="$out/purchases-$rows-$customers.csv"
-
-target=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p rapport --bin rapport --example generate_purchases
-bin="$target/release/rapport"
-[ -f "$file" ] || "$target/release/examples/generate_purchases" "$file" "$rows" "$customers" 1
+build_release generate_purchases
+[ -f "$file" ] || "$gen" "$file" "$rows" "$customers" 1
 
 measure() { # label, command...: prints label, wall seconds, peak RSS MiB
   local label=$1; shift

@@ -12,15 +12,11 @@ cd "$(dirname "$0")/.."
 customers=${1:-1000000}
 rows=${2:-3000000}
 runs=${3:-5}
-out=bench/out
-mkdir -p "$out"
+. bench/lib.sh
 file="$out/purchases-$rows-$customers.csv"
 people="$out/people-$customers.csv"
-target=${CARGO_TARGET_DIR:-target}
-
-cargo build --release -q -p rapport --bin rapport --example generate_purchases
-bin="$target/release/rapport"
-[ -f "$file" ] || "$target/release/examples/generate_purchases" "$file" "$rows" "$customers" 1
+build_release generate_purchases
+[ -f "$file" ] || "$gen" "$file" "$rows" "$customers" 1
 # generate_purchases names customers C0000000, C0000001, ...
 [ -f "$people" ] || awk -v n="$customers" 'BEGIN {
   split("Ana Ben Cara Dan Eva Finn Gia Hugo Ida Jon Kai Lea Max Nia Omar Pia Quin Rosa Sam Tea Uma Vic Wim Xia Yara Zoe Ada Bo Cy Dee Eli Fay Gus Hal Ivy Jay Kim Liv Mo Ned Ola Pat Rae Sid Tom Ulf Vi Wes Yves Zed", first, " ")

@@ -6,7 +6,7 @@
 # Usage: bench/sqlite_floor.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=bench/out
+. bench/lib.sh
 [ -f "$out/ceiling.db" ] || { echo "run bench/import.sh first (it leaves $out/ceiling.db)" >&2; exit 1; }
 rm -f "$out"/floor.db*
 echo "| SQLite's step | wall time |"
