@@ -65,6 +65,23 @@ pub struct RfmScore {
 }
 
 impl Segment {
+    /// The name as serialised and stored (`potential_loyalist`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Segment::Champions => "champions",
+            Segment::Loyal => "loyal",
+            Segment::PotentialLoyalist => "potential_loyalist",
+            Segment::New => "new",
+            Segment::Promising => "promising",
+            Segment::NeedsAttention => "needs_attention",
+            Segment::AboutToSleep => "about_to_sleep",
+            Segment::AtRisk => "at_risk",
+            Segment::CannotLose => "cannot_lose",
+            Segment::Hibernating => "hibernating",
+            Segment::Lost => "lost",
+        }
+    }
+
     /// Every segment, best first.
     pub const ALL: [Segment; 11] = [
         Segment::Champions,
@@ -222,6 +239,13 @@ fn quintiles(values: impl Iterator<Item = f64>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segment_names_are_their_serde_names() {
+        for segment in Segment::ALL {
+            assert_eq!(serde_json::to_value(segment).unwrap(), segment.as_str());
+        }
+    }
 
     #[test]
     fn a_segments_key_is_its_serde_name() {

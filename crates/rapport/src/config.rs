@@ -33,6 +33,8 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Webhook deliveries.
     pub webhooks: WebhookSettings,
+    /// Care plans' scheduler.
+    pub care: CareSettings,
 }
 
 /// `[database]`. Its `Debug` redacts the URL's password, so a logged settings value is safe.
@@ -196,6 +198,21 @@ impl WebhookSettings {
     }
 }
 
+/// `[care]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CareSettings {
+    /// How often `rapport serve` runs the care plans' due occurrences.
+    #[serde(deserialize_with = "positive")]
+    pub run_every_seconds: u64,
+}
+
+impl Default for CareSettings {
+    fn default() -> Self {
+        Self { run_every_seconds: 60 }
+    }
+}
+
 /// A setting's key in the file and its environment variable.
 #[derive(Debug, Clone, Copy)]
 pub struct Key {
@@ -249,6 +266,7 @@ pub const KEYS: &[Key] = &[
     key("webhooks.timeout_seconds", "RAPPORT_WEBHOOKS_TIMEOUT_SECONDS", false),
     key("webhooks.poll_seconds", "RAPPORT_WEBHOOKS_POLL_SECONDS", false),
     key("webhooks.batch", "RAPPORT_WEBHOOKS_BATCH", false),
+    key("care.run_every_seconds", "RAPPORT_CARE_RUN_EVERY_SECONDS", false),
 ];
 
 const fn key(name: &'static str, env: &'static str, text: bool) -> Key {

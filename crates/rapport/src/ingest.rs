@@ -629,6 +629,11 @@ impl Ingest {
         }
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "re-folded touched customers");
         let started = std::time::Instant::now();
+        if self.report.stored + self.report.stage_changes > 0 {
+            // Care plans due after what was stored are planned with it: committed together.
+            let planned = self.tx.care().plan_new_events(self.first_new_id, self.now).await?;
+            tracing::debug!(planned, "planned care occurrences");
+        }
         self.outbox.write(&mut *self.tx).await?;
         self.tx.commit().await?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "committed");

@@ -1,6 +1,7 @@
 //! Rapport: a customer loyalty engine. Events come in, customer state and stages are projected
 //! from the log, models score customers, and surfaces show it all.
 
+pub mod care;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -213,14 +213,6 @@ fn csv_record(item: &CustomerListItem, on_terminal: bool) -> [String; 12] {
         day(s.last_purchase_at),
         number(|s| s.p_alive),
         number(|s| s.clv_12m),
-        score.map(|s| segment_name(s.segment)).unwrap_or_default(),
+        score.map(|s| s.segment.as_str().to_owned()).unwrap_or_default(),
     ]
-}
-
-/// A segment's stable snake_case name, as JSON spells it (`at_risk`).
-fn segment_name(segment: rapport_models::Segment) -> String {
-    serde_json::to_value(segment)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }

@@ -11,6 +11,7 @@ mod funnel;
 mod import;
 mod keys;
 mod output;
+mod plans;
 mod rebuild;
 mod score;
 mod serve;
@@ -65,6 +66,12 @@ pub enum Command {
     /// Score every customer (P(alive), expected purchases, value, segment) with the latest model.
     #[command(after_help = examples::SCORE)]
     Score(score::ScoreArgs),
+    /// Care plans: apply them from a TOML file, list, show, pause and resume them.
+    #[command(subcommand)]
+    Plans(plans::PlansCommand),
+    /// Run every care-plan occurrence that is due (what `rapport serve` does in the background),
+    /// once: for cron, or to catch up by hand.
+    RunDue(plans::RunDueArgs),
     /// Fill the database with a realistic synthetic business to explore.
     Demo(demo::DemoArgs),
     /// Serve the JSON API (and its reference page) until SIGTERM or Ctrl-C.
@@ -125,6 +132,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Fit(args) => fit::run(db, args, out).await,
         Command::Score(args) => score::run(settings, args, out).await,
         Command::Serve(_) => serve::run(settings, out).await,
+        Command::Plans(command) => plans::run(settings, command, out).await,
+        Command::RunDue(args) => plans::run_due(settings, args, out).await,
         Command::Keys(command) => keys::run(db, command, out).await,
         Command::Users(command) => users::run(db, command, out).await,
         Command::Config(command) => config::run(&loaded, command, out),

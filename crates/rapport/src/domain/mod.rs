@@ -4,6 +4,7 @@ pub mod access;
 pub mod calendar;
 pub mod event;
 pub mod funnel;
+pub mod plan;
 pub mod rules;
 pub mod score;
 pub mod stage;

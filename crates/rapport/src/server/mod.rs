@@ -157,12 +157,15 @@ pub async fn serve(state: AppState, bind: SocketAddr, ready: impl FnOnce(SocketA
         ..Default::default()
     };
     let webhooks = crate::webhooks::Worker::start(state.store.clone(), settings)?;
+    let every = std::time::Duration::from_secs(state.settings.care.run_every_seconds);
+    let care = crate::care::Scheduler::start(state.store.clone(), every);
     let app = app(state);
     ready(address);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     webhooks.stop().await;
+    care.stop().await;
     tracing::info!("server stopped");
     Ok(())
 }

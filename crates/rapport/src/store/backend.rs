@@ -24,6 +24,7 @@ pub(crate) trait Backend:
     + for<'a> Types<Name<'a> = &'a str, Name<'a>: ColumnIndex<Self::Row>>
     + Types<Int = i64, Int: Column<Self>>
     + Types<Float = f64, Float: Column<Self>>
+    + Types<Bool = bool, Bool: Column<Self>>
     + Types<Text = String, Text: Column<Self>>
     + for<'a> Types<Str<'a> = &'a str, Str<'a>: Value<Self> + Decode<'a, Self>>
     + Types<MaybeInt = Option<i64>, MaybeInt: Value<Self>>
@@ -38,6 +39,9 @@ pub(crate) trait Backend:
     const SKIP_LOCKED: &'static str;
     /// A write transaction is the only one: nothing else appends to the log until it ends.
     const SOLE_WRITER: bool;
+    /// Run first in a transaction that plans from the whole log: waits for the log's writers and
+    /// holds new ones off until it ends (empty where a write transaction is the only one).
+    const LOCK_LOG: &'static str;
     /// The aggregate that joins text values with a separator (its second argument).
     const STRING_AGG: &'static str;
     /// Run first in the transaction of a customer-list page, or empty.
@@ -53,6 +57,8 @@ pub(crate) trait Backend:
     async fn begin(pool: &Pool<Self>) -> StoreResult<Transaction<'static, Self>>;
     /// How many rows a statement changed.
     fn rows_affected(done: &Self::QueryResult) -> u64;
+    /// The text of a field of a JSON object stored as text in `column`.
+    fn json_text(column: &str, field: &str) -> String;
     /// `YYYY-MM` (UTC) of a Unix-seconds expression.
     fn month_of(column: &str) -> String;
     /// The customer search's predicate for the search text, its placeholders from `$n`.
@@ -74,6 +80,8 @@ pub(crate) trait Types {
     type Int;
     /// `f64`.
     type Float;
+    /// `bool`.
+    type Bool;
     /// `String`.
     type Text;
     /// `&str`.
@@ -92,6 +100,7 @@ impl<DB: Database> Types for DB {
     type Name<'a> = &'a str;
     type Int = i64;
     type Float = f64;
+    type Bool = bool;
     type Text = String;
     type Str<'a> = &'a str;
     type MaybeInt = Option<i64>;

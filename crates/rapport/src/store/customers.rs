@@ -194,7 +194,7 @@ pub(super) fn state_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<Customer
     })
 }
 
-fn customer_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<CustomerRecord> {
+pub(super) fn customer_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<CustomerRecord> {
     let attributes: String = row.try_get("attributes")?;
     let id: i64 = row.try_get("id")?;
     Ok(CustomerRecord {

@@ -2,13 +2,14 @@
 //! place with SQL.
 //!
 //! `Store` is the union of one trait per room (customers and the event log, scores, access,
-//! webhooks), each in its own file with its queries (the records they share are here, the
+//! webhooks, care plans), each in its own file with its queries (the records they share are here, the
 //! webhooks' in outbox.rs); `WriteTx` is the write transaction (tx.rs). Each query is written once, in the room's implementation for `SqlStore<DB>`, over
 //! any `DB: Backend`; a backend file (sqlite.rs, postgres.rs) holds only what its database does
 //! differently. A `dyn Store` answers its rooms' methods without their traits in scope.
 
 mod access;
 mod backend;
+mod care;
 mod codec;
 mod customers;
 pub mod outbox;
@@ -31,6 +32,7 @@ use backend::Backend;
 use tx::SqlTx;
 
 pub use access::Access;
+pub use care::{CareTx, DueOccurrence, NewTask, OccurrenceCounts, PlanChange, PlanRecord, Plans, Settled, TaskRecord};
 pub use codec::EventRow;
 pub use customers::{Customers, PurchasePage};
 pub use outbox::{
@@ -415,7 +417,7 @@ pub struct FitRecord {
 
 /// The store: every room, and what concerns the database as a whole.
 #[async_trait]
-pub trait Store: Customers + Scores + Access + Webhooks + Send + Sync {
+pub trait Store: Customers + Scores + Access + Webhooks + Plans + Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Brings the schema up to date.

@@ -9,9 +9,7 @@ use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
 
 use super::backend::{Backend, Batches};
 use super::customers::event_from_row;
-use super::sql::{
-    self, Bind, EVENT_SELECT, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, segment_name, state_upsert_clause,
-};
+use super::sql::{self, Bind, EVENT_SELECT, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, state_upsert_clause};
 use super::{BulkKeys, CustomerQuery, EventRow, NewCustomer, StoreError, StoreResult};
 use crate::domain::score::ScoreRow;
 use crate::domain::{CustomerId, CustomerState, StoredEvent};
@@ -89,6 +87,8 @@ impl Backend for Postgres {
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     // Replicas append concurrently, and their event ids interleave with this transaction's.
     const SOLE_WRITER: bool = false;
+    // SHARE conflicts with the ROW EXCLUSIVE lock every insert takes, and with nothing readers take.
+    const LOCK_LOG: &'static str = "LOCK TABLE events IN SHARE MODE";
     const STRING_AGG: &'static str = "string_agg";
     // A page walks an index until it has 50 rows: parallel workers each walk their share past
     // that point, and starting them costs more than they save (a search by last purchase over a
@@ -126,6 +126,10 @@ impl Backend for Postgres {
 
     fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
         done.rows_affected()
+    }
+
+    fn json_text(column: &str, field: &str) -> String {
+        format!("({column}::jsonb ->> '{field}')")
     }
 
     fn month_of(column: &str) -> String {
@@ -502,7 +506,7 @@ impl Batches<Postgres> for PgBatches {
             .bind(i(|r| i64::from(r.rfm_recency)))
             .bind(i(|r| i64::from(r.rfm_frequency)))
             .bind(i(|r| i64::from(r.rfm_monetary)))
-            .bind(chunk.iter().map(|r| segment_name(r.segment)).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.segment.as_str()).collect::<Vec<_>>())
             .bind(chunk.iter().map(|r| r.expected_days_to_next_purchase).collect::<Vec<_>>())
             .bind(chunk.iter().map(|r| r.explanation.clone()).collect::<Vec<_>>())
             .execute(&mut *conn)

@@ -311,11 +311,3 @@ pub fn local_seconds(column: &str, spans: &[crate::domain::calendar::OffsetSpan]
         _ => format!("({column} + {})", offset(column, spans)),
     }
 }
-
-/// The segment's stored name: its serde (snake_case) name, on both backends.
-pub fn segment_name(segment: rapport_models::Segment) -> String {
-    serde_json::to_value(segment)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}

@@ -15,9 +15,7 @@ mod rows;
 use self::rows::RowStatement;
 use super::backend::{Backend, Batches};
 use super::customers::event_from_row;
-use super::sql::{
-    self, Bind, EVENT_SELECT, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, segment_name, state_upsert_clause,
-};
+use super::sql::{self, Bind, EVENT_SELECT, SCORE_COLUMNS, STATE_COLUMNS, score_upsert_clause, state_upsert_clause};
 use super::{BulkKeys, CustomerQuery, EventRow, NewCustomer, StoreError, StoreResult};
 use crate::domain::score::ScoreRow;
 use crate::domain::{CustomerId, CustomerState, StoredEvent};
@@ -211,6 +209,7 @@ impl Backend for Sqlite {
     const SKIP_LOCKED: &'static str = "";
     // `BEGIN IMMEDIATE` takes the database's one write lock.
     const SOLE_WRITER: bool = true;
+    const LOCK_LOG: &'static str = "";
     const STRING_AGG: &'static str = "group_concat";
     const LIST_SETUP: &'static str = "";
     type Batches = SqliteBatches;
@@ -248,6 +247,10 @@ impl Backend for Sqlite {
 
     fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         done.rows_affected()
+    }
+
+    fn json_text(column: &str, field: &str) -> String {
+        format!("json_extract({column}, '$.{field}')")
     }
 
     fn month_of(column: &str) -> String {
@@ -559,7 +562,7 @@ impl Batches<Sqlite> for SqliteBatches {
                         .bind(i64::from(r.rfm_recency))
                         .bind(i64::from(r.rfm_frequency))
                         .bind(i64::from(r.rfm_monetary))
-                        .bind(segment_name(r.segment))
+                        .bind(r.segment.as_str())
                         .bind(r.expected_days_to_next_purchase)
                         .bind(Arc::<str>::from(r.explanation.as_str()))
                 },

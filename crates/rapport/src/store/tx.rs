@@ -7,10 +7,12 @@ use sqlx::{Row as _, Transaction};
 use tokio::sync::Notify;
 
 use super::backend::{Backend, Batches};
+use super::care::{self, CareTx, DueOccurrence, PlanRecord, Settled};
 use super::customers::event_from_row;
 use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites};
 use super::sql::{EVENT_SELECT, STATE_COLUMNS};
 use super::{BulkKeys, EventRow, NewCustomer, StoreResult};
+use crate::domain::plan::CareContext;
 use crate::domain::score::ScoreRow;
 use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, CustomerState, StoredEvent};
@@ -71,6 +73,8 @@ pub trait WriteTx: Send {
     /// The clients and partners scored at `scored_at` whose P(alive) fell from at least `threshold`
     /// at their previous scoring to below it.
     async fn at_risk_crossings(&mut self, threshold: f64, scored_at: i64) -> StoreResult<Vec<AtRiskRow>>;
+    /// The care room's statements in this transaction.
+    fn care(&mut self) -> &mut dyn CareTx;
     /// Makes everything in the transaction permanent.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -304,10 +308,42 @@ impl<DB: Backend> WriteTx for SqlTx<DB> {
             .collect()
     }
 
+    fn care(&mut self) -> &mut dyn CareTx {
+        self
+    }
+
     #[tracing::instrument(level = "debug", skip_all)]
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
         self.outbox.committed();
         Ok(())
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> CareTx for SqlTx<DB> {
+    #[tracing::instrument(level = "debug", skip_all, fields(from_event_id))]
+    async fn plan_new_events(&mut self, from_event_id: i64, now: i64) -> StoreResult<u64> {
+        care::plan_new_events::<DB>(&mut self.tx, from_event_id, now).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(limit))]
+    async fn claim_due(&mut self, now: i64, limit: u32) -> StoreResult<Vec<DueOccurrence>> {
+        care::claim_due::<DB>(&mut self.tx, now, limit).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn plans_in_force(&mut self) -> StoreResult<Vec<PlanRecord>> {
+        care::plans_in_force::<DB>(&mut self.tx).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(customers = customers.len()))]
+    async fn care_contexts(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<(CustomerId, CareContext)>> {
+        care::care_contexts::<DB>(&mut self.tx, customers).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(settled = settled.len()))]
+    async fn settle_occurrences(&mut self, settled: &[Settled], now: i64) -> StoreResult<()> {
+        care::settle_occurrences::<DB>(&mut self.tx, settled, now).await
     }
 }

@@ -139,7 +139,7 @@ fn serve_finishes_requests_in_flight_on_sigterm() {
     assert!(created.status.success(), "{}", text(&created.stderr));
     let key: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
     let key = key["key"].as_str().unwrap().to_owned();
-    let (mut server, address) = serve(&db, Stdio::null());
+    let (mut server, address) = crate::helpers::serve_binary(&db, &[], Stdio::null());
 
     rapport::server::install_tls_provider();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -187,34 +187,6 @@ fn serve_finishes_requests_in_flight_on_sigterm() {
         stored >= acknowledged,
         "{acknowledged} events were acknowledged but only {stored} customers are stored"
     );
-}
-
-/// Starts `rapport serve` on a free port with its standard error going to `stderr`, and returns
-/// the process and the address its banner names.
-#[cfg(unix)]
-fn serve(db: &str, stderr: std::process::Stdio) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-
-    let mut server = Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .env("RAPPORT_DATABASE_URL", db)
-        .env_remove("RAPPORT_LOG")
-        .env_remove("RAPPORT_LOG_FORMAT")
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let address = banner
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {banner:?}"))
-        .to_owned();
-    (server, address)
 }
 
 #[test]
@@ -306,7 +278,7 @@ fn serve_writes_no_colour_codes_into_a_redirected_log() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let (mut server, address) = serve(&sqlite(&dir), log.into());
+    let (mut server, address) = crate::helpers::serve_binary(&sqlite(&dir), &[], log.into());
 
     let mut stream = std::net::TcpStream::connect(&address).unwrap();
     stream

@@ -195,6 +195,35 @@ fn announce_postgres_skipped() {
     });
 }
 
+/// Starts `rapport serve` on a free port with these environment variables and its standard error
+/// going to `stderr`, and returns the process and the address its banner names.
+#[cfg(unix)]
+pub fn serve_binary(db: &str, envs: &[(&str, &str)], stderr: std::process::Stdio) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .env("RAPPORT_DATABASE_URL", db)
+        .env_remove("RAPPORT_LOG")
+        .env_remove("RAPPORT_LOG_FORMAT")
+        .envs(envs.iter().copied())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let address = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"))
+        .to_owned();
+    (server, address)
+}
+
 /// Runs an async contract test on both backends: `name_sqlite` and `name_postgres`.
 #[macro_export]
 macro_rules! contract {

@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 1),
     ("projection", 2),
     ("ingest", 2),
+    ("care", 2),
     ("import", 2),
     ("radar", 2),
     ("webhooks", 2),

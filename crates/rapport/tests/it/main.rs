@@ -4,6 +4,7 @@
 mod analyze;
 mod api;
 mod browser;
+mod care;
 mod cli;
 mod config;
 mod contract;

@@ -232,7 +232,7 @@ pub async fn customers(
         segments: rapport_models::Segment::ALL
             .iter()
             .map(|s| Choice {
-                value: segment_name(*s),
+                value: s.as_str().to_owned(),
                 label: s.label(),
                 selected: filters.segment_value == Some(*s),
             })
@@ -272,13 +272,6 @@ fn matching(total: u64, shown: usize) -> String {
     } else {
         format!("{} of {} {noun}", grouped(shown as i64), grouped(total as i64))
     }
-}
-
-fn segment_name(segment: rapport_models::Segment) -> String {
-    serde_json::to_value(segment)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// One page of `query` after the cursor `after`, and the cursor of the next page when there is one.

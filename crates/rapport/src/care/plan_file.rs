@@ -1,0 +1,482 @@
+//! Plan files: the TOML a business writes its care plans in, read into `PlanSpec`s. Every
+//! problem is reported with the file, the line and the field, and a file with any problem yields
+//! no plan at all, so `rapport plans apply` applies a whole file or nothing.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::domain::Stage;
+use crate::domain::plan::{
+    Action, Conditions, DEFAULT_EXPIRE_AFTER, DEFAULT_HOLDOUT, PlanSpec, Span, Template, Trigger, TriggerEvent,
+};
+
+/// The largest hold-out share: beyond half, more customers would go without care than get it.
+pub const MAX_HOLDOUT: f64 = 0.5;
+
+/// One problem in a plan file, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanFileError {
+    /// The file, as the user named it.
+    pub file: String,
+    /// The line (from 1).
+    pub line: usize,
+    /// The field, such as `trigger.offset`, when the problem is in one.
+    pub field: Option<String>,
+    /// What is wrong, and what would be right.
+    pub message: String,
+}
+
+impl fmt::Display for PlanFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.file, self.line)?;
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem of a file, in the order of its lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanFileErrors(pub Vec<PlanFileError>);
+
+impl fmt::Display for PlanFileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PlanFileErrors {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    plan: Vec<Spanned<FilePlan>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePlan {
+    name: Spanned<String>,
+    description: Option<String>,
+    trigger: Spanned<FileTrigger>,
+    when: Option<Spanned<FileWhen>>,
+    action: Spanned<FileAction>,
+    holdout: Option<Spanned<f64>>,
+    expire_after: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTrigger {
+    after: Option<Spanned<String>>,
+    offset: Option<Spanned<String>>,
+    stage_entered: Option<Stage>,
+    stage_left: Option<Stage>,
+    p_alive_below: Option<f64>,
+    overdue: Option<f64>,
+    anniversary: Option<String>,
+    schedule: Option<String>,
+    second_order: Option<String>,
+}
+
+/// A value written alone or as a list: `stage = "client"` or `stage = ["customer", "client"]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWhen {
+    stage: Option<OneOrMany<Stage>>,
+    segment: Option<OneOrMany<rapport_models::Segment>>,
+    min_clv: Option<f64>,
+    max_clv: Option<f64>,
+    p_alive: Option<Spanned<Vec<f64>>>,
+    no_contact_days: Option<u32>,
+    attribute: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAction {
+    task: Option<Spanned<String>>,
+    due_in: Option<Spanned<String>>,
+    assignee: Option<String>,
+}
+
+/// Reads a plan file's text (`file` names it in errors) into its plans, in file order.
+pub fn parse_plans(file: &str, text: &str) -> Result<Vec<PlanSpec>, PlanFileErrors> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let parsed: File = toml::from_str(text).map_err(|e| {
+        PlanFileErrors(vec![PlanFileError {
+            file: file.to_owned(),
+            line: e.span().map_or(1, |span| line_of(span.start)),
+            field: None,
+            message: e.message().trim().to_owned(),
+        }])
+    })?;
+    let mut errors = Vec::new();
+    let mut plans = Vec::new();
+    let mut names = HashSet::new();
+    for plan in parsed.plan {
+        let mut report = |offset: usize, field: &str, message: String| {
+            errors.push(PlanFileError {
+                file: file.to_owned(),
+                line: line_of(offset),
+                field: Some(field.to_owned()),
+                message,
+            })
+        };
+        let plan = plan.into_inner();
+        let name = plan.name.get_ref().trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            report(
+                plan.name.span().start,
+                "name",
+                "a plan's name is 1 to 100 characters, on one line".into(),
+            );
+        } else if !names.insert(name.clone()) {
+            report(
+                plan.name.span().start,
+                "name",
+                format!("'{name}' names two plans in this file"),
+            );
+        }
+        let trigger = read_trigger(&plan.trigger, &mut report);
+        let when = plan.when.map(|when| read_when(when, &mut report)).unwrap_or_default();
+        let action = read_action(&plan.action, &mut report);
+        let holdout = match plan.holdout {
+            Some(h) if !(0.0..=MAX_HOLDOUT).contains(h.get_ref()) => {
+                report(
+                    h.span().start,
+                    "holdout",
+                    format!(
+                        "{} is not a share from 0 to {MAX_HOLDOUT} (0.10 holds out one customer in ten)",
+                        h.get_ref()
+                    ),
+                );
+                DEFAULT_HOLDOUT
+            }
+            Some(h) => *h.get_ref(),
+            None => DEFAULT_HOLDOUT,
+        };
+        let expire_after = match &plan.expire_after {
+            Some(text) => Span::parse(text.get_ref()).unwrap_or_else(|message| {
+                report(text.span().start, "expire_after", message);
+                DEFAULT_EXPIRE_AFTER
+            }),
+            None => DEFAULT_EXPIRE_AFTER,
+        };
+        if let (Some(trigger), Some(action)) = (trigger, action) {
+            plans.push(PlanSpec {
+                name,
+                description: plan.description,
+                trigger,
+                when,
+                action,
+                holdout,
+                expire_after,
+            });
+        }
+        // A trigger or an action that could not be read has reported why.
+    }
+    if errors.is_empty() {
+        Ok(plans)
+    } else {
+        errors.sort_by_key(|e| e.line);
+        Err(PlanFileErrors(errors))
+    }
+}
+
+fn read_trigger(trigger: &Spanned<FileTrigger>, report: &mut impl FnMut(usize, &str, String)) -> Option<Trigger> {
+    let at = trigger.span().start;
+    let t = trigger.get_ref();
+    let kinds: Vec<&str> = [
+        ("after", t.after.is_some()),
+        ("stage_entered", t.stage_entered.is_some()),
+        ("stage_left", t.stage_left.is_some()),
+        ("p_alive_below", t.p_alive_below.is_some()),
+        ("overdue", t.overdue.is_some()),
+        ("anniversary", t.anniversary.is_some()),
+        ("schedule", t.schedule.is_some()),
+        ("second_order", t.second_order.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    let kind = match kinds.as_slice() {
+        [one] => *one,
+        [] => {
+            report(
+                at,
+                "trigger",
+                "say when the plan is due: { after = \"purchase\", offset = \"7d\" }, { stage_entered = \"client\" } or \
+                 { stage_left = \"client\" }"
+                    .into(),
+            );
+            return None;
+        }
+        many => {
+            report(
+                at,
+                "trigger",
+                format!("a trigger is one of its kinds, not {}", many.join(" and ")),
+            );
+            return None;
+        }
+    };
+    if kind != "after"
+        && let Some(offset) = &t.offset
+    {
+        report(
+            offset.span().start,
+            "trigger.offset",
+            format!("an offset belongs to an 'after' trigger, not to '{kind}'"),
+        );
+        return None;
+    }
+    match kind {
+        "after" => {
+            let event_name = t.after.as_ref().expect("checked above");
+            let Some(event) = TriggerEvent::ALL
+                .into_iter()
+                .find(|e| e.as_str() == event_name.get_ref())
+            else {
+                let known: Vec<&str> = TriggerEvent::ALL.iter().map(|e| e.as_str()).collect();
+                report(
+                    event_name.span().start,
+                    "trigger.after",
+                    format!(
+                        "'{}' is not an event: use one of {}",
+                        event_name.get_ref(),
+                        known.join(", ")
+                    ),
+                );
+                return None;
+            };
+            let Some(offset) = &t.offset else {
+                report(
+                    at,
+                    "trigger.offset",
+                    "say how long after, such as offset = \"7d\"".into(),
+                );
+                return None;
+            };
+            match Span::parse(offset.get_ref()) {
+                Ok(offset) => Some(Trigger::After { event, offset }),
+                Err(message) => {
+                    report(offset.span().start, "trigger.offset", message);
+                    None
+                }
+            }
+        }
+        "stage_entered" => t.stage_entered.map(|stage| Trigger::StageEntered { stage }),
+        "stage_left" => t.stage_left.map(|stage| Trigger::StageLeft { stage }),
+        other => {
+            report(
+                at,
+                &format!("trigger.{other}"),
+                format!(
+                    "'{other}' triggers are not available in this version of Rapport yet: use after, stage_entered or stage_left"
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn read_when(when: Spanned<FileWhen>, report: &mut impl FnMut(usize, &str, String)) -> Conditions {
+    let at = when.span().start;
+    let when = when.into_inner();
+    let (mut min_p_alive, mut max_p_alive) = (None, None);
+    if let Some(range) = &when.p_alive {
+        match range.get_ref().as_slice() {
+            [low, high] if (0.0..=1.0).contains(low) && (0.0..=1.0).contains(high) && low <= high => {
+                min_p_alive = Some(*low);
+                max_p_alive = Some(*high);
+            }
+            _ => report(
+                range.span().start,
+                "when.p_alive",
+                "write the range as two numbers from 0 to 1, lowest first: p_alive = [0.2, 0.6]".into(),
+            ),
+        }
+    }
+    if let (Some(low), Some(high)) = (when.min_clv, when.max_clv)
+        && low > high
+    {
+        report(at, "when.min_clv", format!("min_clv {low} is above max_clv {high}"));
+    }
+    Conditions {
+        stage: when.stage.map(OneOrMany::into_vec).unwrap_or_default(),
+        segment: when.segment.map(OneOrMany::into_vec).unwrap_or_default(),
+        min_clv: when.min_clv,
+        max_clv: when.max_clv,
+        min_p_alive,
+        max_p_alive,
+        no_contact_days: when.no_contact_days,
+        attribute: when.attribute.unwrap_or_default(),
+    }
+}
+
+fn read_action(action: &Spanned<FileAction>, report: &mut impl FnMut(usize, &str, String)) -> Option<Action> {
+    let at = action.span().start;
+    let a = action.get_ref();
+    let Some(task) = &a.task else {
+        report(
+            at,
+            "action",
+            "say what the plan does: { task = \"Call {first_name}\", due_in = \"3d\" }".into(),
+        );
+        return None;
+    };
+    let template = match Template::parse(task.get_ref()) {
+        Ok(template) => Some(template),
+        Err(message) => {
+            report(task.span().start, "action.task", message);
+            None
+        }
+    };
+    let due_in = match &a.due_in {
+        Some(text) => match Span::parse(text.get_ref()) {
+            Ok(span) => Some(span),
+            Err(message) => {
+                report(text.span().start, "action.due_in", message);
+                None
+            }
+        },
+        None => Some(Span::days(0)),
+    };
+    Some(Action::Task {
+        template: template?,
+        due_in: due_in?,
+        assignee: a.assignee.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+[[plan]]
+name = "two-year check-in"
+trigger = { after = "purchase", offset = "730d" }   # every purchase, 730 days later
+when = { stage = ["customer", "client", "partner"] }
+action = { task = "Call {first_name}: how is it going, two years on?", due_in = "3d" }
+holdout = 0.10
+"#;
+
+    #[test]
+    fn the_documented_example_reads() {
+        let plans = parse_plans("plans.toml", EXAMPLE).unwrap();
+        assert_eq!(plans.len(), 1);
+        let plan = &plans[0];
+        assert_eq!(plan.name, "two-year check-in");
+        assert_eq!(
+            plan.trigger,
+            Trigger::After {
+                event: TriggerEvent::Purchase,
+                offset: Span::days(730)
+            }
+        );
+        assert_eq!(plan.when.stage, vec![Stage::Customer, Stage::Client, Stage::Partner]);
+        assert_eq!(plan.holdout, 0.10);
+        assert_eq!(plan.expire_after, DEFAULT_EXPIRE_AFTER);
+        let Action::Task { due_in, .. } = &plan.action;
+        assert_eq!(*due_in, Span::days(3));
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        parse_plans("p.toml", text)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_problem_names_its_line_and_field() {
+        let text = EXAMPLE
+            .replace("730d", "730 days")
+            .replace("{first_name}", "{firstname}");
+        assert_eq!(
+            errors(&text),
+            vec![
+                "p.toml:4: trigger.offset: '730 days' is not a duration: write a whole number and a unit, m, h, d or w (\"3d\")",
+                "p.toml:6: action.task: unknown placeholder {firstname}: use one of first_name, name, customer, email, stage, \
+                 orders, total_spent, first_purchase, last_purchase, days_since_purchase, p_alive, plan",
+            ]
+        );
+        let unknown = errors(&EXAMPLE.replace("holdout", "hold_out"));
+        assert_eq!(unknown.len(), 1);
+        assert!(
+            unknown[0].starts_with("p.toml:7: unknown field `hold_out`"),
+            "{unknown:?}"
+        );
+        let stage = errors(&EXAMPLE.replace("\"client\", \"partner\"", "\"clients\""));
+        assert!(stage[0].starts_with("p.toml:5: "), "{stage:?}");
+        let holdout = errors(&EXAMPLE.replace("0.10", "0.9"));
+        assert!(
+            holdout[0].starts_with("p.toml:7: holdout: 0.9 is not a share"),
+            "{holdout:?}"
+        );
+    }
+
+    #[test]
+    fn one_bad_plan_fails_the_file() {
+        let text = format!(
+            "{EXAMPLE}\n{}",
+            EXAMPLE
+                .replace("two-year", "other")
+                .replace("\"purchase\"", "\"purchases\"")
+        );
+        let problems = errors(&text);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].contains("trigger.after: 'purchases' is not an event"),
+            "{problems:?}"
+        );
+        let twice = errors(&format!("{EXAMPLE}{EXAMPLE}"));
+        assert!(twice[0].contains("names two plans"), "{twice:?}");
+    }
+
+    #[test]
+    fn later_triggers_are_refused_by_name() {
+        let text = EXAMPLE.replace("{ after = \"purchase\", offset = \"730d\" }", "{ overdue = 2.0 }");
+        assert!(errors(&text)[0].contains("trigger.overdue: 'overdue' triggers are not available"));
+        let both = EXAMPLE.replace(
+            "after = \"purchase\",",
+            "stage_entered = \"client\", after = \"purchase\",",
+        );
+        assert!(
+            errors(&both)[0].contains("not after and stage_entered"),
+            "{:?}",
+            errors(&both)
+        );
+    }
+}

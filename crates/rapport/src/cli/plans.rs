@@ -1,0 +1,273 @@
+//! `rapport plans`: care plans applied from a TOML file, listed, shown, paused and resumed; and
+//! `rapport run-due`, the scheduler run once (for cron, or to catch up by hand).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use chrono::TimeZone as _;
+use clap::{Args, Subcommand};
+use rapport::care::plan_file::parse_plans;
+use rapport::config::Settings;
+use rapport::domain::plan::{Action, PlanSpec};
+use rapport::store::{PlanChange, PlanRecord, open_with};
+
+use super::Output;
+use super::output::count;
+
+/// `rapport plans ...`.
+#[derive(Debug, Subcommand)]
+pub enum PlansCommand {
+    /// Create or update the plans of a TOML file by name (all of them, or none when the file has
+    /// an error) and print what changed.
+    Apply(ApplyArgs),
+    /// List the plans with what their occurrences became.
+    List(ListArgs),
+    /// Show one plan: its rule as stored and what it did.
+    Show(ShowArgs),
+    /// Pause a plan: its due occurrences are recorded as skipped until it is resumed.
+    Pause(NameArg),
+    /// Resume a paused plan.
+    Resume(NameArg),
+}
+
+/// `rapport plans apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file (README.md, "Care plans", shows its fields).
+    pub file: PathBuf,
+    /// The time to plan from instead of now, for tests and replays: history due longer ago than a
+    /// plan's expire_after is counted, not planned (RFC 3339, or a date: midnight in the business's
+    /// time zone).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rapport plans list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rapport plans show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The plan's name.
+    pub name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A plan's name alone.
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// The plan's name.
+    pub name: String,
+}
+
+/// `rapport run-due`.
+#[derive(Debug, Args)]
+pub struct RunDueArgs {
+    /// Run what is due at this time instead of now (RFC 3339, or a date: midnight in the
+    /// business's time zone).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The clock of a command: `--now` when given, else the system's.
+fn clock(now: Option<&str>, settings: &Settings) -> anyhow::Result<i64> {
+    let Some(text) = now else {
+        return Ok(chrono::Utc::now().timestamp());
+    };
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp());
+    }
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| anyhow::anyhow!("--now '{text}' is not a time: write 2026-03-05 or 2026-03-05T09:00:00+01:00"))?;
+    let zone = settings.business.time_zone;
+    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let local = zone
+        .from_local_datetime(&midnight)
+        .earliest()
+        .with_context(|| format!("--now '{text}': midnight does not exist in {zone}"))?;
+    Ok(local.timestamp())
+}
+
+/// Runs a `plans` command.
+pub async fn run(settings: &Settings, command: PlansCommand, out: Output) -> anyhow::Result<()> {
+    let store = open_with(&settings.database).await?;
+    match command {
+        PlansCommand::Apply(args) => {
+            let name = args.file.display().to_string();
+            let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {name}"))?;
+            let specs = parse_plans(&name, &text)?;
+            if specs.is_empty() {
+                anyhow::bail!("{name} holds no [[plan]]: nothing to apply");
+            }
+            let now = clock(args.now.as_deref(), settings)?;
+            let changes = store.apply_plans(&specs, now).await?;
+            if args.json {
+                return out.json(&changes);
+            }
+            for change in changes {
+                out.line(&describe_change(&change))?;
+            }
+            Ok(())
+        }
+        PlansCommand::List(args) => {
+            let plans = store.plans().await?;
+            if args.json {
+                return out.json(&plans);
+            }
+            if plans.is_empty() {
+                return out.line("no plans yet: `rapport plans apply FILE` creates them (README.md, \"Care plans\")");
+            }
+            for plan in &plans {
+                out.line(&summary_line(plan))?;
+            }
+            Ok(())
+        }
+        PlansCommand::Show(args) => {
+            let plan = store
+                .plan(&args.name)
+                .await?
+                .with_context(|| format!("no plan is named '{}' (`rapport plans list` shows them)", args.name))?;
+            if args.json {
+                return out.json(&plan);
+            }
+            out.line(&show(&plan))
+        }
+        PlansCommand::Pause(args) => pause(&store, &args.name, true, out).await,
+        PlansCommand::Resume(args) => pause(&store, &args.name, false, out).await,
+    }
+}
+
+async fn pause(
+    store: &std::sync::Arc<dyn rapport::store::Store>,
+    name: &str,
+    paused: bool,
+    out: Output,
+) -> anyhow::Result<()> {
+    let now = chrono::Utc::now().timestamp();
+    if !store.set_plan_paused(name, paused, now).await? {
+        anyhow::bail!("no plan is named '{name}' (`rapport plans list` shows them)");
+    }
+    out.line(&format!("plan '{name}' {}", if paused { "paused" } else { "resumed" }))
+}
+
+/// Runs `rapport run-due`.
+pub async fn run_due(settings: &Settings, args: RunDueArgs, out: Output) -> anyhow::Result<()> {
+    let store = open_with(&settings.database).await?;
+    let now = clock(args.now.as_deref(), settings)?;
+    let report = rapport::care::run_due(&store, now).await?;
+    if args.json {
+        return out.json(&report);
+    }
+    let mut line = format!(
+        "{} run: {} created, {} held out, {} expired",
+        count(report.due, "due occurrence"),
+        count(report.tasks_created, "task"),
+        report.held_out,
+        report.expired
+    );
+    for (reason, n) in &report.skipped {
+        line.push_str(&format!(", {n} skipped ({reason})"));
+    }
+    out.line(&line)
+}
+
+fn describe_change(change: &PlanChange) -> String {
+    match change {
+        PlanChange::Created { name, planned, expired } => format!(
+            "created '{name}': {} planned from the history{}",
+            count(*planned, "occurrence"),
+            if *expired > 0 {
+                format!(", {expired} already past their expiry (counted as expired)")
+            } else {
+                String::new()
+            }
+        ),
+        PlanChange::Updated {
+            name,
+            from,
+            to,
+            replanned,
+            planned,
+            withdrawn,
+        } => {
+            let mut text = format!("updated '{name}': version {from} -> {to}");
+            if *replanned {
+                text.push_str(&format!(
+                    "; the trigger changed: {withdrawn} pending withdrawn, {} planned",
+                    count(*planned, "occurrence")
+                ));
+            }
+            text
+        }
+        PlanChange::Unchanged { name } => format!("unchanged '{name}'"),
+    }
+}
+
+fn summary_line(plan: &PlanRecord) -> String {
+    let o = plan.occurrences;
+    format!(
+        "{:<28} v{:<3} {:<7} {:<40} pending {}, done {}, held out {}, skipped {}, expired {}",
+        plan.spec.name,
+        plan.version,
+        if plan.paused { "paused" } else { "active" },
+        plan.spec.trigger.to_string(),
+        o.pending,
+        o.done,
+        o.held_out,
+        o.skipped,
+        o.expired
+    )
+}
+
+fn show(plan: &PlanRecord) -> String {
+    let spec: &PlanSpec = &plan.spec;
+    let mut lines = vec![format!(
+        "plan '{}' (version {}, {})",
+        spec.name,
+        plan.version,
+        if plan.paused { "paused" } else { "active" }
+    )];
+    if let Some(description) = &spec.description {
+        lines.push(format!("  {description}"));
+    }
+    lines.push(format!("  due: {}", spec.trigger));
+    let when = serde_json::to_string(&spec.when).expect("conditions serialize");
+    if when != "{}" {
+        lines.push(format!("  when: {when}"));
+    }
+    match &spec.action {
+        Action::Task {
+            template,
+            due_in,
+            assignee,
+        } => lines.push(format!(
+            "  action: task \"{}\", due {due_in} after it fires{}",
+            template.as_str(),
+            assignee.as_ref().map(|a| format!(", for {a}")).unwrap_or_default()
+        )),
+    }
+    lines.push(format!(
+        "  hold-out: {:.0}% of customers; occurrences expire {} after they are due",
+        spec.holdout * 100.0,
+        spec.expire_after
+    ));
+    let o = plan.occurrences;
+    lines.push(format!(
+        "  occurrences: {} pending, {} done, {} held out, {} skipped, {} expired",
+        o.pending, o.done, o.held_out, o.skipped, o.expired
+    ));
+    lines.join("\n")
+}

@@ -1,0 +1,560 @@
+//! Care plans: named rules that turn what Rapport knows about a customer into care (a staff
+//! task, later an e-mail or a webhook), with a hold-out that measures whether the care works.
+//! Plain types and pure rules: when a plan is due is decided where events are stored
+//! (`store::care`), whether it acts and what it says is decided here.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::stage::Stage;
+use super::state::{CustomerState, format_day};
+
+/// A length of time as plan files write it: a whole number and a unit, `30m`, `12h`, `3d`, `2w`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Span {
+    /// The length in seconds.
+    pub seconds: i64,
+}
+
+impl Span {
+    /// A span of whole days.
+    pub const fn days(days: i64) -> Self {
+        Self { seconds: days * 86_400 }
+    }
+
+    /// Reads `30m`, `12h`, `3d` or `2w`; the error says what is accepted.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let unit_seconds = match unit {
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            "w" => 7 * 86_400,
+            _ => {
+                return Err(format!(
+                    "'{text}' is not a duration: write a whole number and a unit, m, h, d or w (\"3d\")"
+                ));
+            }
+        };
+        let number: i64 = number.parse().map_err(|_| {
+            format!("'{text}' is not a duration: write a whole number and a unit, m, h, d or w (\"3d\")")
+        })?;
+        // Ten years is more than any care rule needs, and keeps timestamps far from overflow.
+        if number * unit_seconds > 3_660 * 86_400 {
+            return Err(format!("'{text}' is longer than ten years"));
+        }
+        Ok(Self {
+            seconds: number * unit_seconds,
+        })
+    }
+}
+
+impl fmt::Display for Span {
+    /// The largest unit that writes the span exactly, as `parse` reads it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.seconds;
+        match () {
+            _ if s % (7 * 86_400) == 0 && s != 0 => write!(f, "{}w", s / (7 * 86_400)),
+            _ if s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
+            _ if s % 3_600 == 0 => write!(f, "{}h", s / 3_600),
+            _ => write!(f, "{}m", s / 60),
+        }
+    }
+}
+
+/// Which stored event starts the clock of an `after` trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerEvent {
+    /// Every purchase.
+    Purchase,
+    /// A customer's first purchase, once.
+    FirstPurchase,
+    /// Every interaction (a call, a visit, an e-mail exchange).
+    Interaction,
+    /// Every stage change.
+    StageChange,
+}
+
+impl TriggerEvent {
+    /// The name plan files use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerEvent::Purchase => "purchase",
+            TriggerEvent::FirstPurchase => "first_purchase",
+            TriggerEvent::Interaction => "interaction",
+            TriggerEvent::StageChange => "stage_change",
+        }
+    }
+
+    /// Every kind, for error messages.
+    pub const ALL: [TriggerEvent; 4] = [
+        TriggerEvent::Purchase,
+        TriggerEvent::FirstPurchase,
+        TriggerEvent::Interaction,
+        TriggerEvent::StageChange,
+    ];
+}
+
+/// What makes a plan due for a customer. Each occurrence is planned once, with a key of its own
+/// (`Occurrence`), when the event that causes it is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Trigger {
+    /// An offset after every event of a kind (after a customer's first purchase: once).
+    After {
+        /// The event.
+        event: TriggerEvent,
+        /// How long after it.
+        offset: Span,
+    },
+    /// When the customer enters a stage.
+    StageEntered {
+        /// The stage.
+        stage: Stage,
+    },
+    /// When the customer leaves a stage.
+    StageLeft {
+        /// The stage.
+        stage: Stage,
+    },
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::After {
+                event: TriggerEvent::FirstPurchase,
+                offset,
+            } => write!(f, "{offset} after the first purchase"),
+            Trigger::After { event, offset } => write!(f, "{offset} after every {}", event.as_str().replace('_', " ")),
+            Trigger::StageEntered { stage } => write!(f, "on entering {stage}"),
+            Trigger::StageLeft { stage } => write!(f, "on leaving {stage}"),
+        }
+    }
+}
+
+/// Who a due plan acts for: every condition must hold when it is due (an empty list or an absent
+/// bound holds for everyone).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Conditions {
+    /// The customer is at one of these stages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stage: Vec<Stage>,
+    /// The customer's latest scores put them in one of these RFM segments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segment: Vec<rapport_models::Segment>,
+    /// The 12-month value is at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_clv: Option<f64>,
+    /// The 12-month value is at most this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_clv: Option<f64>,
+    /// P(alive) is at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_p_alive: Option<f64>,
+    /// P(alive) is at most this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p_alive: Option<f64>,
+    /// Nobody contacted the customer (an interaction) for at least this many days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_contact_days: Option<u32>,
+    /// Attributes from the business's data equal these values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attribute: BTreeMap<String, String>,
+}
+
+/// What Rapport knows of a customer when a plan is due for them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CareContext {
+    /// The business's id.
+    pub external_id: String,
+    /// Full name, when known.
+    pub name: Option<String>,
+    /// E-mail address, when known.
+    pub email: Option<String>,
+    /// Further columns from the business's data.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// The projection of their events.
+    pub state: CustomerState,
+    /// The latest scores, when scored.
+    pub score: Option<ScoreFacts>,
+    /// The last interaction, when there was one (Unix seconds).
+    pub last_contact_at: Option<i64>,
+}
+
+/// The figures of a customer's latest scoring that plans read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreFacts {
+    /// Probability that the customer is still active.
+    pub p_alive: f64,
+    /// Expected value of the next 12 months.
+    pub clv_12m: f64,
+    /// RFM segment.
+    pub segment: rapport_models::Segment,
+}
+
+impl Conditions {
+    /// `Ok` when every condition holds for the customer at `now`, else the first that does not,
+    /// in words (recorded as the reason the occurrence was skipped).
+    pub fn check(&self, customer: &CareContext, now: i64) -> Result<(), String> {
+        if !self.stage.is_empty() {
+            match customer.state.stage {
+                Some(stage) if self.stage.contains(&stage) => {}
+                Some(stage) => return Err(format!("stage is {stage}")),
+                None => return Err("no stage yet".into()),
+            }
+        }
+        let needs_score = !self.segment.is_empty()
+            || self.min_clv.is_some()
+            || self.max_clv.is_some()
+            || self.min_p_alive.is_some()
+            || self.max_p_alive.is_some();
+        if needs_score {
+            let Some(score) = customer.score else {
+                return Err("not scored".into());
+            };
+            if !self.segment.is_empty() && !self.segment.contains(&score.segment) {
+                return Err(format!("segment is {}", score.segment.as_str()));
+            }
+            let outside = |value: f64, low: Option<f64>, high: Option<f64>| {
+                low.is_some_and(|low| value < low) || high.is_some_and(|high| value > high)
+            };
+            if outside(score.clv_12m, self.min_clv, self.max_clv) {
+                return Err(format!("12-month value is {:.2}", score.clv_12m));
+            }
+            if outside(score.p_alive, self.min_p_alive, self.max_p_alive) {
+                return Err(format!("P(alive) is {:.2}", score.p_alive));
+            }
+        }
+        if let (Some(days), Some(at)) = (self.no_contact_days, customer.last_contact_at)
+            && now - at < i64::from(days) * 86_400
+        {
+            return Err(format!("contacted on {}", format_day(at)));
+        }
+        for (key, wanted) in &self.attribute {
+            let value = customer.attributes.get(key);
+            let text = match value {
+                Some(serde_json::Value::String(s)) => Some(s.clone()),
+                Some(serde_json::Value::Null) | None => None,
+                Some(other) => Some(other.to_string()),
+            };
+            if text.as_deref() != Some(wanted.as_str()) {
+                return Err(format!("attribute {key} is not '{wanted}'"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Text with `{placeholder}`s filled from a customer's profile, figures and scores; `{{` and `}}`
+/// write a brace. Checked when a plan is read, so an unknown name never reaches a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Template {
+    text: String,
+}
+
+/// The placeholders a template may use, with what each writes.
+pub const PLACEHOLDERS: [(&str, &str); 12] = [
+    ("first_name", "the first word of the name, or the customer's id"),
+    ("name", "the full name, or the customer's id"),
+    ("customer", "the business's id of the customer"),
+    ("email", "the e-mail address, or nothing"),
+    ("stage", "the stage: suspect, prospect, customer, client or partner"),
+    ("orders", "how many purchases"),
+    ("total_spent", "everything bought, in the currency's units"),
+    ("first_purchase", "the day of the first purchase"),
+    ("last_purchase", "the day of the last purchase"),
+    ("days_since_purchase", "whole days since the last purchase"),
+    ("p_alive", "P(alive) as a percentage, or 'not scored'"),
+    ("plan", "the plan's name"),
+];
+
+/// A template's pieces: literal text, or a placeholder's name.
+enum Piece<'a> {
+    Text(&'a str),
+    Field(&'a str),
+}
+
+fn pieces(text: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(['{', '}']) {
+        out.push(Piece::Text(&rest[..at]));
+        let brace = &rest[at..];
+        if let Some(after) = brace.strip_prefix("{{") {
+            out.push(Piece::Text("{"));
+            rest = after;
+        } else if let Some(after) = brace.strip_prefix("}}") {
+            out.push(Piece::Text("}"));
+            rest = after;
+        } else if brace.starts_with('}') {
+            return Err("a '}' without its '{' (write '}}' for a brace)".into());
+        } else {
+            let end = brace
+                .find('}')
+                .ok_or_else(|| "a '{' that is never closed (write '{{' for a brace)".to_owned())?;
+            let name = brace[1..end].trim();
+            if !PLACEHOLDERS.iter().any(|(known, _)| *known == name) {
+                let known: Vec<&str> = PLACEHOLDERS.iter().map(|(n, _)| *n).collect();
+                return Err(format!(
+                    "unknown placeholder {{{name}}}: use one of {}",
+                    known.join(", ")
+                ));
+            }
+            out.push(Piece::Field(name));
+            rest = &brace[end + 1..];
+        }
+    }
+    out.push(Piece::Text(rest));
+    Ok(out)
+}
+
+impl Template {
+    /// Checks the placeholders; the error names the first that is wrong.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        pieces(text)?;
+        Ok(Self { text: text.to_owned() })
+    }
+
+    /// The text as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The text with every placeholder filled for this customer.
+    pub fn render(&self, customer: &CareContext, plan: &str, now: i64) -> String {
+        let mut out = String::with_capacity(self.text.len() + 32);
+        for piece in pieces(&self.text).expect("checked when parsed") {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Field(name) => out.push_str(&field(name, customer, plan, now)),
+            }
+        }
+        out
+    }
+}
+
+fn field(name: &str, customer: &CareContext, plan: &str, now: i64) -> String {
+    let state = &customer.state;
+    let day = |at: Option<i64>| at.map_or_else(|| "never".to_owned(), format_day);
+    match name {
+        "first_name" => customer
+            .name
+            .as_deref()
+            .and_then(|n| n.split_whitespace().next())
+            .unwrap_or(&customer.external_id)
+            .to_owned(),
+        "name" => customer.name.clone().unwrap_or_else(|| customer.external_id.clone()),
+        "customer" => customer.external_id.clone(),
+        "email" => customer.email.clone().unwrap_or_default(),
+        "stage" => state.stage.map_or_else(|| "no stage yet".to_owned(), |s| s.to_string()),
+        "orders" => state.purchase_count.to_string(),
+        "total_spent" => format!("{:.2}", state.total_spend_cents as f64 / 100.0),
+        "first_purchase" => day(state.first_purchase_at),
+        "last_purchase" => day(state.last_purchase_at),
+        "days_since_purchase" => state.last_purchase_at.map_or_else(
+            || "no purchase yet".to_owned(),
+            |at| ((now - at).max(0) / 86_400).to_string(),
+        ),
+        "p_alive" => customer
+            .score
+            .map_or_else(|| "not scored".to_owned(), |s| format!("{:.0}%", s.p_alive * 100.0)),
+        "plan" => plan.to_owned(),
+        _ => unreachable!("placeholders are checked when a template is parsed"),
+    }
+}
+
+impl TryFrom<String> for Template {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Template::parse(&text)
+    }
+}
+
+impl From<Template> for String {
+    fn from(template: Template) -> String {
+        template.text
+    }
+}
+
+/// What a plan does for a customer when it is due and they are not held out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// A task on the staff agenda.
+    Task {
+        /// The task's title.
+        template: Template,
+        /// When the task is due, after the plan fires.
+        due_in: Span,
+        /// Whose task it is (a dashboard user's e-mail), or anyone's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assignee: Option<String>,
+    },
+}
+
+/// A plan as stored: one version of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanSpec {
+    /// The plan's unique name.
+    pub name: String,
+    /// What it is for, in the business's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// When it is due.
+    pub trigger: Trigger,
+    /// For whom, when due.
+    #[serde(default)]
+    pub when: Conditions,
+    /// What it does.
+    pub action: Action,
+    /// The share of customers who get no action, to compare with (0 to 0.5).
+    pub holdout: f64,
+    /// An occurrence due longer ago than this (after downtime, or history from before the plan)
+    /// is recorded as expired instead of acting late.
+    pub expire_after: Span,
+}
+
+/// The default of `PlanSpec::holdout`.
+pub const DEFAULT_HOLDOUT: f64 = 0.10;
+/// The default of `PlanSpec::expire_after`.
+pub const DEFAULT_EXPIRE_AFTER: Span = Span::days(7);
+
+/// Whether a customer is in a plan's hold-out: fixed per plan and customer (the same answer on
+/// every occurrence, every version and every replica), a uniform draw against the share.
+pub fn held_out(plan_id: i64, customer_id: i64, share: f64) -> bool {
+    // SplitMix64's finaliser: every input bit moves every output bit, so consecutive ids spread.
+    let mut x = (plan_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (customer_id as u64);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    ((x >> 11) as f64 / (1u64 << 53) as f64) < share
+}
+
+/// What became of a plan's occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OccurrenceStatus {
+    /// Planned, not yet due or not yet run.
+    Pending,
+    /// The plan acted.
+    Done,
+    /// In the hold-out: recorded, no action.
+    HeldOut,
+    /// Not acted on, for the reason recorded (paused, conditions).
+    Skipped,
+    /// Due longer ago than the plan's `expire_after` when it was run.
+    Expired,
+}
+
+impl OccurrenceStatus {
+    /// The name stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OccurrenceStatus::Pending => "pending",
+            OccurrenceStatus::Done => "done",
+            OccurrenceStatus::HeldOut => "held_out",
+            OccurrenceStatus::Skipped => "skipped",
+            OccurrenceStatus::Expired => "expired",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer() -> CareContext {
+        CareContext {
+            external_id: "C-1".into(),
+            name: Some("Ana Lima".into()),
+            email: None,
+            attributes: serde_json::Map::new(),
+            state: CustomerState::default(),
+            score: None,
+            last_contact_at: None,
+        }
+    }
+
+    #[test]
+    fn spans_read_and_print_alike() {
+        for (text, seconds) in [
+            ("730d", 730 * 86_400),
+            ("3d", 3 * 86_400),
+            ("12h", 43_200),
+            ("2w", 14 * 86_400),
+            ("90m", 5_400),
+        ] {
+            let span = Span::parse(text).unwrap();
+            assert_eq!(span.seconds, seconds, "{text}");
+            assert_eq!(Span::parse(&span.to_string()).unwrap(), span);
+        }
+        for bad in ["", "3", "d", "3 days", "-3d", "1.5d", "99999d"] {
+            assert!(Span::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn templates_fill_placeholders_and_refuse_unknown_ones() {
+        let t = Template::parse("Call {first_name} ({customer}) {{sic}}: {p_alive}").unwrap();
+        assert_eq!(t.render(&customer(), "p", 0), "Call Ana (C-1) {sic}: not scored");
+        let error = Template::parse("Hi {firstname}").unwrap_err();
+        assert!(error.contains("unknown placeholder {firstname}"), "{error}");
+        assert!(Template::parse("Hi {first_name").is_err());
+        assert!(Template::parse("a } b").is_err());
+        let mut nameless = customer();
+        nameless.name = None;
+        assert_eq!(
+            Template::parse("{first_name}").unwrap().render(&nameless, "p", 0),
+            "C-1"
+        );
+    }
+
+    #[test]
+    fn conditions_name_the_first_that_fails() {
+        let mut c = customer();
+        c.state.stage = Some(Stage::Customer);
+        let when = Conditions {
+            stage: vec![Stage::Client],
+            ..Default::default()
+        };
+        assert_eq!(when.check(&c, 0).unwrap_err(), "stage is customer");
+        c.state.stage = Some(Stage::Client);
+        assert!(when.check(&c, 0).is_ok());
+        let scored = Conditions {
+            max_p_alive: Some(0.5),
+            ..Default::default()
+        };
+        assert_eq!(scored.check(&c, 0).unwrap_err(), "not scored");
+        c.score = Some(ScoreFacts {
+            p_alive: 0.7,
+            clv_12m: 10.0,
+            segment: rapport_models::Segment::Champions,
+        });
+        assert_eq!(scored.check(&c, 0).unwrap_err(), "P(alive) is 0.70");
+        let quiet = Conditions {
+            no_contact_days: Some(30),
+            ..Default::default()
+        };
+        c.last_contact_at = Some(0);
+        assert!(quiet.check(&c, 29 * 86_400).is_err());
+        assert!(quiet.check(&c, 30 * 86_400).is_ok());
+    }
+
+    #[test]
+    fn the_holdout_is_fixed_and_near_its_share() {
+        let held = (0..100_000).filter(|&id| held_out(7, id, 0.1)).count();
+        assert!((9_500..10_500).contains(&held), "{held} of 100,000 held out at 10 %");
+        assert_eq!(held_out(7, 42, 0.1), held_out(7, 42, 0.1));
+        let other_plan = (0..100_000)
+            .filter(|&id| held_out(7, id, 0.1) && held_out(8, id, 0.1))
+            .count();
+        assert!(other_plan < 1_500, "plans draw apart: {other_plan} held out of both");
+    }
+}

@@ -1,0 +1,596 @@
+//! The care room: plans and their versions, the occurrences planned from the log, and the tasks
+//! they create. Occurrences are planned by SQL over the events that cause them (in the
+//! transaction that stores those events, or over the history when a plan is created), keyed by
+//! plan, customer and cause, so a cause seen twice plans once; the scheduler claims the due ones
+//! and settles each in one transaction with what it created (`CareTx`).
+
+use async_trait::async_trait;
+use sqlx::Row as _;
+
+use super::backend::Backend;
+use super::customers::customer_from_row;
+use super::sql::CUSTOMER_SELECT;
+use super::{SqlStore, StoreError, StoreResult};
+use crate::domain::CustomerId;
+use crate::domain::plan::{CareContext, OccurrenceStatus, PlanSpec, ScoreFacts, Trigger, TriggerEvent};
+
+/// A plan as stored, with the version in force and what its occurrences became.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PlanRecord {
+    /// The plan's number.
+    pub id: i64,
+    /// The version in force (1 for a plan never edited).
+    pub version: i64,
+    /// Paused plans record their due occurrences as skipped.
+    pub paused: bool,
+    /// The version in force.
+    pub spec: PlanSpec,
+    /// When the plan was created (Unix seconds).
+    pub created_at: i64,
+    /// When it last changed: a new version, a pause or a resume.
+    pub updated_at: i64,
+    /// Its occurrences by what became of them, with those from history that were already past
+    /// their expiry when planned counted as expired.
+    pub occurrences: OccurrenceCounts,
+}
+
+/// How many of a plan's occurrences are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OccurrenceCounts {
+    /// Planned, not yet run.
+    pub pending: i64,
+    /// Acted on.
+    pub done: i64,
+    /// In the hold-out.
+    pub held_out: i64,
+    /// Skipped for a recorded reason.
+    pub skipped: i64,
+    /// Too late to act on.
+    pub expired: i64,
+}
+
+/// What `apply_plans` did to one plan.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum PlanChange {
+    /// A new plan, with what it planned from the history.
+    Created {
+        /// The plan's name.
+        name: String,
+        /// Occurrences planned.
+        planned: u64,
+        /// Occurrences of the history already past their expiry, counted as expired.
+        expired: u64,
+    },
+    /// A new version of an existing plan.
+    Updated {
+        /// The plan's name.
+        name: String,
+        /// The version replaced.
+        from: i64,
+        /// The new version.
+        to: i64,
+        /// Its trigger changed: the old trigger's pending occurrences were withdrawn and the new
+        /// one planned from the history (causes the plan already ran are not planned again).
+        replanned: bool,
+        /// Occurrences planned for the new trigger.
+        planned: u64,
+        /// Pending occurrences of the old trigger, withdrawn.
+        withdrawn: u64,
+    },
+    /// The file says what the plan already says.
+    Unchanged {
+        /// The plan's name.
+        name: String,
+    },
+}
+
+/// A planned occurrence the scheduler claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueOccurrence {
+    /// The occurrence's number.
+    pub id: i64,
+    /// Its plan.
+    pub plan_id: i64,
+    /// For whom.
+    pub customer_id: CustomerId,
+    /// What caused it.
+    pub cause: String,
+    /// When it was due (Unix seconds).
+    pub due_at: i64,
+}
+
+/// What became of a claimed occurrence, and the task it created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settled {
+    /// The occurrence's number.
+    pub occurrence_id: i64,
+    /// What became of it.
+    pub status: OccurrenceStatus,
+    /// Why, for skipped and expired ones.
+    pub reason: Option<String>,
+    /// The plan's version that decided.
+    pub version: i64,
+    /// The task it created.
+    pub task: Option<NewTask>,
+}
+
+/// A task to put on the staff agenda.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    /// The plan that created it.
+    pub plan_id: i64,
+    /// For whom.
+    pub customer_id: CustomerId,
+    /// What to do.
+    pub title: String,
+    /// Whose task it is, or anyone's.
+    pub assignee: Option<String>,
+    /// When it is due (Unix seconds).
+    pub due_at: i64,
+}
+
+/// A task as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TaskRecord {
+    /// The task's number.
+    pub id: i64,
+    /// The plan that created it.
+    pub plan: Option<String>,
+    /// The business's id of the customer.
+    pub customer: String,
+    /// What to do.
+    pub title: String,
+    /// Whose task it is, or anyone's.
+    pub assignee: Option<String>,
+    /// When it is due (Unix seconds).
+    pub due_at: i64,
+    /// When it was created (Unix seconds).
+    pub created_at: i64,
+    /// `open` or `done`.
+    pub status: String,
+}
+
+/// Plans and the tasks they create, outside a write transaction.
+#[async_trait]
+pub trait Plans: Send + Sync {
+    /// Creates or updates each plan by name, in one transaction, each new plan or trigger planned
+    /// from the whole log (occurrences due before `now` minus the plan's `expire_after` only
+    /// counted); says what changed, in input order.
+    async fn apply_plans(&self, specs: &[PlanSpec], now: i64) -> StoreResult<Vec<PlanChange>>;
+    /// Every plan, by name.
+    async fn plans(&self) -> StoreResult<Vec<PlanRecord>>;
+    /// One plan by name.
+    async fn plan(&self, name: &str) -> StoreResult<Option<PlanRecord>>;
+    /// Pauses or resumes a plan; false when there is no such plan.
+    async fn set_plan_paused(&self, name: &str, paused: bool, now: i64) -> StoreResult<bool>;
+    /// Open tasks, soonest due first, at most `limit`.
+    async fn open_tasks(&self, limit: u32) -> StoreResult<Vec<TaskRecord>>;
+}
+
+/// The care room's part of a write transaction (`WriteTx::care`).
+#[async_trait]
+pub trait CareTx: Send {
+    /// Plans every plan's occurrences caused by the events with ids from `from_event_id` on (the
+    /// ones this transaction stored); those already past their plan's expiry at `now` are only
+    /// counted. Returns how many were planned.
+    async fn plan_new_events(&mut self, from_event_id: i64, now: i64) -> StoreResult<u64>;
+    /// Takes up to `limit` pending occurrences due at `now` or earlier, soonest first, that no
+    /// other transaction holds (they are this transaction's until it ends).
+    async fn claim_due(&mut self, now: i64, limit: u32) -> StoreResult<Vec<DueOccurrence>>;
+    /// Every plan with its version in force (without counts).
+    async fn plans_in_force(&mut self) -> StoreResult<Vec<PlanRecord>>;
+    /// What plans read of these customers: profile, state, latest scores, last contact.
+    async fn care_contexts(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<(CustomerId, CareContext)>>;
+    /// Records what became of claimed occurrences and creates their tasks.
+    async fn settle_occurrences(&mut self, settled: &[Settled], now: i64) -> StoreResult<()>;
+}
+
+/// The occurrences a trigger plans from the events with ids from `$1` on: a query of
+/// `(customer_id, cause, due_at)` rows, `$2` the offset in seconds.
+fn occurrence_source<DB: Backend>(trigger: &Trigger) -> String {
+    let events = |kind: &str, extra: &str| {
+        format!(
+            "SELECT customer_id, 'event:' || id AS cause, occurred_at + $2 AS due_at FROM events \
+             WHERE id >= $1 AND kind = '{kind}'{extra}"
+        )
+    };
+    match trigger {
+        Trigger::After {
+            event: TriggerEvent::FirstPurchase,
+            ..
+        } => "SELECT customer_id, 'first_purchase' AS cause, first_purchase_at + $2 AS due_at FROM customer_state \
+              WHERE first_purchase_at IS NOT NULL AND customer_id IN \
+              (SELECT customer_id FROM events WHERE id >= $1 AND kind = 'purchase')"
+            .to_owned(),
+        Trigger::After { event, .. } => events(event.as_str(), ""),
+        // Stage names are the domain's own words, never input: safe to write into the text.
+        Trigger::StageEntered { stage } => events(
+            "stage_change",
+            &format!(" AND {} = '{}'", DB::json_text("data", "to"), stage.as_str()),
+        ),
+        Trigger::StageLeft { stage } => events(
+            "stage_change",
+            &format!(" AND {} = '{}'", DB::json_text("data", "from"), stage.as_str()),
+        ),
+    }
+}
+
+fn offset_of(trigger: &Trigger) -> i64 {
+    match trigger {
+        Trigger::After { offset, .. } => offset.seconds,
+        Trigger::StageEntered { .. } | Trigger::StageLeft { .. } => 0,
+    }
+}
+
+/// Plans one plan's occurrences caused by the events from `from_event_id` on; returns how many
+/// were planned and how many were already past expiry (counted on the plan's version).
+async fn plan_occurrences<DB: Backend>(
+    conn: &mut DB::Connection,
+    plan: &PlanRecord,
+    from_event_id: i64,
+    now: i64,
+) -> StoreResult<(u64, u64)> {
+    let source = occurrence_source::<DB>(&plan.spec.trigger);
+    let offset = offset_of(&plan.spec.trigger);
+    let horizon = now - plan.spec.expire_after.seconds;
+    let insert = format!(
+        "INSERT INTO plan_occurrences (plan_id, customer_id, cause, due_at, planned_at) \
+         SELECT $4, customer_id, cause, due_at, $5 FROM ({source}) o WHERE due_at >= $3 \
+         ON CONFLICT (plan_id, customer_id, cause) DO NOTHING"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(insert))
+        .bind(from_event_id)
+        .bind(offset)
+        .bind(horizon)
+        .bind(plan.id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let planned = DB::rows_affected(&done);
+    let count = format!("SELECT count(*) FROM ({source}) o WHERE due_at < $3");
+    let expired: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+        .bind(from_event_id)
+        .bind(offset)
+        .bind(horizon)
+        .fetch_one(&mut *conn)
+        .await?;
+    if expired > 0 {
+        sqlx::query(
+            "UPDATE plan_versions SET expired_at_planning = expired_at_planning + $3 \
+             WHERE plan_id = $1 AND version = $2",
+        )
+        .bind(plan.id)
+        .bind(plan.version)
+        .bind(expired)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok((planned, expired as u64))
+}
+
+const PLAN_SELECT: &str = "SELECT p.id, p.version, p.paused, p.created_at, p.updated_at, v.spec, v.expired_at_planning \
+     FROM plans p JOIN plan_versions v ON v.plan_id = p.id AND v.version = p.version";
+
+fn plan_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<PlanRecord> {
+    let id: i64 = row.try_get(0)?;
+    let spec: String = row.try_get(5)?;
+    Ok(PlanRecord {
+        id,
+        version: row.try_get(1)?,
+        paused: row.try_get::<bool, _>(2)?,
+        created_at: row.try_get(3)?,
+        updated_at: row.try_get(4)?,
+        spec: serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt(format!("plan {id}: {e}")))?,
+        occurrences: OccurrenceCounts {
+            expired: row.try_get(6)?,
+            ..Default::default()
+        },
+    })
+}
+
+async fn plans_where<DB: Backend>(conn: &mut DB::Connection, name: Option<&str>) -> StoreResult<Vec<PlanRecord>> {
+    let sql = format!("{PLAN_SELECT} WHERE ($1 IS NULL OR p.name = $1) ORDER BY p.name");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(name)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(plan_from_row::<DB>).collect()
+}
+
+/// Adds each plan's occurrence counts by status.
+async fn count_occurrences<DB: Backend>(conn: &mut DB::Connection, plans: &mut [PlanRecord]) -> StoreResult<()> {
+    let rows = sqlx::query("SELECT plan_id, status, count(*) FROM plan_occurrences GROUP BY plan_id, status")
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in rows {
+        let plan_id: i64 = row.try_get(0)?;
+        let status: String = row.try_get(1)?;
+        let n: i64 = row.try_get(2)?;
+        let Some(plan) = plans.iter_mut().find(|p| p.id == plan_id) else {
+            continue;
+        };
+        let counts = &mut plan.occurrences;
+        match status.as_str() {
+            "pending" => counts.pending += n,
+            "done" => counts.done += n,
+            "held_out" => counts.held_out += n,
+            "skipped" => counts.skipped += n,
+            "expired" => counts.expired += n,
+            other => return Err(StoreError::Corrupt(format!("occurrence status '{other}'"))),
+        }
+    }
+    Ok(())
+}
+
+/// One plan created or updated from `spec`, inside `apply_plans`'s transaction.
+async fn apply_one<DB: Backend>(conn: &mut DB::Connection, spec: &PlanSpec, now: i64) -> StoreResult<PlanChange> {
+    let json = serde_json::to_string(spec).expect("plans serialize");
+    let name = spec.name.clone();
+    let Some(existing) = plans_where::<DB>(conn, Some(&spec.name)).await?.pop() else {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO plans (name, version, paused, created_at, updated_at) VALUES ($1, 1, $2, $3, $3) RETURNING id",
+        )
+        .bind(&spec.name)
+        .bind(false)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        insert_version::<DB>(conn, id, 1, &json, now).await?;
+        let plan = plans_where::<DB>(conn, Some(&spec.name))
+            .await?
+            .pop()
+            .expect("just created");
+        let (planned, expired) = plan_occurrences::<DB>(conn, &plan, 0, now).await?;
+        return Ok(PlanChange::Created { name, planned, expired });
+    };
+    if existing.spec == *spec {
+        return Ok(PlanChange::Unchanged { name });
+    }
+    let version = existing.version + 1;
+    insert_version::<DB>(conn, existing.id, version, &json, now).await?;
+    sqlx::query("UPDATE plans SET version = $2, updated_at = $3 WHERE id = $1")
+        .bind(existing.id)
+        .bind(version)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let replanned = existing.spec.trigger != spec.trigger;
+    let (mut planned, mut withdrawn) = (0, 0);
+    if replanned {
+        // Pending occurrences never acted: they are planned again under the new trigger (new due
+        // times), while a cause the plan already acted on, held out or skipped keeps its record
+        // and is not planned twice.
+        let done = sqlx::query("DELETE FROM plan_occurrences WHERE plan_id = $1 AND status = 'pending'")
+            .bind(existing.id)
+            .execute(&mut *conn)
+            .await?;
+        withdrawn = DB::rows_affected(&done);
+        let plan = plans_where::<DB>(conn, Some(&spec.name)).await?.pop().expect("exists");
+        planned = plan_occurrences::<DB>(conn, &plan, 0, now).await?.0;
+    }
+    Ok(PlanChange::Updated {
+        name,
+        from: existing.version,
+        to: version,
+        replanned,
+        planned,
+        withdrawn,
+    })
+}
+
+async fn insert_version<DB: Backend>(
+    conn: &mut DB::Connection,
+    plan_id: i64,
+    version: i64,
+    spec: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO plan_versions (plan_id, version, spec, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(plan_id)
+        .bind(version)
+        .bind(spec)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl<DB: Backend> Plans for SqlStore<DB> {
+    #[tracing::instrument(level = "debug", skip_all, fields(plans = specs.len()))]
+    async fn apply_plans(&self, specs: &[PlanSpec], now: i64) -> StoreResult<Vec<PlanChange>> {
+        let mut tx = DB::begin(&self.pool).await?;
+        // Events stored by a transaction still open would be missed by both the history planned
+        // here and that transaction's own planning (it read the plans before this one existed):
+        // wait for writers of the log to finish, and hold new ones off until this commits.
+        if !DB::LOCK_LOG.is_empty() {
+            sqlx::query(DB::LOCK_LOG).execute(&mut *tx).await?;
+        }
+        let mut changes = Vec::with_capacity(specs.len());
+        for spec in specs {
+            changes.push(apply_one::<DB>(&mut tx, spec, now).await?);
+        }
+        tx.commit().await?;
+        Ok(changes)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn plans(&self) -> StoreResult<Vec<PlanRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut plans = plans_where::<DB>(&mut conn, None).await?;
+        count_occurrences::<DB>(&mut conn, &mut plans).await?;
+        Ok(plans)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn plan(&self, name: &str) -> StoreResult<Option<PlanRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut plans = plans_where::<DB>(&mut conn, Some(name)).await?;
+        count_occurrences::<DB>(&mut conn, &mut plans).await?;
+        Ok(plans.pop())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(paused))]
+    async fn set_plan_paused(&self, name: &str, paused: bool, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE plans SET paused = $2, updated_at = $3 WHERE name = $1")
+            .bind(name)
+            .bind(paused)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(limit))]
+    async fn open_tasks(&self, limit: u32) -> StoreResult<Vec<TaskRecord>> {
+        let rows = sqlx::query(
+            "SELECT t.id, p.name, c.external_id, t.title, t.assignee, t.due_at, t.created_at, t.status \
+             FROM tasks t JOIN customers c ON c.id = t.customer_id LEFT JOIN plans p ON p.id = t.plan_id \
+             WHERE t.status = 'open' ORDER BY t.due_at, t.id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TaskRecord {
+                    id: row.try_get(0)?,
+                    plan: row.try_get(1)?,
+                    customer: row.try_get(2)?,
+                    title: row.try_get(3)?,
+                    assignee: row.try_get(4)?,
+                    due_at: row.try_get(5)?,
+                    created_at: row.try_get(6)?,
+                    status: row.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// `CareTx` for a backend's write transaction (`SqlTx` hands its connection here).
+pub(super) async fn plan_new_events<DB: Backend>(
+    conn: &mut DB::Connection,
+    from_event_id: i64,
+    now: i64,
+) -> StoreResult<u64> {
+    let mut planned = 0;
+    for plan in plans_where::<DB>(conn, None).await? {
+        planned += plan_occurrences::<DB>(conn, &plan, from_event_id, now).await?.0;
+    }
+    Ok(planned)
+}
+
+pub(super) async fn claim_due<DB: Backend>(
+    conn: &mut DB::Connection,
+    now: i64,
+    limit: u32,
+) -> StoreResult<Vec<DueOccurrence>> {
+    let sql = format!(
+        "SELECT id, plan_id, customer_id, cause, due_at FROM plan_occurrences \
+         WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2 {}",
+        DB::SKIP_LOCKED
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(DueOccurrence {
+                id: row.try_get(0)?,
+                plan_id: row.try_get(1)?,
+                customer_id: CustomerId(row.try_get(2)?),
+                cause: row.try_get(3)?,
+                due_at: row.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn plans_in_force<DB: Backend>(conn: &mut DB::Connection) -> StoreResult<Vec<PlanRecord>> {
+    plans_where::<DB>(conn, None).await
+}
+
+pub(super) async fn care_contexts<DB: Backend>(
+    conn: &mut DB::Connection,
+    customers: &[CustomerId],
+) -> StoreResult<Vec<(CustomerId, CareContext)>> {
+    let ids: Vec<i64> = customers.iter().map(|c| c.0).collect();
+    let (columns, from) = CUSTOMER_SELECT.split_once(" FROM ").expect("a select has a FROM");
+    let sql = format!(
+        "{columns}, sc.p_alive, sc.clv_12m, sc.segment, \
+         (SELECT max(e.occurred_at) FROM events e WHERE e.customer_id = c.id AND e.kind = 'interaction') AS last_contact_at \
+         FROM {from} LEFT JOIN customer_scores sc ON sc.customer_id = c.id \
+         WHERE c.id IN (SELECT CAST(value AS BIGINT) FROM {})",
+        DB::JSON_ROWS
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(serde_json::to_string(&ids).expect("ids serialize"))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let record = customer_from_row::<DB>(row)?;
+            let segment: Option<String> = row.try_get("segment")?;
+            let score = match segment {
+                Some(segment) => Some(ScoreFacts {
+                    p_alive: row.try_get("p_alive")?,
+                    clv_12m: row.try_get("clv_12m")?,
+                    segment: serde_json::from_value(serde_json::Value::String(segment.clone()))
+                        .map_err(|_| StoreError::Corrupt(format!("segment '{segment}'")))?,
+                }),
+                None => None,
+            };
+            Ok((
+                record.id,
+                CareContext {
+                    external_id: record.external_id,
+                    name: record.name,
+                    email: record.email,
+                    attributes: record.attributes,
+                    state: record.state,
+                    score,
+                    last_contact_at: row.try_get("last_contact_at")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+pub(super) async fn settle_occurrences<DB: Backend>(
+    conn: &mut DB::Connection,
+    settled: &[Settled],
+    now: i64,
+) -> StoreResult<()> {
+    for s in settled {
+        sqlx::query(
+            "UPDATE plan_occurrences SET status = $2, reason = $3, version = $4, finished_at = $5 WHERE id = $1",
+        )
+        .bind(s.occurrence_id)
+        .bind(s.status.as_str())
+        .bind(s.reason.as_deref())
+        .bind(s.version)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        if let Some(task) = &s.task {
+            sqlx::query(
+                "INSERT INTO tasks (occurrence_id, plan_id, customer_id, title, assignee, due_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(s.occurrence_id)
+            .bind(task.plan_id)
+            .bind(task.customer_id.0)
+            .bind(&task.title)
+            .bind(task.assignee.as_deref())
+            .bind(task.due_at)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Care plans on both backends: planning from the history and from new events, the scheduler's
+//! exactly-once runs (also two at once, on two connections to one database), catch-up and
+//! expiry, versions, pausing; and the plan file through the binary.
+
+use std::process::Command;
+
+use rapport::care::plan_file::parse_plans;
+use rapport::care::run_due;
+use rapport::domain::plan::held_out;
+use rapport::import::{FileOptions, TransactionColumns, import_transactions};
+use rapport::store::{PlanChange, open};
+
+use crate::contract;
+use crate::helpers::TestDb;
+
+contract!(
+    the_documented_plan_creates_one_task_per_purchase_outside_the_holdout_and_runs_once,
+    events_stored_after_a_plan_are_planned_in_their_transaction,
+    two_schedulers_at_once_run_every_occurrence_exactly_once,
+    a_run_after_downtime_catches_up_within_expiry_and_records_the_rest_expired,
+    an_edited_plan_keeps_its_history_and_a_new_trigger_replans,
+    a_paused_plan_records_its_due_occurrences_as_skipped,
+);
+
+const PLAN: &str = r#"
+[[plan]]
+name = "two-year check-in"
+trigger = { after = "purchase", offset = "730d" }   # every purchase, 730 days later
+when = { stage = ["customer", "client", "partner"] }
+action = { task = "Call {first_name}: how is it going, two years on?", due_in = "3d" }
+holdout = 0.10
+"#;
+
+const DAY: i64 = 86_400;
+
+/// 2024-01-01T00:00:00Z.
+const JAN_2024: i64 = 1_704_067_200;
+
+/// `customers` customers with one purchase each on 2024-01-01 to 2024-01-05, and every third a
+/// second one on 2024-03-01 (outside the first run's reach).
+fn purchases(customers: usize) -> String {
+    let mut text = "customer_id,date,amount,order_id\n".to_owned();
+    for i in 0..customers {
+        text.push_str(&format!("C{i},2024-01-0{},10.00,A{i}\n", 1 + i % 5));
+        if i % 3 == 0 {
+            text.push_str(&format!("C{i},2024-03-01,12.50,B{i}\n"));
+        }
+    }
+    text
+}
+
+async fn import(db: &TestDb, text: &str) {
+    let options = FileOptions::csv(db.file("purchases.csv", text));
+    import_transactions(&db.store, &options, &TransactionColumns::default(), None)
+        .await
+        .expect("import");
+}
+
+async fn apply(db: &TestDb, text: &str, now: i64) -> Vec<PlanChange> {
+    let specs = parse_plans("plans.toml", text).expect("the plan file reads");
+    db.store.apply_plans(&specs, now).await.expect("apply")
+}
+
+async fn the_documented_plan_creates_one_task_per_purchase_outside_the_holdout_and_runs_once(db: &TestDb) {
+    import(db, &purchases(300)).await;
+    // Applied on 2025-12-30: the January purchases' check-ins fall due within days.
+    let changes = apply(db, PLAN, JAN_2024 + 729 * DAY).await;
+    assert_eq!(
+        changes,
+        vec![PlanChange::Created {
+            name: "two-year check-in".into(),
+            planned: 400,
+            expired: 0
+        }]
+    );
+    let plan = db.store.plan("two-year check-in").await.unwrap().unwrap();
+    // A run two years and a week after the January purchases: every one of them is due.
+    let now = JAN_2024 + 737 * DAY;
+    let report = run_due(&db.store, now).await.unwrap();
+    let customer_ids = sqlx_ids(db).await;
+    let expected_held = customer_ids.iter().filter(|&&id| held_out(plan.id, id, 0.10)).count() as u64;
+    assert!(
+        expected_held > 10 && expected_held < 60,
+        "{expected_held} of 300 held out at 10 %"
+    );
+    assert_eq!(report.due, 300);
+    assert_eq!(report.held_out, expected_held);
+    assert_eq!(report.tasks_created, 300 - expected_held);
+    assert_eq!(report.expired, 0);
+    let tasks = db.store.open_tasks(10_000).await.unwrap();
+    assert_eq!(tasks.len() as u64, report.tasks_created);
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.due_at == now + 3 * DAY && t.plan.as_deref() == Some("two-year check-in"))
+    );
+    let c7 = tasks.iter().find(|t| t.customer == "C7");
+    if let Some(task) = c7 {
+        assert_eq!(task.title, "Call C7: how is it going, two years on?");
+    }
+    // Running again at the same time finds nothing due and creates nothing.
+    let again = run_due(&db.store, now).await.unwrap();
+    assert_eq!(again.due, 0);
+    assert_eq!(db.store.open_tasks(10_000).await.unwrap().len(), tasks.len());
+    let plan = db.store.plan("two-year check-in").await.unwrap().unwrap();
+    assert_eq!(plan.occurrences.pending, 100, "the March purchases are still to come");
+    assert_eq!(plan.occurrences.done + plan.occurrences.held_out, 300);
+}
+
+/// Every customer's id, from the store.
+async fn sqlx_ids(db: &TestDb) -> Vec<i64> {
+    let filter = rapport::store::CustomerFilter {
+        limit: u32::MAX,
+        ..Default::default()
+    };
+    db.store
+        .list_customers(&filter)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id.0)
+        .collect()
+}
+
+async fn events_stored_after_a_plan_are_planned_in_their_transaction(db: &TestDb) {
+    let plans = PLAN.replace("730d", "7d").replace("two-year check-in", "week check-in");
+    let applied_at = JAN_2024 - DAY;
+    assert_eq!(
+        apply(db, &plans, applied_at).await,
+        vec![PlanChange::Created {
+            name: "week check-in".into(),
+            planned: 0,
+            expired: 0
+        }]
+    );
+    // Imported now (the real clock): purchases of 2024 are long past the week's expiry, so they
+    // are counted as expired when planned, not stored one by one.
+    import(db, &purchases(30)).await;
+    let plan = db.store.plan("week check-in").await.unwrap().unwrap();
+    assert_eq!(plan.occurrences.pending, 0);
+    assert_eq!(plan.occurrences.expired, 40);
+    // A purchase of today is planned with it, due in a week; importing it again plans nothing more.
+    let today = chrono::Utc::now().date_naive();
+    let text = format!("customer_id,date,amount,order_id\nC1,{today},5.00,T1\n");
+    import(db, &text).await;
+    import(db, &text).await;
+    let plan = db.store.plan("week check-in").await.unwrap().unwrap();
+    assert_eq!(plan.occurrences.pending, 1);
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(run_due(&db.store, now).await.unwrap().due, 0, "not due before a week");
+    let report = run_due(&db.store, now + 8 * DAY).await.unwrap();
+    assert_eq!(report.due, 1);
+}
+
+async fn two_schedulers_at_once_run_every_occurrence_exactly_once(db: &TestDb) {
+    import(db, &purchases(3_000)).await;
+    apply(
+        db,
+        &PLAN.replace("holdout = 0.10", "holdout = 0.0"),
+        JAN_2024 + 729 * DAY,
+    )
+    .await;
+    // A second store on the same database: another replica, or `run-due` from cron.
+    let other = open(&db.url).await.expect("second connection");
+    let now = JAN_2024 + 737 * DAY;
+    let (a, b) = tokio::join!(run_due(&db.store, now), run_due(&other, now));
+    let (a, b) = (a.expect("first run"), b.expect("second run"));
+    assert_eq!(a.due + b.due, 3_000, "{a:?} {b:?}");
+    assert_eq!(a.tasks_created + b.tasks_created, 3_000);
+    assert_eq!(db.store.open_tasks(100_000).await.unwrap().len(), 3_000);
+}
+
+async fn a_run_after_downtime_catches_up_within_expiry_and_records_the_rest_expired(db: &TestDb) {
+    import(db, &purchases(100)).await;
+    let plans = PLAN.replace("holdout = 0.10", "holdout = 0.0\nexpire_after = \"3d\"");
+    apply(db, &plans, JAN_2024 + 729 * DAY).await;
+    // The scheduler was down until 2026-01-06: check-ins due 2026-01-03 and later (the purchases
+    // of 2024-01-04 and -05) are caught up, the earlier ones are older than three days.
+    let now = JAN_2024 + 735 * DAY + 3_600;
+    let report = run_due(&db.store, now).await.unwrap();
+    assert_eq!(report.due, 100);
+    assert_eq!(report.tasks_created, 40);
+    assert_eq!(report.expired, 60);
+    let plan = db.store.plan("two-year check-in").await.unwrap().unwrap();
+    assert_eq!(plan.occurrences.expired, 60);
+}
+
+async fn an_edited_plan_keeps_its_history_and_a_new_trigger_replans(db: &TestDb) {
+    import(db, &purchases(50)).await;
+    let at = JAN_2024 + 729 * DAY;
+    apply(db, PLAN, at).await;
+    assert_eq!(
+        apply(db, PLAN, at).await,
+        vec![PlanChange::Unchanged {
+            name: "two-year check-in".into()
+        }]
+    );
+    let reworded = PLAN.replace("how is it going", "how are things");
+    assert_eq!(
+        apply(db, &reworded, at).await,
+        vec![PlanChange::Updated {
+            name: "two-year check-in".into(),
+            from: 1,
+            to: 2,
+            replanned: false,
+            planned: 0,
+            withdrawn: 0
+        }]
+    );
+    let report = run_due(&db.store, JAN_2024 + 737 * DAY).await.unwrap();
+    let tasks = db.store.open_tasks(1_000).await.unwrap();
+    assert!(
+        tasks.iter().all(|t| t.title.contains("how are things")),
+        "the version in force acts"
+    );
+    assert_eq!(report.due, 50);
+    // A new offset withdraws the pending March check-ins and plans them again a day later; the
+    // January ones, run already, are not planned twice.
+    let sooner = reworded.replace("730d", "731d");
+    let change = apply(db, &sooner, at).await;
+    assert_eq!(
+        change,
+        vec![PlanChange::Updated {
+            name: "two-year check-in".into(),
+            from: 2,
+            to: 3,
+            replanned: true,
+            planned: 17,
+            withdrawn: 17
+        }]
+    );
+    let plan = db.store.plan("two-year check-in").await.unwrap().unwrap();
+    assert_eq!(plan.version, 3);
+    assert_eq!(
+        plan.occurrences.pending, 17,
+        "only the causes not yet run are planned again"
+    );
+    assert_eq!(plan.occurrences.done + plan.occurrences.held_out, 50);
+}
+
+async fn a_paused_plan_records_its_due_occurrences_as_skipped(db: &TestDb) {
+    import(db, &purchases(20)).await;
+    apply(db, PLAN, JAN_2024 + 729 * DAY).await;
+    let now = JAN_2024 + 737 * DAY;
+    assert!(db.store.set_plan_paused("two-year check-in", true, now).await.unwrap());
+    assert!(!db.store.set_plan_paused("no such plan", true, now).await.unwrap());
+    let report = run_due(&db.store, now).await.unwrap();
+    assert_eq!(report.skipped.get("paused"), Some(&20));
+    assert_eq!(report.tasks_created, 0);
+    assert!(db.store.open_tasks(100).await.unwrap().is_empty());
+    db.store.set_plan_paused("two-year check-in", false, now).await.unwrap();
+    assert_eq!(
+        run_due(&db.store, now).await.unwrap().due,
+        0,
+        "skipped occurrences are not run again"
+    );
+}
+
+#[test]
+fn a_plan_file_with_an_error_applies_nothing_and_names_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let good = PLAN.replace("two-year check-in", "first");
+    let bad = PLAN.replace("730d", "730 days");
+    let file = dir.path().join("plans.toml");
+    std::fs::write(&file, format!("{good}{bad}")).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rapport"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let applied = run(&["plans", "apply", file.to_str().unwrap()]);
+    assert!(!applied.status.success());
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert!(
+        stderr.contains("plans.toml:11: trigger.offset: '730 days' is not a duration"),
+        "{stderr}"
+    );
+    let listed = run(&["plans", "list", "--json"]);
+    assert!(listed.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        "[]",
+        "nothing was applied"
+    );
+    std::fs::write(&file, &good).unwrap();
+    let applied = run(&["plans", "apply", file.to_str().unwrap()]);
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&applied.stdout).trim(),
+        "created 'first': 0 occurrences planned from the history"
+    );
+    let ran = run(&["run-due", "--now", "2026-01-08", "--json"]);
+    assert!(ran.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
+    assert_eq!(report["due"], 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn rapport_serve_runs_due_plans_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let plans = dir.path().join("plans.toml");
+    let thanks = "[[plan]]\nname = \"thanks\"\ntrigger = { after = \"first_purchase\", offset = \"0m\" }\n\
+                  action = { task = \"Thank {first_name}\" }\nholdout = 0.0\n";
+    std::fs::write(&plans, thanks).unwrap();
+    run(&["plans", "apply", plans.to_str().unwrap()]);
+    let purchases = dir.path().join("p.csv");
+    let today = chrono::Utc::now().date_naive();
+    std::fs::write(&purchases, format!("customer_id,date,amount\nAna,{today},10.00\n")).unwrap();
+    run(&["import", "transactions", purchases.to_str().unwrap()]);
+
+    let (mut server, _) = crate::helpers::serve_binary(
+        &db,
+        &[("RAPPORT_CARE_RUN_EVERY_SECONDS", "1")],
+        std::process::Stdio::null(),
+    );
+    let mut done = 0;
+    for _ in 0..100 {
+        let plan: serde_json::Value = serde_json::from_slice(&run(&["plans", "show", "thanks", "--json"])).unwrap();
+        done = plan["occurrences"]["done"].as_i64().unwrap();
+        if done > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+    assert_eq!(done, 1, "the server ran the due thank-you");
+}
