@@ -147,6 +147,12 @@ impl Ingest {
         })
     }
 
+    /// The care room's statements in this ingest's transaction: what they write commits with the
+    /// events (a completed task and the interaction it becomes).
+    pub fn care(&mut self) -> &mut dyn crate::store::CareTx {
+        self.tx.care()
+    }
+
     /// Keeps what this ingest stores in memory, so that `stored_events` can answer for it
     /// without reading the log, where the store allows (for a caller that asks about every event
     /// it pushed: the API's writer; an import would hold its whole file).

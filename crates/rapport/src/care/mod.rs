@@ -13,10 +13,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::CustomerId;
+use crate::domain::calendar::Calendar;
 use crate::domain::plan::{Action, CareContext, OccurrenceStatus, held_out};
 use crate::domain::state::format_day;
-use crate::store::{DueOccurrence, NewTask, PlanRecord, Settled, Store, StoreResult};
+use crate::domain::{CustomerId, EventKind, ExternalId, NewEvent};
+use crate::ingest::Ingest;
+use crate::store::{DueOccurrence, NewTask, PlanRecord, Settled, Store, StoreError, StoreResult, TaskDone, TaskRecord};
 
 /// Occurrences claimed and settled per transaction.
 const BATCH: u32 = 500;
@@ -74,6 +76,96 @@ impl Scheduler {
             tracing::error!(error = %e, "the care scheduler failed");
         }
     }
+}
+
+/// Which open tasks an agenda lists, by when they are due (days in the business's time zone).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DueWindow {
+    /// Overdue, today's and the next six days'.
+    #[default]
+    Soon,
+    /// Due today.
+    Today,
+    /// Due from today to six days ahead.
+    Week,
+    /// Due before today.
+    Overdue,
+    /// Every open task.
+    All,
+}
+
+impl DueWindow {
+    /// Every window, for messages.
+    pub const ALL: [DueWindow; 5] = [
+        DueWindow::Soon,
+        DueWindow::Today,
+        DueWindow::Week,
+        DueWindow::Overdue,
+        DueWindow::All,
+    ];
+
+    /// The name typed and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DueWindow::Soon => "soon",
+            DueWindow::Today => "today",
+            DueWindow::Week => "week",
+            DueWindow::Overdue => "overdue",
+            DueWindow::All => "all",
+        }
+    }
+
+    /// The window as `(due from, due before)` in Unix seconds, for the calendar's today.
+    pub fn range(self, calendar: &Calendar) -> (Option<i64>, Option<i64>) {
+        let today = calendar.day_start_ahead(0);
+        match self {
+            DueWindow::Soon => (None, Some(calendar.day_start_ahead(7))),
+            DueWindow::Today => (Some(today), Some(calendar.day_start_ahead(1))),
+            DueWindow::Week => (Some(today), Some(calendar.day_start_ahead(7))),
+            DueWindow::Overdue => (None, Some(today)),
+            DueWindow::All => (None, None),
+        }
+    }
+}
+
+impl std::str::FromStr for DueWindow {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        DueWindow::ALL
+            .into_iter()
+            .find(|w| w.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                let known: Vec<&str> = DueWindow::ALL.iter().map(|w| w.as_str()).collect();
+                format!("'{s}' is not a window: use one of {}", known.join(", "))
+            })
+    }
+}
+
+/// Marks a task done and puts its outcome on the customer's timeline as an interaction, in one
+/// transaction (`TaskDone` says how it ended, who did it and when).
+pub async fn complete_task(store: &Arc<dyn Store>, done: &TaskDone<'_>) -> StoreResult<TaskRecord> {
+    let mut ingest = Ingest::begin(store, "a completed task").await?;
+    let task = ingest.care().complete_task(done).await?;
+    let customer = ExternalId::parse(&task.customer)
+        .map_err(|e| StoreError::Corrupt(format!("task {}: customer id: {}", task.id, e.0)))?;
+    let mut note = format!("{}: {}", task.title, done.outcome.describe());
+    if let Some(text) = done.note.filter(|n| !n.trim().is_empty()) {
+        note.push_str(". ");
+        note.push_str(text.trim());
+    }
+    let event = NewEvent {
+        key: format!("task:{}", task.id),
+        occurred_at: done.at,
+        kind: EventKind::Interaction {
+            channel: "task".to_owned(),
+            note,
+        },
+    };
+    ingest.push(&customer, event).await?;
+    ingest.finish().await?;
+    Ok(task)
 }
 
 /// Runs every occurrence due at `now`, in transactions of a few hundred.

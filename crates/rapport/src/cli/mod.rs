@@ -1,5 +1,6 @@
 //! The `rapport` command line: clap definitions, each command a thin function over the library.
 
+mod agenda;
 mod analyze;
 mod config;
 mod customer_list;
@@ -69,6 +70,11 @@ pub enum Command {
     /// Care plans: apply them from a TOML file, list, show, pause and resume them.
     #[command(subcommand)]
     Plans(plans::PlansCommand),
+    /// The staff's open tasks, overdue and due soon, each with its customer's context.
+    Agenda(agenda::AgendaArgs),
+    /// Complete, snooze or reassign a task.
+    #[command(subcommand)]
+    Tasks(agenda::TasksCommand),
     /// Run every care-plan occurrence that is due (what `rapport serve` does in the background),
     /// once: for cron, or to catch up by hand.
     RunDue(plans::RunDueArgs),
@@ -134,6 +140,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(_) => serve::run(settings, out).await,
         Command::Plans(command) => plans::run(settings, command, out).await,
         Command::RunDue(args) => plans::run_due(settings, args, out).await,
+        Command::Agenda(args) => agenda::agenda(settings, args, out).await,
+        Command::Tasks(command) => agenda::tasks(settings, command, out).await,
         Command::Keys(command) => keys::run(db, command, out).await,
         Command::Users(command) => users::run(db, command, out).await,
         Command::Config(command) => config::run(&loaded, command, out),

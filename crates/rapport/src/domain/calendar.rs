@@ -35,12 +35,21 @@ impl Calendar {
     /// first of the last 30 days. A midnight a clock change skips counts from the first instant
     /// the day has.
     pub fn day_start(&self, days: u64) -> i64 {
-        let today = DateTime::from_timestamp(self.now, 0)
+        let day = self.today().checked_sub_days(Days::new(days)).unwrap_or(NaiveDate::MIN);
+        self.start_of(day)
+    }
+
+    /// Unix seconds of the local midnight that starts the day `days` after today (0: today).
+    pub fn day_start_ahead(&self, days: u64) -> i64 {
+        let day = self.today().checked_add_days(Days::new(days)).unwrap_or(NaiveDate::MAX);
+        self.start_of(day)
+    }
+
+    fn today(&self) -> NaiveDate {
+        DateTime::from_timestamp(self.now, 0)
             .unwrap_or_default()
             .with_timezone(&self.time_zone)
-            .date_naive();
-        let day = today.checked_sub_days(Days::new(days)).unwrap_or(NaiveDate::MIN);
-        self.start_of(day)
+            .date_naive()
     }
 
     fn start_of(&self, day: NaiveDate) -> i64 {

@@ -466,6 +466,71 @@ impl OccurrenceStatus {
     }
 }
 
+/// How a task ended, as the staff member who did it says: it becomes an interaction on the
+/// customer's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskOutcome {
+    /// Spoke with the customer.
+    Reached,
+    /// Left a message.
+    LeftMessage,
+    /// Nobody answered.
+    NoAnswer,
+    /// The customer does not want to be contacted about this.
+    NotInterested,
+    /// The customer has a problem to solve.
+    ProblemFound,
+}
+
+impl TaskOutcome {
+    /// Every outcome.
+    pub const ALL: [TaskOutcome; 5] = [
+        TaskOutcome::Reached,
+        TaskOutcome::LeftMessage,
+        TaskOutcome::NoAnswer,
+        TaskOutcome::NotInterested,
+        TaskOutcome::ProblemFound,
+    ];
+
+    /// The name stored, typed and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskOutcome::Reached => "reached",
+            TaskOutcome::LeftMessage => "left_message",
+            TaskOutcome::NoAnswer => "no_answer",
+            TaskOutcome::NotInterested => "not_interested",
+            TaskOutcome::ProblemFound => "problem_found",
+        }
+    }
+
+    /// The outcome in words, for timelines.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TaskOutcome::Reached => "reached",
+            TaskOutcome::LeftMessage => "left a message",
+            TaskOutcome::NoAnswer => "no answer",
+            TaskOutcome::NotInterested => "not interested",
+            TaskOutcome::ProblemFound => "problem found",
+        }
+    }
+}
+
+impl std::str::FromStr for TaskOutcome {
+    type Err = super::ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().replace(['-', ' '], "_");
+        TaskOutcome::ALL
+            .into_iter()
+            .find(|o| o.as_str().eq_ignore_ascii_case(&wanted))
+            .ok_or_else(|| {
+                let known: Vec<&str> = TaskOutcome::ALL.iter().map(|o| o.as_str()).collect();
+                super::ParseError(format!("'{s}' is not an outcome: use one of {}", known.join(", ")))
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

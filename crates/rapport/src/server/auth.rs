@@ -86,12 +86,15 @@ pub async fn create_key(store: &Arc<dyn Store>, name: &str, role: Role) -> Store
     })
 }
 
-/// The role a route needs: admin for keys and webhooks, staff to change anything, viewer to read.
+/// The role a route needs: admin for keys and webhooks, and to change care plans; staff to change
+/// anything else; viewer to read.
 pub fn required_role(method: &Method, path: &str) -> Role {
     const ADMIN: [&str; 3] = ["/api/v1/keys", "/api/v1/webhooks", "/api/v1/users"];
-    if ADMIN.iter().any(|p| path == *p || path.starts_with(&format!("{p}/"))) {
+    let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
+    let reads = method == Method::GET || method == Method::HEAD;
+    if ADMIN.iter().any(|p| under(p)) || (under("/api/v1/plans") && !reads) {
         Role::Admin
-    } else if method == Method::GET || method == Method::HEAD {
+    } else if reads {
         Role::Viewer
     } else {
         Role::Staff
@@ -228,6 +231,9 @@ mod tests {
         assert_eq!(required_role(&Method::GET, "/api/v1/keys"), Role::Admin);
         assert_eq!(required_role(&Method::DELETE, "/api/v1/webhooks/{id}"), Role::Admin);
         assert_eq!(required_role(&Method::GET, "/api/v1/keysmith"), Role::Viewer);
+        assert_eq!(required_role(&Method::GET, "/api/v1/plans"), Role::Viewer);
+        assert_eq!(required_role(&Method::POST, "/api/v1/plans/{name}/pause"), Role::Admin);
+        assert_eq!(required_role(&Method::POST, "/api/v1/tasks/{id}/complete"), Role::Staff);
     }
 
     #[test]

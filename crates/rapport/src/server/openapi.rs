@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::api::{customers, events, keys, reports, webhooks};
+use super::api::{care, customers, events, keys, reports, webhooks};
 use super::{AppState, auth, idempotency};
 
 /// Where the document is served.
@@ -23,7 +23,7 @@ pub const REFERENCE_PATH: &str = "/api/docs";
         title = "Rapport API",
         description = "Customers, their events, lifecycle funnel and defection scores. Every route needs an API key \
                        (`rapport keys create`) sent as `Authorization: Bearer KEY`: viewer keys read, staff keys also \
-                       write, admin keys also manage keys and webhooks. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`."
+                       write, admin keys also manage keys, webhooks and care plans. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`."
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::store::CustomerSort, crate::domain::Stage, super::api::EventKindName)),
@@ -35,6 +35,7 @@ pub const REFERENCE_PATH: &str = "/api/docs";
         (name = "models", description = "The defection radar's model versions"),
         (name = "keys", description = "API keys (admin)"),
         (name = "webhooks", description = "Signed webhooks (admin): subscriptions, deliveries and attempts"),
+        (name = "care", description = "Care plans (changed by admins) and the staff's tasks"),
     )
 )]
 struct ApiDoc;
@@ -119,6 +120,15 @@ pub fn api_router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenAp
         .routes(routes!(webhooks::get, webhooks::delete))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::resend))
+        .routes(routes!(care::list_plans, care::apply_plans))
+        .routes(routes!(care::get_plan))
+        .routes(routes!(care::pause_plan))
+        .routes(routes!(care::resume_plan))
+        .routes(routes!(care::list_tasks))
+        .routes(routes!(care::get_task))
+        .routes(routes!(care::complete_task))
+        .routes(routes!(care::snooze_task))
+        .routes(routes!(care::reassign_task))
         // Outermost last: the key is checked before the idempotency store is consulted.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::replay))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::require_key));

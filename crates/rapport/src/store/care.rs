@@ -12,7 +12,7 @@ use super::customers::customer_from_row;
 use super::sql::CUSTOMER_SELECT;
 use super::{SqlStore, StoreError, StoreResult};
 use crate::domain::CustomerId;
-use crate::domain::plan::{CareContext, OccurrenceStatus, PlanSpec, ScoreFacts, Trigger, TriggerEvent};
+use crate::domain::plan::{CareContext, OccurrenceStatus, PlanSpec, ScoreFacts, TaskOutcome, Trigger, TriggerEvent};
 
 /// A plan as stored, with the version in force and what its occurrences became.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -131,7 +131,7 @@ pub struct NewTask {
 }
 
 /// A task as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TaskRecord {
     /// The task's number.
     pub id: i64,
@@ -149,6 +149,55 @@ pub struct TaskRecord {
     pub created_at: i64,
     /// `open` or `done`.
     pub status: String,
+    /// How it ended, once done.
+    pub outcome: Option<TaskOutcome>,
+    /// What the person who did it noted.
+    pub note: Option<String>,
+    /// When it was done (Unix seconds).
+    pub completed_at: Option<i64>,
+    /// Who did it.
+    pub completed_by: Option<String>,
+}
+
+/// Which open tasks an agenda lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskQuery {
+    /// Due at this time or later (Unix seconds).
+    pub due_from: Option<i64>,
+    /// Due before this time.
+    pub due_before: Option<i64>,
+    /// Only this person's tasks.
+    pub assignee: Option<String>,
+    /// At most this many, soonest due first.
+    pub limit: u32,
+}
+
+/// An open task with what the person doing it needs to know of the customer, at a glance.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct AgendaItem {
+    /// The task.
+    pub task: TaskRecord,
+    /// The customer's name, when known.
+    pub name: Option<String>,
+    /// E-mail address, when known.
+    pub email: Option<String>,
+    /// Phone number, when known.
+    pub phone: Option<String>,
+    /// The customer's stage.
+    #[schema(value_type = Option<String>)]
+    pub stage: Option<crate::domain::Stage>,
+    /// Purchases so far.
+    pub orders: i64,
+    /// Everything bought, in cents.
+    pub total_spend_cents: i64,
+    /// The last purchase (Unix seconds).
+    pub last_purchase_at: Option<i64>,
+    /// The last interaction (Unix seconds).
+    pub last_contact_at: Option<i64>,
+    /// P(alive) at the latest scoring.
+    pub p_alive: Option<f64>,
+    /// Why the score is what it is, in words.
+    pub explanation: Option<String>,
 }
 
 /// Plans and the tasks they create, outside a write transaction.
@@ -166,6 +215,14 @@ pub trait Plans: Send + Sync {
     async fn set_plan_paused(&self, name: &str, paused: bool, now: i64) -> StoreResult<bool>;
     /// Open tasks, soonest due first, at most `limit`.
     async fn open_tasks(&self, limit: u32) -> StoreResult<Vec<TaskRecord>>;
+    /// Open tasks as the agenda shows them, each with its customer's context.
+    async fn agenda(&self, query: &TaskQuery) -> StoreResult<Vec<AgendaItem>>;
+    /// One task, open or done.
+    async fn task(&self, id: i64) -> StoreResult<Option<TaskRecord>>;
+    /// Moves an open task's due time; false when there is no such open task.
+    async fn snooze_task(&self, id: i64, until: i64) -> StoreResult<bool>;
+    /// Gives an open task to someone else (`None`: anyone); false when there is no such open task.
+    async fn reassign_task(&self, id: i64, assignee: Option<&str>) -> StoreResult<bool>;
 }
 
 /// The care room's part of a write transaction (`WriteTx::care`).
@@ -184,6 +241,24 @@ pub trait CareTx: Send {
     async fn care_contexts(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<(CustomerId, CareContext)>>;
     /// Records what became of claimed occurrences and creates their tasks.
     async fn settle_occurrences(&mut self, settled: &[Settled], now: i64) -> StoreResult<()>;
+    /// Marks an open task done with its outcome; `NotFound` when there is no such task,
+    /// `Conflict` when it is done already.
+    async fn complete_task(&mut self, done: &TaskDone<'_>) -> StoreResult<TaskRecord>;
+}
+
+/// A task's completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskDone<'a> {
+    /// The task's number.
+    pub id: i64,
+    /// How it ended.
+    pub outcome: TaskOutcome,
+    /// What the person noted.
+    pub note: Option<&'a str>,
+    /// Who did it (a user's e-mail, an API key's name, `cli`).
+    pub by: &'a str,
+    /// When (Unix seconds).
+    pub at: i64,
 }
 
 /// The occurrences a trigger plans from the events with ids from `$1` on: a query of
@@ -444,29 +519,144 @@ impl<DB: Backend> Plans for SqlStore<DB> {
 
     #[tracing::instrument(level = "debug", skip_all, fields(limit))]
     async fn open_tasks(&self, limit: u32) -> StoreResult<Vec<TaskRecord>> {
-        let rows = sqlx::query(
-            "SELECT t.id, p.name, c.external_id, t.title, t.assignee, t.due_at, t.created_at, t.status \
-             FROM tasks t JOIN customers c ON c.id = t.customer_id LEFT JOIN plans p ON p.id = t.plan_id \
-             WHERE t.status = 'open' ORDER BY t.due_at, t.id LIMIT $1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!("{TASK_SELECT} WHERE t.status = 'open' ORDER BY t.due_at, t.id LIMIT $1");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(task_from_row::<DB>).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(limit = query.limit))]
+    async fn agenda(&self, query: &TaskQuery) -> StoreResult<Vec<AgendaItem>> {
+        let (columns, from) = TASK_SELECT.split_once(" FROM ").expect("a select has a FROM");
+        let sql = format!(
+            "{columns}, c.name, c.email, c.phone, s.stage, s.purchase_count, s.total_spend_cents, s.last_purchase_at, \
+             sc.p_alive, sc.explanation, \
+             (SELECT max(e.occurred_at) FROM events e WHERE e.customer_id = c.id AND e.kind = 'interaction') \
+             AS last_contact_at \
+             FROM {from} LEFT JOIN customer_state s ON s.customer_id = c.id \
+             LEFT JOIN customer_scores sc ON sc.customer_id = c.id \
+             WHERE t.status = 'open' AND ($1 IS NULL OR t.due_at >= $1) AND ($2 IS NULL OR t.due_at < $2) \
+             AND ($3 IS NULL OR t.assignee = $3) ORDER BY t.due_at, t.id LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(query.due_from)
+            .bind(query.due_before)
+            .bind(query.assignee.as_deref())
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
-                Ok(TaskRecord {
-                    id: row.try_get(0)?,
-                    plan: row.try_get(1)?,
-                    customer: row.try_get(2)?,
-                    title: row.try_get(3)?,
-                    assignee: row.try_get(4)?,
-                    due_at: row.try_get(5)?,
-                    created_at: row.try_get(6)?,
-                    status: row.try_get(7)?,
+                let stage: Option<String> = row.try_get("stage")?;
+                Ok(AgendaItem {
+                    task: task_from_row::<DB>(row)?,
+                    name: row.try_get("name")?,
+                    email: row.try_get("email")?,
+                    phone: row.try_get("phone")?,
+                    stage: stage.as_deref().map(super::codec::stage).transpose()?,
+                    orders: row.try_get::<Option<i64>, _>("purchase_count")?.unwrap_or_default(),
+                    total_spend_cents: row.try_get::<Option<i64>, _>("total_spend_cents")?.unwrap_or_default(),
+                    last_purchase_at: row.try_get("last_purchase_at")?,
+                    last_contact_at: row.try_get("last_contact_at")?,
+                    p_alive: row.try_get("p_alive")?,
+                    explanation: row.try_get("explanation")?,
                 })
             })
             .collect()
     }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(task = id))]
+    async fn task(&self, id: i64) -> StoreResult<Option<TaskRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        task_by_id::<DB>(&mut conn, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(task = id))]
+    async fn snooze_task(&self, id: i64, until: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE tasks SET due_at = $2 WHERE id = $1 AND status = 'open'")
+            .bind(id)
+            .bind(until)
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(task = id))]
+    async fn reassign_task(&self, id: i64, assignee: Option<&str>) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE tasks SET assignee = $2 WHERE id = $1 AND status = 'open'")
+            .bind(id)
+            .bind(assignee)
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) > 0)
+    }
+}
+
+const TASK_SELECT: &str = "SELECT t.id, p.name AS plan_name, c.external_id, t.title, t.assignee, t.due_at, t.created_at, \
+     t.status, t.outcome, t.note, t.completed_at, t.completed_by \
+     FROM tasks t JOIN customers c ON c.id = t.customer_id LEFT JOIN plans p ON p.id = t.plan_id";
+
+fn task_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<TaskRecord> {
+    let outcome: Option<String> = row.try_get(8)?;
+    Ok(TaskRecord {
+        id: row.try_get(0)?,
+        plan: row.try_get(1)?,
+        customer: row.try_get(2)?,
+        title: row.try_get(3)?,
+        assignee: row.try_get(4)?,
+        due_at: row.try_get(5)?,
+        created_at: row.try_get(6)?,
+        status: row.try_get(7)?,
+        outcome: outcome
+            .as_deref()
+            .map(|o| {
+                o.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("task outcome '{o}'")))
+            })
+            .transpose()?,
+        note: row.try_get(9)?,
+        completed_at: row.try_get(10)?,
+        completed_by: row.try_get(11)?,
+    })
+}
+
+async fn task_by_id<DB: Backend>(conn: &mut DB::Connection, id: i64) -> StoreResult<Option<TaskRecord>> {
+    let sql = format!("{TASK_SELECT} WHERE t.id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(task_from_row::<DB>).transpose()
+}
+
+pub(super) async fn complete_task<DB: Backend>(
+    conn: &mut DB::Connection,
+    done: &TaskDone<'_>,
+) -> StoreResult<TaskRecord> {
+    let updated = sqlx::query(
+        "UPDATE tasks SET status = 'done', outcome = $2, note = $3, completed_at = $4, completed_by = $5 \
+         WHERE id = $1 AND status = 'open'",
+    )
+    .bind(done.id)
+    .bind(done.outcome.as_str())
+    .bind(done.note)
+    .bind(done.at)
+    .bind(done.by)
+    .execute(&mut *conn)
+    .await?;
+    let task = task_by_id::<DB>(conn, done.id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("there is no task {}", done.id)))?;
+    if DB::rows_affected(&updated) == 0 {
+        return Err(StoreError::Conflict(format!(
+            "task {} was done already ({})",
+            done.id,
+            task.outcome.map_or("no outcome", TaskOutcome::describe)
+        )));
+    }
+    Ok(task)
 }
 
 /// `CareTx` for a backend's write transaction (`SqlTx` hands its connection here).

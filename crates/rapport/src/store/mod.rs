@@ -32,7 +32,10 @@ use backend::Backend;
 use tx::SqlTx;
 
 pub use access::Access;
-pub use care::{CareTx, DueOccurrence, NewTask, OccurrenceCounts, PlanChange, PlanRecord, Plans, Settled, TaskRecord};
+pub use care::{
+    AgendaItem, CareTx, DueOccurrence, NewTask, OccurrenceCounts, PlanChange, PlanRecord, Plans, Settled, TaskDone,
+    TaskQuery, TaskRecord,
+};
 pub use codec::EventRow;
 pub use customers::{Customers, PurchasePage};
 pub use outbox::{

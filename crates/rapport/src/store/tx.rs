@@ -7,7 +7,7 @@ use sqlx::{Row as _, Transaction};
 use tokio::sync::Notify;
 
 use super::backend::{Backend, Batches};
-use super::care::{self, CareTx, DueOccurrence, PlanRecord, Settled};
+use super::care::{self, CareTx, DueOccurrence, PlanRecord, Settled, TaskDone, TaskRecord};
 use super::customers::event_from_row;
 use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites};
 use super::sql::{EVENT_SELECT, STATE_COLUMNS};
@@ -345,5 +345,10 @@ impl<DB: Backend> CareTx for SqlTx<DB> {
     #[tracing::instrument(level = "debug", skip_all, fields(settled = settled.len()))]
     async fn settle_occurrences(&mut self, settled: &[Settled], now: i64) -> StoreResult<()> {
         care::settle_occurrences::<DB>(&mut self.tx, settled, now).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(task = done.id))]
+    async fn complete_task(&mut self, done: &TaskDone<'_>) -> StoreResult<TaskRecord> {
+        care::complete_task::<DB>(&mut self.tx, done).await
     }
 }

@@ -5,10 +5,12 @@
 use std::process::Command;
 
 use rapport::care::plan_file::parse_plans;
-use rapport::care::run_due;
+use rapport::care::{complete_task, run_due};
+use rapport::domain::EventKind;
+use rapport::domain::plan::TaskOutcome;
 use rapport::domain::plan::held_out;
 use rapport::import::{FileOptions, TransactionColumns, import_transactions};
-use rapport::store::{PlanChange, open};
+use rapport::store::{PlanChange, TaskDone, TaskQuery, open};
 
 use crate::contract;
 use crate::helpers::TestDb;
@@ -20,6 +22,8 @@ contract!(
     a_run_after_downtime_catches_up_within_expiry_and_records_the_rest_expired,
     an_edited_plan_keeps_its_history_and_a_new_trigger_replans,
     a_paused_plan_records_its_due_occurrences_as_skipped,
+    a_completed_task_goes_on_the_timeline_once_and_the_agenda_filters,
+    the_api_applies_plans_as_admin_and_staff_complete_tasks,
 );
 
 const PLAN: &str = r#"
@@ -348,4 +352,177 @@ fn rapport_serve_runs_due_plans_in_the_background() {
         .unwrap();
     server.wait().unwrap();
     assert_eq!(done, 1, "the server ran the due thank-you");
+}
+
+async fn a_completed_task_goes_on_the_timeline_once_and_the_agenda_filters(db: &TestDb) {
+    import(db, &purchases(10)).await;
+    apply(
+        db,
+        &PLAN.replace("holdout = 0.10", "holdout = 0.0"),
+        JAN_2024 + 729 * DAY,
+    )
+    .await;
+    let now = JAN_2024 + 737 * DAY;
+    run_due(&db.store, now).await.unwrap();
+    let all = TaskQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    let agenda = db.store.agenda(&all).await.unwrap();
+    assert_eq!(agenda.len(), 10);
+    let first = agenda
+        .iter()
+        .find(|item| item.task.customer == "C1")
+        .expect("C1's task");
+    assert_eq!((first.orders, first.total_spend_cents), (1, 1_000));
+    assert_eq!(first.stage, Some(rapport::domain::Stage::Customer));
+    assert_eq!(first.task.title, "Call C1: how is it going, two years on?");
+
+    let id = first.task.id;
+    let done = TaskDone {
+        id,
+        outcome: TaskOutcome::ProblemFound,
+        note: Some("the strap broke"),
+        by: "ana@shop.example",
+        at: now,
+    };
+    let task = complete_task(&db.store, &done).await.unwrap();
+    assert_eq!(task.outcome, Some(TaskOutcome::ProblemFound));
+    assert_eq!(task.completed_by.as_deref(), Some("ana@shop.example"));
+    let again = complete_task(&db.store, &done).await.unwrap_err();
+    assert!(
+        again.to_string().contains("was done already (problem found)"),
+        "{again}"
+    );
+    let missing = complete_task(&db.store, &TaskDone { id: 99_999, ..done })
+        .await
+        .unwrap_err();
+    assert!(missing.to_string().contains("there is no task 99999"), "{missing}");
+    let customer = db
+        .store
+        .customer(&crate::helpers::ext(&task.customer))
+        .await
+        .unwrap()
+        .unwrap();
+    let events = db.store.events_of(customer.id).await.unwrap();
+    let interactions: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Interaction { channel, note } => Some((channel.as_str(), note.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        interactions,
+        vec![(
+            "task",
+            "Call C1: how is it going, two years on?: problem found. the strap broke"
+        )]
+    );
+    assert_eq!(customer.state.interaction_count, 1);
+    assert_eq!(
+        db.store.agenda(&all).await.unwrap().len(),
+        9,
+        "a done task leaves the agenda"
+    );
+
+    let second = db.store.agenda(&all).await.unwrap()[0].task.id;
+    assert!(db.store.snooze_task(second, now + 10 * DAY).await.unwrap());
+    assert!(db.store.reassign_task(second, Some("bo@shop.example")).await.unwrap());
+    assert!(
+        !db.store.snooze_task(id, now).await.unwrap(),
+        "a done task cannot be snoozed"
+    );
+    let soon = TaskQuery {
+        due_before: Some(now + 5 * DAY),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(db.store.agenda(&soon).await.unwrap().len(), 8);
+    let bo = TaskQuery {
+        assignee: Some("bo@shop.example".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    let theirs = db.store.agenda(&bo).await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].task.due_at, now + 10 * DAY);
+}
+
+async fn the_api_applies_plans_as_admin_and_staff_complete_tasks(db: &TestDb) {
+    use serde_json::json;
+
+    let server = crate::api::TestServer::start(db).await;
+    let today = chrono::Utc::now().date_naive();
+    let text = format!("customer_id,date,amount\nAna,{today},10.00\n");
+    import(db, &text).await;
+    let toml = "[[plan]]\nname = \"thanks\"\ntrigger = { after = \"first_purchase\", offset = \"0m\" }\n\
+                action = { task = \"Thank {first_name}\", due_in = \"1d\" }\nholdout = 0.0\n";
+    // Staff may not change plans; a bad file is a 422 naming its line and field.
+    let (status, _) = server.post("/api/v1/plans", &json!({"toml": toml})).await;
+    assert_eq!(status, 403);
+    let admin = |path: &str, body: serde_json::Value| {
+        server
+            .client
+            .post(server.url(path))
+            .bearer_auth(&server.admin)
+            .json(&body)
+            .send()
+    };
+    let bad = admin("/api/v1/plans", json!({"toml": toml.replace("0m", "soon")}))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let body: serde_json::Value = bad.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("toml:3: trigger.offset: 'soon' is not a duration"),
+        "{body}"
+    );
+    let applied: serde_json::Value = admin("/api/v1/plans", json!({"toml": toml}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        applied,
+        json!([{"change": "created", "name": "thanks", "version": 1, "planned": 1}])
+    );
+    let (status, plan) = server.get("/api/v1/plans/thanks").await;
+    assert_eq!(status, 200);
+    assert_eq!(plan["occurrences"]["pending"], 1);
+    assert_eq!(server.get("/api/v1/plans/nope").await.0, 404);
+
+    run_due(&db.store, chrono::Utc::now().timestamp()).await.unwrap();
+    let (status, tasks) = server.get("/api/v1/tasks?due=all").await;
+    assert_eq!(status, 200);
+    assert_eq!(tasks[0]["task"]["title"], "Thank Ana");
+    assert_eq!(tasks[0]["stage"], "customer");
+    assert_eq!(tasks[0]["total_spent"], "10.00");
+    let id = tasks[0]["task"]["id"].as_i64().unwrap();
+    assert_eq!(server.get("/api/v1/tasks?due=later").await.0, 400);
+    let (status, snoozed) = server
+        .post(&format!("/api/v1/tasks/{id}/snooze"), &json!({"for": "2d"}))
+        .await;
+    assert_eq!(status, 200, "{snoozed}");
+    let (status, done) = server
+        .post(
+            &format!("/api/v1/tasks/{id}/complete"),
+            &json!({"outcome": "reached", "note": "loves it"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["outcome"], "reached");
+    let (status, again) = server
+        .post(&format!("/api/v1/tasks/{id}/complete"), &json!({"outcome": "reached"}))
+        .await;
+    assert_eq!(status, 409, "{again}");
+    let (_, timeline) = server.get("/api/v1/customers/Ana/events").await;
+    assert!(
+        timeline.to_string().contains("Thank Ana: reached. loves it"),
+        "{timeline}"
+    );
 }

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: what the CLI can see, over HTTP. Views here are the wire format;
 //! the store's records stay internal.
 
+pub mod care;
 pub mod customers;
 pub mod events;
 pub mod keys;
