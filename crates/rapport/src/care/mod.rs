@@ -14,11 +14,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::calendar::Calendar;
-use crate::domain::plan::{Action, CareContext, OccurrenceStatus, held_out};
+use crate::domain::plan::{Action, CareContext, OccurrenceStatus, Rhythm, Trigger, held_out};
 use crate::domain::state::format_day;
 use crate::domain::{CustomerId, EventKind, ExternalId, NewEvent};
 use crate::ingest::Ingest;
 use crate::store::{DueOccurrence, NewTask, PlanRecord, Settled, Store, StoreError, StoreResult, TaskDone, TaskRecord};
+
+/// The built-in plans as a plan file: thank-you, second-order ask, week check-in, win-back and
+/// the two-year check-in (`rapport plans init`).
+pub const BUILT_IN_PLANS: &str = include_str!("built_in.toml");
+
+/// The built-in plans, read.
+pub fn built_in_plans() -> Vec<crate::domain::plan::PlanSpec> {
+    plan_file::parse_plans("built_in.toml", BUILT_IN_PLANS).expect("the built-in plans read (a unit test checks)")
+}
 
 /// Occurrences claimed and settled per transaction.
 const BATCH: u32 = 500;
@@ -32,7 +41,9 @@ pub struct RunReport {
     pub tasks_created: u64,
     /// Occurrences of held-out customers: recorded, no action.
     pub held_out: u64,
-    /// Occurrences not acted on, by reason (`paused`, `conditions`).
+    /// Occurrences not acted on, by reason: `paused`, `conditions` (one did not hold), `no longer
+    /// due` (the customer came back before the second-order ask, or bought again before being
+    /// overdue).
     pub skipped: BTreeMap<String, u64>,
     /// Occurrences due longer ago than their plan's `expire_after`.
     pub expired: u64,
@@ -193,26 +204,35 @@ async fn run_batch(store: &Arc<dyn Store>, now: i64, report: &mut RunReport) -> 
     customers.sort_unstable();
     customers.dedup();
     let contexts: HashMap<CustomerId, CareContext> = tx.care().care_contexts(&customers).await?.into_iter().collect();
-    let settled: Vec<Settled> = due
+    // The business's rhythm at the percentiles the due plans read, once a batch.
+    let mut rhythms: HashMap<i64, Option<Rhythm>> = HashMap::new();
+    for plan in plans.values() {
+        if let Some(percent) = rhythm_percent(&plan.spec.trigger)
+            && !rhythms.contains_key(&percent)
+        {
+            let rhythm = tx.care().rhythm(percent, now, RHYTHM_MAX_AGE).await?;
+            rhythms.insert(percent, rhythm);
+        }
+    }
+    let (settled, kinds): (Vec<Settled>, Vec<Option<&str>>) = due
         .iter()
         .map(|occurrence| {
             let plan = &plans[&occurrence.plan_id];
-            decide(occurrence, plan, contexts.get(&occurrence.customer_id), now)
+            let rhythm = rhythm_percent(&plan.spec.trigger).and_then(|p| rhythms[&p]);
+            decide(occurrence, plan, contexts.get(&occurrence.customer_id), rhythm, now)
         })
-        .collect();
-    for s in &settled {
+        .unzip();
+    for (s, skip) in settled.iter().zip(kinds) {
         report.due += 1;
         match s.status {
             OccurrenceStatus::Done => report.tasks_created += u64::from(s.task.is_some()),
             OccurrenceStatus::HeldOut => report.held_out += 1,
             OccurrenceStatus::Expired => report.expired += 1,
             OccurrenceStatus::Skipped => {
-                let reason = if s.reason.as_deref() == Some(PAUSED) {
-                    "paused"
-                } else {
-                    "conditions"
-                };
-                *report.skipped.entry(reason.to_owned()).or_default() += 1;
+                *report
+                    .skipped
+                    .entry(skip.unwrap_or("conditions").to_owned())
+                    .or_default() += 1;
             }
             OccurrenceStatus::Pending => unreachable!("decide settles every occurrence"),
         }
@@ -222,12 +242,29 @@ async fn run_batch(store: &Arc<dyn Store>, now: i64, report: &mut RunReport) -> 
     Ok(due.len())
 }
 
-const PAUSED: &str = "the plan is paused";
+/// How old the business's rhythm may be before a run computes it again: a day (it scans every
+/// customer's state, and moves slowly).
+const RHYTHM_MAX_AGE: i64 = 86_400;
+
+/// The percentile of the business's rhythm a trigger reads, if any.
+fn rhythm_percent(trigger: &Trigger) -> Option<i64> {
+    match trigger {
+        Trigger::SecondOrder { percentile } => Some((percentile * 100.0).round() as i64),
+        Trigger::Overdue { .. } => Some(50),
+        _ => None,
+    }
+}
 
 /// What a due occurrence becomes: the plan acts unless it is paused, the occurrence is too old,
 /// the customer no longer meets the conditions, or is in the hold-out (checked last, so the
 /// held-out group is drawn from the customers the plan would have acted for).
-fn decide(occurrence: &DueOccurrence, plan: &PlanRecord, customer: Option<&CareContext>, now: i64) -> Settled {
+fn decide(
+    occurrence: &DueOccurrence,
+    plan: &PlanRecord,
+    customer: Option<&CareContext>,
+    rhythm: Option<Rhythm>,
+    now: i64,
+) -> (Settled, Option<&'static str>) {
     let settle = |status, reason: Option<String>, task| Settled {
         occurrence_id: occurrence.id,
         status,
@@ -235,9 +272,10 @@ fn decide(occurrence: &DueOccurrence, plan: &PlanRecord, customer: Option<&CareC
         version: plan.version,
         task,
     };
+    let skip = |kind: &'static str, reason: String| (settle(OccurrenceStatus::Skipped, Some(reason), None), Some(kind));
     let spec = &plan.spec;
     if plan.paused {
-        return settle(OccurrenceStatus::Skipped, Some(PAUSED.to_owned()), None);
+        return skip("paused", "the plan is paused".to_owned());
     }
     if now - occurrence.due_at > spec.expire_after.seconds {
         let reason = format!(
@@ -245,16 +283,19 @@ fn decide(occurrence: &DueOccurrence, plan: &PlanRecord, customer: Option<&CareC
             format_day(occurrence.due_at.div_euclid(86_400)),
             spec.expire_after
         );
-        return settle(OccurrenceStatus::Expired, Some(reason), None);
+        return (settle(OccurrenceStatus::Expired, Some(reason), None), None);
     }
     let Some(customer) = customer else {
-        return settle(OccurrenceStatus::Skipped, Some("the customer is gone".to_owned()), None);
+        return skip("customer gone", "the customer is gone".to_owned());
     };
+    if let Err(void) = spec.trigger.still_due(&occurrence.cause, &customer.state) {
+        return skip("no longer due", void);
+    }
     if let Err(unmet) = spec.when.check(customer, now) {
-        return settle(OccurrenceStatus::Skipped, Some(unmet), None);
+        return skip("conditions", unmet);
     }
     if held_out(plan.id, occurrence.customer_id.0, spec.holdout) {
-        return settle(OccurrenceStatus::HeldOut, None, None);
+        return (settle(OccurrenceStatus::HeldOut, None, None), None);
     }
     match &spec.action {
         Action::Task {
@@ -268,8 +309,29 @@ fn decide(occurrence: &DueOccurrence, plan: &PlanRecord, customer: Option<&CareC
                 title: template.render(customer, &spec.name, now),
                 assignee: assignee.clone(),
                 due_at: now + due_in.seconds,
+                why: spec.trigger.why_now(customer, rhythm, now),
             };
-            settle(OccurrenceStatus::Done, None, Some(task))
+            (settle(OccurrenceStatus::Done, None, Some(task)), None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_plans_read() {
+        let names: Vec<String> = built_in_plans().into_iter().map(|p| p.name).collect();
+        assert_eq!(
+            names,
+            [
+                "thank-you",
+                "second-order",
+                "week check-in",
+                "win-back",
+                "two-year check-in"
+            ]
+        );
     }
 }

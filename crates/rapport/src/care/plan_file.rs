@@ -10,7 +10,8 @@ use toml::Spanned;
 
 use crate::domain::Stage;
 use crate::domain::plan::{
-    Action, Conditions, DEFAULT_EXPIRE_AFTER, DEFAULT_HOLDOUT, PlanSpec, Span, Template, Trigger, TriggerEvent,
+    Action, Conditions, DEFAULT_EXPIRE_AFTER, DEFAULT_HOLDOUT, DEFAULT_SECOND_ORDER_PERCENTILE, PlanSpec, Span,
+    Template, Trigger, TriggerEvent,
 };
 
 /// The largest hold-out share: beyond half, more customers would go without care than get it.
@@ -87,7 +88,8 @@ struct FileTrigger {
     overdue: Option<f64>,
     anniversary: Option<String>,
     schedule: Option<String>,
-    second_order: Option<String>,
+    second_order: Option<Spanned<String>>,
+    percentile: Option<Spanned<f64>>,
 }
 
 /// A value written alone or as a list: `stage = "client"` or `stage = ["customer", "client"]`.
@@ -258,6 +260,16 @@ fn read_trigger(trigger: &Spanned<FileTrigger>, report: &mut impl FnMut(usize, &
         );
         return None;
     }
+    if kind != "second_order"
+        && let Some(percentile) = &t.percentile
+    {
+        report(
+            percentile.span().start,
+            "trigger.percentile",
+            format!("a percentile belongs to a 'second_order' trigger, not to '{kind}'"),
+        );
+        return None;
+    }
     match kind {
         "after" => {
             let event_name = t.after.as_ref().expect("checked above");
@@ -295,12 +307,65 @@ fn read_trigger(trigger: &Spanned<FileTrigger>, report: &mut impl FnMut(usize, &
         }
         "stage_entered" => t.stage_entered.map(|stage| Trigger::StageEntered { stage }),
         "stage_left" => t.stage_left.map(|stage| Trigger::StageLeft { stage }),
+        "p_alive_below" => {
+            let threshold = t.p_alive_below.expect("checked above");
+            if threshold > 0.0 && threshold < 1.0 {
+                Some(Trigger::PAliveBelow { threshold })
+            } else {
+                report(
+                    at,
+                    "trigger.p_alive_below",
+                    format!("{threshold} is not a probability between 0 and 1"),
+                );
+                None
+            }
+        }
+        "overdue" => {
+            let factor = t.overdue.expect("checked above");
+            if factor > 0.0 && factor <= 100.0 {
+                Some(Trigger::Overdue { factor })
+            } else {
+                report(
+                    at,
+                    "trigger.overdue",
+                    format!("{factor} is not a number of usual gaps: write one above 0, such as 2.0"),
+                );
+                None
+            }
+        }
+        "second_order" => {
+            let source = t.second_order.as_ref().expect("checked above");
+            if source.get_ref() != "data" {
+                report(
+                    source.span().start,
+                    "trigger.second_order",
+                    format!("'{}' is not a source: write second_order = \"data\"", source.get_ref()),
+                );
+                return None;
+            }
+            let percentile = t
+                .percentile
+                .as_ref()
+                .map_or(DEFAULT_SECOND_ORDER_PERCENTILE, |p| *p.get_ref());
+            if (0.05..=0.95).contains(&percentile) {
+                Some(Trigger::SecondOrder { percentile })
+            } else {
+                let at = t.percentile.as_ref().map_or(at, |p| p.span().start);
+                report(
+                    at,
+                    "trigger.percentile",
+                    format!("{percentile} is not a percentile from 0.05 to 0.95"),
+                );
+                None
+            }
+        }
         other => {
             report(
                 at,
                 &format!("trigger.{other}"),
                 format!(
-                    "'{other}' triggers are not available in this version of Rapport yet: use after, stage_entered or stage_left"
+                    "'{other}' triggers are not available in this version of Rapport yet: use after, stage_entered, \
+                     stage_left, p_alive_below, overdue or second_order"
                 ),
             );
             None
@@ -466,9 +531,33 @@ holdout = 0.10
     }
 
     #[test]
+    fn data_timed_triggers_read_and_check_their_numbers() {
+        let with = |trigger: &str| EXAMPLE.replace("{ after = \"purchase\", offset = \"730d\" }", trigger);
+        let read = |trigger: &str| parse_plans("p.toml", &with(trigger)).unwrap()[0].trigger.clone();
+        assert_eq!(
+            read("{ second_order = \"data\" }"),
+            Trigger::SecondOrder { percentile: 0.4 }
+        );
+        assert_eq!(
+            read("{ second_order = \"data\", percentile = 0.5 }"),
+            Trigger::SecondOrder { percentile: 0.5 }
+        );
+        assert_eq!(read("{ overdue = 2.0 }"), Trigger::Overdue { factor: 2.0 });
+        assert_eq!(read("{ p_alive_below = 0.3 }"), Trigger::PAliveBelow { threshold: 0.3 });
+        let first = |trigger: &str| errors(&with(trigger))[0].clone();
+        assert!(first("{ p_alive_below = 1.5 }").contains("trigger.p_alive_below: 1.5 is not a probability"));
+        assert!(first("{ second_order = \"guess\" }").contains("trigger.second_order: 'guess' is not a source"));
+        assert!(first("{ second_order = \"data\", percentile = 1.0 }").contains("trigger.percentile"));
+        assert!(first("{ overdue = 2.0, percentile = 0.5 }").contains("belongs to a 'second_order'"));
+    }
+
+    #[test]
     fn later_triggers_are_refused_by_name() {
-        let text = EXAMPLE.replace("{ after = \"purchase\", offset = \"730d\" }", "{ overdue = 2.0 }");
-        assert!(errors(&text)[0].contains("trigger.overdue: 'overdue' triggers are not available"));
+        let text = EXAMPLE.replace(
+            "{ after = \"purchase\", offset = \"730d\" }",
+            "{ schedule = \"0 9 * * MON\" }",
+        );
+        assert!(errors(&text)[0].contains("trigger.schedule: 'schedule' triggers are not available"));
         let both = EXAMPLE.replace(
             "after = \"purchase\",",
             "stage_entered = \"client\", after = \"purchase\",",

@@ -143,10 +143,13 @@ fn item_lines(item: &AgendaItem) -> String {
     if let Some(p) = item.p_alive {
         second.push_str(&format!(" · P(alive) {:.0}%", p * 100.0));
     }
-    if let Some(why) = &item.explanation {
-        second.push_str(&format!(": {why}"));
+    if let Some(explanation) = &item.explanation {
+        second.push_str(&format!(": {explanation}"));
     }
-    format!("{first}\n{second}")
+    match &task.why {
+        Some(why) => format!("{first}\n         why now: {why}\n{second}"),
+        None => format!("{first}\n{second}"),
+    }
 }
 
 /// Runs a `tasks` command.

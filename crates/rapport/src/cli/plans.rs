@@ -17,6 +17,9 @@ use super::output::count;
 /// `rapport plans ...`.
 #[derive(Debug, Subcommand)]
 pub enum PlansCommand {
+    /// Write the built-in plans into the database (thank-you, second-order, week check-in,
+    /// win-back, two-year check-in); plans of those names are updated to the built-in text.
+    Init(InitArgs),
     /// Create or update the plans of a TOML file by name (all of them, or none when the file has
     /// an error) and print what changed.
     Apply(ApplyArgs),
@@ -38,6 +41,17 @@ pub struct ApplyArgs {
     /// The time to plan from instead of now, for tests and replays: history due longer ago than a
     /// plan's expire_after is counted, not planned (RFC 3339, or a date: midnight in the business's
     /// time zone).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rapport plans init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The time to plan from instead of now (as for `apply`).
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
     /// Print JSON.
@@ -113,14 +127,12 @@ pub async fn run(settings: &Settings, command: PlansCommand, out: Output) -> any
                 anyhow::bail!("{name} holds no [[plan]]: nothing to apply");
             }
             let now = clock(args.now.as_deref(), settings)?;
-            let changes = store.apply_plans(&specs, now).await?;
-            if args.json {
-                return out.json(&changes);
-            }
-            for change in changes {
-                out.line(&describe_change(&change))?;
-            }
-            Ok(())
+            print_changes(&store.apply_plans(&specs, now).await?, args.json, out)
+        }
+        PlansCommand::Init(args) => {
+            let now = clock(args.now.as_deref(), settings)?;
+            let changes = store.apply_plans(&rapport::care::built_in_plans(), now).await?;
+            print_changes(&changes, args.json, out)
         }
         PlansCommand::List(args) => {
             let plans = store.plans().await?;
@@ -182,6 +194,16 @@ pub async fn run_due(settings: &Settings, args: RunDueArgs, out: Output) -> anyh
         line.push_str(&format!(", {n} skipped ({reason})"));
     }
     out.line(&line)
+}
+
+fn print_changes(changes: &[PlanChange], json: bool, out: Output) -> anyhow::Result<()> {
+    if json {
+        return out.json(&changes);
+    }
+    for change in changes {
+        out.line(&describe_change(change))?;
+    }
+    Ok(())
 }
 
 fn describe_change(change: &PlanChange) -> String {

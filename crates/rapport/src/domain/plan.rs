@@ -122,7 +122,35 @@ pub enum Trigger {
         /// The stage.
         stage: Stage,
     },
+    /// When a scoring moves the customer's P(alive) from at least this to below it.
+    PAliveBelow {
+        /// The threshold, from 0 to 1.
+        threshold: f64,
+    },
+    /// When the time since the last purchase exceeds this many times the customer's usual gap
+    /// between purchases (the business's median first-to-second gap for one-time buyers).
+    Overdue {
+        /// How many usual gaps, more than 1.
+        factor: f64,
+    },
+    /// The ask for a second order, once, to a customer who bought once: timed by their expected
+    /// time to the next purchase when scored, else at this percentile of the business's days
+    /// from first to second purchase.
+    SecondOrder {
+        /// The percentile, from 0 to 1 (default 0.4).
+        percentile: f64,
+    },
 }
+
+/// The default `percentile` of the second-order ask.
+pub const DEFAULT_SECOND_ORDER_PERCENTILE: f64 = 0.4;
+
+/// A gap between purchases to assume while fewer customers than `RHYTHM_MIN_CUSTOMERS` have come
+/// back: a month.
+pub const DEFAULT_GAP: i64 = 30 * 86_400;
+
+/// Customers who came back that the business's percentiles need before they are used.
+pub const RHYTHM_MIN_CUSTOMERS: i64 = 10;
 
 impl fmt::Display for Trigger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -134,7 +162,118 @@ impl fmt::Display for Trigger {
             Trigger::After { event, offset } => write!(f, "{offset} after every {}", event.as_str().replace('_', " ")),
             Trigger::StageEntered { stage } => write!(f, "on entering {stage}"),
             Trigger::StageLeft { stage } => write!(f, "on leaving {stage}"),
+            Trigger::PAliveBelow { threshold } => write!(f, "when a scoring puts P(alive) below {threshold}"),
+            Trigger::Overdue { factor } => write!(f, "{factor} usual gaps after the last purchase"),
+            Trigger::SecondOrder { percentile } => {
+                write!(f, "second-order ask (at the {:.0}th percentile)", percentile * 100.0)
+            }
         }
+    }
+}
+
+/// The days customers take from their first purchase to their second, as the business's own
+/// data say (refreshed daily): the percentile and how many came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rhythm {
+    /// Seconds from first to second purchase at the percentile asked for.
+    pub gap: i64,
+    /// Customers who came back.
+    pub customers: i64,
+}
+
+impl Trigger {
+    /// Whether an occurrence planned for `cause` still stands for this customer when it is due:
+    /// the second-order ask is void once they came back, an overdue one once they bought again.
+    pub fn still_due(&self, cause: &str, state: &CustomerState) -> Result<(), String> {
+        match self {
+            Trigger::SecondOrder { .. } => match state.second_purchase_at {
+                Some(at) => Err(format!("came back on {}", format_day(at.div_euclid(86_400)))),
+                None => Ok(()),
+            },
+            Trigger::Overdue { .. } => {
+                let planned_for = cause.strip_prefix("overdue:").and_then(|t| t.parse::<i64>().ok());
+                match state.last_purchase_at {
+                    Some(last) if Some(last) != planned_for => {
+                        Err(format!("bought again on {}", format_day(last.div_euclid(86_400))))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Why the plan acts now, in a sentence staff and customers' e-mails can carry; `None` for
+    /// triggers whose name says it all.
+    pub fn why_now(&self, customer: &CareContext, rhythm: Option<Rhythm>, now: i64) -> Option<String> {
+        let name = customer
+            .name
+            .as_deref()
+            .and_then(|n| n.split_whitespace().next())
+            .unwrap_or(&customer.external_id);
+        let days = |seconds: i64| (seconds.max(0) as f64 / 86_400.0).round() as i64;
+        let state = &customer.state;
+        match self {
+            Trigger::SecondOrder { percentile } => {
+                let first = state.first_purchase_at?;
+                let since = days(now - first);
+                if let Some(expected) = customer.score.and_then(|s| s.expected_days_to_next) {
+                    return Some(format!(
+                        "{name}'s own rhythm puts the next purchase about {expected:.0} days after the last; \
+                         {name} bought {since} days ago"
+                    ));
+                }
+                Some(match rhythm {
+                    Some(r) if r.customers >= RHYTHM_MIN_CUSTOMERS => format!(
+                        "{:.0} % of your customers who came back did so within {} days; {name} bought {since} days ago",
+                        percentile * 100.0,
+                        days(r.gap)
+                    ),
+                    _ => format!(
+                        "too few customers have come back yet to time this from your data, so it is asked a \
+                         month after the first purchase; {name} bought {since} days ago"
+                    ),
+                })
+            }
+            Trigger::Overdue { factor } => {
+                let last = state.last_purchase_at?;
+                let since = days(now - last);
+                Some(match usual_gap(state) {
+                    Some(gap) => format!(
+                        "{name} usually buys every {} days; the last purchase was {since} days ago \
+                         ({factor} times that is the plan's limit)",
+                        days(gap)
+                    ),
+                    None => format!(
+                        "{name} bought once, {since} days ago; your customers' median time to a second \
+                         purchase is {} days",
+                        days(
+                            rhythm
+                                .filter(|r| r.customers >= RHYTHM_MIN_CUSTOMERS)
+                                .map_or(DEFAULT_GAP, |r| r.gap)
+                        )
+                    ),
+                })
+            }
+            Trigger::PAliveBelow { threshold } => customer.score.map(|s| {
+                format!(
+                    "the latest scoring puts {name}'s chance of still being a customer at {:.0} %, below {:.0} %",
+                    s.p_alive * 100.0,
+                    threshold * 100.0
+                )
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A repeat buyer's mean time between purchases; `None` for one purchase (or one day).
+pub fn usual_gap(state: &CustomerState) -> Option<i64> {
+    match (state.first_purchase_at, state.last_purchase_at) {
+        (Some(first), Some(last)) if state.purchase_count >= 2 && last > first => {
+            Some((last - first) / (state.purchase_count - 1))
+        }
+        _ => None,
     }
 }
 
@@ -196,6 +335,8 @@ pub struct ScoreFacts {
     pub clv_12m: f64,
     /// RFM segment.
     pub segment: rapport_models::Segment,
+    /// Days from the last purchase to the expected next one, when the model gives it.
+    pub expected_days_to_next: Option<f64>,
 }
 
 impl Conditions {
@@ -601,6 +742,7 @@ mod tests {
             p_alive: 0.7,
             clv_12m: 10.0,
             segment: rapport_models::Segment::Champions,
+            expected_days_to_next: None,
         });
         assert_eq!(scored.check(&c, 0).unwrap_err(), "P(alive) is 0.70");
         let quiet = Conditions {

@@ -282,6 +282,8 @@ pub async fn score_store_rows(
     let mut tx = store.begin().await?;
     let scored_at = chrono::Utc::now().timestamp();
     tx.save_scores(fit.id, scored_at, &rows).await?;
+    // Care plans that act when P(alive) falls are planned with the scores that show the fall.
+    tx.care().plan_from_scoring(scored_at, scored_at).await?;
     let mut outbox = Outbox::load(&mut *tx, scored_at).await?;
     if outbox.wants(EventType::CustomerAtRisk) {
         let threshold = settings.at_risk_threshold;

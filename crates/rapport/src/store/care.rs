@@ -12,7 +12,10 @@ use super::customers::customer_from_row;
 use super::sql::CUSTOMER_SELECT;
 use super::{SqlStore, StoreError, StoreResult};
 use crate::domain::CustomerId;
-use crate::domain::plan::{CareContext, OccurrenceStatus, PlanSpec, ScoreFacts, TaskOutcome, Trigger, TriggerEvent};
+use crate::domain::plan::{
+    CareContext, DEFAULT_GAP, OccurrenceStatus, PlanSpec, RHYTHM_MIN_CUSTOMERS, Rhythm, ScoreFacts, TaskOutcome,
+    Trigger, TriggerEvent,
+};
 
 /// A plan as stored, with the version in force and what its occurrences became.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -128,6 +131,8 @@ pub struct NewTask {
     pub assignee: Option<String>,
     /// When it is due (Unix seconds).
     pub due_at: i64,
+    /// Why it is due now, in a sentence.
+    pub why: Option<String>,
 }
 
 /// A task as stored.
@@ -141,6 +146,8 @@ pub struct TaskRecord {
     pub customer: String,
     /// What to do.
     pub title: String,
+    /// Why it is due now, in a sentence, when its plan says.
+    pub why: Option<String>,
     /// Whose task it is, or anyone's.
     pub assignee: Option<String>,
     /// When it is due (Unix seconds).
@@ -241,6 +248,12 @@ pub trait CareTx: Send {
     async fn care_contexts(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<(CustomerId, CareContext)>>;
     /// Records what became of claimed occurrences and creates their tasks.
     async fn settle_occurrences(&mut self, settled: &[Settled], now: i64) -> StoreResult<()>;
+    /// The business's gap from first to second purchase at `percent` (0 to 100), computed at
+    /// most `max_age` seconds before `now` (computed again when older).
+    async fn rhythm(&mut self, percent: i64, now: i64, max_age: i64) -> StoreResult<Option<Rhythm>>;
+    /// Plans the `p_alive_below` occurrences of the scoring at `scored_at`: customers whose
+    /// P(alive) fell from at least a plan's threshold to below it. Returns how many.
+    async fn plan_from_scoring(&mut self, scored_at: i64, now: i64) -> StoreResult<u64>;
     /// Marks an open task done with its outcome; `NotFound` when there is no such task,
     /// `Conflict` when it is done already.
     async fn complete_task(&mut self, done: &TaskDone<'_>) -> StoreResult<TaskRecord>;
@@ -262,22 +275,32 @@ pub struct TaskDone<'a> {
 }
 
 /// The occurrences a trigger plans from the events with ids from `$1` on: a query of
-/// `(customer_id, cause, due_at)` rows, `$2` the offset in seconds.
-fn occurrence_source<DB: Backend>(trigger: &Trigger) -> String {
+/// `(customer_id, cause, due_at)` rows, `$2` the offset in seconds; `None` for a trigger that
+/// events do not plan (a scoring plans `p_alive_below`).
+fn occurrence_source<DB: Backend>(trigger: &Trigger) -> Option<String> {
     let events = |kind: &str, extra: &str| {
         format!(
             "SELECT customer_id, 'event:' || id AS cause, occurred_at + $2 AS due_at FROM events \
              WHERE id >= $1 AND kind = '{kind}'{extra}"
         )
     };
-    match trigger {
+    const BOUGHT: &str = "customer_id IN (SELECT customer_id FROM events WHERE id >= $1 AND kind = 'purchase')";
+    // The business's gap at a percentile, while enough customers came back to trust it. Numbers
+    // written into the text come from checked plans, never from input as such.
+    let rhythm = |percent: i64| {
+        format!(
+            "(SELECT r.second_purchase_gap FROM business_rhythm r WHERE r.percent = {percent} \
+             AND r.customers >= {RHYTHM_MIN_CUSTOMERS})"
+        )
+    };
+    Some(match trigger {
         Trigger::After {
             event: TriggerEvent::FirstPurchase,
             ..
-        } => "SELECT customer_id, 'first_purchase' AS cause, first_purchase_at + $2 AS due_at FROM customer_state \
-              WHERE first_purchase_at IS NOT NULL AND customer_id IN \
-              (SELECT customer_id FROM events WHERE id >= $1 AND kind = 'purchase')"
-            .to_owned(),
+        } => format!(
+            "SELECT customer_id, 'first_purchase' AS cause, first_purchase_at + $2 AS due_at FROM customer_state \
+             WHERE first_purchase_at IS NOT NULL AND {BOUGHT}"
+        ),
         Trigger::After { event, .. } => events(event.as_str(), ""),
         // Stage names are the domain's own words, never input: safe to write into the text.
         Trigger::StageEntered { stage } => events(
@@ -288,14 +311,46 @@ fn occurrence_source<DB: Backend>(trigger: &Trigger) -> String {
             "stage_change",
             &format!(" AND {} = '{}'", DB::json_text("data", "from"), stage.as_str()),
         ),
-    }
+        Trigger::PAliveBelow { .. } => return None,
+        Trigger::SecondOrder { percentile } => format!(
+            "SELECT s.customer_id, 'second_order' AS cause, s.first_purchase_at + $2 + coalesce(\
+             CAST(sc.expected_days_to_next_purchase * 86400 AS BIGINT), {}, {DEFAULT_GAP}) AS due_at \
+             FROM customer_state s LEFT JOIN customer_scores sc ON sc.customer_id = s.customer_id \
+             WHERE s.first_purchase_at IS NOT NULL AND s.second_purchase_at IS NULL AND s.{BOUGHT}",
+            rhythm((percentile * 100.0).round() as i64)
+        ),
+        Trigger::Overdue { factor } => format!(
+            "SELECT s.customer_id, 'overdue:' || s.last_purchase_at AS cause, s.last_purchase_at + $2 + CAST({factor} * \
+             coalesce(CASE WHEN s.purchase_count >= 2 AND s.last_purchase_at > s.first_purchase_at \
+             THEN (s.last_purchase_at - s.first_purchase_at) / (s.purchase_count - 1) END, {}, {DEFAULT_GAP}) \
+             AS BIGINT) AS due_at FROM customer_state s WHERE s.last_purchase_at IS NOT NULL AND s.{BOUGHT}",
+            rhythm(50)
+        ),
+    })
 }
 
 fn offset_of(trigger: &Trigger) -> i64 {
     match trigger {
         Trigger::After { offset, .. } => offset.seconds,
-        Trigger::StageEntered { .. } | Trigger::StageLeft { .. } => 0,
+        _ => 0,
     }
+}
+
+/// Computes the business's days from first to second purchase at every percentile.
+async fn refresh_rhythm<DB: Backend>(conn: &mut DB::Connection, now: i64) -> StoreResult<()> {
+    sqlx::query("DELETE FROM business_rhythm").execute(&mut *conn).await?;
+    sqlx::query(
+        "WITH RECURSIVE pct(p) AS (SELECT 0 UNION ALL SELECT p + 1 FROM pct WHERE p < 100), \
+         gaps AS (SELECT second_purchase_at - first_purchase_at AS gap, \
+         row_number() OVER (ORDER BY second_purchase_at - first_purchase_at) AS r, count(*) OVER () AS n \
+         FROM customer_state WHERE second_purchase_at IS NOT NULL) \
+         INSERT INTO business_rhythm (percent, second_purchase_gap, customers, computed_at) \
+         SELECT pct.p, gaps.gap, gaps.n, $1 FROM pct JOIN gaps ON gaps.r = 1 + (pct.p * (gaps.n - 1)) / 100",
+    )
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Plans one plan's occurrences caused by the events from `from_event_id` on; returns how many
@@ -306,7 +361,9 @@ async fn plan_occurrences<DB: Backend>(
     from_event_id: i64,
     now: i64,
 ) -> StoreResult<(u64, u64)> {
-    let source = occurrence_source::<DB>(&plan.spec.trigger);
+    let Some(source) = occurrence_source::<DB>(&plan.spec.trigger) else {
+        return Ok((0, 0));
+    };
     let offset = offset_of(&plan.spec.trigger);
     let horizon = now - plan.spec.expire_after.seconds;
     let insert = format!(
@@ -482,6 +539,7 @@ impl<DB: Backend> Plans for SqlStore<DB> {
         if !DB::LOCK_LOG.is_empty() {
             sqlx::query(DB::LOCK_LOG).execute(&mut *tx).await?;
         }
+        refresh_rhythm::<DB>(&mut tx, now).await?;
         let mut changes = Vec::with_capacity(specs.len());
         for spec in specs {
             changes.push(apply_one::<DB>(&mut tx, spec, now).await?);
@@ -595,7 +653,7 @@ impl<DB: Backend> Plans for SqlStore<DB> {
 }
 
 const TASK_SELECT: &str = "SELECT t.id, p.name AS plan_name, c.external_id, t.title, t.assignee, t.due_at, t.created_at, \
-     t.status, t.outcome, t.note, t.completed_at, t.completed_by \
+     t.status, t.outcome, t.note, t.completed_at, t.completed_by, t.why \
      FROM tasks t JOIN customers c ON c.id = t.customer_id LEFT JOIN plans p ON p.id = t.plan_id";
 
 fn task_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<TaskRecord> {
@@ -619,6 +677,7 @@ fn task_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<TaskRecord> {
         note: row.try_get(9)?,
         completed_at: row.try_get(10)?,
         completed_by: row.try_get(11)?,
+        why: row.try_get(12)?,
     })
 }
 
@@ -672,6 +731,58 @@ pub(super) async fn plan_new_events<DB: Backend>(
     Ok(planned)
 }
 
+pub(super) async fn rhythm<DB: Backend>(
+    conn: &mut DB::Connection,
+    percent: i64,
+    now: i64,
+    max_age: i64,
+) -> StoreResult<Option<Rhythm>> {
+    let computed: Option<i64> = sqlx::query_scalar("SELECT max(computed_at) FROM business_rhythm")
+        .fetch_one(&mut *conn)
+        .await?;
+    if computed.is_none_or(|at| now - at > max_age) {
+        refresh_rhythm::<DB>(conn, now).await?;
+    }
+    let row = sqlx::query("SELECT second_purchase_gap, customers FROM business_rhythm WHERE percent = $1")
+        .bind(percent)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| {
+        Ok(Rhythm {
+            gap: row.try_get(0)?,
+            customers: row.try_get(1)?,
+        })
+    })
+    .transpose()
+}
+
+pub(super) async fn plan_from_scoring<DB: Backend>(
+    conn: &mut DB::Connection,
+    scored_at: i64,
+    now: i64,
+) -> StoreResult<u64> {
+    let mut planned = 0;
+    for plan in plans_where::<DB>(conn, None).await? {
+        let Trigger::PAliveBelow { threshold } = plan.spec.trigger else {
+            continue;
+        };
+        let done = sqlx::query(
+            "INSERT INTO plan_occurrences (plan_id, customer_id, cause, due_at, planned_at) \
+             SELECT $3, customer_id, 'scoring:' || scored_at, scored_at, $4 FROM customer_scores \
+             WHERE scored_at = $1 AND previous_p_alive >= $2 AND p_alive < $2 \
+             ON CONFLICT (plan_id, customer_id, cause) DO NOTHING",
+        )
+        .bind(scored_at)
+        .bind(threshold)
+        .bind(plan.id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        planned += DB::rows_affected(&done);
+    }
+    Ok(planned)
+}
+
 pub(super) async fn claim_due<DB: Backend>(
     conn: &mut DB::Connection,
     now: i64,
@@ -711,7 +822,7 @@ pub(super) async fn care_contexts<DB: Backend>(
     let ids: Vec<i64> = customers.iter().map(|c| c.0).collect();
     let (columns, from) = CUSTOMER_SELECT.split_once(" FROM ").expect("a select has a FROM");
     let sql = format!(
-        "{columns}, sc.p_alive, sc.clv_12m, sc.segment, \
+        "{columns}, sc.p_alive, sc.clv_12m, sc.segment, sc.expected_days_to_next_purchase, \
          (SELECT max(e.occurred_at) FROM events e WHERE e.customer_id = c.id AND e.kind = 'interaction') AS last_contact_at \
          FROM {from} LEFT JOIN customer_scores sc ON sc.customer_id = c.id \
          WHERE c.id IN (SELECT CAST(value AS BIGINT) FROM {})",
@@ -731,6 +842,7 @@ pub(super) async fn care_contexts<DB: Backend>(
                     clv_12m: row.try_get("clv_12m")?,
                     segment: serde_json::from_value(serde_json::Value::String(segment.clone()))
                         .map_err(|_| StoreError::Corrupt(format!("segment '{segment}'")))?,
+                    expected_days_to_next: row.try_get("expected_days_to_next_purchase")?,
                 }),
                 None => None,
             };
@@ -768,8 +880,8 @@ pub(super) async fn settle_occurrences<DB: Backend>(
         .await?;
         if let Some(task) = &s.task {
             sqlx::query(
-                "INSERT INTO tasks (occurrence_id, plan_id, customer_id, title, assignee, due_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO tasks (occurrence_id, plan_id, customer_id, title, assignee, due_at, created_at, why) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(s.occurrence_id)
             .bind(task.plan_id)
@@ -778,6 +890,7 @@ pub(super) async fn settle_occurrences<DB: Backend>(
             .bind(task.assignee.as_deref())
             .bind(task.due_at)
             .bind(now)
+            .bind(task.why.as_deref())
             .execute(&mut *conn)
             .await?;
         }

@@ -12,7 +12,7 @@ use super::customers::event_from_row;
 use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites};
 use super::sql::{EVENT_SELECT, STATE_COLUMNS};
 use super::{BulkKeys, EventRow, NewCustomer, StoreResult};
-use crate::domain::plan::CareContext;
+use crate::domain::plan::{CareContext, Rhythm};
 use crate::domain::score::ScoreRow;
 use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, CustomerState, StoredEvent};
@@ -345,6 +345,16 @@ impl<DB: Backend> CareTx for SqlTx<DB> {
     #[tracing::instrument(level = "debug", skip_all, fields(settled = settled.len()))]
     async fn settle_occurrences(&mut self, settled: &[Settled], now: i64) -> StoreResult<()> {
         care::settle_occurrences::<DB>(&mut self.tx, settled, now).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(percent))]
+    async fn rhythm(&mut self, percent: i64, now: i64, max_age: i64) -> StoreResult<Option<Rhythm>> {
+        care::rhythm::<DB>(&mut self.tx, percent, now, max_age).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn plan_from_scoring(&mut self, scored_at: i64, now: i64) -> StoreResult<u64> {
+        care::plan_from_scoring::<DB>(&mut self.tx, scored_at, now).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(task = done.id))]

@@ -24,6 +24,9 @@ contract!(
     a_paused_plan_records_its_due_occurrences_as_skipped,
     a_completed_task_goes_on_the_timeline_once_and_the_agenda_filters,
     the_api_applies_plans_as_admin_and_staff_complete_tasks,
+    the_second_order_ask_is_timed_by_the_business_and_says_why,
+    an_overdue_client_is_asked_after_twice_their_usual_gap_unless_they_bought_again,
+    a_scoring_that_puts_p_alive_below_the_threshold_plans_the_win_back,
 );
 
 const PLAN: &str = r#"
@@ -524,5 +527,135 @@ async fn the_api_applies_plans_as_admin_and_staff_complete_tasks(db: &TestDb) {
     assert!(
         timeline.to_string().contains("Thank Ana: reached. loves it"),
         "{timeline}"
+    );
+}
+
+/// 2025-06-01T00:00:00Z.
+const JUNE_2025: i64 = 1_748_736_000;
+
+fn day(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0)
+        .unwrap()
+        .date_naive()
+        .to_string()
+}
+
+async fn the_second_order_ask_is_timed_by_the_business_and_says_why(db: &TestDb) {
+    // Twenty customers came back after 10 to 29 days; ten bought once, on 2025-06-01.
+    let mut text = "customer_id,date,amount,order_id\n".to_owned();
+    for i in 0..20 {
+        text.push_str(&format!("R{i},2025-01-01,10.00,R{i}a\n"));
+        text.push_str(&format!(
+            "R{i},{},10.00,R{i}b\n",
+            day(JAN_2024 + 366 * DAY + (10 + i) * DAY)
+        ));
+    }
+    for i in 0..10 {
+        text.push_str(&format!("O{i},2025-06-01,10.00,O{i}a\n"));
+    }
+    import(db, &text).await;
+    let plan = "[[plan]]\nname = \"second-order\"\ntrigger = { second_order = \"data\" }\n\
+                action = { task = \"Ask {first_name} for a second order\" }\nholdout = 0.0\n";
+    let changes = apply(db, plan, JUNE_2025).await;
+    assert_eq!(
+        changes,
+        vec![PlanChange::Created {
+            name: "second-order".into(),
+            planned: 10,
+            expired: 0
+        }]
+    );
+    // O0 comes back on its own before the ask.
+    import(db, "customer_id,date,amount,order_id\nO0,2025-06-10,10.00,O0b\n").await;
+    // The 40th percentile of 10..29 days is day 17 (the 8th of 20, rank 1 + 40 % of 19).
+    let before = run_due(&db.store, JUNE_2025 + 17 * DAY - 3_600).await.unwrap();
+    assert_eq!(before.due, 0, "not due before the business's day 17");
+    let report = run_due(&db.store, JUNE_2025 + 17 * DAY + 3_600).await.unwrap();
+    assert_eq!(report.tasks_created, 9);
+    assert_eq!(report.skipped.get("no longer due"), Some(&1));
+    let tasks = db.store.open_tasks(100).await.unwrap();
+    let o1 = tasks.iter().find(|t| t.customer == "O1").unwrap();
+    assert_eq!(
+        o1.why.as_deref(),
+        Some("40 % of your customers who came back did so within 17 days; O1 bought 17 days ago")
+    );
+}
+
+async fn an_overdue_client_is_asked_after_twice_their_usual_gap_unless_they_bought_again(db: &TestDb) {
+    // Two clients buying every ten days until 2025-06-21; B buys again on 2025-07-01.
+    let mut text = "customer_id,date,amount,order_id\n".to_owned();
+    for (customer, days) in [("A", [0, 10, 20]), ("B", [0, 10, 20])] {
+        for d in days {
+            text.push_str(&format!(
+                "{customer},{},10.00,{customer}{d}\n",
+                day(JUNE_2025 + d * DAY)
+            ));
+        }
+    }
+    import(db, &text).await;
+    let plan = "[[plan]]\nname = \"win-back\"\ntrigger = { overdue = 2.0 }\n\
+                action = { task = \"Win back {first_name}\" }\nholdout = 0.0\nexpire_after = \"30d\"\n";
+    apply(db, plan, JUNE_2025 + 20 * DAY).await;
+    import(
+        db,
+        &format!(
+            "customer_id,date,amount,order_id\nB,{},10.00,B30\n",
+            day(JUNE_2025 + 30 * DAY)
+        ),
+    )
+    .await;
+    // Due 2 x 10 days after the last purchase: day 40.
+    assert_eq!(run_due(&db.store, JUNE_2025 + 39 * DAY).await.unwrap().due, 0);
+    let report = run_due(&db.store, JUNE_2025 + 41 * DAY).await.unwrap();
+    assert_eq!(report.tasks_created, 1);
+    assert_eq!(
+        report.skipped.get("no longer due"),
+        Some(&1),
+        "B bought again: {report:?}"
+    );
+    let tasks = db.store.open_tasks(100).await.unwrap();
+    assert_eq!(tasks[0].customer, "A");
+    assert_eq!(
+        tasks[0].why.as_deref(),
+        Some("A usually buys every 10 days; the last purchase was 21 days ago (2 times that is the plan's limit)")
+    );
+}
+
+async fn a_scoring_that_puts_p_alive_below_the_threshold_plans_the_win_back(db: &TestDb) {
+    let end = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).unwrap();
+    crate::helpers::load_demo(db, 400, 7, end).await;
+    let plan = "[[plan]]\nname = \"slipping\"\ntrigger = { p_alive_below = 0.5 }\n\
+                action = { task = \"Call {first_name}: P(alive) {p_alive}\" }\nholdout = 0.0\n";
+    apply(db, plan, chrono::Utc::now().timestamp()).await;
+    let fit = rapport::radar::FitSettings {
+        calibration_end: None,
+        unit: rapport_models::TimeUnit::Week,
+        model: rapport::radar::analysis::ModelChoice::Only(rapport_models::ModelKind::BgNbd),
+    };
+    rapport::radar::fit_store(&db.store, fit).await.unwrap();
+    let score = |as_of| rapport::radar::ScoreSettings {
+        as_of: Some(as_of),
+        ..Default::default()
+    };
+    let (_, first) = rapport::radar::score_store_rows(&db.store, score(end)).await.unwrap();
+    let later = end + chrono::Days::new(365);
+    let (_, second) = rapport::radar::score_store_rows(&db.store, score(later)).await.unwrap();
+    let before: std::collections::HashMap<&str, f64> =
+        first.iter().map(|r| (r.customer_id.as_str(), r.p_alive)).collect();
+    let crossed = second
+        .iter()
+        .filter(|r| before[r.customer_id.as_str()] >= 0.5 && r.p_alive < 0.5)
+        .count() as u64;
+    assert!(
+        crossed > 10,
+        "a year without purchases moves some below one half: {crossed}"
+    );
+    let report = run_due(&db.store, chrono::Utc::now().timestamp()).await.unwrap();
+    assert_eq!(report.tasks_created, crossed);
+    let tasks = db.store.open_tasks(1_000).await.unwrap();
+    assert!(
+        tasks[0].why.as_deref().unwrap().contains("below 50 %"),
+        "{:?}",
+        tasks[0].why
     );
 }

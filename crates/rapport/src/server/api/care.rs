@@ -211,6 +211,8 @@ pub struct TaskView {
     pub customer: String,
     /// What to do.
     pub title: String,
+    /// Why it is due now, in a sentence, when its plan says.
+    pub why: Option<String>,
     /// Whose task it is, or anyone's.
     pub assignee: Option<String>,
     /// When it is due.
@@ -235,6 +237,7 @@ fn task_view(task: TaskRecord) -> TaskView {
         plan: task.plan,
         customer: task.customer,
         title: task.title,
+        why: task.why,
         assignee: task.assignee,
         due_at: timestamp(task.due_at),
         created_at: timestamp(task.created_at),
