@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use rapport::care::plan_file::parse_plans;
 use rapport::config::Settings;
 use rapport::domain::plan::{Action, PlanSpec};
+use rapport::domain::plan_report::{Comparison, PlanReport, plan_report};
 use rapport::store::{PlanChange, PlanRecord, open_with};
 
 use super::Output;
@@ -27,6 +28,8 @@ pub enum PlansCommand {
     List(ListArgs),
     /// Show one plan: its rule as stored and what it did.
     Show(ShowArgs),
+    /// Does the plan work? Its treated customers against its hold-out since enrolment.
+    Report(ShowArgs),
     /// Pause a plan: its due occurrences are recorded as skipped until it is resumed.
     Pause(NameArg),
     /// Resume a paused plan.
@@ -157,6 +160,18 @@ pub async fn run(settings: &Settings, command: PlansCommand, out: Output) -> any
             }
             out.line(&show(&plan))
         }
+        PlansCommand::Report(args) => {
+            let plan = store
+                .plan(&args.name)
+                .await?
+                .with_context(|| format!("no plan is named '{}' (`rapport plans list` shows them)", args.name))?;
+            let enrolled = store.plan_enrolments(plan.id).await?;
+            let report = plan_report(&plan.spec.name, &enrolled, chrono::Utc::now().timestamp());
+            if args.json {
+                return out.json(&report);
+            }
+            out.line(&report_text(&report))
+        }
         PlansCommand::Pause(args) => pause(&store, &args.name, true, out).await,
         PlansCommand::Resume(args) => pause(&store, &args.name, false, out).await,
     }
@@ -236,6 +251,42 @@ fn describe_change(change: &PlanChange) -> String {
         }
         PlanChange::Unchanged { name } => format!("unchanged '{name}'"),
     }
+}
+
+fn report_text(report: &PlanReport) -> String {
+    let share = |x: f64| {
+        if x.is_nan() {
+            "-".to_owned()
+        } else {
+            format!("{:.1} %", x * 100.0)
+        }
+    };
+    let money = |x: f64| if x.is_nan() { "-".to_owned() } else { format!("{x:.2}") };
+    let row = |label: &str, c: &Comparison, show: &dyn Fn(f64) -> String| {
+        format!(
+            "  {label:<34} {:>9} {:>9} {:>10}  [{}, {}]  ({} / {} customers)",
+            show(c.treated),
+            show(c.held_out),
+            show(c.difference),
+            show(c.ci95[0]),
+            show(c.ci95[1]),
+            c.treated_customers,
+            c.held_out_customers
+        )
+    };
+    [
+        report.sentence.clone(),
+        format!(
+            "  {:<34} {:>9} {:>9} {:>10}  95 % CI",
+            "", "treated", "held out", "difference"
+        ),
+        row("bought again within 30 days", &report.repeat_30d, &share),
+        row("bought again within 90 days", &report.repeat_90d, &share),
+        row("bought again within 365 days", &report.repeat_365d, &share),
+        row("revenue per customer, 90 days", &report.revenue_90d, &money),
+        row("P(alive) above one half", &report.alive, &share),
+    ]
+    .join("\n")
 }
 
 fn summary_line(plan: &PlanRecord) -> String {

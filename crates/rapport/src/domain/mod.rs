@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod event;
 pub mod funnel;
 pub mod plan;
+pub mod plan_report;
 pub mod rules;
 pub mod score;
 pub mod stage;

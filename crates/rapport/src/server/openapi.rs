@@ -122,6 +122,7 @@ pub fn api_router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenAp
         .routes(routes!(webhooks::resend))
         .routes(routes!(care::list_plans, care::apply_plans))
         .routes(routes!(care::get_plan))
+        .routes(routes!(care::plan_report))
         .routes(routes!(care::pause_plan))
         .routes(routes!(care::resume_plan))
         .routes(routes!(care::list_tasks))

@@ -16,6 +16,7 @@ use crate::domain::plan::{
     CareContext, DEFAULT_GAP, OccurrenceStatus, PlanSpec, RHYTHM_MIN_CUSTOMERS, Rhythm, ScoreFacts, TaskOutcome,
     Trigger, TriggerEvent,
 };
+use crate::domain::plan_report::Enrolled;
 
 /// A plan as stored, with the version in force and what its occurrences became.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -222,6 +223,9 @@ pub trait Plans: Send + Sync {
     async fn set_plan_paused(&self, name: &str, paused: bool, now: i64) -> StoreResult<bool>;
     /// Open tasks, soonest due first, at most `limit`.
     async fn open_tasks(&self, limit: u32) -> StoreResult<Vec<TaskRecord>>;
+    /// What became of each customer after the plan first acted for them or held them out: the
+    /// rows of its report against the hold-out.
+    async fn plan_enrolments(&self, plan_id: i64) -> StoreResult<Vec<Enrolled>>;
     /// Open tasks as the agenda shows them, each with its customer's context.
     async fn agenda(&self, query: &TaskQuery) -> StoreResult<Vec<AgendaItem>>;
     /// One task, open or done.
@@ -583,6 +587,35 @@ impl<DB: Backend> Plans for SqlStore<DB> {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(task_from_row::<DB>).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(plan = plan_id))]
+    async fn plan_enrolments(&self, plan_id: i64) -> StoreResult<Vec<Enrolled>> {
+        let rows = sqlx::query(
+            "WITH enrolled AS (SELECT customer_id, min(status) AS status, min(finished_at) AS t \
+             FROM plan_occurrences WHERE plan_id = $1 AND status IN ('done', 'held_out') GROUP BY customer_id) \
+             SELECT e.status, e.t, \
+             (SELECT min(p.occurred_at) FROM events p WHERE p.customer_id = e.customer_id AND p.kind = 'purchase' \
+              AND p.occurred_at > e.t) AS next_purchase, \
+             (SELECT CAST(coalesce(sum(p.amount_cents), 0) AS BIGINT) FROM events p WHERE p.customer_id = e.customer_id \
+              AND p.kind = 'purchase' AND p.occurred_at > e.t AND p.occurred_at <= e.t + 7776000) AS revenue, \
+             sc.p_alive FROM enrolled e LEFT JOIN customer_scores sc ON sc.customer_id = e.customer_id",
+        )
+        .bind(plan_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get(0)?;
+                Ok(Enrolled {
+                    treated: status == "done",
+                    enrolled_at: row.try_get(1)?,
+                    next_purchase_at: row.try_get(2)?,
+                    revenue_90d_cents: row.try_get(3)?,
+                    p_alive: row.try_get(4)?,
+                })
+            })
+            .collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(limit = query.limit))]

@@ -27,6 +27,7 @@ contract!(
     the_second_order_ask_is_timed_by_the_business_and_says_why,
     an_overdue_client_is_asked_after_twice_their_usual_gap_unless_they_bought_again,
     a_scoring_that_puts_p_alive_below_the_threshold_plans_the_win_back,
+    the_plan_report_compares_the_treated_with_the_hold_out,
 );
 
 const PLAN: &str = r#"
@@ -657,5 +658,54 @@ async fn a_scoring_that_puts_p_alive_below_the_threshold_plans_the_win_back(db: 
         tasks[0].why.as_deref().unwrap().contains("below 50 %"),
         "{:?}",
         tasks[0].why
+    );
+}
+
+async fn the_plan_report_compares_the_treated_with_the_hold_out(db: &TestDb) {
+    import(db, &purchases(400)).await;
+    let plans = PLAN.replace("holdout = 0.10", "holdout = 0.5");
+    apply(db, &plans, JAN_2024 + 729 * DAY).await;
+    let enrolled_at = JAN_2024 + 737 * DAY;
+    run_due(&db.store, enrolled_at).await.unwrap();
+    let plan = db.store.plan("two-year check-in").await.unwrap().unwrap();
+    // Every treated customer with an even number comes back within a month, every fourth held-out one.
+    let mut text = "customer_id,date,amount,order_id\n".to_owned();
+    let ids = sqlx_ids(db).await;
+    let filter = rapport::store::CustomerFilter {
+        limit: 1_000,
+        ..Default::default()
+    };
+    let customers = db.store.list_customers(&filter).await.unwrap();
+    let (mut treated, mut held, mut treated_back, mut held_back) = (0u64, 0u64, 0u64, 0u64);
+    for (i, c) in customers.iter().enumerate() {
+        let out = held_out(plan.id, c.id.0, 0.5);
+        let back = if out { i % 4 == 0 } else { i % 2 == 0 };
+        if out {
+            held += 1;
+            held_back += u64::from(back);
+        } else {
+            treated += 1;
+            treated_back += u64::from(back);
+        }
+        if back {
+            text.push_str(&format!("{},2026-02-01,20.00,X{i}\n", c.external_id));
+        }
+    }
+    assert_eq!(ids.len(), 400);
+    import(db, &text).await;
+    let enrolled = db.store.plan_enrolments(plan.id).await.unwrap();
+    let report = rapport::domain::plan_report::plan_report("two-year check-in", &enrolled, enrolled_at + 100 * DAY);
+    assert_eq!((report.treated, report.held_out), (treated, held));
+    let r = report.repeat_90d;
+    assert_eq!((r.treated_customers, r.held_out_customers), (treated, held));
+    assert!((r.treated - treated_back as f64 / treated as f64).abs() < 1e-12);
+    assert!((r.held_out - held_back as f64 / held as f64).abs() < 1e-12);
+    assert!(r.ci95[0] > 0.0, "a clear difference: {r:?}");
+    assert!((report.revenue_90d.treated - 20.0 * treated_back as f64 / treated as f64).abs() < 1e-9);
+    assert_eq!(report.repeat_365d.treated_customers, 0, "a year has not passed");
+    assert!(
+        report.sentence.contains("the care makes a difference"),
+        "{}",
+        report.sentence
     );
 }

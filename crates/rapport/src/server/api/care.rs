@@ -13,6 +13,7 @@ use crate::care::plan_file::parse_plans;
 use crate::domain::Stage;
 use crate::domain::calendar::Calendar;
 use crate::domain::plan::{Span, TaskOutcome};
+use crate::domain::plan_report::PlanReport;
 use crate::domain::rules::{self, Lines};
 use crate::server::AppState;
 use crate::server::auth::Principal;
@@ -167,6 +168,25 @@ pub async fn get_plan(
 
 fn no_plan(name: &str) -> ApiError {
     ApiError::not_found(format!("there is no plan named '{}'", rules::printable(name)))
+}
+
+/// Does the plan work? Its treated customers against its hold-out since enrolment, each
+/// difference with a 95 % confidence interval.
+#[utoipa::path(get, path = "/plans/{name}/report", tag = "care", params(("name" = String, Path, description = "The plan's name")),
+    responses((status = 200, body = PlanReport), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn plan_report(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<ApiJson<PlanReport>, ApiError> {
+    let plan = state.store.plan(&name).await?.ok_or_else(|| no_plan(&name))?;
+    let enrolled = state.store.plan_enrolments(plan.id).await?;
+    let now = chrono::Utc::now().timestamp();
+    Ok(ApiJson(crate::domain::plan_report::plan_report(
+        &plan.spec.name,
+        &enrolled,
+        now,
+    )))
 }
 
 /// Pause a plan: its due occurrences are recorded as skipped until it is resumed.
