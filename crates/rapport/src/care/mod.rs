@@ -140,6 +140,19 @@ impl DueWindow {
     }
 }
 
+/// The agenda's group of a task due at `due_at`: `Overdue`, `Today`, `This week` or `Later`.
+pub fn due_group(due_at: i64, calendar: &Calendar) -> &'static str {
+    if due_at < calendar.day_start_ahead(0) {
+        "Overdue"
+    } else if due_at < calendar.day_start_ahead(1) {
+        "Today"
+    } else if due_at < calendar.day_start_ahead(7) {
+        "This week"
+    } else {
+        "Later"
+    }
+}
+
 impl std::str::FromStr for DueWindow {
     type Err = String;
 

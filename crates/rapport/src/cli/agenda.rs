@@ -2,7 +2,7 @@
 //! complete, snooze or reassign one.
 
 use clap::{Args, Subcommand};
-use rapport::care::DueWindow;
+use rapport::care::{DueWindow, due_group};
 use rapport::config::Settings;
 use rapport::domain::calendar::Calendar;
 use rapport::domain::plan::{Span, TaskOutcome};
@@ -80,9 +80,6 @@ pub async fn agenda(settings: &Settings, args: AgendaArgs, out: Output) -> anyho
         time_zone: settings.business.time_zone,
         now: chrono::Utc::now().timestamp(),
     };
-    let today = calendar.day_start_ahead(0);
-    let tomorrow = calendar.day_start_ahead(1);
-    let week_end = calendar.day_start_ahead(7);
     let (due_from, due_before) = args.due.range(&calendar);
     let query = TaskQuery {
         due_from,
@@ -99,16 +96,7 @@ pub async fn agenda(settings: &Settings, args: AgendaArgs, out: Output) -> anyho
     }
     let mut heading = "";
     for item in &items {
-        let due = item.task.due_at;
-        let group = if due < today {
-            "Overdue"
-        } else if due < tomorrow {
-            "Today"
-        } else if due < week_end {
-            "This week"
-        } else {
-            "Later"
-        };
+        let group = due_group(item.task.due_at, &calendar);
         if group != heading {
             out.line(&format!("{group}:"))?;
             heading = group;

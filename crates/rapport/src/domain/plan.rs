@@ -211,7 +211,8 @@ impl Trigger {
             .as_deref()
             .and_then(|n| n.split_whitespace().next())
             .unwrap_or(&customer.external_id);
-        let days = |seconds: i64| (seconds.max(0) as f64 / 86_400.0).round() as i64;
+        // Whole days, as the templates count them.
+        let days = |seconds: i64| seconds.max(0) / 86_400;
         let state = &customer.state;
         match self {
             Trigger::SecondOrder { percentile } => {

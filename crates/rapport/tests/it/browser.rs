@@ -1,5 +1,6 @@
 //! The dashboard in headless Chromium through WebDriver (chromedriver): log in through the form,
-//! open every page from the navigation, add a note as staff, log out. Screenshots of each page
+//! open every page from the navigation, add a note as staff, complete a task from the agenda,
+//! read a plan's report, log out. Screenshots of each page
 //! (desktop and phone width) go to `target/browser-screenshots/`. Without Chromium and chromedriver
 //! the test says SKIPPED and passes.
 
@@ -29,6 +30,7 @@ async fn a_staff_member_logs_in_visits_every_page_adds_a_note_and_logs_out() {
         return;
     };
     let db = demo_db(300).await;
+    let task = thank_you_task(&db).await;
     let site = serve(AppState::new(db.store.clone())).await;
     let driver = Driver::start(&driver).await;
     let browser = driver.session(&chromium).await;
@@ -86,12 +88,54 @@ async fn a_staff_member_logs_in_visits_every_page_adds_a_note_and_logs_out() {
     shot(&browser, &shots, "at-risk").await;
     assert_fits(&browser, "the at-risk list").await;
 
+    // The agenda: the thank-you to a customer who bought today, done from its form.
+    click_link(&browser, "Agenda").await;
+    wait_for_text(&browser, "Thank NEW1 for their first order").await;
+    shot(&browser, &shots, "agenda").await;
+    let form = format!("form[action='/tasks/{task}/complete']");
+    select(&browser, &format!("{form} select[name=outcome]"), "reached").await;
+    type_into(&browser, &format!("{form} input[name=note]"), "loves the shop").await;
+    click(&browser, &format!("{form} button")).await;
+    wait_for_text(&browser, "It is on the customer's timeline.").await;
+
+    click_link(&browser, "Plans").await;
+    wait_for_text(&browser, "second-order").await;
+    shot(&browser, &shots, "plans").await;
+    click(&browser, "a[href='/plans/thank-you']").await;
+    let report = wait_for_text(&browser, "Does it work?").await;
+    assert!(report.contains("Bought again within 90 days"));
+    shot(&browser, &shots, "plan-report").await;
+
     click(&browser, "form.logout button").await;
     wait_for_text(&browser, "Log in to the dashboard").await;
     browser.goto(&format!("{site}/")).await.unwrap();
     wait_for_text(&browser, "Log in to the dashboard").await;
     shot(&browser, &shots, "login").await;
     browser.close().await.unwrap();
+}
+
+/// Applies the built-in plans, stores a first purchase made today and runs what is due two days
+/// on: returns the thank-you task it creates.
+async fn thank_you_task(db: &crate::helpers::TestDb) -> i64 {
+    let now = chrono::Utc::now().timestamp();
+    db.store
+        .apply_plans(&rapport::care::built_in_plans(), now)
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let options = rapport::import::FileOptions::csv(
+        db.file("today.csv", &format!("customer_id,date,amount\nNEW1,{today},25.00\n")),
+    );
+    rapport::import::import_transactions(&db.store, &options, &Default::default(), None)
+        .await
+        .unwrap();
+    rapport::care::run_due(&db.store, now + 2 * 86_400).await.unwrap();
+    let tasks = db.store.open_tasks(10_000).await.unwrap();
+    tasks
+        .iter()
+        .find(|t| t.customer == "NEW1")
+        .expect("NEW1's thank-you")
+        .id
 }
 
 /// Fails when the page's table is wider than its box at the window's width (1280 px): a column

@@ -493,3 +493,71 @@ async fn a_failing_store_shows_a_reference_to_the_log_never_the_drivers_text() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_agenda_shows_due_tasks_and_staff_complete_them_from_it() {
+    let db = demo_db(300).await;
+    let specs = rapport::care::built_in_plans();
+    let now = chrono::Utc::now().timestamp();
+    db.store.apply_plans(&specs, now).await.unwrap();
+    // A first purchase today: the thank-you falls due tomorrow, the task the day after.
+    let today = chrono::Utc::now().date_naive();
+    let text = format!("customer_id,date,amount\nNEW1,{today},25.00\n");
+    let options = rapport::import::FileOptions::csv(db.file("today.csv", &text));
+    rapport::import::import_transactions(&db.store, &options, &Default::default(), None)
+        .await
+        .unwrap();
+    let report = rapport::care::run_due(&db.store, now + 2 * 86_400).await.unwrap();
+    assert!(report.due >= 1, "{report:?}");
+    let thanked = db.store.open_tasks(1_000).await.unwrap();
+    let task = thanked
+        .iter()
+        .find(|t| t.customer == "NEW1" && t.plan.as_deref() == Some("thank-you"));
+    // NEW1 (the demo's 301st customer) is outside the thank-you's hold-out: the draw is fixed.
+    let task = task.expect("NEW1's thank-you task");
+
+    let mut staff = Client::new(&db);
+    staff.login("staff@example.com", PASSWORD).await;
+    let page = staff.get("/agenda?due=all").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Thank NEW1 for their first order"), "{}", page.body);
+    assert!(page.body.contains(&format!("action=\"/tasks/{}/complete\"", task.id)));
+    let csrf = field(&page.body, "csrf");
+    let path = format!("/tasks/{}/complete", task.id);
+    let done = staff
+        .post(&path, &[("csrf", &csrf), ("outcome", "reached"), ("note", "delighted")])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert!(done.location().starts_with("/agenda?done="));
+    let page = staff.get(done.location()).await;
+    assert!(page.body.contains("It is on the customer's timeline."));
+    assert!(!page.body.contains(&format!("action=\"/tasks/{}/complete\"", task.id)));
+    let customer = staff.get("/customers/NEW1").await;
+    assert!(
+        customer
+            .body
+            .contains("Thank NEW1 for their first order: reached. delighted")
+    );
+    let again = staff.post(&path, &[("csrf", &csrf), ("outcome", "reached")]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let bad = staff
+        .post("/tasks/999999/complete", &[("csrf", &csrf), ("outcome", "maybe")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let plans = staff.get("/plans").await;
+    assert!(plans.body.contains("href=\"/plans/thank-you\""));
+    let plan = staff.get("/plans/thank-you").await;
+    assert_eq!(plan.status, StatusCode::OK);
+    assert!(
+        plan.body.contains("Too few customers for a conclusion yet"),
+        "{}",
+        plan.body
+    );
+    assert_eq!(staff.get("/plans/no-such-plan").await.status, StatusCode::NOT_FOUND);
+
+    let mut viewer = staff.sibling();
+    viewer.login("viewer@example.com", PASSWORD).await;
+    let page = viewer.get("/agenda?due=all").await;
+    assert!(!page.body.contains("/complete\""), "viewers see no form");
+}

@@ -1,7 +1,9 @@
-//! The pages: overview, customers, one customer (with its note and interaction forms), at risk.
+//! The pages: overview, customers, one customer (with its note and interaction forms), at risk,
+//! the agenda, the care plans and each plan's report.
 //! Each reads one page of a projection through an index, never the whole table; the overview
 //! reads figures computed in the background (`stats`).
 
+mod care;
 mod contact;
 mod customer;
 mod export;
@@ -19,6 +21,7 @@ use crate::server::dashboard::session::SignedIn;
 use crate::server::error::ApiError;
 use crate::store::StoreError;
 
+pub use care::{agenda, complete_task, plan, plans};
 pub use contact::mark_contacted;
 pub use customer::{add_note, customer, log_interaction};
 pub use export::{at_risk_csv, customers_csv};
@@ -42,7 +45,7 @@ pub struct Layout {
     pub role: Role,
     /// The session's CSRF token, for every form on the page.
     pub csrf: String,
-    /// `overview`, `customers` or `at-risk`: the navigation marks it.
+    /// `overview`, `customers`, `at-risk`, `agenda` or `plans`: the navigation marks it.
     pub active: &'static str,
 }
 
