@@ -13,6 +13,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::domain::Currency;
 
+mod mail;
+
+pub use mail::{MailSettings, SmtpSecurity, SmtpServer};
+
 /// The file's name, looked for beside a SQLite database (or in the working directory).
 pub const FILE_NAME: &str = "rapport.toml";
 
@@ -35,6 +39,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Care plans' scheduler.
     pub care: CareSettings,
+    /// E-mail: the SMTP server, the sender, the outbox's delivery.
+    pub mail: MailSettings,
 }
 
 /// `[database]`. Its `Debug` redacts the URL's password, so a logged settings value is safe.
@@ -267,7 +273,16 @@ pub const KEYS: &[Key] = &[
     key("webhooks.poll_seconds", "RAPPORT_WEBHOOKS_POLL_SECONDS", false),
     key("webhooks.batch", "RAPPORT_WEBHOOKS_BATCH", false),
     key("care.run_every_seconds", "RAPPORT_CARE_RUN_EVERY_SECONDS", false),
+    key("mail.smtp_url", "RAPPORT_SMTP_URL", true),
+    key("mail.from", "RAPPORT_MAIL_FROM", true),
+    key("mail.public_url", "RAPPORT_PUBLIC_URL", true),
+    key("mail.timeout_seconds", "RAPPORT_MAIL_TIMEOUT_SECONDS", false),
+    key("mail.batch", "RAPPORT_MAIL_BATCH", false),
+    key("mail.poll_seconds", "RAPPORT_MAIL_POLL_SECONDS", false),
 ];
+
+/// The settings whose values are URLs that may hold a password: shown only through `redact_url`.
+const SECRET_URLS: &[&str] = &["database.url", "mail.smtp_url"];
 
 const fn key(name: &'static str, env: &'static str, text: bool) -> Key {
     Key { name, env, text }
@@ -386,11 +401,13 @@ impl Settings {
         let settings: Settings = figment
             .extract()
             .map_err(|e| ConfigError(describe(e, file.as_deref())))?;
-        Ok(Loaded {
+        let loaded = Loaded {
             settings,
             file,
             figment,
-        })
+        };
+        loaded.check_together()?;
+        Ok(loaded)
     }
 
     /// `rapport.toml` beside the SQLite database the flags or the environment name (the default
@@ -459,6 +476,19 @@ impl std::fmt::Debug for Loaded {
 }
 
 impl Loaded {
+    /// Settings that are each fine alone but not together, named with their sources.
+    fn check_together(&self) -> Result<(), ConfigError> {
+        let mail = &self.settings.mail;
+        if !mail.smtp_url.is_empty() && mail.from.is_empty() {
+            return Err(ConfigError(format!(
+                "setting 'mail.from' is empty but 'mail.smtp_url' is set ({}): mail needs a sender \
+                 (RAPPORT_MAIL_FROM, e.g. \"Shop <shop@example.com>\")",
+                self.source_of("mail.smtp_url")
+            )));
+        }
+        Ok(())
+    }
+
     /// Where the value of `name` came from: "default", the file, an environment variable or the
     /// command line.
     pub fn source_of(&self, name: &str) -> String {
@@ -492,7 +522,7 @@ impl Loaded {
                 section = group;
             }
             let shown = match &value[group][name] {
-                serde_json::Value::String(s) if key.name == "database.url" => quoted(&redact_url(s)),
+                serde_json::Value::String(s) if SECRET_URLS.contains(&key.name) => quoted(&redact_url(s)),
                 serde_json::Value::String(s) => quoted(s),
                 other => other.to_string(),
             };
@@ -504,7 +534,12 @@ impl Loaded {
     /// The settings as JSON, secrets redacted.
     pub fn json(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(&self.settings).expect("settings serialize");
-        value["database"]["url"] = redact_url(&self.settings.database.url).into();
+        for name in SECRET_URLS {
+            let (group, key) = name.split_once('.').expect("section.name");
+            if let Some(serde_json::Value::String(url)) = value[group].get(key) {
+                value[group][key] = redact_url(url).into();
+            }
+        }
         value
     }
 }
@@ -715,5 +750,34 @@ mod tests {
         );
         let shown = loaded.show() + &loaded.json().to_string() + &format!("{loaded:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
+        let env = |name: &str| match name {
+            "RAPPORT_SMTP_URL" => Some("smtps://shop:hunter2@smtp.example.com".to_owned()),
+            "RAPPORT_MAIL_FROM" => Some("Shop <shop@example.com>".to_owned()),
+            _ => None,
+        };
+        let loaded = Settings::load_from(&Sources::default(), env).unwrap();
+        let shown = loaded.show() + &loaded.json().to_string() + &format!("{loaded:?}");
+        assert!(shown.contains("smtps://shop:***@smtp.example.com"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn bad_mail_settings_name_the_setting_and_never_the_password() {
+        let env = |name: &str| (name == "RAPPORT_SMTP_URL").then(|| "smtp://u:hunter2@smtp.example.com".to_owned());
+        let error = Settings::load_from(&Sources::default(), env).unwrap_err().to_string();
+        assert!(
+            error.starts_with("environment variable RAPPORT_SMTP_URL: setting 'mail.smtp_url'")
+                && !error.contains("hunter2"),
+            "{error}"
+        );
+        let env = |name: &str| (name == "RAPPORT_SMTP_URL").then(|| "smtp://127.0.0.1:2525".to_owned());
+        let error = Settings::load_from(&Sources::default(), env).unwrap_err().to_string();
+        assert!(error.contains("'mail.from' is empty"), "{error}");
+        let env = |name: &str| (name == "RAPPORT_MAIL_FROM").then(|| "not an address".to_owned());
+        let error = Settings::load_from(&Sources::default(), env).unwrap_err().to_string();
+        assert!(error.contains("setting 'mail.from'"), "{error}");
+        let env = |name: &str| (name == "RAPPORT_PUBLIC_URL").then(|| "ftp://shop".to_owned());
+        let error = Settings::load_from(&Sources::default(), env).unwrap_err().to_string();
+        assert!(error.contains("setting 'mail.public_url'"), "{error}");
     }
 }

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod domain;
 pub mod import;
 pub mod ingest;
+pub mod mail;
 pub mod projection;
 pub mod radar;
 pub mod server;

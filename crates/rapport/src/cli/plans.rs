@@ -1,5 +1,5 @@
 //! `rapport plans`: care plans applied from a TOML file, listed, shown, paused and resumed; and
-//! `rapport run-due`, the scheduler run once (for cron, or to catch up by hand).
+//! `rapport run-due`, the scheduler and the mail delivery run once (for cron, or to catch up).
 
 use std::path::PathBuf;
 
@@ -10,6 +10,7 @@ use rapport::care::plan_file::parse_plans;
 use rapport::config::Settings;
 use rapport::domain::plan::{Action, PlanSpec};
 use rapport::domain::plan_report::{Comparison, PlanReport, plan_report};
+use rapport::mail::DeliverySettings;
 use rapport::store::{PlanChange, PlanRecord, open_with};
 
 use super::Output;
@@ -195,8 +196,20 @@ pub async fn run_due(settings: &Settings, args: RunDueArgs, out: Output) -> anyh
     let store = open_with(&settings.database).await?;
     let now = clock(args.now.as_deref(), settings)?;
     let report = rapport::care::run_due(&store, now).await?;
+    // Then the mail that is due, as the server's worker would send it.
+    let delivery = DeliverySettings::from_config(&settings.mail);
+    let mail = rapport::mail::deliver_due(&store, &delivery, now).await?;
     if args.json {
-        return out.json(&report);
+        #[derive(serde::Serialize)]
+        struct RunDue<'a> {
+            #[serde(flatten)]
+            care: &'a rapport::care::RunReport,
+            mail: &'a rapport::mail::DeliveryReport,
+        }
+        return out.json(&RunDue {
+            care: &report,
+            mail: &mail,
+        });
     }
     let mut line = format!(
         "{} run: {} created, {} held out, {} expired",
@@ -208,7 +221,19 @@ pub async fn run_due(settings: &Settings, args: RunDueArgs, out: Output) -> anyh
     for (reason, n) in &report.skipped {
         line.push_str(&format!(", {n} skipped ({reason})"));
     }
-    out.line(&line)
+    out.line(&line)?;
+    out.line(&match mail.unsent_without_smtp {
+        Some(queued) => format!(
+            "mail: {} waiting, no SMTP server is set ([mail] smtp_url)",
+            count(queued as u64, "message")
+        ),
+        None => format!(
+            "mail: {} sent, {} to retry, {} failed",
+            count(mail.sent, "message"),
+            mail.retrying,
+            mail.failed
+        ),
+    })
 }
 
 fn print_changes(changes: &[PlanChange], json: bool, out: Output) -> anyhow::Result<()> {

@@ -159,6 +159,8 @@ pub async fn serve(state: AppState, bind: SocketAddr, ready: impl FnOnce(SocketA
     let webhooks = crate::webhooks::Worker::start(state.store.clone(), settings)?;
     let every = std::time::Duration::from_secs(state.settings.care.run_every_seconds);
     let care = crate::care::Scheduler::start(state.store.clone(), every);
+    let mail = crate::mail::DeliverySettings::from_config(&state.settings.mail);
+    let mail = crate::mail::MailWorker::start(state.store.clone(), mail)?;
     let app = app(state);
     ready(address);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -166,6 +168,7 @@ pub async fn serve(state: AppState, bind: SocketAddr, ready: impl FnOnce(SocketA
         .await?;
     webhooks.stop().await;
     care.stop().await;
+    mail.stop().await;
     tracing::info!("server stopped");
     Ok(())
 }

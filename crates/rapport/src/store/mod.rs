@@ -2,7 +2,7 @@
 //! place with SQL.
 //!
 //! `Store` is the union of one trait per room (customers and the event log, scores, access,
-//! webhooks, care plans), each in its own file with its queries (the records they share are here, the
+//! webhooks, care plans, mail), each in its own file with its queries (the records they share are here, the
 //! webhooks' in outbox.rs); `WriteTx` is the write transaction (tx.rs). Each query is written once, in the room's implementation for `SqlStore<DB>`, over
 //! any `DB: Backend`; a backend file (sqlite.rs, postgres.rs) holds only what its database does
 //! differently. A `dyn Store` answers its rooms' methods without their traits in scope.
@@ -12,6 +12,7 @@ mod backend;
 mod care;
 mod codec;
 mod customers;
+mod mail;
 pub mod outbox;
 mod postgres;
 mod scores;
@@ -38,6 +39,10 @@ pub use care::{
 };
 pub use codec::EventRow;
 pub use customers::{Customers, PurchasePage};
+pub use mail::{
+    ClaimedMail, Mail, MailAttempt, MailAttemptRecord, MailAttemptResult, MailCounts, MailPage, MailRecord, MailStatus,
+    MailTx, NewMail,
+};
 pub use outbox::{
     AtRiskRow, AttemptRecord, AttemptResult, Claim, ClaimedDelivery, DeliveryPage, DeliveryRecord, DeliveryStatus,
     NewSubscription, NextStep, OutboxMessage, SubscriptionRecord,
@@ -420,7 +425,7 @@ pub struct FitRecord {
 
 /// The store: every room, and what concerns the database as a whole.
 #[async_trait]
-pub trait Store: Customers + Scores + Access + Webhooks + Plans + Send + Sync {
+pub trait Store: Customers + Scores + Access + Webhooks + Plans + Mail + Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Brings the schema up to date.

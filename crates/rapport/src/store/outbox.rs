@@ -1,7 +1,10 @@
 //! The webhook outbox's records: subscriptions, messages written in the transaction of what they
 //! announce, deliveries claimed by workers under a lease, and the log of every attempt. Their SQL
-//! is in `webhooks.rs` (the store's side) and `tx.rs` (a write transaction's side).
+//! is in `webhooks.rs` (the store's side) and `tx.rs` (a write transaction's side), except the
+//! claim, which the mail outbox (`mail.rs`) takes the same way (`stamp_claim`).
 
+use super::StoreResult;
+use super::backend::Backend;
 use crate::domain::webhook::{EventType, WebhookSecret};
 
 /// A subscription to create.
@@ -132,6 +135,35 @@ pub struct Claim {
     pub until_ms: i64,
     /// At most this many.
     pub limit: u32,
+}
+
+/// Stamps `claim` on up to `claim.limit` rows of an outbox `table` that are `pending` (the status
+/// waiting rows have), due and held by no live claim, soonest due first, where `also` holds too
+/// (`AND ...`, or empty). On PostgreSQL rows another transaction is claiming are skipped, so
+/// claimers at once take disjoint rows; SQLite's writers take turns. The caller then reads its
+/// rows back by `claimed_by`.
+pub(super) async fn stamp_claim<DB: Backend>(
+    pool: &sqlx::Pool<DB>,
+    claim: &Claim,
+    table: &str,
+    pending: &str,
+    also: &str,
+) -> StoreResult<()> {
+    let sql = format!(
+        "UPDATE {table} SET claimed_by = $1, claimed_until_ms = $3 WHERE id IN ( \
+         SELECT id FROM {table} WHERE status = '{pending}' AND next_attempt_ms <= $2 \
+         AND (claimed_until_ms IS NULL OR claimed_until_ms < $2) {also} \
+         ORDER BY next_attempt_ms LIMIT $4 {})",
+        DB::SKIP_LOCKED
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&claim.by)
+        .bind(claim.now_ms)
+        .bind(claim.until_ms)
+        .bind(i64::from(claim.limit))
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// A delivery a worker holds, with what it needs to send it.

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use super::backend::{Backend, Batches};
 use super::care::{self, CareTx, DueOccurrence, PlanRecord, Settled, TaskDone, TaskRecord};
 use super::customers::event_from_row;
+use super::mail::{self, MailTx, NewMail};
 use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites};
 use super::sql::{EVENT_SELECT, STATE_COLUMNS};
 use super::{BulkKeys, EventRow, NewCustomer, StoreResult};
@@ -75,6 +76,8 @@ pub trait WriteTx: Send {
     async fn at_risk_crossings(&mut self, threshold: f64, scored_at: i64) -> StoreResult<Vec<AtRiskRow>>;
     /// The care room's statements in this transaction.
     fn care(&mut self) -> &mut dyn CareTx;
+    /// The mail room's statements in this transaction.
+    fn mail(&mut self) -> &mut dyn MailTx;
     /// Makes everything in the transaction permanent.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -312,6 +315,10 @@ impl<DB: Backend> WriteTx for SqlTx<DB> {
         self
     }
 
+    fn mail(&mut self) -> &mut dyn MailTx {
+        self
+    }
+
     #[tracing::instrument(level = "debug", skip_all)]
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
@@ -360,5 +367,13 @@ impl<DB: Backend> CareTx for SqlTx<DB> {
     #[tracing::instrument(level = "debug", skip_all, fields(task = done.id))]
     async fn complete_task(&mut self, done: &TaskDone<'_>) -> StoreResult<TaskRecord> {
         care::complete_task::<DB>(&mut self.tx, done).await
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> MailTx for SqlTx<DB> {
+    #[tracing::instrument(level = "debug", skip_all, fields(mails = mails.len()))]
+    async fn enqueue_mail(&mut self, mails: &[NewMail], now: i64) -> StoreResult<Vec<String>> {
+        mail::enqueue_mail::<DB>(&mut self.tx, mails, now).await
     }
 }

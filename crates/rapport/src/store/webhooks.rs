@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use super::backend::Backend;
 use super::outbox::{
     AttemptRecord, AttemptResult, Claim, ClaimedDelivery, DeliveryPage, DeliveryRecord, DeliveryStatus,
-    NewSubscription, NextStep, SubscriptionRecord,
+    NewSubscription, NextStep, SubscriptionRecord, stamp_claim,
 };
 use super::{SqlStore, StoreError, StoreResult};
 use crate::domain::webhook::{EventType, WebhookSecret};
@@ -133,21 +133,14 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
 
     #[tracing::instrument(level = "debug", skip_all, fields(limit = claim.limit))]
     async fn claim_webhook_deliveries(&self, claim: &Claim) -> StoreResult<Vec<ClaimedDelivery>> {
-        let sql = format!(
-            "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until_ms = $3 WHERE id IN ( \
-             SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_ms <= $2 \
-             AND (claimed_until_ms IS NULL OR claimed_until_ms < $2) \
-             AND subscription_id IN (SELECT id FROM webhook_subscriptions WHERE deleted_at IS NULL) \
-             ORDER BY next_attempt_ms LIMIT $4 {})",
-            DB::SKIP_LOCKED
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&claim.by)
-            .bind(claim.now_ms)
-            .bind(claim.until_ms)
-            .bind(i64::from(claim.limit))
-            .execute(&self.pool)
-            .await?;
+        stamp_claim(
+            &self.pool,
+            claim,
+            "webhook_deliveries",
+            DeliveryStatus::Pending.as_str(),
+            "AND subscription_id IN (SELECT id FROM webhook_subscriptions WHERE deleted_at IS NULL)",
+        )
+        .await?;
         let rows: Vec<(i64, i64, String, String, String, String)> = sqlx::query_as(
             "SELECT d.id, d.attempts, d.message_id, m.payload, s.url, s.secret FROM webhook_deliveries d \
              JOIN webhook_messages m ON m.id = d.message_id JOIN webhook_subscriptions s ON s.id = d.subscription_id \

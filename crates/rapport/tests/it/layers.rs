@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("import", 2),
     ("radar", 2),
     ("webhooks", 2),
+    ("mail", 2),
     ("demo", 2),
     ("server", 3),
 ];

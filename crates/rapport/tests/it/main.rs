@@ -14,6 +14,7 @@ mod defects;
 mod helpers;
 mod layers;
 mod lists;
+mod mail;
 mod radar;
 mod upgrade;
 mod web;
