@@ -26,7 +26,7 @@ pub const REFERENCE_PATH: &str = "/api/docs";
                        write, admin keys also manage keys, webhooks and care plans. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`."
     ),
     modifiers(&BearerAuth),
-    components(schemas(crate::store::CustomerSort, crate::domain::Stage, super::api::EventKindName)),
+    components(schemas(crate::store::CustomerSort, crate::domain::Stage, super::api::EventKindName, crate::care::DueWindow)),
     security(("bearer" = [])),
     tags(
         (name = "customers", description = "Profiles, scores, timeline and stage"),

@@ -288,7 +288,15 @@ fn occurrence_source<DB: Backend>(trigger: &Trigger) -> Option<String> {
              WHERE id >= $1 AND kind = '{kind}'{extra}"
         )
     };
-    const BOUGHT: &str = "customer_id IN (SELECT customer_id FROM events WHERE id >= $1 AND kind = 'purchase')";
+    // The customers whose first (or last) purchase is among the new events, each once: a later or
+    // an older purchase does not plan (or count as expired) their first-purchase cause again.
+    let new_purchase = |moment: &str| {
+        format!(
+            "FROM (SELECT DISTINCT e.customer_id FROM events e JOIN customer_state x ON x.customer_id = e.customer_id \
+             WHERE e.id >= $1 AND e.kind = 'purchase' AND e.occurred_at = x.{moment}) n \
+             JOIN customer_state s ON s.customer_id = n.customer_id"
+        )
+    };
     // The business's gap at a percentile, while enough customers came back to trust it. Numbers
     // written into the text come from checked plans, never from input as such.
     let rhythm = |percent: i64| {
@@ -302,8 +310,8 @@ fn occurrence_source<DB: Backend>(trigger: &Trigger) -> Option<String> {
             event: TriggerEvent::FirstPurchase,
             ..
         } => format!(
-            "SELECT customer_id, 'first_purchase' AS cause, first_purchase_at + $2 AS due_at FROM customer_state \
-             WHERE first_purchase_at IS NOT NULL AND {BOUGHT}"
+            "SELECT s.customer_id, 'first_purchase' AS cause, s.first_purchase_at + $2 AS due_at {}",
+            new_purchase("first_purchase_at")
         ),
         Trigger::After { event, .. } => events(event.as_str(), ""),
         // Stage names are the domain's own words, never input: safe to write into the text.
@@ -319,16 +327,18 @@ fn occurrence_source<DB: Backend>(trigger: &Trigger) -> Option<String> {
         Trigger::SecondOrder { percentile } => format!(
             "SELECT s.customer_id, 'second_order' AS cause, s.first_purchase_at + $2 + coalesce(\
              CAST(sc.expected_days_to_next_purchase * 86400 AS BIGINT), {}, {DEFAULT_GAP}) AS due_at \
-             FROM customer_state s LEFT JOIN customer_scores sc ON sc.customer_id = s.customer_id \
-             WHERE s.first_purchase_at IS NOT NULL AND s.second_purchase_at IS NULL AND s.{BOUGHT}",
-            rhythm((percentile * 100.0).round() as i64)
+             {} LEFT JOIN customer_scores sc ON sc.customer_id = s.customer_id \
+             WHERE s.second_purchase_at IS NULL",
+            rhythm((percentile * 100.0).round() as i64),
+            new_purchase("first_purchase_at")
         ),
         Trigger::Overdue { factor } => format!(
             "SELECT s.customer_id, 'overdue:' || s.last_purchase_at AS cause, s.last_purchase_at + $2 + CAST({factor} * \
              coalesce(CASE WHEN s.purchase_count >= 2 AND s.last_purchase_at > s.first_purchase_at \
              THEN (s.last_purchase_at - s.first_purchase_at) / (s.purchase_count - 1) END, {}, {DEFAULT_GAP}) \
-             AS BIGINT) AS due_at FROM customer_state s WHERE s.last_purchase_at IS NOT NULL AND s.{BOUGHT}",
-            rhythm(50)
+             AS BIGINT) AS due_at {}",
+            rhythm(50),
+            new_purchase("last_purchase_at")
         ),
     })
 }

@@ -28,6 +28,7 @@ contract!(
     an_overdue_client_is_asked_after_twice_their_usual_gap_unless_they_bought_again,
     a_scoring_that_puts_p_alive_below_the_threshold_plans_the_win_back,
     the_plan_report_compares_the_treated_with_the_hold_out,
+    a_first_purchase_is_planned_or_counted_once_whatever_comes_after,
 );
 
 const PLAN: &str = r#"
@@ -708,4 +709,28 @@ async fn the_plan_report_compares_the_treated_with_the_hold_out(db: &TestDb) {
         "{}",
         report.sentence
     );
+}
+
+async fn a_first_purchase_is_planned_or_counted_once_whatever_comes_after(db: &TestDb) {
+    let plans = PLAN
+        .replace(
+            "{ after = \"purchase\", offset = \"730d\" }",
+            "{ after = \"first_purchase\", offset = \"1d\" }",
+        )
+        .replace("two-year check-in", "thank-you");
+    apply(db, &plans, JAN_2024 - DAY).await;
+    // Thirty first purchases of 2024, ten of them with a second: long past the week's expiry today.
+    import(db, &purchases(30)).await;
+    let counted = db.store.plan("thank-you").await.unwrap().unwrap().occurrences.expired;
+    assert_eq!(counted, 30, "one first purchase each");
+    // Later purchases, and an older one that moves C2's first purchase, count nothing again except
+    // C2's new first purchase.
+    import(
+        db,
+        "customer_id,date,amount,order_id\nC1,2024-06-01,5.00,L1\nC2,2023-12-01,5.00,L2\n",
+    )
+    .await;
+    let plan = db.store.plan("thank-you").await.unwrap().unwrap();
+    assert_eq!(plan.occurrences.expired, 31);
+    assert_eq!(plan.occurrences.pending, 0);
 }
