@@ -509,6 +509,33 @@ async fn the_api_applies_plans_as_admin_and_staff_complete_tasks(db: &TestDb) {
     assert_eq!(tasks[0]["total_spent"], "10.00");
     let id = tasks[0]["task"]["id"].as_i64().unwrap();
     assert_eq!(server.get("/api/v1/tasks?due=later").await.0, 400);
+    // Careless and hostile values are refused, naming the field, and change nothing.
+    let refused = [
+        ("snooze", json!({"for": ""}), "for"),
+        ("snooze", json!({"for": "99999w"}), "for"),
+        ("reassign", json!({"assignee": "bo@shop.example\nBcc: x"}), "assignee"),
+        ("reassign", json!({"assignee": "b".repeat(201)}), "assignee"),
+        (
+            "complete",
+            json!({"outcome": "reached", "note": "n".repeat(2_001)}),
+            "note",
+        ),
+        ("complete", json!({"outcome": "reached", "note": "\u{1b}[2J"}), "note"),
+    ];
+    for (action, body, field) in refused {
+        let (status, error) = server.post(&format!("/api/v1/tasks/{id}/{action}"), &body).await;
+        assert_eq!(status, 422, "{action} {body}: {error}");
+        assert_eq!(error["error"]["field"], field, "{error}");
+    }
+    let (status, unknown) = server
+        .post(&format!("/api/v1/tasks/{id}/complete"), &json!({"outcome": "maybe"}))
+        .await;
+    assert_eq!(status, 422, "{unknown}");
+    let (_, still) = server.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(
+        (still["status"].as_str(), still["assignee"].as_str()),
+        (Some("open"), None)
+    );
     let (status, snoozed) = server
         .post(&format!("/api/v1/tasks/{id}/snooze"), &json!({"for": "2d"}))
         .await;
