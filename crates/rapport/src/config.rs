@@ -12,6 +12,7 @@ use figment::value::{Dict, Value};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::domain::Currency;
+use crate::domain::plan::ContactCap;
 
 mod mail;
 
@@ -87,6 +88,9 @@ pub struct BusinessSettings {
     /// The currency of totals and lifetime values (each purchase keeps its own).
     #[serde(deserialize_with = "currency")]
     pub currency: Currency,
+    /// The name customers know the business by, in e-mails and on the pages they open from them;
+    /// empty: the sender's name in `mail.from`, else its address.
+    pub name: String,
 }
 
 impl Default for BusinessSettings {
@@ -94,6 +98,7 @@ impl Default for BusinessSettings {
         Self {
             time_zone: chrono_tz::Tz::UTC,
             currency: Currency::default(),
+            name: String::new(),
         }
     }
 }
@@ -211,11 +216,17 @@ pub struct CareSettings {
     /// How often `rapport serve` runs the care plans' due occurrences.
     #[serde(deserialize_with = "positive")]
     pub run_every_seconds: u64,
+    /// How many messages one customer may get from every plan together: `1 per 3d, 4 per 30d`
+    /// (the default), or `none`.
+    pub contact_cap: ContactCap,
 }
 
 impl Default for CareSettings {
     fn default() -> Self {
-        Self { run_every_seconds: 60 }
+        Self {
+            run_every_seconds: 60,
+            contact_cap: ContactCap::default(),
+        }
     }
 }
 
@@ -243,6 +254,7 @@ pub const KEYS: &[Key] = &[
     ),
     key("business.time_zone", "RAPPORT_TIME_ZONE", true),
     key("business.currency", "RAPPORT_CURRENCY", true),
+    key("business.name", "RAPPORT_BUSINESS_NAME", true),
     key("scoring.at_risk_threshold", "RAPPORT_AT_RISK_THRESHOLD", false),
     key("server.bind", "RAPPORT_BIND", true),
     key("server.secure_cookies", "RAPPORT_SECURE_COOKIES", false),
@@ -273,6 +285,7 @@ pub const KEYS: &[Key] = &[
     key("webhooks.poll_seconds", "RAPPORT_WEBHOOKS_POLL_SECONDS", false),
     key("webhooks.batch", "RAPPORT_WEBHOOKS_BATCH", false),
     key("care.run_every_seconds", "RAPPORT_CARE_RUN_EVERY_SECONDS", false),
+    key("care.contact_cap", "RAPPORT_CARE_CONTACT_CAP", true),
     key("mail.smtp_url", "RAPPORT_SMTP_URL", true),
     key("mail.from", "RAPPORT_MAIL_FROM", true),
     key("mail.public_url", "RAPPORT_PUBLIC_URL", true),

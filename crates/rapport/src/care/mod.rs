@@ -7,6 +7,7 @@
 //! whatever crashes, and on PostgreSQL concurrent runs (replicas, `run-due` from cron) skip the
 //! rows another run holds.
 
+pub mod email;
 pub mod plan_file;
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,9 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::calendar::Calendar;
+use crate::domain::link::LinkKey;
 use crate::domain::plan::{Action, CareContext, OccurrenceStatus, Rhythm, Trigger, held_out};
 use crate::domain::state::format_day;
-use crate::domain::{CustomerId, EventKind, ExternalId, NewEvent};
+use crate::domain::{CustomerId, Email, EventKind, ExternalId, NewEvent};
 use crate::ingest::Ingest;
 use crate::store::{DueOccurrence, NewTask, PlanRecord, Settled, Store, StoreError, StoreResult, TaskDone, TaskRecord};
 
@@ -39,11 +41,14 @@ pub struct RunReport {
     pub due: u64,
     /// Tasks put on the agenda.
     pub tasks_created: u64,
+    /// E-mails put in the outbox.
+    pub emails_queued: u64,
     /// Occurrences of held-out customers: recorded, no action.
     pub held_out: u64,
     /// Occurrences not acted on, by reason: `paused`, `conditions` (one did not hold), `no longer
     /// due` (the customer came back before the second-order ask, or bought again before being
-    /// overdue).
+    /// overdue), `consent` (an e-mail to a customer without consent or address), `cap` (the
+    /// contact cap stopped an e-mail; it is not sent later).
     pub skipped: BTreeMap<String, u64>,
     /// Occurrences due longer ago than their plan's `expire_after`.
     pub expired: u64,
@@ -58,7 +63,7 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Starts running due occurrences every `every`.
-    pub fn start(store: Arc<dyn Store>, every: Duration) -> Self {
+    pub fn start(store: Arc<dyn Store>, settings: email::RunSettings, every: Duration) -> Self {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
@@ -69,7 +74,7 @@ impl Scheduler {
                     _ = stopped.changed() => return,
                 }
                 let now = chrono::Utc::now().timestamp();
-                match run_due(&store, now).await {
+                match run_due(&store, &settings, now).await {
                     Ok(report) if report.due > 0 => tracing::info!(?report, "ran due care plans"),
                     Ok(_) => {}
                     // Nothing was settled by the failed batch: the next tick runs it again.
@@ -192,15 +197,100 @@ pub async fn complete_task(store: &Arc<dyn Store>, done: &TaskDone<'_>) -> Store
     Ok(task)
 }
 
+/// Records a customer's answer on e-mail consent as a consent event on their timeline (`reason`
+/// says where it came from), unless it is already their answer; says whether it changed.
+pub async fn set_email_consent(
+    store: &Arc<dyn Store>,
+    customer: &ExternalId,
+    given: bool,
+    reason: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let Some(record) = store.customer(customer).await? else {
+        return Err(StoreError::NotFound(format!("customer '{customer}'")));
+    };
+    if record.state.email_consent == Some(given) {
+        return Ok(false);
+    }
+    let mut ingest = Ingest::begin(store, reason).await?;
+    let event = NewEvent {
+        key: format!("consent:{}:{now}:{given}", record.id),
+        occurred_at: now,
+        kind: EventKind::Consent {
+            channel: "email".to_owned(),
+            given,
+            reason: reason.to_owned(),
+        },
+    };
+    ingest.push(customer, event).await?;
+    ingest.finish().await?;
+    Ok(true)
+}
+
+/// What following an unsubscribe link did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsubscribed {
+    /// Consent is withdrawn now.
+    Now,
+    /// It was withdrawn before.
+    Already,
+}
+
+/// The customer an unsubscribe token names; `None` when the token is not one Rapport signed (or
+/// its customer is gone). Nothing else is read before the token's signature is checked.
+pub async fn unsubscribe_target(
+    store: &Arc<dyn Store>,
+    token: &str,
+    now: i64,
+) -> StoreResult<Option<crate::store::CustomerRecord>> {
+    let key = store.link_key(email::UNSUBSCRIBE, now).await?;
+    let Ok(fields) = key.verify(email::UNSUBSCRIBE, token) else {
+        return Ok(None);
+    };
+    let Some(id) = fields.first().and_then(|f| f.parse().ok()).map(CustomerId) else {
+        return Ok(None);
+    };
+    store.customer_by_id(id).await
+}
+
+/// Withdraws the e-mail consent of the customer an unsubscribe token names; `None` for a token
+/// `unsubscribe_target` refuses.
+pub async fn unsubscribe(store: &Arc<dyn Store>, token: &str, now: i64) -> StoreResult<Option<Unsubscribed>> {
+    let Some(customer) = unsubscribe_target(store, token, now).await? else {
+        return Ok(None);
+    };
+    let ext = ExternalId::parse(&customer.external_id)
+        .map_err(|e| StoreError::Corrupt(format!("customer {}: id: {}", customer.id, e.0)))?;
+    let changed = set_email_consent(store, &ext, false, "unsubscribe link in an e-mail", now).await?;
+    Ok(Some(if changed {
+        Unsubscribed::Now
+    } else {
+        Unsubscribed::Already
+    }))
+}
+
 /// Runs every occurrence due at `now`, in transactions of a few hundred.
-pub async fn run_due(store: &Arc<dyn Store>, now: i64) -> StoreResult<RunReport> {
+pub async fn run_due(store: &Arc<dyn Store>, settings: &email::RunSettings, now: i64) -> StoreResult<RunReport> {
     let mut report = RunReport::default();
-    while run_batch(store, now, &mut report).await? == BATCH as usize {}
+    while run_batch(store, settings, now, &mut report).await? == BATCH as usize {}
     Ok(report)
 }
 
+/// What deciding an e-mail needs: the cap, the batch's customers' recent messages (those this
+/// batch queues added as it goes) and the key that signs unsubscribe links.
+struct Outreach<'a> {
+    settings: &'a email::RunSettings,
+    sent: HashMap<CustomerId, Vec<i64>>,
+    key: Option<LinkKey>,
+}
+
 /// Claims, decides and settles one batch; returns how many it claimed.
-async fn run_batch(store: &Arc<dyn Store>, now: i64, report: &mut RunReport) -> StoreResult<usize> {
+async fn run_batch(
+    store: &Arc<dyn Store>,
+    settings: &email::RunSettings,
+    now: i64,
+    report: &mut RunReport,
+) -> StoreResult<usize> {
     let mut tx = store.begin().await?;
     let due = tx.care().claim_due(now, BATCH).await?;
     if due.is_empty() {
@@ -227,18 +317,46 @@ async fn run_batch(store: &Arc<dyn Store>, now: i64, report: &mut RunReport) -> 
             rhythms.insert(percent, rhythm);
         }
     }
-    let (settled, kinds): (Vec<Settled>, Vec<Option<&str>>) = due
+    let mut outreach = Outreach {
+        settings,
+        sent: HashMap::new(),
+        key: None,
+    };
+    let mut recipients: Vec<CustomerId> = due
         .iter()
-        .map(|occurrence| {
-            let plan = &plans[&occurrence.plan_id];
-            let rhythm = rhythm_percent(&plan.spec.trigger).and_then(|p| rhythms[&p]);
-            decide(occurrence, plan, contexts.get(&occurrence.customer_id), rhythm, now)
-        })
-        .unzip();
-    for (s, skip) in settled.iter().zip(kinds) {
+        .filter(|d| matches!(plans[&d.plan_id].spec.action, Action::Email { .. }))
+        .map(|d| d.customer_id)
+        .collect();
+    if !recipients.is_empty() {
+        recipients.sort_unstable();
+        recipients.dedup();
+        // Another replica's batch may be writing to the same customers: the cap is checked
+        // against what it committed, one batch after the other.
+        tx.mail().lock_recipients(&recipients).await?;
+        let since = now - settings.cap.horizon();
+        for (customer, at) in tx.mail().recent_mail(&recipients, since).await? {
+            outreach.sent.entry(customer).or_default().push(at);
+        }
+        outreach.key = Some(tx.mail().link_key(email::UNSUBSCRIBE, now).await?);
+    }
+    let mut settled = Vec::with_capacity(due.len());
+    for occurrence in &due {
+        let plan = &plans[&occurrence.plan_id];
+        let rhythm = rhythm_percent(&plan.spec.trigger).and_then(|p| rhythms[&p]);
+        let (s, skip) = decide(
+            occurrence,
+            plan,
+            contexts.get(&occurrence.customer_id),
+            rhythm,
+            &mut outreach,
+            now,
+        );
         report.due += 1;
         match s.status {
-            OccurrenceStatus::Done => report.tasks_created += u64::from(s.task.is_some()),
+            OccurrenceStatus::Done => {
+                report.tasks_created += u64::from(s.task.is_some());
+                report.emails_queued += u64::from(s.mail.is_some());
+            }
             OccurrenceStatus::HeldOut => report.held_out += 1,
             OccurrenceStatus::Expired => report.expired += 1,
             OccurrenceStatus::Skipped => {
@@ -249,6 +367,7 @@ async fn run_batch(store: &Arc<dyn Store>, now: i64, report: &mut RunReport) -> 
             }
             OccurrenceStatus::Pending => unreachable!("decide settles every occurrence"),
         }
+        settled.push(s);
     }
     tx.care().settle_occurrences(&settled, now).await?;
     tx.commit().await?;
@@ -269,23 +388,26 @@ fn rhythm_percent(trigger: &Trigger) -> Option<i64> {
 }
 
 /// What a due occurrence becomes: the plan acts unless it is paused, the occurrence is too old,
-/// the customer no longer meets the conditions, or is in the hold-out (checked last, so the
-/// held-out group is drawn from the customers the plan would have acted for).
+/// the customer no longer meets the conditions, an e-mail has no consent or would break the
+/// contact cap, or the customer is in the hold-out (checked last, so the held-out group is drawn
+/// from the customers the plan would have acted for).
 fn decide(
     occurrence: &DueOccurrence,
     plan: &PlanRecord,
     customer: Option<&CareContext>,
     rhythm: Option<Rhythm>,
+    outreach: &mut Outreach<'_>,
     now: i64,
 ) -> (Settled, Option<&'static str>) {
-    let settle = |status, reason: Option<String>, task| Settled {
+    let settle = |status, reason: Option<String>| Settled {
         occurrence_id: occurrence.id,
         status,
         reason,
         version: plan.version,
-        task,
+        task: None,
+        mail: None,
     };
-    let skip = |kind: &'static str, reason: String| (settle(OccurrenceStatus::Skipped, Some(reason), None), Some(kind));
+    let skip = |kind: &'static str, reason: String| (settle(OccurrenceStatus::Skipped, Some(reason)), Some(kind));
     let spec = &plan.spec;
     if plan.paused {
         return skip("paused", "the plan is paused".to_owned());
@@ -296,7 +418,7 @@ fn decide(
             format_day(occurrence.due_at.div_euclid(86_400)),
             spec.expire_after
         );
-        return (settle(OccurrenceStatus::Expired, Some(reason), None), None);
+        return (settle(OccurrenceStatus::Expired, Some(reason)), None);
     }
     let Some(customer) = customer else {
         return skip("customer gone", "the customer is gone".to_owned());
@@ -307,26 +429,78 @@ fn decide(
     if let Err(unmet) = spec.when.check(customer, now) {
         return skip("conditions", unmet);
     }
+    let address = match &spec.action {
+        Action::Email { .. } => match reachable(customer) {
+            Ok(address) => {
+                let sent = outreach.sent.entry(occurrence.customer_id).or_default();
+                if let Err(capped) = outreach.settings.cap.check(sent, now) {
+                    return skip("cap", capped);
+                }
+                Some(address)
+            }
+            Err(why) => return skip("consent", why),
+        },
+        Action::Task { .. } => None,
+    };
     if held_out(plan.id, occurrence.customer_id.0, spec.holdout) {
-        return (settle(OccurrenceStatus::HeldOut, None, None), None);
+        return (settle(OccurrenceStatus::HeldOut, None), None);
     }
+    let why = spec.trigger.why_now(customer, rhythm, now);
+    let mut done = settle(OccurrenceStatus::Done, None);
     match &spec.action {
         Action::Task {
             template,
             due_in,
             assignee,
         } => {
-            let task = NewTask {
+            done.task = Some(NewTask {
                 plan_id: plan.id,
                 customer_id: occurrence.customer_id,
                 title: template.render(customer, &spec.name, now),
                 assignee: assignee.clone(),
                 due_at: now + due_in.seconds,
-                why: spec.trigger.why_now(customer, rhythm, now),
+                why,
+            });
+        }
+        Action::Email { subject, text, html } => {
+            let templates = email::EmailTemplates {
+                subject,
+                text,
+                html: html.as_ref(),
             };
-            (settle(OccurrenceStatus::Done, None, Some(task)), None)
+            let to = email::Recipient {
+                plan: (plan.id, &spec.name),
+                occurrence_id: occurrence.id,
+                customer_id: occurrence.customer_id,
+                context: customer,
+                to: address.expect("checked above"),
+                why,
+            };
+            let key = outreach.key.as_ref().expect("loaded for a batch with e-mail");
+            done.mail = Some(email::plan_mail(&templates, to, &outreach.settings.mail, key, now));
+            outreach.sent.entry(occurrence.customer_id).or_default().push(now);
         }
     }
+    (done, None)
+}
+
+/// The customer's address when they may be e-mailed, else why not.
+fn reachable(customer: &CareContext) -> Result<Email, String> {
+    let state = &customer.state;
+    match state.email_consent {
+        Some(true) => {}
+        Some(false) => {
+            let day = state
+                .email_consent_at
+                .map_or_else(String::new, |at| format!(" on {}", format_day(at.div_euclid(86_400))));
+            return Err(format!("withdrew e-mail consent{day}"));
+        }
+        None => return Err("never gave e-mail consent".to_owned()),
+    }
+    let Some(raw) = customer.email.as_deref().filter(|e| !e.trim().is_empty()) else {
+        return Err("no e-mail address".to_owned());
+    };
+    Email::parse(raw).map_err(|_| format!("'{raw}' is not an e-mail address"))
 }
 
 #[cfg(test)]

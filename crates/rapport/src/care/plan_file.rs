@@ -127,6 +127,9 @@ struct FileAction {
     task: Option<Spanned<String>>,
     due_in: Option<Spanned<String>>,
     assignee: Option<String>,
+    email: Option<Spanned<String>>,
+    text: Option<Spanned<String>>,
+    html: Option<Spanned<String>>,
 }
 
 /// Reads a plan file's text (`file` names it in errors) into its plans, in file order.
@@ -410,21 +413,59 @@ fn read_when(when: Spanned<FileWhen>, report: &mut impl FnMut(usize, &str, Strin
 fn read_action(action: &Spanned<FileAction>, report: &mut impl FnMut(usize, &str, String)) -> Option<Action> {
     let at = action.span().start;
     let a = action.get_ref();
-    let Some(task) = &a.task else {
-        report(
-            at,
-            "action",
-            "say what the plan does: { task = \"Call {first_name}\", due_in = \"3d\" }".into(),
-        );
-        return None;
-    };
-    let template = match Template::parse(task.get_ref()) {
-        Ok(template) => Some(template),
-        Err(message) => {
-            report(task.span().start, "action.task", message);
+    match (&a.task, &a.email) {
+        (Some(task), None) => read_task(a, task, report),
+        (None, Some(subject)) => read_email(at, a, subject, report),
+        (Some(_), Some(_)) => {
+            report(
+                at,
+                "action",
+                "an action is a task or an e-mail, not both: write two plans".into(),
+            );
             None
         }
-    };
+        (None, None) => {
+            report(
+                at,
+                "action",
+                "say what the plan does: { task = \"Call {first_name}\", due_in = \"3d\" }, or an e-mail \
+                 { email = \"subject\", text = \"body\" }"
+                    .into(),
+            );
+            None
+        }
+    }
+}
+
+/// A template read from the file, its problem reported at its line.
+fn template(
+    text: &Spanned<String>,
+    field: &str,
+    customers: bool,
+    report: &mut impl FnMut(usize, &str, String),
+) -> Option<Template> {
+    let checked = Template::parse(text.get_ref()).and_then(|t| {
+        if customers {
+            t.check_for_customers()?;
+        }
+        Ok(t)
+    });
+    checked
+        .map_err(|message| report(text.span().start, field, message))
+        .ok()
+}
+
+fn read_task(a: &FileAction, task: &Spanned<String>, report: &mut impl FnMut(usize, &str, String)) -> Option<Action> {
+    for (field, value) in [("text", &a.text), ("html", &a.html)] {
+        if let Some(value) = value {
+            report(
+                value.span().start,
+                &format!("action.{field}"),
+                format!("'{field}' belongs to an e-mail action, not a task"),
+            );
+        }
+    }
+    let template = template(task, "action.task", false, report);
     let due_in = match &a.due_in {
         Some(text) => match Span::parse(text.get_ref()) {
             Ok(span) => Some(span),
@@ -439,6 +480,55 @@ fn read_action(action: &Spanned<FileAction>, report: &mut impl FnMut(usize, &str
         template: template?,
         due_in: due_in?,
         assignee: a.assignee.clone(),
+    })
+}
+
+fn read_email(
+    at: usize,
+    a: &FileAction,
+    subject: &Spanned<String>,
+    report: &mut impl FnMut(usize, &str, String),
+) -> Option<Action> {
+    if let Some(due_in) = &a.due_in {
+        report(
+            due_in.span().start,
+            "action.due_in",
+            "'due_in' belongs to a task: an e-mail goes when the plan fires".into(),
+        );
+    }
+    if a.assignee.is_some() {
+        report(
+            at,
+            "action.assignee",
+            "'assignee' belongs to a task, not an e-mail".into(),
+        );
+    }
+    if subject.get_ref().trim().is_empty() || subject.get_ref().contains(['\n', '\r']) {
+        report(
+            subject.span().start,
+            "action.email",
+            "the subject is one line of text, not empty".into(),
+        );
+        return None;
+    }
+    let Some(text) = &a.text else {
+        report(
+            at,
+            "action.text",
+            "an e-mail needs its plain text: text = \"\"\"Hello {first_name|there}, ...\"\"\"".into(),
+        );
+        return None;
+    };
+    let subject = template(subject, "action.email", true, report);
+    let body = template(text, "action.text", true, report);
+    let html = match &a.html {
+        Some(html) => Some(template(html, "action.html", true, report)?),
+        None => None,
+    };
+    Some(Action::Email {
+        subject: subject?,
+        text: body?,
+        html,
     })
 }
 
@@ -471,7 +561,9 @@ holdout = 0.10
         assert_eq!(plan.when.stage, vec![Stage::Customer, Stage::Client, Stage::Partner]);
         assert_eq!(plan.holdout, 0.10);
         assert_eq!(plan.expire_after, DEFAULT_EXPIRE_AFTER);
-        let Action::Task { due_in, .. } = &plan.action;
+        let Action::Task { due_in, .. } = &plan.action else {
+            panic!("a task")
+        };
         assert_eq!(*due_in, Span::days(3));
     }
 
@@ -509,6 +601,55 @@ holdout = 0.10
         assert!(
             holdout[0].starts_with("p.toml:7: holdout: 0.9 is not a share"),
             "{holdout:?}"
+        );
+    }
+
+    const EMAIL: &str = r#"
+[[plan]]
+name = "thank-you mail"
+trigger = { after = "first_purchase", offset = "1d" }
+holdout = 0.2
+
+[plan.action]
+email = "Thank you, {first_name|friend}"
+text = """
+Hello {first_name|there},
+
+thank you for your first order.
+"""
+"#;
+
+    #[test]
+    fn an_email_action_reads_and_its_problems_name_line_and_field() {
+        let plan = parse_plans("p.toml", EMAIL).unwrap().remove(0);
+        let Action::Email { subject, text, html } = &plan.action else {
+            panic!("an e-mail: {:?}", plan.action)
+        };
+        assert_eq!(subject.as_str(), "Thank you, {first_name|friend}");
+        assert!(text.as_str().starts_with("Hello {first_name|there},"));
+        assert_eq!(*html, None);
+        let staff = errors(&EMAIL.replace("{first_name|friend}", "{p_alive}"));
+        assert_eq!(
+            staff,
+            [
+                "p.toml:8: action.email: {p_alive} is for staff, not for a message to the customer (staff-only: stage, \
+              p_alive, plan)"
+            ]
+        );
+        let both = errors(&EMAIL.replace("[plan.action]", "[plan.action]\ntask = \"Call\""));
+        assert!(
+            both[0].starts_with("p.toml:7: action: an action is a task or an e-mail"),
+            "{both:?}"
+        );
+        let no_text = errors(&EMAIL.replace("text = ", "html = "));
+        assert!(
+            no_text[0].contains("action.text: an e-mail needs its plain text"),
+            "{no_text:?}"
+        );
+        let due = errors(&EMAIL.replace("[plan.action]", "[plan.action]\ndue_in = \"3d\""));
+        assert!(
+            due[0].starts_with("p.toml:8: action.due_in: 'due_in' belongs to a task"),
+            "{due:?}"
         );
     }
 

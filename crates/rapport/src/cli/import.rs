@@ -170,6 +170,11 @@ pub struct CustomerArgs {
     /// Column with the phone number.
     #[arg(long, default_value = "phone")]
     phone_col: String,
+    /// Column with e-mail consent: yes or no (true/false, 1/0, opt-in/opt-out); empty cells say
+    /// nothing. Each answer is recorded once: importing an old file again never undoes an
+    /// unsubscribe.
+    #[arg(long, default_value = "email_consent")]
+    consent_col: String,
 }
 
 fn parse_delimiter(s: &str) -> Result<Delimiter, String> {
@@ -222,6 +227,7 @@ pub async fn run(settings: &rapport::config::Settings, command: ImportCommand, o
                 name: args.name_col,
                 email: args.email_col,
                 phone: args.phone_col,
+                consent: args.consent_col,
             };
             let report = if args.file.check {
                 import::check_customers(&options, &columns)?
@@ -253,8 +259,12 @@ pub async fn run(settings: &rapport::config::Settings, command: ImportCommand, o
                     report.seconds,
                 ));
             }
+            let consents = match report.consents_recorded {
+                0 => String::new(),
+                n => format!(", {} recorded", count(n, "e-mail consent")),
+            };
             out.line(&format!(
-                "{} read, {} created, {} updated{}{} in {:.2} s",
+                "{} read, {} created, {} updated{consents}{}{} in {:.2} s",
                 count(report.rows, "row"),
                 count(report.customers_created, "customer"),
                 report.customers_updated,

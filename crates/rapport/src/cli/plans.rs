@@ -195,7 +195,8 @@ async fn pause(
 pub async fn run_due(settings: &Settings, args: RunDueArgs, out: Output) -> anyhow::Result<()> {
     let store = open_with(&settings.database).await?;
     let now = clock(args.now.as_deref(), settings)?;
-    let report = rapport::care::run_due(&store, now).await?;
+    let run = rapport::care::email::RunSettings::from_settings(settings);
+    let report = rapport::care::run_due(&store, &run, now).await?;
     // Then the mail that is due, as the server's worker would send it.
     let delivery = DeliverySettings::from_config(&settings.mail);
     let mail = rapport::mail::deliver_due(&store, &delivery, now).await?;
@@ -212,9 +213,10 @@ pub async fn run_due(settings: &Settings, args: RunDueArgs, out: Output) -> anyh
         });
     }
     let mut line = format!(
-        "{} run: {} created, {} held out, {} expired",
+        "{} run: {} created, {} queued, {} held out, {} expired",
         count(report.due, "due occurrence"),
         count(report.tasks_created, "task"),
+        count(report.emails_queued, "e-mail"),
         report.held_out,
         report.expired
     );
@@ -356,6 +358,16 @@ fn show(plan: &PlanRecord) -> String {
             template.as_str(),
             assignee.as_ref().map(|a| format!(", for {a}")).unwrap_or_default()
         )),
+        Action::Email { subject, text, html } => {
+            lines.push(format!(
+                "  action: e-mail \"{}\" to customers who gave consent ({} HTML part)",
+                subject.as_str(),
+                if html.is_some() { "its own" } else { "a plain" }
+            ));
+            for line in text.as_str().lines() {
+                lines.push(format!("    | {line}"));
+            }
+        }
     }
     lines.push(format!(
         "  hold-out: {:.0}% of customers; occurrences expire {} after they are due",

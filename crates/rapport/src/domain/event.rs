@@ -46,6 +46,16 @@ pub enum EventKind {
         /// The external id of the customer who was referred.
         referred: String,
     },
+    /// The customer gave or withdrew consent to be contacted on a channel: the log keeps every
+    /// change with where it came from, the state the latest.
+    Consent {
+        /// The channel: `email`.
+        channel: String,
+        /// Given (`true`) or withdrawn.
+        given: bool,
+        /// Where it came from: "unsubscribe link in an e-mail", "import", "API", a staff member.
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -57,6 +67,7 @@ impl EventKind {
             EventKind::StageChange { .. } => "stage_change",
             EventKind::Note { .. } => "note",
             EventKind::Referral { .. } => "referral",
+            EventKind::Consent { .. } => "consent",
         }
     }
 
@@ -84,6 +95,10 @@ impl EventKind {
             }
             EventKind::Note { text } => text.clone(),
             EventKind::Referral { referred } => format!("referred {referred}"),
+            EventKind::Consent { channel, given, reason } => {
+                let what = if *given { "consent given" } else { "consent withdrawn" };
+                format!("{channel} {what}: {reason}")
+            }
         }
     }
 }

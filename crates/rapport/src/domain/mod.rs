@@ -4,6 +4,7 @@ pub mod access;
 pub mod calendar;
 pub mod event;
 pub mod funnel;
+pub mod link;
 pub mod plan;
 pub mod plan_report;
 pub mod rules;

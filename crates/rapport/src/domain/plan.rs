@@ -1,5 +1,5 @@
 //! Care plans: named rules that turn what Rapport knows about a customer into care (a staff
-//! task, later an e-mail or a webhook), with a hold-out that measures whether the care works.
+//! task, an e-mail, later a webhook), with a hold-out that measures whether the care works.
 //! Plain types and pure rules: when a plan is due is decided where events are stored
 //! (`store::care`), whether it acts and what it says is decided here.
 
@@ -376,7 +376,7 @@ impl Conditions {
         if let (Some(days), Some(at)) = (self.no_contact_days, customer.last_contact_at)
             && now - at < i64::from(days) * 86_400
         {
-            return Err(format!("contacted on {}", format_day(at)));
+            return Err(format!("contacted on {}", format_day(at.div_euclid(86_400))));
         }
         for (key, wanted) in &self.attribute {
             let value = customer.attributes.get(key);
@@ -417,10 +417,27 @@ pub const PLACEHOLDERS: [(&str, &str); 12] = [
     ("plan", "the plan's name"),
 ];
 
-/// A template's pieces: literal text, or a placeholder's name.
+/// Placeholders that speak of the customer as the business sees them: fine on a staff task,
+/// never in a message to the customer.
+pub const STAFF_ONLY: [&str; 3] = ["stage", "p_alive", "plan"];
+
+/// A template's pieces: literal text, or a placeholder's name with the text written when the
+/// customer lacks it (`{first_name|there}`).
 enum Piece<'a> {
     Text(&'a str),
-    Field(&'a str),
+    Field(&'a str, Option<&'a str>),
+}
+
+/// Who reads a rendered template: staff see ids where a name is missing, customers the
+/// placeholder's default (or nothing), and in HTML every filled value is escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// A task's title on the agenda.
+    Staff,
+    /// An e-mail's subject or text part.
+    CustomerText,
+    /// An e-mail's HTML part.
+    CustomerHtml,
 }
 
 fn pieces(text: &str) -> Result<Vec<Piece<'_>>, String> {
@@ -441,7 +458,11 @@ fn pieces(text: &str) -> Result<Vec<Piece<'_>>, String> {
             let end = brace
                 .find('}')
                 .ok_or_else(|| "a '{' that is never closed (write '{{' for a brace)".to_owned())?;
-            let name = brace[1..end].trim();
+            let inside = &brace[1..end];
+            let (name, default) = match inside.split_once('|') {
+                Some((name, default)) => (name.trim(), Some(default)),
+                None => (inside.trim(), None),
+            };
             if !PLACEHOLDERS.iter().any(|(known, _)| *known == name) {
                 let known: Vec<&str> = PLACEHOLDERS.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -449,7 +470,7 @@ fn pieces(text: &str) -> Result<Vec<Piece<'_>>, String> {
                     known.join(", ")
                 ));
             }
-            out.push(Piece::Field(name));
+            out.push(Piece::Field(name, default));
             rest = &brace[end + 1..];
         }
     }
@@ -469,22 +490,80 @@ impl Template {
         &self.text
     }
 
-    /// The text with every placeholder filled for this customer.
+    /// The text with every placeholder filled for this customer, as staff read it.
     pub fn render(&self, customer: &CareContext, plan: &str, now: i64) -> String {
+        self.render_for(Reader::Staff, customer, plan, now)
+    }
+
+    /// The text with every placeholder filled for this customer, for `reader`.
+    pub fn render_for(&self, reader: Reader, customer: &CareContext, plan: &str, now: i64) -> String {
         let mut out = String::with_capacity(self.text.len() + 32);
         for piece in pieces(&self.text).expect("checked when parsed") {
             match piece {
                 Piece::Text(text) => out.push_str(text),
-                Piece::Field(name) => out.push_str(&field(name, customer, plan, now)),
+                Piece::Field(name, default) => {
+                    let value = match (reader, customer_value(name, customer)) {
+                        (Reader::Staff, _) => field(name, customer, plan, now),
+                        (_, Some(Some(value))) => value,
+                        (_, Some(None)) => default.unwrap_or_default().to_owned(),
+                        (_, None) => field(name, customer, plan, now),
+                    };
+                    if reader == Reader::CustomerHtml {
+                        escape_html_into(&mut out, &value);
+                    } else {
+                        out.push_str(&value);
+                    }
+                }
             }
         }
         out
+    }
+
+    /// `Ok` when the template may be sent to customers: no staff-only placeholder.
+    pub fn check_for_customers(&self) -> Result<(), String> {
+        for piece in pieces(&self.text).expect("checked when parsed") {
+            if let Piece::Field(name, _) = piece
+                && STAFF_ONLY.contains(&name)
+            {
+                return Err(format!(
+                    "{{{name}}} is for staff, not for a message to the customer (staff-only: {})",
+                    STAFF_ONLY.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The profile fields a customer may lack, as a message to them fills them: `Some(None)` when
+/// missing (the placeholder's default is written), `None` for a field that is never missing.
+fn customer_value(name: &str, customer: &CareContext) -> Option<Option<String>> {
+    let first = |n: &String| n.split_whitespace().next().map(str::to_owned);
+    match name {
+        "first_name" => Some(customer.name.as_ref().and_then(first)),
+        "name" => Some(customer.name.clone().filter(|n| !n.trim().is_empty())),
+        "email" => Some(customer.email.clone()),
+        _ => None,
+    }
+}
+
+/// Writes `text` into HTML, its markup characters escaped.
+pub fn escape_html_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
     }
 }
 
 fn field(name: &str, customer: &CareContext, plan: &str, now: i64) -> String {
     let state = &customer.state;
-    let day = |at: Option<i64>| at.map_or_else(|| "never".to_owned(), format_day);
+    let day = |at: Option<i64>| at.map_or_else(|| "never".to_owned(), |at| format_day(at.div_euclid(86_400)));
     match name {
         "first_name" => customer
             .name
@@ -539,6 +618,119 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         assignee: Option<String>,
     },
+    /// An e-mail to the customer, through the outbox, to customers who gave consent and within
+    /// the contact cap; every message carries an unsubscribe link.
+    Email {
+        /// The subject line.
+        subject: Template,
+        /// The plain-text part.
+        text: Template,
+        /// The HTML part's body; made from the text when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        html: Option<Template>,
+    },
+}
+
+impl Action {
+    /// What the action does, in a word: `task` or `email`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Task { .. } => "task",
+            Action::Email { .. } => "email",
+        }
+    }
+}
+
+/// How many messages one customer may get, across every plan: each rule allows at most
+/// `messages` within `within` (the default: one in 3 days and four in 30).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ContactCap {
+    rules: Vec<(u32, Span)>,
+}
+
+impl Default for ContactCap {
+    fn default() -> Self {
+        Self {
+            rules: vec![(1, Span::days(3)), (4, Span::days(30))],
+        }
+    }
+}
+
+impl ContactCap {
+    /// Reads `1 per 3d, 4 per 30d`; `none` for no cap.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.trim().eq_ignore_ascii_case("none") {
+            return Ok(Self { rules: Vec::new() });
+        }
+        let mut rules = Vec::new();
+        for rule in text.split(',') {
+            let (count, span) = rule.split_once(" per ").ok_or_else(|| {
+                format!(
+                    "'{}' is not a cap: write '1 per 3d, 4 per 30d' (or 'none')",
+                    rule.trim()
+                )
+            })?;
+            let count: u32 = count
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("'{}' is not a number of messages above 0", count.trim()))?;
+            rules.push((count, Span::parse(span.trim())?));
+        }
+        Ok(Self { rules })
+    }
+
+    /// The longest window a rule looks back over: what `check` needs of the past.
+    pub fn horizon(&self) -> i64 {
+        self.rules.iter().map(|(_, span)| span.seconds).max().unwrap_or(0)
+    }
+
+    /// `Ok` when one more message at `now` stays within every rule, given the times of the
+    /// customer's earlier messages; otherwise the rule it would break, in words.
+    pub fn check(&self, sent: &[i64], now: i64) -> Result<(), String> {
+        for (count, span) in &self.rules {
+            let recent: Vec<i64> = sent.iter().copied().filter(|at| now - at < span.seconds).collect();
+            if recent.len() >= *count as usize {
+                let last = recent.iter().max().copied().unwrap_or(now);
+                let messages = if *count == 1 { "message" } else { "messages" };
+                return Err(format!(
+                    "contact cap: {count} {messages} within {span} (the last on {})",
+                    format_day(last.div_euclid(86_400))
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ContactCap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rules.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, (count, span)) in self.rules.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{count} per {span}")?;
+        }
+        Ok(())
+    }
+}
+
+impl TryFrom<String> for ContactCap {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        ContactCap::parse(&text)
+    }
+}
+
+impl From<ContactCap> for String {
+    fn from(cap: ContactCap) -> String {
+        cap.to_string()
+    }
 }
 
 /// A plan as stored: one version of it.
@@ -721,6 +913,29 @@ mod tests {
             Template::parse("{first_name}").unwrap().render(&nameless, "p", 0),
             "C-1"
         );
+    }
+
+    #[test]
+    fn days_print_as_dates_and_the_contact_cap_counts_every_window() {
+        let mut c = customer();
+        c.state.last_purchase_at = Some(1_735_732_800); // 2025-01-01T12:00Z
+        let t = Template::parse("bought on {last_purchase}, first {first_purchase}").unwrap();
+        assert_eq!(t.render(&c, "p", 0), "bought on 2025-01-01, first never");
+        let cap = ContactCap::default();
+        let day = 86_400;
+        let now = 100 * day;
+        assert!(cap.check(&[], now).is_ok());
+        assert!(cap.check(&[now - 3 * day], now).is_ok(), "three days later is allowed");
+        let too_soon = cap.check(&[now - 2 * day], now).unwrap_err();
+        assert!(too_soon.starts_with("contact cap: 1 message within 3d"), "{too_soon}");
+        let month: Vec<i64> = (1..=4).map(|w| now - w * 6 * day).collect();
+        assert!(cap.check(&month, now).unwrap_err().contains("4 messages within 30d"));
+        assert!(cap.check(&month[..3], now).is_ok());
+        assert_eq!(ContactCap::parse("1 per 3d, 4 per 30d").unwrap(), cap);
+        assert_eq!(cap.to_string(), "1 per 3d, 4 per 30d");
+        assert!(ContactCap::parse("none").unwrap().check(&[now; 10], now).is_ok());
+        assert!(ContactCap::parse("3 a day").is_err());
+        assert!(ContactCap::parse("0 per 3d").is_err());
     }
 
     #[test]

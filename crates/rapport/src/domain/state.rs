@@ -61,6 +61,11 @@ pub struct CustomerState {
     pub first_referral_at: Option<i64>,
     /// The latest event of any kind.
     pub last_event_at: Option<i64>,
+    /// Whether the customer may be sent e-mail: the latest consent event's answer (`None`: never
+    /// asked; plans e-mail only on `Some(true)`).
+    pub email_consent: Option<bool>,
+    /// When that answer was given.
+    pub email_consent_at: Option<i64>,
 }
 
 impl CustomerState {
@@ -95,6 +100,20 @@ impl CustomerState {
                 self.referral_count += 1;
                 self.first_referral_at = min_opt(self.first_referral_at, occurred_at);
             }
+            EventKind::Consent { channel, given, .. } if channel == "email" => {
+                // The latest answer counts whatever order events are folded in; at the same
+                // second a withdrawal wins, so a customer is never mailed on a tie.
+                let later = match (self.email_consent_at, self.email_consent) {
+                    (None, _) => true,
+                    (Some(at), Some(current)) => occurred_at > at || (occurred_at == at && current && !given),
+                    (Some(at), None) => occurred_at >= at,
+                };
+                if later {
+                    self.email_consent = Some(*given);
+                    self.email_consent_at = Some(occurred_at);
+                }
+            }
+            EventKind::Consent { .. } => {}
         }
     }
 
@@ -265,5 +284,43 @@ mod tests {
         assert_eq!(day_of(-1), -1);
         assert_eq!(format_day(0), "1970-01-01");
         assert_eq!(midnight(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()), SECONDS_PER_DAY);
+    }
+
+    #[test]
+    fn the_latest_consent_counts_in_any_order_and_a_tie_withdraws() {
+        let consent = |given: bool| EventKind::Consent {
+            channel: "email".into(),
+            given,
+            reason: "test".into(),
+        };
+        let events = [
+            (10, consent(true)),
+            (20, consent(false)),
+            (30, consent(true)),
+            (30, consent(false)),
+        ];
+        let mut forward = CustomerState::default();
+        let mut backward = CustomerState::default();
+        for (at, kind) in &events {
+            forward.apply(*at, kind);
+        }
+        for (at, kind) in events.iter().rev() {
+            backward.apply(*at, kind);
+        }
+        assert_eq!(
+            (forward.email_consent, forward.email_consent_at),
+            (Some(false), Some(30))
+        );
+        assert_eq!(forward, backward);
+        let mut sms = CustomerState::default();
+        sms.apply(
+            5,
+            &EventKind::Consent {
+                channel: "sms".into(),
+                given: true,
+                reason: "test".into(),
+            },
+        );
+        assert_eq!(sms.email_consent, None, "another channel leaves e-mail consent alone");
     }
 }

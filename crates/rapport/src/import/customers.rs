@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{FileOptions, ImportError, RowError, open};
 use crate::domain::rules::{self, Lines};
-use crate::domain::{Email, ExternalId};
+use crate::domain::{Email, EventKind, ExternalId, NewEvent};
 use crate::ingest::Ingest;
 use crate::store::{NewCustomer, Store};
 
@@ -27,6 +27,9 @@ pub struct CustomerColumns {
     pub email: String,
     /// Phone (`--phone-col`), used when present.
     pub phone: String,
+    /// E-mail consent (`--consent-col`): yes or no (also true/false, 1/0, opt-in/opt-out); an
+    /// empty cell says nothing.
+    pub consent: String,
 }
 
 impl Default for CustomerColumns {
@@ -36,6 +39,7 @@ impl Default for CustomerColumns {
             name: "name".into(),
             email: "email".into(),
             phone: "phone".into(),
+            consent: "email_consent".into(),
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct CustomerImportReport {
     pub rejected: u64,
     /// Rows whose id an earlier row of the file had: the later row's profile was kept.
     pub repeated_ids: u64,
+    /// Customers whose e-mail consent the file recorded for the first time or changed.
+    pub consents_recorded: u64,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
@@ -73,11 +79,11 @@ pub async fn import_customers(
     let mut seen = std::collections::HashSet::new();
     while let Some(row) = rows.next()? {
         match row {
-            Ok(customer) => {
-                if !seen.insert(customer.external_id.clone()) {
+            Ok(profile) => {
+                if !seen.insert(profile.0.external_id.clone()) {
                     report.repeated_ids += 1;
                 }
-                batch.push(customer)
+                batch.push(profile)
             }
             Err(error) => reject(&mut rejects, error, &rows)?,
         }
@@ -86,7 +92,8 @@ pub async fn import_customers(
         }
     }
     upsert(&mut ingest, &mut batch, &mut report).await?;
-    ingest.finish().await?;
+    // The only events a customer list stores are consent answers.
+    report.consents_recorded = ingest.finish().await?.stored;
     report.rows = rows.count;
     report.rejected = rejects.map_or(0, |r| r.count());
     report.seconds = started.elapsed().as_secs_f64();
@@ -103,7 +110,7 @@ pub fn check_customers(options: &FileOptions, columns: &CustomerColumns) -> Resu
     let mut seen = std::collections::HashSet::new();
     while let Some(row) = rows.next()? {
         match row {
-            Ok(customer) => report.repeated_ids += u64::from(!seen.insert(customer.external_id)),
+            Ok((customer, _)) => report.repeated_ids += u64::from(!seen.insert(customer.external_id)),
             Err(error) => reject(&mut rejects, error, &rows)?,
         }
     }
@@ -187,8 +194,9 @@ impl<'a> ProfileRows<'a> {
         })
     }
 
-    /// The next row as a profile, or why it is not one; `None` at the end of the file.
-    fn next(&mut self) -> Result<Option<Result<NewCustomer, RowError>>, ImportError> {
+    /// The next row as a profile with its consent, or why it is not one; `None` at the end of
+    /// the file.
+    fn next(&mut self) -> Result<Option<Result<Profile, RowError>>, ImportError> {
         if !std::mem::take(&mut self.pending) {
             let more = self
                 .reader
@@ -223,20 +231,71 @@ impl<'a> ProfileRows<'a> {
     }
 }
 
+/// A row's profile, and its e-mail consent when the row says.
+type Profile = (NewCustomer, Option<bool>);
+
 async fn upsert(
     ingest: &mut Ingest,
-    batch: &mut Vec<NewCustomer>,
+    batch: &mut Vec<Profile>,
     report: &mut CustomerImportReport,
 ) -> Result<(), ImportError> {
     // A later row for the same id wins, as a later line in a spreadsheet would.
     let mut latest = std::collections::HashMap::new();
-    for customer in batch.drain(..) {
-        latest.insert(customer.external_id.clone(), customer);
+    for (customer, consent) in batch.drain(..) {
+        latest.insert(customer.external_id.clone(), (customer, consent));
     }
-    let (created, updated) = ingest.upsert_profiles(latest.into_values().collect()).await?;
+    let mut consents = Vec::new();
+    let profiles = latest
+        .into_values()
+        .map(|(customer, consent)| {
+            if let Some(given) = consent {
+                consents.push((customer.external_id.clone(), given, customer.created_at));
+            }
+            customer
+        })
+        .collect();
+    let (created, updated) = ingest.upsert_profiles(profiles).await?;
     report.customers_created += created;
     report.customers_updated += updated;
+    // A file has no time for its answers, so each answer is recorded once (its key repeats
+    // when the file is imported again): a customer who unsubscribed later is never subscribed
+    // again by an old export; consent given again must come through the API or the dashboard.
+    for (customer, given, now) in consents {
+        let event = NewEvent {
+            key: format!("import-consent:{customer}:{}", if given { "yes" } else { "no" }),
+            occurred_at: now,
+            kind: EventKind::Consent {
+                channel: "email".to_owned(),
+                given,
+                reason: "customer list import".to_owned(),
+            },
+        };
+        ingest.push(&customer, event).await?;
+    }
     Ok(())
+}
+
+/// A consent cell read as yes or no.
+fn consent(value: &str) -> Option<bool> {
+    const YES: [&str; 8] = ["yes", "y", "true", "1", "opt-in", "opted in", "subscribed", "granted"];
+    const NO: [&str; 8] = [
+        "no",
+        "n",
+        "false",
+        "0",
+        "opt-out",
+        "opted out",
+        "unsubscribed",
+        "withdrawn",
+    ];
+    let value = value.trim().to_lowercase();
+    if YES.contains(&value.as_str()) {
+        Some(true)
+    } else if NO.contains(&value.as_str()) {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -253,7 +312,7 @@ fn profile(
     columns: &CustomerColumns,
     at: Position<'_>,
     now: i64,
-) -> Result<NewCustomer, RowError> {
+) -> Result<Profile, RowError> {
     let error = |column: &str, value: &str, reason: String| RowError {
         path: at.path.to_owned(),
         line: at.line,
@@ -265,6 +324,7 @@ fn profile(
     let raw_id = record.get(id_index).map(String::from_utf8_lossy).unwrap_or_default();
     let external_id = ExternalId::parse(&raw_id).map_err(|e| error(&columns.id, &raw_id, e.0))?;
     let mut customer = NewCustomer::new(external_id, now);
+    let mut consented = None;
     for (name, raw) in names.iter().zip(record.iter()) {
         let value = String::from_utf8_lossy(raw).trim().to_owned();
         if value.is_empty() || *name == columns.id || name == "_" {
@@ -277,13 +337,22 @@ fn profile(
             customer.name = checked(rules::MAX_NAME)?;
         } else if *name == columns.phone {
             customer.phone = checked(rules::MAX_PHONE)?;
+        } else if *name == columns.consent {
+            let given = consent(&value).ok_or_else(|| {
+                error(
+                    name,
+                    &value,
+                    "e-mail consent is yes or no (also true/false, 1/0, opt-in/opt-out), or empty".into(),
+                )
+            })?;
+            consented = Some(given);
         } else {
             rules::check_characters(name, &value, Lines::One).map_err(|e| error(name, &value, e.0))?;
             customer.attributes.insert(name.clone(), value.into());
         }
     }
     rules::attributes(&customer.attributes).map_err(|e| error("(attributes)", "", e.0))?;
-    Ok(customer)
+    Ok((customer, consented))
 }
 
 /// Writes rejected rows with their reasons as CSV: line, column, value, reason, then the row's fields.

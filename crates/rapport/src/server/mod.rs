@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod lists;
 pub mod metrics;
 pub mod openapi;
+pub mod public;
 pub mod writer;
 
 use std::net::SocketAddr;
@@ -101,6 +102,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .merge(openapi::reference(document))
         .merge(dashboard::router())
+        .merge(public::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(
@@ -158,7 +160,10 @@ pub async fn serve(state: AppState, bind: SocketAddr, ready: impl FnOnce(SocketA
     };
     let webhooks = crate::webhooks::Worker::start(state.store.clone(), settings)?;
     let every = std::time::Duration::from_secs(state.settings.care.run_every_seconds);
-    let care = crate::care::Scheduler::start(state.store.clone(), every);
+    let mut run = crate::care::email::RunSettings::from_settings(&state.settings);
+    // Links in messages lead to where this server really listens when no public URL is set.
+    run.mail.public_url = state.settings.mail.public_url_or(address);
+    let care = crate::care::Scheduler::start(state.store.clone(), run, every);
     let mail = crate::mail::DeliverySettings::from_config(&state.settings.mail);
     let mail = crate::mail::MailWorker::start(state.store.clone(), mail)?;
     let app = app(state);

@@ -42,6 +42,9 @@ pub(crate) trait Backend:
     /// Run first in a transaction that plans from the whole log: waits for the log's writers and
     /// holds new ones off until it ends (empty where a write transaction is the only one).
     const LOCK_LOG: &'static str;
+    /// Takes a lock per customer of the JSON array of ids bound as `$1`, held until the
+    /// transaction ends (empty where a write transaction is the only one).
+    const LOCK_RECIPIENTS: &'static str;
     /// The aggregate that joins text values with a separator (its second argument).
     const STRING_AGG: &'static str;
     /// Run first in the transaction of a customer-list page, or empty.

@@ -122,6 +122,8 @@ pub struct Settled {
     pub version: i64,
     /// The task it created.
     pub task: Option<NewTask>,
+    /// The message it queued.
+    pub mail: Option<super::NewMail>,
 }
 
 /// A task to put on the staff agenda.
@@ -183,7 +185,7 @@ pub trait CareTx: Send {
     async fn plans_in_force(&mut self) -> StoreResult<Vec<PlanRecord>>;
     /// What plans read of these customers: profile, state, latest scores, last contact.
     async fn care_contexts(&mut self, customers: &[CustomerId]) -> StoreResult<Vec<(CustomerId, CareContext)>>;
-    /// Records what became of claimed occurrences and creates their tasks.
+    /// Records what became of claimed occurrences and creates their tasks and messages.
     async fn settle_occurrences(&mut self, settled: &[Settled], now: i64) -> StoreResult<()>;
     /// The business's gap from first to second purchase at `percent` (0 to 100), computed at
     /// most `max_age` seconds before `now` (computed again when older).
@@ -790,5 +792,7 @@ pub(super) async fn settle_occurrences<DB: Backend>(
             .await?;
         }
     }
+    let mails: Vec<super::NewMail> = settled.iter().filter_map(|s| s.mail.clone()).collect();
+    super::mail::enqueue_mail::<DB>(conn, &mails, now).await?;
     Ok(())
 }

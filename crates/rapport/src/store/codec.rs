@@ -65,6 +65,9 @@ impl EventRow {
             }
             EventKind::Note { text } => row.data = Some(json!({"text": text}).to_string()),
             EventKind::Referral { referred } => row.data = Some(json!({"referred": referred}).to_string()),
+            EventKind::Consent { channel, given, reason } => {
+                row.data = Some(json!({"channel": channel, "given": given, "reason": reason}).to_string())
+            }
         }
         row
     }
@@ -94,7 +97,7 @@ impl EventRow {
 
 /// Maps a stored kind name back to the static name, so rows can carry `&'static str`.
 pub fn kind_name(stored: &str) -> StoreResult<&'static str> {
-    ["purchase", "interaction", "stage_change", "note", "referral"]
+    ["purchase", "interaction", "stage_change", "note", "referral", "consent"]
         .into_iter()
         .find(|k| *k == stored)
         .ok_or_else(|| StoreError::Corrupt(format!("unknown event kind '{stored}'")))
@@ -147,6 +150,11 @@ mod tests {
                 text: "prefers e-mail".into(),
             },
             EventKind::Referral { referred: "C-9".into() },
+            EventKind::Consent {
+                channel: "email".into(),
+                given: false,
+                reason: "unsubscribe link in an e-mail".into(),
+            },
         ];
         for (i, kind) in kinds.into_iter().enumerate() {
             let event = NewEvent {

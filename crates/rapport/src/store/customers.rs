@@ -26,6 +26,8 @@ use list::list_item_from_row;
 pub trait Customers: Send + Sync {
     /// One customer by the business's id.
     async fn customer(&self, external_id: &ExternalId) -> StoreResult<Option<CustomerRecord>>;
+    /// A customer by Rapport's own id (the one signed links carry).
+    async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<CustomerRecord>>;
     /// Customers in id order.
     async fn list_customers(&self, filter: &CustomerFilter) -> StoreResult<Vec<CustomerRecord>>;
     /// A customer's events in log order.
@@ -58,6 +60,16 @@ impl<DB: Backend> Customers for SqlStore<DB> {
         let sql = format!("{CUSTOMER_SELECT} WHERE c.external_id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(external_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(customer_from_row::<DB>).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(customer = id.0))]
+    async fn customer_by_id(&self, id: CustomerId) -> StoreResult<Option<CustomerRecord>> {
+        let sql = format!("{CUSTOMER_SELECT} WHERE c.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.0)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(customer_from_row::<DB>).transpose()
@@ -191,6 +203,8 @@ pub(super) fn state_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<Customer
         referral_count: row.try_get::<Option<i64>, _>("referral_count")?.unwrap_or_default(),
         first_referral_at: row.try_get("first_referral_at")?,
         last_event_at: row.try_get("last_event_at")?,
+        email_consent: row.try_get("email_consent")?,
+        email_consent_at: row.try_get("email_consent_at")?,
     })
 }
 

@@ -9,6 +9,7 @@ use sqlx::Row as _;
 use super::backend::Backend;
 use super::outbox::{Claim, NextStep, stamp_claim};
 use super::{SqlStore, StoreError, StoreResult};
+use crate::domain::link::LinkKey;
 use crate::domain::{CustomerId, Email};
 
 /// A message to put in the outbox.
@@ -26,6 +27,10 @@ pub struct NewMail {
     pub html_body: String,
     /// Further headers, sent as given (`List-Unsubscribe`, `List-Unsubscribe-Post`, ...).
     pub headers: Vec<(String, String)>,
+    /// The care plan and occurrence that wrote it, when one did.
+    pub plan: Option<(i64, i64)>,
+    /// Why it goes now, in a sentence for staff (never sent).
+    pub why: Option<String>,
 }
 
 /// Where a message stands.
@@ -83,6 +88,10 @@ pub struct MailRecord {
     pub sent_at: Option<i64>,
     /// The last failed attempt's reply or error.
     pub last_error: Option<String>,
+    /// The care plan that wrote it.
+    pub plan_id: Option<i64>,
+    /// Why it went when it did, for staff.
+    pub why: Option<String>,
 }
 
 /// A page of the outbox, newest first.
@@ -180,6 +189,8 @@ pub trait Mail: Send + Sync {
     async fn mail_attempts(&self, mail_id: i64) -> StoreResult<Vec<MailAttemptRecord>>;
     /// How many messages are in each state.
     async fn count_mail(&self) -> StoreResult<MailCounts>;
+    /// The key that signs links for `purpose`, made and stored by the first caller (at `now`).
+    async fn link_key(&self, purpose: &str, now: i64) -> StoreResult<LinkKey>;
 }
 
 /// The mail room's part of a write transaction (`WriteTx::mail`).
@@ -188,10 +199,17 @@ pub trait MailTx: Send {
     /// Queues messages, due at once, each with a new `Message-ID`; returns those ids in input
     /// order. `now` in Unix seconds.
     async fn enqueue_mail(&mut self, mails: &[NewMail], now: i64) -> StoreResult<Vec<String>>;
+    /// Holds these customers' contact history until the transaction ends, so that two writers
+    /// checking the contact cap for one customer take turns (customers sorted, so no deadlock).
+    async fn lock_recipients(&mut self, customers: &[CustomerId]) -> StoreResult<()>;
+    /// When these customers were written to at `since` or later (messages not failed).
+    async fn recent_mail(&mut self, customers: &[CustomerId], since: i64) -> StoreResult<Vec<(CustomerId, i64)>>;
+    /// `Mail::link_key` inside the transaction.
+    async fn link_key(&mut self, purpose: &str, now: i64) -> StoreResult<LinkKey>;
 }
 
 const MAIL_SELECT: &str = "SELECT id, customer_id, to_address, subject, message_id, created_at, status, attempts, \
-     next_attempt_ms, sent_at, last_error FROM mail_messages";
+     next_attempt_ms, sent_at, last_error, plan_id, why FROM mail_messages";
 
 #[async_trait]
 impl<DB: Backend> Mail for SqlStore<DB> {
@@ -294,6 +312,12 @@ impl<DB: Backend> Mail for SqlStore<DB> {
             .collect())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(purpose))]
+    async fn link_key(&self, purpose: &str, now: i64) -> StoreResult<LinkKey> {
+        let mut conn = self.pool.acquire().await?;
+        link_key::<DB>(&mut conn, purpose, now).await
+    }
+
     #[tracing::instrument(level = "debug", skip_all)]
     async fn count_mail(&self) -> StoreResult<MailCounts> {
         let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, count(*) FROM mail_messages GROUP BY status")
@@ -334,15 +358,18 @@ pub(super) async fn enqueue_mail<DB: Backend>(
                 m.text_body,
                 m.html_body,
                 headers,
-                id
+                id,
+                m.plan.map(|(plan, _)| plan),
+                m.plan.map(|(_, occurrence)| occurrence),
+                m.why
             ])
         })
         .collect();
     let sql = format!(
         "INSERT INTO mail_messages (customer_id, to_address, subject, text_body, html_body, headers, message_id, \
-         created_at, status, attempts, next_attempt_ms) \
+         created_at, status, attempts, next_attempt_ms, plan_id, occurrence_id, why) \
          SELECT CAST(value->>0 AS BIGINT), value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
-         $2, 'queued', 0, $3 FROM {}",
+         $2, 'queued', 0, $3, CAST(value->>7 AS BIGINT), CAST(value->>8 AS BIGINT), value->>9 FROM {}",
         DB::JSON_ROWS
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -352,6 +379,78 @@ pub(super) async fn enqueue_mail<DB: Backend>(
         .execute(&mut *conn)
         .await?;
     Ok(ids)
+}
+
+/// `MailTx::lock_recipients` for a backend's write transaction.
+pub(super) async fn lock_recipients<DB: Backend>(
+    conn: &mut DB::Connection,
+    customers: &[CustomerId],
+) -> StoreResult<()> {
+    if DB::LOCK_RECIPIENTS.is_empty() || customers.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<i64> = customers.iter().map(|c| c.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    sqlx::query(DB::LOCK_RECIPIENTS)
+        .bind(serde_json::to_string(&ids).expect("ids serialize"))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// `MailTx::recent_mail` for a backend's write transaction.
+pub(super) async fn recent_mail<DB: Backend>(
+    conn: &mut DB::Connection,
+    customers: &[CustomerId],
+    since: i64,
+) -> StoreResult<Vec<(CustomerId, i64)>> {
+    let ids: Vec<i64> = customers.iter().map(|c| c.0).collect();
+    let sql = format!(
+        "SELECT customer_id, created_at FROM mail_messages WHERE customer_id IN \
+         (SELECT CAST(value AS BIGINT) FROM {}) AND created_at >= $2 AND status <> 'failed'",
+        DB::JSON_ROWS
+    );
+    let rows: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(serde_json::to_string(&ids).expect("ids serialize"))
+        .bind(since)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.into_iter().map(|(c, at)| (CustomerId(c), at)).collect())
+}
+
+/// The signing key for `purpose`: the stored one, or a new random one stored first (when two
+/// processes race, both read back the one that was stored).
+pub(super) async fn link_key<DB: Backend>(conn: &mut DB::Connection, purpose: &str, now: i64) -> StoreResult<LinkKey> {
+    let stored: Option<String> = sqlx::query_scalar("SELECT secret FROM link_keys WHERE purpose = $1")
+        .bind(purpose)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let secret = match stored {
+        Some(secret) => secret,
+        None => {
+            let mut bytes = [0u8; 32];
+            rand::fill(&mut bytes);
+            let secret = base64::engine::general_purpose::STANDARD.encode(bytes);
+            sqlx::query(
+                "INSERT INTO link_keys (purpose, secret, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (purpose) DO NOTHING",
+            )
+            .bind(purpose)
+            .bind(&secret)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query_scalar("SELECT secret FROM link_keys WHERE purpose = $1")
+                .bind(purpose)
+                .fetch_one(&mut *conn)
+                .await?
+        }
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(secret.as_bytes())
+        .map_err(|e| StoreError::Corrupt(format!("link key '{purpose}': {e}")))?;
+    Ok(LinkKey::new(bytes))
 }
 
 /// A new `Message-ID`: 22 random URL-safe characters at a reserved domain, unique without
@@ -377,6 +476,8 @@ fn mail_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<MailRecord> {
         next_attempt_ms: row.try_get(8)?,
         sent_at: row.try_get(9)?,
         last_error: row.try_get(10)?,
+        plan_id: row.try_get(11)?,
+        why: row.try_get(12)?,
     })
 }
 

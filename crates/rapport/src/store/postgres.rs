@@ -89,6 +89,11 @@ impl Backend for Postgres {
     const SOLE_WRITER: bool = false;
     // SHARE conflicts with the ROW EXCLUSIVE lock every insert takes, and with nothing readers take.
     const LOCK_LOG: &'static str = "LOCK TABLE events IN SHARE MODE";
+    // Advisory locks under a class of their own (0x52415050, "RAPP"); ids past 2^31 share a lock
+    // with another customer, which only makes one writer wait for the other. Taken in the ids'
+    // order (sorted by the caller), so two writers never wait for each other.
+    const LOCK_RECIPIENTS: &'static str = "SELECT count(pg_advisory_xact_lock(1380012112, CAST(CAST(value AS BIGINT) % 2147483647 AS INT))) \
+         FROM jsonb_array_elements($1::jsonb) AS value";
     const STRING_AGG: &'static str = "string_agg";
     // A page walks an index until it has 50 rows: parallel workers each walk their share past
     // that point, and starting them costs more than they save (a search by last purchase over a
@@ -421,7 +426,8 @@ impl Batches<Postgres> for PgBatches {
         }
         let types = ["int8[]", "text[]", "text[]"]
             .into_iter()
-            .chain(std::iter::repeat("int8[]"));
+            .chain(std::iter::repeat_n("int8[]", 12))
+            .chain(["bool[]", "int8[]"]);
         let unnest: Vec<String> = types
             .take(STATE_COLUMNS.len())
             .enumerate()
@@ -461,6 +467,8 @@ impl Batches<Postgres> for PgBatches {
                 .bind(ints(|s| Some(s.referral_count)))
                 .bind(ints(|s| s.first_referral_at))
                 .bind(ints(|s| s.last_event_at))
+                .bind(chunk.iter().map(|(_, s)| s.email_consent).collect::<Vec<_>>())
+                .bind(ints(|s| s.email_consent_at))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -652,6 +660,10 @@ async fn copy_states(conn: &mut PgConnection, states: &[(CustomerId, CustomerSta
                 text.push('\t');
                 int_into(&mut text, value);
             }
+            text.push('\t');
+            escape_into(&mut text, s.email_consent.map(|given| if given { "t" } else { "f" }));
+            text.push('\t');
+            int_into(&mut text, s.email_consent_at);
             text.push('\n');
         }
         let statement = format!("COPY customer_state ({}) FROM STDIN", STATE_COLUMNS.join(", "));

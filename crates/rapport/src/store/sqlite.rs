@@ -210,6 +210,7 @@ impl Backend for Sqlite {
     // `BEGIN IMMEDIATE` takes the database's one write lock.
     const SOLE_WRITER: bool = true;
     const LOCK_LOG: &'static str = "";
+    const LOCK_RECIPIENTS: &'static str = "";
     const STRING_AGG: &'static str = "group_concat";
     const LIST_SETUP: &'static str = "";
     type Batches = SqliteBatches;
@@ -473,6 +474,8 @@ impl Batches<Sqlite> for SqliteBatches {
                         .bind(s.referral_count)
                         .bind(s.first_referral_at)
                         .bind(s.last_event_at)
+                        .bind(s.email_consent)
+                        .bind(s.email_consent_at)
                 },
             )
             .await?;

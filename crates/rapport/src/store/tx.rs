@@ -376,4 +376,19 @@ impl<DB: Backend> MailTx for SqlTx<DB> {
     async fn enqueue_mail(&mut self, mails: &[NewMail], now: i64) -> StoreResult<Vec<String>> {
         mail::enqueue_mail::<DB>(&mut self.tx, mails, now).await
     }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(customers = customers.len()))]
+    async fn lock_recipients(&mut self, customers: &[CustomerId]) -> StoreResult<()> {
+        mail::lock_recipients::<DB>(&mut self.tx, customers).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(customers = customers.len()))]
+    async fn recent_mail(&mut self, customers: &[CustomerId], since: i64) -> StoreResult<Vec<(CustomerId, i64)>> {
+        mail::recent_mail::<DB>(&mut self.tx, customers, since).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(purpose))]
+    async fn link_key(&mut self, purpose: &str, now: i64) -> StoreResult<crate::domain::link::LinkKey> {
+        mail::link_key::<DB>(&mut self.tx, purpose, now).await
+    }
 }

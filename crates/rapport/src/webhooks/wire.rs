@@ -29,6 +29,8 @@ pub enum EventKindName {
     Note,
     /// A referral that bought.
     Referral,
+    /// Consent to be contacted on a channel, given or withdrawn.
+    Consent,
 }
 
 /// An event as the API shows it: the fields of its kind are set, the others absent.
@@ -58,7 +60,7 @@ pub struct EventView {
     /// Purchases: number of items.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
-    /// Interactions: phone, email, visit, chat, ...
+    /// Interactions: phone, email, visit, chat, ...; consent: `email`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// Interactions: what was said or done.
@@ -73,12 +75,15 @@ pub struct EventView {
     /// Stage changes: the stage after.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_stage: Option<Stage>,
-    /// Stage changes: why.
+    /// Stage changes and consent: why, or where it came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Referrals: the business's id of the customer referred.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referred: Option<String>,
+    /// Consent: given (`true`) or withdrawn; its `channel` says for what (`email`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given: Option<bool>,
 }
 
 impl EventView {
@@ -102,6 +107,7 @@ impl EventView {
             to_stage: None,
             reason: None,
             referred: None,
+            given: None,
         };
         match event.kind {
             EventKind::Purchase {
@@ -131,6 +137,12 @@ impl EventView {
             EventKind::Referral { referred } => {
                 view.kind = EventKindName::Referral;
                 view.referred = Some(referred);
+            }
+            EventKind::Consent { channel, given, reason } => {
+                view.kind = EventKindName::Consent;
+                view.channel = Some(channel);
+                view.given = Some(given);
+                view.reason = Some(reason);
             }
         }
         view

@@ -129,7 +129,9 @@ async fn thank_you_task(db: &crate::helpers::TestDb) -> i64 {
     rapport::import::import_transactions(&db.store, &options, &Default::default(), None)
         .await
         .unwrap();
-    rapport::care::run_due(&db.store, now + 2 * 86_400).await.unwrap();
+    rapport::care::run_due(&db.store, &Default::default(), now + 2 * 86_400)
+        .await
+        .unwrap();
     let tasks = db.store.open_tasks(10_000).await.unwrap();
     tasks
         .iter()

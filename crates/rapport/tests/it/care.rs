@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use rapport::care::email::RunSettings;
 use rapport::care::plan_file::parse_plans;
 use rapport::care::{complete_task, run_due};
 use rapport::domain::EventKind;
@@ -85,7 +86,7 @@ async fn the_documented_plan_creates_one_task_per_purchase_outside_the_holdout_a
     let plan = db.store.plan("two-year check-in").await.unwrap().unwrap();
     // A run two years and a week after the January purchases: every one of them is due.
     let now = JAN_2024 + 737 * DAY;
-    let report = run_due(&db.store, now).await.unwrap();
+    let report = run_due(&db.store, &Default::default(), now).await.unwrap();
     let customer_ids = sqlx_ids(db).await;
     let expected_held = customer_ids.iter().filter(|&&id| held_out(plan.id, id, 0.10)).count() as u64;
     assert!(
@@ -108,7 +109,7 @@ async fn the_documented_plan_creates_one_task_per_purchase_outside_the_holdout_a
         assert_eq!(task.title, "Call C7: how is it going, two years on?");
     }
     // Running again at the same time finds nothing due and creates nothing.
-    let again = run_due(&db.store, now).await.unwrap();
+    let again = run_due(&db.store, &Default::default(), now).await.unwrap();
     assert_eq!(again.due, 0);
     assert_eq!(db.store.open_tasks(10_000).await.unwrap().len(), tasks.len());
     let plan = db.store.plan("two-year check-in").await.unwrap().unwrap();
@@ -156,8 +157,12 @@ async fn events_stored_after_a_plan_are_planned_in_their_transaction(db: &TestDb
     let plan = db.store.plan("week check-in").await.unwrap().unwrap();
     assert_eq!(plan.occurrences.pending, 1);
     let now = chrono::Utc::now().timestamp();
-    assert_eq!(run_due(&db.store, now).await.unwrap().due, 0, "not due before a week");
-    let report = run_due(&db.store, now + 8 * DAY).await.unwrap();
+    assert_eq!(
+        run_due(&db.store, &Default::default(), now).await.unwrap().due,
+        0,
+        "not due before a week"
+    );
+    let report = run_due(&db.store, &Default::default(), now + 8 * DAY).await.unwrap();
     assert_eq!(report.due, 1);
 }
 
@@ -172,7 +177,8 @@ async fn two_schedulers_at_once_run_every_occurrence_exactly_once(db: &TestDb) {
     // A second store on the same database: another replica, or `run-due` from cron.
     let other = open(&db.url).await.expect("second connection");
     let now = JAN_2024 + 737 * DAY;
-    let (a, b) = tokio::join!(run_due(&db.store, now), run_due(&other, now));
+    let settings = RunSettings::default();
+    let (a, b) = tokio::join!(run_due(&db.store, &settings, now), run_due(&other, &settings, now));
     let (a, b) = (a.expect("first run"), b.expect("second run"));
     assert_eq!(a.due + b.due, 3_000, "{a:?} {b:?}");
     assert_eq!(a.tasks_created + b.tasks_created, 3_000);
@@ -186,7 +192,7 @@ async fn a_run_after_downtime_catches_up_within_expiry_and_records_the_rest_expi
     // The scheduler was down until 2026-01-06: check-ins due 2026-01-03 and later (the purchases
     // of 2024-01-04 and -05) are caught up, the earlier ones are older than three days.
     let now = JAN_2024 + 735 * DAY + 3_600;
-    let report = run_due(&db.store, now).await.unwrap();
+    let report = run_due(&db.store, &Default::default(), now).await.unwrap();
     assert_eq!(report.due, 100);
     assert_eq!(report.tasks_created, 40);
     assert_eq!(report.expired, 60);
@@ -216,7 +222,9 @@ async fn an_edited_plan_keeps_its_history_and_a_new_trigger_replans(db: &TestDb)
             withdrawn: 0
         }]
     );
-    let report = run_due(&db.store, JAN_2024 + 737 * DAY).await.unwrap();
+    let report = run_due(&db.store, &Default::default(), JAN_2024 + 737 * DAY)
+        .await
+        .unwrap();
     let tasks = db.store.open_tasks(1_000).await.unwrap();
     assert!(
         tasks.iter().all(|t| t.title.contains("how are things")),
@@ -253,13 +261,13 @@ async fn a_paused_plan_records_its_due_occurrences_as_skipped(db: &TestDb) {
     let now = JAN_2024 + 737 * DAY;
     assert!(db.store.set_plan_paused("two-year check-in", true, now).await.unwrap());
     assert!(!db.store.set_plan_paused("no such plan", true, now).await.unwrap());
-    let report = run_due(&db.store, now).await.unwrap();
+    let report = run_due(&db.store, &Default::default(), now).await.unwrap();
     assert_eq!(report.skipped.get("paused"), Some(&20));
     assert_eq!(report.tasks_created, 0);
     assert!(db.store.open_tasks(100).await.unwrap().is_empty());
     db.store.set_plan_paused("two-year check-in", false, now).await.unwrap();
     assert_eq!(
-        run_due(&db.store, now).await.unwrap().due,
+        run_due(&db.store, &Default::default(), now).await.unwrap().due,
         0,
         "skipped occurrences are not run again"
     );
@@ -368,7 +376,7 @@ async fn a_completed_task_goes_on_the_timeline_once_and_the_agenda_filters(db: &
     )
     .await;
     let now = JAN_2024 + 737 * DAY;
-    run_due(&db.store, now).await.unwrap();
+    run_due(&db.store, &Default::default(), now).await.unwrap();
     let all = TaskQuery {
         limit: 100,
         ..Default::default()
@@ -501,7 +509,9 @@ async fn the_api_applies_plans_as_admin_and_staff_complete_tasks(db: &TestDb) {
     assert_eq!(plan["occurrences"]["pending"], 1);
     assert_eq!(server.get("/api/v1/plans/nope").await.0, 404);
 
-    run_due(&db.store, chrono::Utc::now().timestamp()).await.unwrap();
+    run_due(&db.store, &Default::default(), chrono::Utc::now().timestamp())
+        .await
+        .unwrap();
     let (status, tasks) = server.get("/api/v1/tasks?due=all").await;
     assert_eq!(status, 200);
     assert_eq!(tasks[0]["task"]["title"], "Thank Ana");
@@ -597,9 +607,13 @@ async fn the_second_order_ask_is_timed_by_the_business_and_says_why(db: &TestDb)
     // O0 comes back on its own before the ask.
     import(db, "customer_id,date,amount,order_id\nO0,2025-06-10,10.00,O0b\n").await;
     // The 40th percentile of 10..29 days is day 17 (the 8th of 20, rank 1 + 40 % of 19).
-    let before = run_due(&db.store, JUNE_2025 + 17 * DAY - 3_600).await.unwrap();
+    let before = run_due(&db.store, &Default::default(), JUNE_2025 + 17 * DAY - 3_600)
+        .await
+        .unwrap();
     assert_eq!(before.due, 0, "not due before the business's day 17");
-    let report = run_due(&db.store, JUNE_2025 + 17 * DAY + 3_600).await.unwrap();
+    let report = run_due(&db.store, &Default::default(), JUNE_2025 + 17 * DAY + 3_600)
+        .await
+        .unwrap();
     assert_eq!(report.tasks_created, 9);
     assert_eq!(report.skipped.get("no longer due"), Some(&1));
     let tasks = db.store.open_tasks(100).await.unwrap();
@@ -634,8 +648,16 @@ async fn an_overdue_client_is_asked_after_twice_their_usual_gap_unless_they_boug
     )
     .await;
     // Due 2 x 10 days after the last purchase: day 40.
-    assert_eq!(run_due(&db.store, JUNE_2025 + 39 * DAY).await.unwrap().due, 0);
-    let report = run_due(&db.store, JUNE_2025 + 41 * DAY).await.unwrap();
+    assert_eq!(
+        run_due(&db.store, &Default::default(), JUNE_2025 + 39 * DAY)
+            .await
+            .unwrap()
+            .due,
+        0
+    );
+    let report = run_due(&db.store, &Default::default(), JUNE_2025 + 41 * DAY)
+        .await
+        .unwrap();
     assert_eq!(report.tasks_created, 1);
     assert_eq!(
         report.skipped.get("no longer due"),
@@ -679,7 +701,9 @@ async fn a_scoring_that_puts_p_alive_below_the_threshold_plans_the_win_back(db: 
         crossed > 10,
         "a year without purchases moves some below one half: {crossed}"
     );
-    let report = run_due(&db.store, chrono::Utc::now().timestamp()).await.unwrap();
+    let report = run_due(&db.store, &Default::default(), chrono::Utc::now().timestamp())
+        .await
+        .unwrap();
     assert_eq!(report.tasks_created, crossed);
     let tasks = db.store.open_tasks(1_000).await.unwrap();
     assert!(
@@ -694,7 +718,7 @@ async fn the_plan_report_compares_the_treated_with_the_hold_out(db: &TestDb) {
     let plans = PLAN.replace("holdout = 0.10", "holdout = 0.5");
     apply(db, &plans, JAN_2024 + 729 * DAY).await;
     let enrolled_at = JAN_2024 + 737 * DAY;
-    run_due(&db.store, enrolled_at).await.unwrap();
+    run_due(&db.store, &Default::default(), enrolled_at).await.unwrap();
     let plan = db.store.plan("two-year check-in").await.unwrap().unwrap();
     // Every treated customer with an even number comes back within a month, every fourth held-out one.
     let mut text = "customer_id,date,amount,order_id\n".to_owned();

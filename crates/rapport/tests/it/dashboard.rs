@@ -507,7 +507,9 @@ async fn the_agenda_shows_due_tasks_and_staff_complete_them_from_it() {
     rapport::import::import_transactions(&db.store, &options, &Default::default(), None)
         .await
         .unwrap();
-    let report = rapport::care::run_due(&db.store, now + 2 * 86_400).await.unwrap();
+    let report = rapport::care::run_due(&db.store, &Default::default(), now + 2 * 86_400)
+        .await
+        .unwrap();
     assert!(report.due >= 1, "{report:?}");
     let thanked = db.store.open_tasks(1_000).await.unwrap();
     let task = thanked

@@ -39,6 +39,8 @@ fn mail(to: &str, subject: &str) -> NewMail {
         text_body: format!("Hello,\n\n{subject}, in plain text.\n"),
         html_body: format!("<p>Hello,</p><p>{subject}, in <b>HTML</b>.</p>"),
         headers: Vec::new(),
+        plan: None,
+        why: None,
     }
 }
 

@@ -5,6 +5,7 @@ mod analyze;
 mod api;
 mod browser;
 mod care;
+mod care_email;
 mod cli;
 mod config;
 mod contract;

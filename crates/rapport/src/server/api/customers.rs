@@ -136,6 +136,8 @@ pub struct NewCustomerBody {
     /// Further fields, as a JSON object.
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// E-mail consent, when the customer gave or refused it.
+    pub email_consent: Option<bool>,
 }
 
 /// Changes to a profile: fields left out stay as they are; `null` clears one.
@@ -154,6 +156,33 @@ pub struct ProfilePatch {
     /// Fields to set in the attributes (a `null` value removes that field).
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// E-mail consent given (`true`) or withdrawn (`false`): recorded as a consent event on the
+    /// timeline when it changes.
+    pub email_consent: Option<bool>,
+}
+
+/// Queues a consent event in `ingest` when `given` is not the customer's answer already.
+async fn record_consent(
+    ingest: &mut Ingest,
+    customer: &ExternalId,
+    current: Option<bool>,
+    given: Option<bool>,
+) -> Result<(), ApiError> {
+    let Some(given) = given.filter(|g| current != Some(*g)) else {
+        return Ok(());
+    };
+    let now = chrono::Utc::now().timestamp();
+    let event = crate::domain::NewEvent {
+        key: format!("consent:{customer}:{now}:{given}"),
+        occurred_at: now,
+        kind: crate::domain::EventKind::Consent {
+            channel: "email".to_owned(),
+            given,
+            reason: "the API".to_owned(),
+        },
+    };
+    ingest.push(customer, event).await?;
+    Ok(())
 }
 
 /// Tells a field sent as `null` (Some(None)) from a field left out (None).
@@ -208,6 +237,7 @@ pub async fn create(
             "a customer with id '{external}' exists already"
         )));
     }
+    record_consent(&mut ingest, &external, None, body.email_consent).await?;
     ingest.finish().await?;
     let customer = find(&state, external.as_str()).await?;
     Ok((StatusCode::CREATED, ApiJson(CustomerView::new(customer, None))))
@@ -261,8 +291,16 @@ pub async fn update(
         }
     }
     check_attributes(&profile.attributes)?;
+    let external = profile.external_id.clone();
     let mut ingest = Ingest::begin(&state.store, "the API").await?;
     ingest.upsert_profiles(vec![profile]).await?;
+    record_consent(
+        &mut ingest,
+        &external,
+        customer.state.email_consent,
+        patch.email_consent,
+    )
+    .await?;
     ingest.finish().await?;
     let customer = find(&state, &id).await?;
     let score = state.store.score(customer.id).await?;

@@ -31,7 +31,8 @@ pub enum Amount {
 }
 
 /// One event to record. Which fields are needed depends on `kind`: a purchase needs `amount`;
-/// an interaction `channel` and `note`; a note `text`; a referral `referred`.
+/// an interaction `channel` and `note`; a note `text`; a referral `referred`; consent `channel`
+/// (`email`) and `given`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
@@ -54,7 +55,7 @@ pub struct EventInput {
     pub order_id: Option<String>,
     /// Purchases: number of items.
     pub quantity: Option<i64>,
-    /// Interactions: phone, email, visit, chat, ...
+    /// Interactions: phone, email, visit, chat, ...; consent: `email`.
     pub channel: Option<String>,
     /// Interactions: what was said or done.
     pub note: Option<String>,
@@ -62,6 +63,9 @@ pub struct EventInput {
     pub text: Option<String>,
     /// Referrals: the business's id of the customer referred.
     pub referred: Option<String>,
+    /// Consent: given (`true`) or withdrawn (`false`) for `channel` `email`. The latest answer
+    /// counts; care plans e-mail only customers who gave it.
+    pub given: Option<bool>,
 }
 
 /// Several events, stored together or not at all.
@@ -153,8 +157,9 @@ pub fn validate(input: EventInput, now: i64, fallback_key: String) -> Result<Inc
     let wrong_kind = [
         (
             "channel",
-            input.channel.is_some() && input.kind != EventKindName::Interaction,
+            input.channel.is_some() && !matches!(input.kind, EventKindName::Interaction | EventKindName::Consent),
         ),
+        ("given", input.given.is_some() && input.kind != EventKindName::Consent),
         ("note", input.note.is_some() && input.kind != EventKindName::Interaction),
         ("text", input.text.is_some() && input.kind != EventKindName::Note),
         (
@@ -210,6 +215,26 @@ pub fn validate(input: EventInput, now: i64, fallback_key: String) -> Result<Inc
             }
             EventKind::Referral {
                 referred: referred.as_str().to_owned(),
+            }
+        }
+        EventKindName::Consent => {
+            let channel = required("channel", input.channel, rules::MAX_CHANNEL, "consent")?;
+            if channel != "email" {
+                return Err(ApiError::invalid(
+                    "channel",
+                    format!(
+                        "consent is recorded for 'email' only, not '{}'",
+                        rules::excerpt(&channel)
+                    ),
+                ));
+            }
+            let Some(given) = input.given else {
+                return Err(ApiError::invalid("given", "consent needs 'given': true or false"));
+            };
+            EventKind::Consent {
+                channel,
+                given,
+                reason: "sent through the API".to_owned(),
             }
         }
         EventKindName::StageChange => {

@@ -52,6 +52,11 @@ pub struct CustomerView {
     pub referral_count: i64,
     /// Latest event of any kind.
     pub last_event_at: Option<String>,
+    /// E-mail consent: given (`true`), withdrawn (`false`), or never asked (absent); care plans
+    /// e-mail only customers who gave it.
+    pub email_consent: Option<bool>,
+    /// When that answer was recorded.
+    pub email_consent_at: Option<String>,
     /// The latest scores, when the customer has been scored.
     pub score: Option<ScoreView>,
 }
@@ -77,6 +82,8 @@ impl CustomerView {
             interaction_count: state.interaction_count,
             referral_count: state.referral_count,
             last_event_at: state.last_event_at.map(timestamp),
+            email_consent: state.email_consent,
+            email_consent_at: state.email_consent_at.map(timestamp),
             score: score.map(ScoreView::from),
         }
     }

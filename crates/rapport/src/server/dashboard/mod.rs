@@ -75,6 +75,7 @@ pub fn router() -> Router<AppState> {
         .route("/customers/{id}/notes", post(pages::add_note))
         .route("/customers/{id}/interactions", post(pages::log_interaction))
         .route("/customers/{id}/contacted", post(pages::mark_contacted))
+        .route("/customers/{id}/consent", post(pages::set_consent))
         .route("/at-risk", get(pages::at_risk))
         .route("/at-risk.csv", get(pages::at_risk_csv))
         .route("/agenda", get(pages::agenda))

@@ -44,6 +44,7 @@ fn kind_label(kind: &EventKind) -> &'static str {
         EventKind::StageChange { .. } => "stage change",
         EventKind::Note { .. } => "note",
         EventKind::Referral { .. } => "referral",
+        EventKind::Consent { .. } => "consent",
     }
 }
 
@@ -99,6 +100,7 @@ pub struct CustomerPage {
     timeline: Vec<Entry>,
     older: usize,
     can_write: bool,
+    consent_given: bool,
     form_key: String,
     saved: Option<&'static str>,
 }
@@ -144,6 +146,7 @@ pub async fn customer(
         path: customer_path(&customer.external_id),
         title: customer.name.clone().unwrap_or_else(|| customer.external_id.clone()),
         stage: customer.state.stage.map_or_else(|| "–".to_owned(), |s| s.to_string()),
+        consent_given: customer.state.email_consent == Some(true),
         profile: profile(&customer, locale),
         figures: figures(&customer, &events, locale),
         explanation: score.as_ref().map(|s| s.explanation.clone()),
@@ -157,6 +160,7 @@ pub async fn customer(
         saved: match params.saved.as_deref() {
             Some("note") => Some("Note saved."),
             Some("interaction") => Some("Interaction logged."),
+            Some("consent") => Some("E-mail consent recorded."),
             _ => None,
         },
         id: customer.external_id,
@@ -197,6 +201,12 @@ fn profile(c: &CustomerRecord, locale: &Locale) -> Vec<Fact> {
         ));
     }
     facts.push(fact("Known since", locale.day(c.created_at)));
+    let consent = match (c.state.email_consent, c.state.email_consent_at) {
+        (Some(true), Some(at)) => format!("given on {}", locale.day(at)),
+        (Some(false), Some(at)) => format!("withdrawn on {}: no plan e-mails", locale.day(at)),
+        _ => "never given: no plan e-mails".to_owned(),
+    };
+    facts.push(fact("E-mail consent", consent));
     facts
 }
 
@@ -331,6 +341,49 @@ pub async fn log_interaction(
         note: format!("{note} ({})", signed_in.session.user.email),
     };
     append(&state, &id, &form.key, kind, "interaction").await
+}
+
+/// The consent form: `yes` records consent given, `no` withdrawn.
+#[derive(Debug, Deserialize)]
+pub struct ConsentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    given: String,
+}
+
+/// `POST /customers/{id}/consent` (staff): records the customer's e-mail consent, given or
+/// withdrawn, as a consent event naming who recorded it.
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
+pub async fn set_consent(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<ConsentForm>,
+) -> Result<Redirect, PageError> {
+    signed_in.check_csrf(&form.csrf)?;
+    signed_in.require(Role::Staff)?;
+    let given = match form.given.as_str() {
+        "yes" => true,
+        "no" => false,
+        other => {
+            return Err(PageError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "'{}' is not an answer: the form sends yes or no.",
+                    rules::excerpt(other)
+                ),
+            ));
+        }
+    };
+    let kind = EventKind::Consent {
+        channel: "email".to_owned(),
+        given,
+        reason: format!("recorded on the dashboard by {}", signed_in.session.user.email),
+    };
+    append(&state, &id, &form.key, kind, "consent").await
 }
 
 fn required(field: &str, value: &str, max: usize, lines: Lines) -> Result<String, PageError> {

@@ -23,7 +23,7 @@ use crate::store::StoreError;
 
 pub use care::{agenda, complete_task, plan, plans};
 pub use contact::mark_contacted;
-pub use customer::{add_note, customer, log_interaction};
+pub use customer::{add_note, customer, log_interaction, set_consent};
 pub use export::{at_risk_csv, customers_csv};
 pub use lists::{at_risk, customers};
 pub use overview::overview;
