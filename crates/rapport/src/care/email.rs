@@ -33,13 +33,13 @@ impl RunSettings {
 }
 
 impl Default for RunSettings {
-    /// The default cap, a business called "the shop" at the default bind address.
+    /// The default cap, a business called "this shop" at the default bind address.
     fn default() -> Self {
         Self {
             cap: ContactCap::default(),
             mail: MailContext {
                 public_url: "http://127.0.0.1:7878".to_owned(),
-                business: "the shop".to_owned(),
+                business: "this shop".to_owned(),
             },
         }
     }
@@ -55,7 +55,7 @@ pub struct MailContext {
 }
 
 impl MailContext {
-    /// `business.name`, else the name or the address in `mail.from`, else the public URL's host.
+    /// `business.name`, else the name or the address in `mail.from`, else "this shop".
     pub fn from_settings(settings: &crate::config::Settings) -> Self {
         let public_url = settings.mail.public_url_or(settings.server.bind);
         let from: Option<lettre::message::Mailbox> = settings.mail.from.parse().ok();
@@ -63,14 +63,11 @@ impl MailContext {
             Some(settings.business.name.trim().to_owned()),
             from.as_ref().and_then(|m| m.name.clone()),
             from.as_ref().map(|m| m.email.to_string()),
-            url::Url::parse(&public_url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned)),
         ]
         .into_iter()
         .flatten()
         .find(|name| !name.is_empty())
-        .unwrap_or_else(|| "the shop".to_owned());
+        .unwrap_or_else(|| "this shop".to_owned());
         Self { public_url, business }
     }
 

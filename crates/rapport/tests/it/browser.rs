@@ -1,6 +1,6 @@
 //! The dashboard in headless Chromium through WebDriver (chromedriver): log in through the form,
 //! open every page from the navigation, add a note as staff, complete a task from the agenda,
-//! read a plan's report, log out. Screenshots of each page
+//! read a plan's report, log out; and follow a delivered e-mail's unsubscribe link. Screenshots of each page
 //! (desktop and phone width) go to `target/browser-screenshots/`. Without Chromium and chromedriver
 //! the test says SKIPPED and passes.
 
@@ -19,14 +19,7 @@ const PATIENCE: Duration = Duration::from_secs(15);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staff_member_logs_in_visits_every_page_adds_a_note_and_logs_out() {
-    let (Some(chromium), Some(driver)) = (
-        find(&["chromium", "chromium-browser", "google-chrome"]),
-        find(&["chromedriver"]),
-    ) else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\nSKIPPED: browser tests (install chromium and chromium-driver, e.g. `apt-get install -y chromium chromium-driver`)\n"
-        );
+    let Some((chromium, driver)) = browser_tools() else {
         return;
     };
     let db = demo_db(300).await;
@@ -114,6 +107,38 @@ async fn a_staff_member_logs_in_visits_every_page_adds_a_note_and_logs_out() {
     browser.close().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unsubscribe_link_of_a_delivered_email_unsubscribes_in_chromium() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    let db = crate::helpers::TestDb::new(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    let site = serve(AppState::new(db.store.clone())).await;
+    let now = crate::care_email::one_plan_email(&db, &site).await;
+    let port = crate::mail::free_port();
+    let mut smtp = crate::mail::mailcrab(port).await;
+    let report = rapport::mail::deliver_due(&db.store, &crate::mail::settings(port, 8), now)
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 1);
+    let link = crate::care_email::unsubscribe_link(&crate::mail::next_message(&mut smtp).await);
+    assert!(link.starts_with(&format!("{site}/u/")), "{link}");
+
+    let driver = Driver::start(&driver).await;
+    let browser = driver.session(&chromium).await;
+    browser.goto(&link).await.unwrap();
+    wait_for_text(&browser, "Do you want to stop receiving e-mails").await;
+    shot(&browser, &screenshots(), "unsubscribe").await;
+    click(&browser, "form button[type=submit]").await;
+    wait_for_text(&browser, "You will get no more e-mails like this").await;
+    shot(&browser, &screenshots(), "unsubscribed").await;
+    browser.close().await.unwrap();
+    let ana = db.store.customer(&crate::helpers::ext("A")).await.unwrap().unwrap();
+    assert_eq!(ana.state.email_consent, Some(false), "unsubscribed");
+}
+
 /// Applies the built-in plans, stores a first purchase made today and runs what is due two days
 /// on: returns the thank-you task it creates.
 async fn thank_you_task(db: &crate::helpers::TestDb) -> i64 {
@@ -159,8 +184,20 @@ async fn assert_fits(browser: &Client, page: &str) {
     );
 }
 
+/// Chromium and chromedriver, or `None` after saying the test is skipped.
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let found = find(&["chromium", "chromium-browser", "google-chrome"]).zip(find(&["chromedriver"]));
+    if found.is_none() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED: browser tests (install chromium and chromium-driver, e.g. `apt-get install -y chromium chromium-driver`)\n"
+        );
+    }
+    found
+}
+
 /// The first of `names` on the PATH.
-fn find(names: &[&str]) -> Option<PathBuf> {
+pub(crate) fn find(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     names
         .iter()

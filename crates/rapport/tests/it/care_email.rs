@@ -276,3 +276,187 @@ async fn the_api_records_consent_as_an_event_on_the_timeline(db: &TestDb) {
         ]
     );
 }
+
+/// Sets up `setup`'s customers and plans and runs what is due: one message, Ana's thank-you, is
+/// queued, its links leading to `public_url`. Returns the run's time.
+pub(crate) async fn one_plan_email(db: &TestDb, public_url: &str) -> i64 {
+    setup(db).await;
+    let mut settings = RunSettings::default();
+    settings.mail.public_url = public_url.to_owned();
+    let now = JAN_2024 + 3 * DAY;
+    assert_eq!(run_due(&db.store, &settings, now).await.unwrap().emails_queued, 1);
+    now
+}
+
+/// The unsubscribe link in a delivered message's text part.
+pub(crate) fn unsubscribe_link(raw: &[u8]) -> String {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("a MIME message");
+    let text = parsed.body_text(0).expect("a text part");
+    text.lines()
+        .find_map(|line| line.strip_prefix("Unsubscribe with one click: "))
+        .expect("the text part ends with the unsubscribe link")
+        .trim()
+        .to_owned()
+}
+
+/// An `aiosmtpd` process on loopback writing what it receives into a maildir, stopped when dropped.
+struct Aiosmtpd {
+    child: std::process::Child,
+    maildir: std::path::PathBuf,
+    port: u16,
+}
+
+impl Aiosmtpd {
+    async fn start(binary: &std::path::Path, dir: &std::path::Path) -> Self {
+        let port = crate::mail::free_port();
+        let maildir = dir.join("maildir");
+        let mut child = std::process::Command::new(binary)
+            .args([
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&maildir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("aiosmtpd starts");
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Self { child, maildir, port };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("aiosmtpd did not listen on port {port}");
+    }
+
+    /// The messages received so far, raw.
+    fn received(&self) -> Vec<Vec<u8>> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        entries.map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect()
+    }
+}
+
+impl Drop for Aiosmtpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_smtp_server_process_gets_a_plan_email_once_and_its_link_unsubscribes() {
+    let Some(binary) = crate::browser::find(&["aiosmtpd"]) else {
+        eprintln!(
+            "\nSKIPPED: the SMTP server process test (install aiosmtpd, e.g. `apt-get install -y python3-aiosmtpd`; .ci/run does)\n"
+        );
+        return;
+    };
+    let db = TestDb::new(crate::helpers::Backend::Sqlite).await.unwrap();
+    let server = Aiosmtpd::start(&binary, db.dir.path()).await;
+    let address = spawn_app(rapport::server::AppState::new(db.store.clone())).await;
+    let now = one_plan_email(&db, &format!("http://{address}")).await;
+    let delivery = crate::mail::settings(server.port, 8);
+    let report = rapport::mail::deliver_due(&db.store, &delivery, now).await.unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    let again = rapport::mail::deliver_due(&db.store, &delivery, now + 60)
+        .await
+        .unwrap();
+    assert_eq!(again.sent, 0, "sent once");
+    let mut received = Vec::new();
+    for _ in 0..100 {
+        received = server.received();
+        if !received.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(received.len(), 1, "the message arrives once");
+    let parsed = mail_parser::MessageParser::default().parse(&received[0]).unwrap();
+    assert_eq!(parsed.subject(), Some("Thank you, Ana"));
+    assert_eq!((parsed.text_body_count(), parsed.html_body_count()), (1, 1));
+    assert!(parsed.body_text(0).unwrap().starts_with("Hello Ana,"));
+    assert!(parsed.body_html(0).unwrap().contains("<p>Hello Ana,</p>"));
+    let link = unsubscribe_link(&received[0]);
+    assert_eq!(
+        parsed.header_raw("List-Unsubscribe").map(str::trim),
+        Some(format!("<{link}>").as_str())
+    );
+    let answer = reqwest::Client::new().post(&link).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let ana = db.store.customer(&ext("A")).await.unwrap().unwrap();
+    assert_eq!(ana.state.email_consent, Some(false));
+}
+
+#[tokio::test]
+async fn the_outbox_page_warns_without_smtp_and_staff_record_consent_on_the_customer_page() {
+    let db = TestDb::new(crate::helpers::Backend::Sqlite).await.unwrap();
+    one_plan_email(&db, "https://shop.example.com").await;
+    rapport::server::accounts::create_user(
+        &db.store,
+        "staff@example.com",
+        rapport::domain::Role::Staff,
+        crate::web::PASSWORD,
+    )
+    .await
+    .unwrap();
+    let mut web = crate::web::Client::new(&db);
+    web.login("staff@example.com", crate::web::PASSWORD).await;
+    let outbox = web.get("/mail").await;
+    assert_eq!(outbox.status, 200);
+    assert!(
+        outbox
+            .body
+            .contains("No SMTP server is set, so nothing is sent: 1 message waits here"),
+        "{}",
+        outbox.body
+    );
+    assert!(outbox.body.contains("Thank you, Ana") && outbox.body.contains("thank-you mail"));
+    let id = db
+        .store
+        .mail_messages(MailPage {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()[0]
+        .id;
+    let message = web.get(&format!("/mail/{id}")).await;
+    assert!(message.body.contains("Not tried yet."), "{}", message.body);
+    assert_eq!(web.get("/mail/999999").await.status, 404);
+
+    // Dan never answered: staff record his consent from his page.
+    let page = web.get("/customers/D").await;
+    assert!(page.body.contains("never given: no plan e-mails"), "{}", page.body);
+    let csrf = crate::web::field(&page.body, "csrf");
+    let saved = web
+        .post(
+            "/customers/D/consent",
+            &[("csrf", &csrf), ("key", "consent-k1"), ("given", "yes")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = web.get("/customers/D").await;
+    assert!(
+        page.body.contains("E-mail consent recorded.") || page.body.contains("given on"),
+        "{}",
+        page.body
+    );
+    let dan = db.store.customer(&ext("D")).await.unwrap().unwrap();
+    assert_eq!(dan.state.email_consent, Some(true));
+    let bad = web
+        .post(
+            "/customers/D/consent",
+            &[("csrf", &csrf), ("key", "consent-k2"), ("given", "maybe")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+}

@@ -52,7 +52,7 @@ async fn enqueue(store: &Arc<dyn Store>, mails: &[NewMail]) -> Vec<String> {
 }
 
 /// Settings for a plain SMTP server on loopback at `port`, sending `batch` at once.
-fn settings(port: u16, batch: u32) -> DeliverySettings {
+pub(crate) fn settings(port: u16, batch: u32) -> DeliverySettings {
     DeliverySettings {
         smtp: Some(SmtpServer {
             host: "127.0.0.1".into(),
@@ -69,7 +69,7 @@ fn settings(port: u16, batch: u32) -> DeliverySettings {
 }
 
 /// A loopback port nothing listens on (until a test starts a server there).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -78,7 +78,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts mailcrab on `port` and returns once it accepts connections.
-async fn mailcrab(port: u16) -> TestMailServerHandle {
+pub(crate) async fn mailcrab(port: u16) -> TestMailServerHandle {
     let handle = mailcrab::development_mail_server([127, 0, 0, 1], port).await;
     for _ in 0..400 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
@@ -90,7 +90,7 @@ async fn mailcrab(port: u16) -> TestMailServerHandle {
 }
 
 /// The next message mailcrab received, parsed (failing the test after 20 s).
-async fn next_message(server: &mut TestMailServerHandle) -> Vec<u8> {
+pub(crate) async fn next_message(server: &mut TestMailServerHandle) -> Vec<u8> {
     let received = tokio::time::timeout(Duration::from_secs(20), server.rx.recv())
         .await
         .expect("a message arrives within 20 s")

@@ -82,6 +82,8 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{id}/complete", post(pages::complete_task))
         .route("/plans", get(pages::plans))
         .route("/plans/{name}", get(pages::plan))
+        .route("/mail", get(pages::outbox))
+        .route("/mail/{id}", get(pages::message))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", get(session::logout_page).post(session::logout))
         .route(STYLESHEET_PATH, get(stylesheet))

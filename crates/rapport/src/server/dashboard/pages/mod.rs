@@ -8,6 +8,7 @@ mod contact;
 mod customer;
 mod export;
 mod lists;
+mod outbox;
 mod overview;
 
 use askama::Template;
@@ -26,6 +27,7 @@ pub use contact::mark_contacted;
 pub use customer::{add_note, customer, log_interaction, set_consent};
 pub use export::{at_risk_csv, customers_csv};
 pub use lists::{at_risk, customers};
+pub use outbox::{message, outbox};
 pub use overview::overview;
 
 /// Customers per list page.
