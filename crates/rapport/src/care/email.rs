@@ -12,14 +12,16 @@ use crate::store::NewMail;
 /// The purpose unsubscribe links are signed for.
 pub const UNSUBSCRIBE: &str = "unsubscribe";
 
-/// What a run needs besides the store: the contact cap, and how messages name the business and
-/// link back to it.
+/// What a run needs besides the store: the contact cap, how messages name the business and link
+/// back to it, and the business's time zone.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     /// The most messages one customer gets from every plan together.
     pub cap: ContactCap,
     /// How messages name the business and link back.
     pub mail: MailContext,
+    /// The zone `schedule` plans' cron expressions are read in.
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl RunSettings {
@@ -28,6 +30,7 @@ impl RunSettings {
         Self {
             cap: settings.care.contact_cap.clone(),
             mail: MailContext::from_settings(settings),
+            time_zone: settings.business.time_zone,
         }
     }
 }
@@ -41,6 +44,7 @@ impl Default for RunSettings {
                 public_url: "http://127.0.0.1:7878".to_owned(),
                 business: "this shop".to_owned(),
             },
+            time_zone: chrono_tz::Tz::UTC,
         }
     }
 }

@@ -18,9 +18,12 @@ use crate::domain::calendar::Calendar;
 use crate::domain::link::LinkKey;
 use crate::domain::plan::{Action, CareContext, OccurrenceStatus, Rhythm, Trigger, held_out};
 use crate::domain::state::format_day;
+use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, Email, EventKind, ExternalId, NewEvent};
 use crate::ingest::Ingest;
 use crate::store::{DueOccurrence, NewTask, PlanRecord, Settled, Store, StoreError, StoreResult, TaskDone, TaskRecord};
+use crate::webhooks::Outbox;
+use crate::webhooks::payload::PlanFired;
 
 /// The built-in plans as a plan file: thank-you, second-order ask, week check-in, win-back and
 /// the two-year check-in (`rapport plans init`).
@@ -43,6 +46,8 @@ pub struct RunReport {
     pub tasks_created: u64,
     /// E-mails put in the outbox.
     pub emails_queued: u64,
+    /// `plan.fired` webhook messages written (one per subscription that wants them).
+    pub webhooks_queued: u64,
     /// Occurrences of held-out customers: recorded, no action.
     pub held_out: u64,
     /// Occurrences not acted on, by reason: `paused`, `conditions` (one did not hold), `no longer
@@ -272,8 +277,51 @@ pub async fn unsubscribe(store: &Arc<dyn Store>, token: &str, now: i64) -> Store
 /// Runs every occurrence due at `now`, in transactions of a few hundred.
 pub async fn run_due(store: &Arc<dyn Store>, settings: &email::RunSettings, now: i64) -> StoreResult<RunReport> {
     let mut report = RunReport::default();
+    plan_schedules(store, settings, now).await?;
     while run_batch(store, settings, now, &mut report).await? == BATCH as usize {}
     Ok(report)
+}
+
+/// The most firings of one schedule planned in one run: a schedule every minute after a long
+/// downtime stops there (the rest wait for the next run).
+const MAX_FIRINGS: usize = 1_000;
+
+/// Plans the firings of every `schedule` plan that fell due since its last one (or since the
+/// plan was created), in the business's time zone; firings older than the plan's expiry are
+/// counted as expired. Replicas doing it at once plan each occurrence once (its key).
+async fn plan_schedules(store: &Arc<dyn Store>, settings: &email::RunSettings, now: i64) -> StoreResult<()> {
+    let mut tx = store.begin().await?;
+    let plans = tx.care().plans_in_force().await?;
+    let mut planned = 0;
+    for plan in plans.iter().filter(|p| !p.paused) {
+        let Trigger::Schedule { cron } = &plan.spec.trigger else {
+            continue;
+        };
+        let cron = crate::domain::plan::cron(cron)
+            .map_err(|e| StoreError::Corrupt(format!("plan '{}': {e}", plan.spec.name)))?;
+        let mut from = tx.care().last_fire(plan.id).await?.unwrap_or(plan.created_at);
+        for _ in 0..MAX_FIRINGS {
+            let Some(start) = chrono::DateTime::from_timestamp(from, 0) else {
+                break;
+            };
+            let start = start.with_timezone(&settings.time_zone);
+            let Ok(next) = cron.find_next_occurrence(&start, false) else {
+                break;
+            };
+            let at = next.timestamp();
+            if at > now {
+                break;
+            }
+            let expired = now - at > plan.spec.expire_after.seconds;
+            planned += tx.care().plan_fire(plan, at, now, expired).await?;
+            from = at;
+        }
+    }
+    tx.commit().await?;
+    if planned > 0 {
+        tracing::info!(planned, "planned scheduled care");
+    }
+    Ok(())
 }
 
 /// What deciding an e-mail needs: the cap, the batch's customers' recent messages (those this
@@ -339,18 +387,34 @@ async fn run_batch(
         }
         outreach.key = Some(tx.mail().link_key(email::UNSUBSCRIBE, now).await?);
     }
+    let fires_webhooks = due
+        .iter()
+        .any(|d| matches!(plans[&d.plan_id].spec.action, Action::Webhook));
+    let mut outbox = if fires_webhooks {
+        Some(Outbox::load(&mut *tx, now).await?)
+    } else {
+        None
+    };
     let mut settled = Vec::with_capacity(due.len());
     for occurrence in &due {
         let plan = &plans[&occurrence.plan_id];
         let rhythm = rhythm_percent(&plan.spec.trigger).and_then(|p| rhythms[&p]);
-        let (s, skip) = decide(
-            occurrence,
-            plan,
-            contexts.get(&occurrence.customer_id),
-            rhythm,
-            &mut outreach,
-            now,
-        );
+        let customer = contexts.get(&occurrence.customer_id);
+        let (mut s, skip) = decide(occurrence, plan, customer, rhythm, &mut outreach, now);
+        if plan.spec.trigger == Trigger::Anniversary {
+            s.follow_up = next_year(occurrence, customer);
+        }
+        if s.status == OccurrenceStatus::Done
+            && matches!(plan.spec.action, Action::Webhook)
+            && let (Some(outbox), Some(customer)) = (outbox.as_mut(), customer)
+        {
+            report.webhooks_queued += u64::from(outbox.wants(EventType::PlanFired));
+            let why = plan.spec.trigger.why_now(customer, rhythm, now);
+            outbox.push(
+                EventType::PlanFired,
+                PlanFired::new(plan, occurrence, &customer.external_id, why.as_deref(), now),
+            );
+        }
         report.due += 1;
         match s.status {
             OccurrenceStatus::Done => {
@@ -370,8 +434,19 @@ async fn run_batch(
         settled.push(s);
     }
     tx.care().settle_occurrences(&settled, now).await?;
+    if let Some(mut outbox) = outbox {
+        outbox.write(&mut *tx).await?;
+    }
     tx.commit().await?;
     Ok(due.len())
+}
+
+/// The anniversary after the one `occurrence` is (`anniversary:N`), for its customer.
+fn next_year(occurrence: &DueOccurrence, customer: Option<&CareContext>) -> Option<(String, i64)> {
+    let n: u32 = occurrence.cause.strip_prefix("anniversary:")?.parse().ok()?;
+    let first = customer?.state.first_purchase_at?;
+    let due = crate::domain::plan::anniversary(first, n + 1)?;
+    Some((format!("anniversary:{}", n + 1), due))
 }
 
 /// How old the business's rhythm may be before a run computes it again: a day (it scans every
@@ -406,6 +481,7 @@ fn decide(
         version: plan.version,
         task: None,
         mail: None,
+        follow_up: None,
     };
     let skip = |kind: &'static str, reason: String| (settle(OccurrenceStatus::Skipped, Some(reason)), Some(kind));
     let spec = &plan.spec;
@@ -440,7 +516,7 @@ fn decide(
             }
             Err(why) => return skip("consent", why),
         },
-        Action::Task { .. } => None,
+        Action::Task { .. } | Action::Webhook => None,
     };
     if held_out(plan.id, occurrence.customer_id.0, spec.holdout) {
         return (settle(OccurrenceStatus::HeldOut, None), None);
@@ -480,6 +556,8 @@ fn decide(
             done.mail = Some(email::plan_mail(&templates, to, &outreach.settings.mail, key, now));
             outreach.sent.entry(occurrence.customer_id).or_default().push(now);
         }
+        // The message is written by the caller, which holds the transaction's outbox.
+        Action::Webhook => {}
     }
     (done, None)
 }

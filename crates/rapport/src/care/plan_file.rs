@@ -86,8 +86,8 @@ struct FileTrigger {
     stage_left: Option<Stage>,
     p_alive_below: Option<f64>,
     overdue: Option<f64>,
-    anniversary: Option<String>,
-    schedule: Option<String>,
+    anniversary: Option<Spanned<String>>,
+    schedule: Option<Spanned<String>>,
     second_order: Option<Spanned<String>>,
     percentile: Option<Spanned<f64>>,
 }
@@ -130,6 +130,7 @@ struct FileAction {
     email: Option<Spanned<String>>,
     text: Option<Spanned<String>>,
     html: Option<Spanned<String>>,
+    webhook: Option<Spanned<String>>,
 }
 
 /// Reads a plan file's text (`file` names it in errors) into its plans, in file order.
@@ -362,17 +363,35 @@ fn read_trigger(trigger: &Spanned<FileTrigger>, report: &mut impl FnMut(usize, &
                 None
             }
         }
-        other => {
-            report(
-                at,
-                &format!("trigger.{other}"),
-                format!(
-                    "'{other}' triggers are not available in this version of Rapport yet: use after, stage_entered, \
-                     stage_left, p_alive_below, overdue or second_order"
-                ),
-            );
-            None
+        "anniversary" => {
+            let of = t.anniversary.as_ref().expect("checked above");
+            if of.get_ref() == "first_purchase" {
+                Some(Trigger::Anniversary)
+            } else {
+                report(
+                    of.span().start,
+                    "trigger.anniversary",
+                    format!(
+                        "'{}' has no anniversary: write anniversary = \"first_purchase\"",
+                        of.get_ref()
+                    ),
+                );
+                None
+            }
         }
+        "schedule" => {
+            let expression = t.schedule.as_ref().expect("checked above");
+            match crate::domain::plan::cron(expression.get_ref()) {
+                Ok(_) => Some(Trigger::Schedule {
+                    cron: expression.get_ref().trim().to_owned(),
+                }),
+                Err(message) => {
+                    report(expression.span().start, "trigger.schedule", message);
+                    None
+                }
+            }
+        }
+        other => unreachable!("'{other}' is one of the kinds listed above"),
     }
 }
 
@@ -413,28 +432,64 @@ fn read_when(when: Spanned<FileWhen>, report: &mut impl FnMut(usize, &str, Strin
 fn read_action(action: &Spanned<FileAction>, report: &mut impl FnMut(usize, &str, String)) -> Option<Action> {
     let at = action.span().start;
     let a = action.get_ref();
-    match (&a.task, &a.email) {
-        (Some(task), None) => read_task(a, task, report),
-        (None, Some(subject)) => read_email(at, a, subject, report),
-        (Some(_), Some(_)) => {
+    let kinds: Vec<&str> = [
+        ("task", a.task.is_some()),
+        ("email", a.email.is_some()),
+        ("webhook", a.webhook.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    match kinds.as_slice() {
+        ["task"] => read_task(a, a.task.as_ref().expect("checked"), report),
+        ["email"] => read_email(at, a, a.email.as_ref().expect("checked"), report),
+        ["webhook"] => read_webhook(at, a, a.webhook.as_ref().expect("checked"), report),
+        [] => {
             report(
                 at,
                 "action",
-                "an action is a task or an e-mail, not both: write two plans".into(),
-            );
-            None
-        }
-        (None, None) => {
-            report(
-                at,
-                "action",
-                "say what the plan does: { task = \"Call {first_name}\", due_in = \"3d\" }, or an e-mail \
-                 { email = \"subject\", text = \"body\" }"
+                "say what the plan does: { task = \"Call {first_name}\", due_in = \"3d\" }, an e-mail \
+                 { email = \"subject\", text = \"body\" }, or { webhook = \"plan.fired\" }"
                     .into(),
             );
             None
         }
+        many => {
+            report(
+                at,
+                "action",
+                format!(
+                    "an action is one of task, email or webhook, not {}: write one plan for each",
+                    many.join(" and ")
+                ),
+            );
+            None
+        }
     }
+}
+
+fn read_webhook(
+    at: usize,
+    a: &FileAction,
+    event: &Spanned<String>,
+    report: &mut impl FnMut(usize, &str, String),
+) -> Option<Action> {
+    if a.due_in.is_some() || a.assignee.is_some() || a.text.is_some() || a.html.is_some() {
+        report(at, "action", "a webhook action takes no other field".into());
+        return None;
+    }
+    if event.get_ref() != "plan.fired" {
+        report(
+            event.span().start,
+            "action.webhook",
+            format!(
+                "'{}' is not a plan's webhook: write webhook = \"plan.fired\"",
+                event.get_ref()
+            ),
+        );
+        return None;
+    }
+    Some(Action::Webhook)
 }
 
 /// A template read from the file, its problem reported at its line.
@@ -638,7 +693,7 @@ thank you for your first order.
         );
         let both = errors(&EMAIL.replace("[plan.action]", "[plan.action]\ntask = \"Call\""));
         assert!(
-            both[0].starts_with("p.toml:7: action: an action is a task or an e-mail"),
+            both[0].starts_with("p.toml:7: action: an action is one of task, email or webhook, not task and email"),
             "{both:?}"
         );
         let no_text = errors(&EMAIL.replace("text = ", "html = "));
@@ -693,12 +748,27 @@ thank you for your first order.
     }
 
     #[test]
-    fn later_triggers_are_refused_by_name() {
-        let text = EXAMPLE.replace(
-            "{ after = \"purchase\", offset = \"730d\" }",
-            "{ schedule = \"0 9 * * MON\" }",
+    fn recurring_triggers_and_the_webhook_action_read_and_name_their_problems() {
+        let with = |trigger: &str| EXAMPLE.replace("{ after = \"purchase\", offset = \"730d\" }", trigger);
+        let read = |trigger: &str| parse_plans("p.toml", &with(trigger)).unwrap()[0].trigger.clone();
+        assert_eq!(read("{ anniversary = \"first_purchase\" }"), Trigger::Anniversary);
+        assert_eq!(
+            read("{ schedule = \"0 9 * * MON\" }"),
+            Trigger::Schedule {
+                cron: "0 9 * * MON".into()
+            }
         );
-        assert!(errors(&text)[0].contains("trigger.schedule: 'schedule' triggers are not available"));
+        let first = |trigger: &str| errors(&with(trigger))[0].clone();
+        assert!(
+            first("{ schedule = \"0 9 * *\" }")
+                .starts_with("p.toml:4: trigger.schedule: '0 9 * *' has 4 fields: a schedule has five"),
+            "{}",
+            first("{ schedule = \"0 9 * *\" }")
+        );
+        assert!(
+            first("{ schedule = \"0 25 * * *\" }").contains("trigger.schedule: '0 25 * * *' is not a cron expression")
+        );
+        assert!(first("{ anniversary = \"birthday\" }").contains("trigger.anniversary: 'birthday' has no anniversary"));
         let both = EXAMPLE.replace(
             "after = \"purchase\",",
             "stage_entered = \"client\", after = \"purchase\",",
@@ -707,6 +777,19 @@ thank you for your first order.
             errors(&both)[0].contains("not after and stage_entered"),
             "{:?}",
             errors(&both)
+        );
+        let hook = |action: &str| {
+            EXAMPLE.replace(
+                "{ task = \"Call {first_name}: how is it going, two years on?\", due_in = \"3d\" }",
+                action,
+            )
+        };
+        let plans = parse_plans("p.toml", &hook("{ webhook = \"plan.fired\" }")).unwrap();
+        assert_eq!(plans[0].action, Action::Webhook);
+        let wrong = errors(&hook("{ webhook = \"customer.created\" }"));
+        assert!(
+            wrong[0].starts_with("p.toml:6: action.webhook: 'customer.created' is not a plan's webhook"),
+            "{wrong:?}"
         );
     }
 }

@@ -213,10 +213,11 @@ pub async fn run_due(settings: &Settings, args: RunDueArgs, out: Output) -> anyh
         });
     }
     let mut line = format!(
-        "{} run: {} created, {} queued, {} held out, {} expired",
+        "{} run: {} created, {} queued, {}, {} held out, {} expired",
         count(report.due, "due occurrence"),
         count(report.tasks_created, "task"),
         count(report.emails_queued, "e-mail"),
+        count(report.webhooks_queued, "webhook message"),
         report.held_out,
         report.expired
     );
@@ -367,6 +368,9 @@ fn show(plan: &PlanRecord) -> String {
             for line in text.as_str().lines() {
                 lines.push(format!("    | {line}"));
             }
+        }
+        Action::Webhook => {
+            lines.push("  action: a plan.fired webhook message to each subscription that wants it".into())
         }
     }
     lines.push(format!(

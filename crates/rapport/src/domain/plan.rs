@@ -140,6 +140,47 @@ pub enum Trigger {
         /// The percentile, from 0 to 1 (default 0.4).
         percentile: f64,
     },
+    /// Every year on the day of the customer's first purchase (a 29 February falls on the 28th).
+    Anniversary,
+    /// Whenever a cron expression matches, in the business's time zone, for every customer the
+    /// conditions hold for then.
+    Schedule {
+        /// Five fields (minute, hour, day of month, month, day of week), as checked by `cron`.
+        cron: String,
+    },
+}
+
+/// A cron expression read: five fields, minute to day of week (`0 9 1 * *`: the first of every
+/// month at 9:00).
+pub fn cron(expression: &str) -> Result<croner::Cron, String> {
+    let fields = expression.split_whitespace().count();
+    if fields != 5 {
+        return Err(format!(
+            "'{expression}' has {fields} fields: a schedule has five, minute hour day-of-month month \
+             day-of-week, such as \"0 9 1 * *\" (the first of every month at 9:00)"
+        ));
+    }
+    expression
+        .parse::<croner::Cron>()
+        .map_err(|e| format!("'{expression}' is not a cron expression: {e}"))
+}
+
+/// The `n`th anniversary (from 1) of a first purchase at `first`: the same day and time `n`
+/// years on (29 February falls on the 28th in other years).
+pub fn anniversary(first: i64, n: u32) -> Option<i64> {
+    let at = chrono::DateTime::from_timestamp(first, 0)?;
+    at.checked_add_months(chrono::Months::new(12 * n))
+        .map(|t| t.timestamp())
+}
+
+/// The first anniversary of a first purchase at `first` that falls at `horizon` or later, with
+/// its number.
+pub fn next_anniversary(first: i64, horizon: i64) -> Option<(u32, i64)> {
+    // Years have at least 365 days: start from the whole years surely passed.
+    let passed = ((horizon - first).max(0) / (366 * 86_400)) as u32;
+    (passed.max(1)..passed.max(1) + 3)
+        .filter_map(|n| anniversary(first, n).map(|at| (n, at)))
+        .find(|(_, at)| *at >= horizon)
 }
 
 /// The default `percentile` of the second-order ask.
@@ -167,6 +208,8 @@ impl fmt::Display for Trigger {
             Trigger::SecondOrder { percentile } => {
                 write!(f, "second-order ask (at the {:.0}th percentile)", percentile * 100.0)
             }
+            Trigger::Anniversary => f.write_str("every year on the first purchase's day"),
+            Trigger::Schedule { cron } => write!(f, "on the schedule {cron}"),
         }
     }
 }
@@ -255,6 +298,15 @@ impl Trigger {
                         )
                     ),
                 })
+            }
+            Trigger::Anniversary => {
+                let first = state.first_purchase_at?;
+                let years = ((now - first) as f64 / (365.2425 * 86_400.0)).round() as i64;
+                let plural = if years == 1 { "year" } else { "years" };
+                Some(format!(
+                    "{name} first bought on {}: {years} {plural} ago",
+                    format_day(first.div_euclid(86_400))
+                ))
             }
             Trigger::PAliveBelow { threshold } => customer.score.map(|s| {
                 format!(
@@ -629,14 +681,18 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         html: Option<Template>,
     },
+    /// A `plan.fired` webhook message to every subscription that wants it: the integrator acts
+    /// (a coupon, a message in another system).
+    Webhook,
 }
 
 impl Action {
-    /// What the action does, in a word: `task` or `email`.
+    /// What the action does, in a word: `task`, `email` or `webhook`.
     pub fn kind(&self) -> &'static str {
         match self {
             Action::Task { .. } => "task",
             Action::Email { .. } => "email",
+            Action::Webhook => "webhook",
         }
     }
 }
@@ -913,6 +969,16 @@ mod tests {
             Template::parse("{first_name}").unwrap().render(&nameless, "p", 0),
             "C-1"
         );
+    }
+
+    #[test]
+    fn anniversaries_keep_the_day_and_29_february_falls_on_the_28th() {
+        let leap = 1_709_208_000; // 2024-02-29T12:00Z
+        assert_eq!(anniversary(leap, 1), Some(1_740_744_000), "2025-02-28T12:00Z");
+        assert_eq!(anniversary(leap, 4), Some(1_835_438_400), "2028-02-29T12:00Z");
+        assert_eq!(next_anniversary(leap, leap), Some((1, 1_740_744_000)));
+        assert_eq!(next_anniversary(leap, 1_740_744_001), Some((2, 1_772_280_000)), "2026-02-28");
+        assert_eq!(next_anniversary(leap, leap + 30 * 365 * 86_400).map(|(n, _)| n), Some(30));
     }
 
     #[test]

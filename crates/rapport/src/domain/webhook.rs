@@ -31,15 +31,19 @@ pub enum EventType {
     /// A client's or partner's P(alive) crossed below the threshold when scored.
     #[serde(rename = "customer.at_risk")]
     CustomerAtRisk,
+    /// A care plan with a webhook action fired for a customer.
+    #[serde(rename = "plan.fired")]
+    PlanFired,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 4] = [
+    pub const ALL: [EventType; 5] = [
         EventType::CustomerCreated,
         EventType::CustomerStageChanged,
         EventType::EventCreated,
         EventType::CustomerAtRisk,
+        EventType::PlanFired,
     ];
 
     /// The type's name, as sent and stored.
@@ -49,6 +53,7 @@ impl EventType {
             EventType::CustomerStageChanged => "customer.stage_changed",
             EventType::EventCreated => "event.created",
             EventType::CustomerAtRisk => "customer.at_risk",
+            EventType::PlanFired => "plan.fired",
         }
     }
 }

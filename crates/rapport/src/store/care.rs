@@ -124,6 +124,9 @@ pub struct Settled {
     pub task: Option<NewTask>,
     /// The message it queued.
     pub mail: Option<super::NewMail>,
+    /// The plan's next occurrence for the same customer, `(cause, due_at)`: next year's
+    /// anniversary.
+    pub follow_up: Option<(String, i64)>,
 }
 
 /// A task to put on the staff agenda.
@@ -193,6 +196,12 @@ pub trait CareTx: Send {
     /// Plans the `p_alive_below` occurrences of the scoring at `scored_at`: customers whose
     /// P(alive) fell from at least a plan's threshold to below it. Returns how many.
     async fn plan_from_scoring(&mut self, scored_at: i64, now: i64) -> StoreResult<u64>;
+    /// When a `schedule` plan last fired (the due time of its latest occurrence), if ever.
+    async fn last_fire(&mut self, plan_id: i64) -> StoreResult<Option<i64>>;
+    /// Plans a `schedule` plan's firing at `at` for every customer at the plan's stages (the
+    /// other conditions are checked when it runs); a firing already `expired` is only counted on
+    /// the plan's version. Returns how many were planned.
+    async fn plan_fire(&mut self, plan: &PlanRecord, at: i64, now: i64, expired: bool) -> StoreResult<u64>;
     /// Marks an open task done with its outcome; `NotFound` when there is no such task,
     /// `Conflict` when it is done already.
     async fn complete_task(&mut self, done: &TaskDone<'_>) -> StoreResult<TaskRecord>;
@@ -243,7 +252,9 @@ fn occurrence_source<DB: Backend>(trigger: &Trigger) -> Option<String> {
             "stage_change",
             &format!(" AND {} = '{}'", DB::json_text("data", "from"), stage.as_str()),
         ),
-        Trigger::PAliveBelow { .. } => return None,
+        // A scoring plans these, the anniversaries are dated in Rust (`plan_anniversaries`), and
+        // schedules when they fire (`CareTx::plan_fire`).
+        Trigger::PAliveBelow { .. } | Trigger::Anniversary | Trigger::Schedule { .. } => return None,
         Trigger::SecondOrder { percentile } => format!(
             "SELECT s.customer_id, 'second_order' AS cause, s.first_purchase_at + $2 + coalesce(\
              CAST(sc.expected_days_to_next_purchase * 86400 AS BIGINT), {}, {DEFAULT_GAP}) AS due_at \
@@ -295,6 +306,9 @@ async fn plan_occurrences<DB: Backend>(
     from_event_id: i64,
     now: i64,
 ) -> StoreResult<(u64, u64)> {
+    if plan.spec.trigger == Trigger::Anniversary {
+        return Ok((plan_anniversaries::<DB>(conn, plan, from_event_id, now).await?, 0));
+    }
     let Some(source) = occurrence_source::<DB>(&plan.spec.trigger) else {
         return Ok((0, 0));
     };
@@ -333,6 +347,67 @@ async fn plan_occurrences<DB: Backend>(
         .await?;
     }
     Ok((planned, expired as u64))
+}
+
+/// Plans the next anniversary of every customer whose first purchase is among the events from
+/// `from_event_id` on (the whole history: every customer's next one from the plan's expiry
+/// horizon on; each later year is planned when the one before is run).
+async fn plan_anniversaries<DB: Backend>(
+    conn: &mut DB::Connection,
+    plan: &PlanRecord,
+    from_event_id: i64,
+    now: i64,
+) -> StoreResult<u64> {
+    let firsts: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT DISTINCT s.customer_id, s.first_purchase_at FROM events e \
+         JOIN customer_state s ON s.customer_id = e.customer_id \
+         WHERE e.id >= $1 AND e.kind = 'purchase' AND e.occurred_at = s.first_purchase_at",
+    )
+    .bind(from_event_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let horizon = now - plan.spec.expire_after.seconds;
+    let rows: Vec<(CustomerId, String, i64)> = firsts
+        .into_iter()
+        .filter_map(|(customer, first)| {
+            let (n, due) = crate::domain::plan::next_anniversary(first, horizon)?;
+            Some((CustomerId(customer), format!("anniversary:{n}"), due))
+        })
+        .collect();
+    let mut planned = 0;
+    for chunk in rows.chunks(10_000) {
+        planned += insert_occurrences::<DB>(conn, plan.id, chunk, now).await?;
+    }
+    Ok(planned)
+}
+
+/// Inserts occurrences of one plan, `(customer, cause, due_at)`, each cause once.
+async fn insert_occurrences<DB: Backend>(
+    conn: &mut DB::Connection,
+    plan_id: i64,
+    rows: &[(CustomerId, String, i64)],
+    now: i64,
+) -> StoreResult<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(customer, cause, due)| serde_json::json!([customer.0, cause, due]))
+        .collect();
+    let sql = format!(
+        "INSERT INTO plan_occurrences (plan_id, customer_id, cause, due_at, planned_at) \
+         SELECT $2, CAST(value->>0 AS BIGINT), value->>1, CAST(value->>2 AS BIGINT), $3 FROM {} \
+         WHERE true ON CONFLICT (plan_id, customer_id, cause) DO NOTHING",
+        DB::JSON_ROWS
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(serde_json::Value::Array(json).to_string())
+        .bind(plan_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(DB::rows_affected(&done))
 }
 
 const PLAN_SELECT: &str = "SELECT p.id, p.version, p.paused, p.created_at, p.updated_at, v.spec, v.expired_at_planning \
@@ -794,5 +869,79 @@ pub(super) async fn settle_occurrences<DB: Backend>(
     }
     let mails: Vec<super::NewMail> = settled.iter().filter_map(|s| s.mail.clone()).collect();
     super::mail::enqueue_mail::<DB>(conn, &mails, now).await?;
+    for (s, (cause, due)) in settled.iter().filter_map(|s| s.follow_up.as_ref().map(|f| (s, f))) {
+        sqlx::query(
+            "INSERT INTO plan_occurrences (plan_id, customer_id, cause, due_at, planned_at) \
+             SELECT plan_id, customer_id, $2, $3, $4 FROM plan_occurrences WHERE id = $1 \
+             ON CONFLICT (plan_id, customer_id, cause) DO NOTHING",
+        )
+        .bind(s.occurrence_id)
+        .bind(cause)
+        .bind(*due)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
+}
+
+pub(super) async fn last_fire<DB: Backend>(conn: &mut DB::Connection, plan_id: i64) -> StoreResult<Option<i64>> {
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT max(due_at) FROM plan_occurrences WHERE plan_id = $1 AND cause LIKE 'schedule:%'")
+            .bind(plan_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(last)
+}
+
+pub(super) async fn plan_fire<DB: Backend>(
+    conn: &mut DB::Connection,
+    plan: &PlanRecord,
+    at: i64,
+    now: i64,
+    expired: bool,
+) -> StoreResult<u64> {
+    // Stage names are the domain's own words, never input: safe to write into the text.
+    let stages: Vec<String> = plan
+        .spec
+        .when
+        .stage
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    // SQLite reads `ON CONFLICT` after a SELECT without WHERE as a join's: there is always one.
+    let filter = if stages.is_empty() {
+        " WHERE true".to_owned()
+    } else {
+        format!(" WHERE stage IN ({})", stages.join(", "))
+    };
+    if expired {
+        let sql = format!("SELECT count(*) FROM customer_state{filter}");
+        let missed: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut *conn)
+            .await?;
+        sqlx::query(
+            "UPDATE plan_versions SET expired_at_planning = expired_at_planning + $3 \
+             WHERE plan_id = $1 AND version = $2",
+        )
+        .bind(plan.id)
+        .bind(plan.version)
+        .bind(missed)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(0);
+    }
+    let sql = format!(
+        "INSERT INTO plan_occurrences (plan_id, customer_id, cause, due_at, planned_at) \
+         SELECT $1, customer_id, $2, $3, $4 FROM customer_state{filter} \
+         ON CONFLICT (plan_id, customer_id, cause) DO NOTHING"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(plan.id)
+        .bind(format!("schedule:{at}"))
+        .bind(at)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(DB::rows_affected(&done))
 }

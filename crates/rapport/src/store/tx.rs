@@ -364,6 +364,16 @@ impl<DB: Backend> CareTx for SqlTx<DB> {
         care::plan_from_scoring::<DB>(&mut self.tx, scored_at, now).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(plan = plan_id))]
+    async fn last_fire(&mut self, plan_id: i64) -> StoreResult<Option<i64>> {
+        care::last_fire::<DB>(&mut self.tx, plan_id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(plan = plan.id, at))]
+    async fn plan_fire(&mut self, plan: &PlanRecord, at: i64, now: i64, expired: bool) -> StoreResult<u64> {
+        care::plan_fire::<DB>(&mut self.tx, plan, at, now, expired).await
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(task = done.id))]
     async fn complete_task(&mut self, done: &TaskDone<'_>) -> StoreResult<TaskRecord> {
         care::complete_task::<DB>(&mut self.tx, done).await

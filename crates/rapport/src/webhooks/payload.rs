@@ -78,3 +78,45 @@ pub struct AtRisk<'a> {
     /// The threshold crossed.
     pub threshold: f64,
 }
+
+/// `plan.fired`: which plan fired for whom, why and when.
+#[derive(Debug, Serialize)]
+pub struct PlanFired<'a> {
+    /// The plan's name.
+    pub plan: &'a str,
+    /// The plan's version that fired.
+    pub plan_version: i64,
+    /// The business's id of the customer.
+    pub customer_id: &'a str,
+    /// What caused it: `event:ID`, `first_purchase`, `second_order`, `overdue:TIME`,
+    /// `scoring:TIME`, `anniversary:N` or `schedule:TIME`.
+    pub cause: &'a str,
+    /// When it was due.
+    pub due_at: String,
+    /// When it fired.
+    pub fired_at: String,
+    /// Why now, in a sentence, when the trigger gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<&'a str>,
+}
+
+impl<'a> PlanFired<'a> {
+    /// The message of `plan` firing for a customer at `now`.
+    pub fn new(
+        plan: &'a crate::store::PlanRecord,
+        occurrence: &'a crate::store::DueOccurrence,
+        customer_id: &'a str,
+        why: Option<&'a str>,
+        now: i64,
+    ) -> Self {
+        Self {
+            plan: &plan.spec.name,
+            plan_version: plan.version,
+            customer_id,
+            cause: &occurrence.cause,
+            due_at: timestamp(occurrence.due_at),
+            fired_at: timestamp(now),
+            why,
+        }
+    }
+}

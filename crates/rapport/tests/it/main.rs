@@ -6,6 +6,7 @@ mod api;
 mod browser;
 mod care;
 mod care_email;
+mod care_triggers;
 mod cli;
 mod config;
 mod contract;
