@@ -335,18 +335,24 @@ async fn plan_occurrences<DB: Backend>(
         .bind(horizon)
         .fetch_one(&mut *conn)
         .await?;
-    if expired > 0 {
+    count_expired::<DB>(conn, plan, expired).await?;
+    Ok((planned, expired as u64))
+}
+
+/// Adds `n` occurrences that were past their expiry when planned to the plan version's count.
+async fn count_expired<DB: Backend>(conn: &mut DB::Connection, plan: &PlanRecord, n: i64) -> StoreResult<()> {
+    if n > 0 {
         sqlx::query(
             "UPDATE plan_versions SET expired_at_planning = expired_at_planning + $3 \
              WHERE plan_id = $1 AND version = $2",
         )
         .bind(plan.id)
         .bind(plan.version)
-        .bind(expired)
+        .bind(n)
         .execute(&mut *conn)
         .await?;
     }
-    Ok((planned, expired as u64))
+    Ok(())
 }
 
 /// Plans the next anniversary of every customer whose first purchase is among the events from
@@ -920,15 +926,7 @@ pub(super) async fn plan_fire<DB: Backend>(
         let missed: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_one(&mut *conn)
             .await?;
-        sqlx::query(
-            "UPDATE plan_versions SET expired_at_planning = expired_at_planning + $3 \
-             WHERE plan_id = $1 AND version = $2",
-        )
-        .bind(plan.id)
-        .bind(plan.version)
-        .bind(missed)
-        .execute(&mut *conn)
-        .await?;
+        count_expired::<DB>(conn, plan, missed).await?;
         return Ok(0);
     }
     let sql = format!(
