@@ -977,8 +977,15 @@ mod tests {
         assert_eq!(anniversary(leap, 1), Some(1_740_744_000), "2025-02-28T12:00Z");
         assert_eq!(anniversary(leap, 4), Some(1_835_438_400), "2028-02-29T12:00Z");
         assert_eq!(next_anniversary(leap, leap), Some((1, 1_740_744_000)));
-        assert_eq!(next_anniversary(leap, 1_740_744_001), Some((2, 1_772_280_000)), "2026-02-28");
-        assert_eq!(next_anniversary(leap, leap + 30 * 365 * 86_400).map(|(n, _)| n), Some(30));
+        assert_eq!(
+            next_anniversary(leap, 1_740_744_001),
+            Some((2, 1_772_280_000)),
+            "2026-02-28"
+        );
+        assert_eq!(
+            next_anniversary(leap, leap + 30 * 365 * 86_400).map(|(n, _)| n),
+            Some(30)
+        );
     }
 
     #[test]

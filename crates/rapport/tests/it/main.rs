@@ -6,6 +6,7 @@ mod api;
 mod browser;
 mod care;
 mod care_email;
+mod care_processes;
 mod care_triggers;
 mod cli;
 mod config;
