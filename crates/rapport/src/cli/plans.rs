@@ -10,8 +10,9 @@ use rapport::care::plan_file::parse_plans;
 use rapport::config::Settings;
 use rapport::domain::plan::{Action, PlanSpec};
 use rapport::domain::plan_report::{Comparison, PlanReport, plan_report};
+use rapport::domain::state::format_day;
 use rapport::mail::DeliverySettings;
-use rapport::store::{PlanChange, PlanRecord, open_with};
+use rapport::store::{PlanChange, PlanRecord, PlanVersionRecord, open_with};
 
 use super::Output;
 use super::output::count;
@@ -156,10 +157,20 @@ pub async fn run(settings: &Settings, command: PlansCommand, out: Output) -> any
                 .plan(&args.name)
                 .await?
                 .with_context(|| format!("no plan is named '{}' (`rapport plans list` shows them)", args.name))?;
+            let history = store.plan_history(plan.id).await?;
             if args.json {
-                return out.json(&plan);
+                #[derive(serde::Serialize)]
+                struct Shown<'a> {
+                    #[serde(flatten)]
+                    plan: &'a PlanRecord,
+                    history: &'a [PlanVersionRecord],
+                }
+                return out.json(&Shown {
+                    plan: &plan,
+                    history: &history,
+                });
             }
-            out.line(&show(&plan))
+            out.line(&show(&plan, &history))
         }
         PlansCommand::Report(args) => {
             let plan = store
@@ -333,7 +344,7 @@ fn summary_line(plan: &PlanRecord) -> String {
     )
 }
 
-fn show(plan: &PlanRecord) -> String {
+fn show(plan: &PlanRecord, history: &[PlanVersionRecord]) -> String {
     let spec: &PlanSpec = &plan.spec;
     let mut lines = vec![format!(
         "plan '{}' (version {}, {})",
@@ -383,5 +394,22 @@ fn show(plan: &PlanRecord) -> String {
         "  occurrences: {} pending, {} done, {} held out, {} skipped, {} expired",
         o.pending, o.done, o.held_out, o.skipped, o.expired
     ));
+    if history.len() > 1 {
+        lines.push("  history:".to_owned());
+        for v in history {
+            let o = v.occurrences;
+            lines.push(format!(
+                "    v{} from {}: {}, {}; ran {} done, {} held out, {} skipped, {} expired",
+                v.version,
+                format_day(v.created_at.div_euclid(86_400)),
+                v.spec.trigger,
+                v.spec.action.kind(),
+                o.done,
+                o.held_out,
+                o.skipped,
+                o.expired
+            ));
+        }
+    }
     lines.join("\n")
 }

@@ -58,6 +58,21 @@ pub struct OccurrenceCounts {
     pub expired: i64,
 }
 
+/// One version of a plan and what the occurrences it ran became: an edited plan keeps the
+/// history of what each version did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PlanVersionRecord {
+    /// The version's number, from 1.
+    pub version: i64,
+    /// When it took effect (Unix seconds).
+    pub created_at: i64,
+    /// The plan as this version wrote it.
+    pub spec: PlanSpec,
+    /// What the occurrences this version ran became (pending ones belong to no version yet), with
+    /// the history past expiry when it was planned counted as expired.
+    pub occurrences: OccurrenceCounts,
+}
+
 /// What `apply_plans` did to one plan.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
@@ -157,6 +172,8 @@ pub trait Plans: Send + Sync {
     async fn plans(&self) -> StoreResult<Vec<PlanRecord>>;
     /// One plan by name.
     async fn plan(&self, name: &str) -> StoreResult<Option<PlanRecord>>;
+    /// Every version of a plan, oldest first, with what each one's occurrences became.
+    async fn plan_history(&self, plan_id: i64) -> StoreResult<Vec<PlanVersionRecord>>;
     /// Pauses or resumes a plan; false when there is no such plan.
     async fn set_plan_paused(&self, name: &str, paused: bool, now: i64) -> StoreResult<bool>;
     /// Open tasks, soonest due first, at most `limit`.
@@ -457,17 +474,24 @@ async fn count_occurrences<DB: Backend>(conn: &mut DB::Connection, plans: &mut [
         let Some(plan) = plans.iter_mut().find(|p| p.id == plan_id) else {
             continue;
         };
-        let counts = &mut plan.occurrences;
-        match status.as_str() {
-            "pending" => counts.pending += n,
-            "done" => counts.done += n,
-            "held_out" => counts.held_out += n,
-            "skipped" => counts.skipped += n,
-            "expired" => counts.expired += n,
-            other => return Err(StoreError::Corrupt(format!("occurrence status '{other}'"))),
-        }
+        plan.occurrences.add(&status, n)?;
     }
     Ok(())
+}
+
+impl OccurrenceCounts {
+    /// Adds `n` occurrences in the stored `status`.
+    fn add(&mut self, status: &str, n: i64) -> StoreResult<()> {
+        match status {
+            "pending" => self.pending += n,
+            "done" => self.done += n,
+            "held_out" => self.held_out += n,
+            "skipped" => self.skipped += n,
+            "expired" => self.expired += n,
+            other => return Err(StoreError::Corrupt(format!("occurrence status '{other}'"))),
+        }
+        Ok(())
+    }
 }
 
 /// One plan created or updated from `spec`, inside `apply_plans`'s transaction.
@@ -577,6 +601,42 @@ impl<DB: Backend> Plans for SqlStore<DB> {
         let mut plans = plans_where::<DB>(&mut conn, Some(name)).await?;
         count_occurrences::<DB>(&mut conn, &mut plans).await?;
         Ok(plans.pop())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(plan = plan_id))]
+    async fn plan_history(&self, plan_id: i64) -> StoreResult<Vec<PlanVersionRecord>> {
+        let rows = sqlx::query(
+            "SELECT v.version, v.created_at, v.spec, v.expired_at_planning, o.status, count(o.id) \
+             FROM plan_versions v LEFT JOIN plan_occurrences o ON o.plan_id = v.plan_id AND o.version = v.version \
+             WHERE v.plan_id = $1 GROUP BY v.version, v.created_at, v.spec, v.expired_at_planning, o.status \
+             ORDER BY v.version",
+        )
+        .bind(plan_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut history: Vec<PlanVersionRecord> = Vec::new();
+        for row in rows {
+            let version: i64 = row.try_get(0)?;
+            if history.last().is_none_or(|v| v.version != version) {
+                let spec: String = row.try_get(2)?;
+                history.push(PlanVersionRecord {
+                    version,
+                    created_at: row.try_get(1)?,
+                    spec: serde_json::from_str(&spec)
+                        .map_err(|e| StoreError::Corrupt(format!("plan {plan_id} version {version}: {e}")))?,
+                    occurrences: OccurrenceCounts {
+                        expired: row.try_get(3)?,
+                        ..Default::default()
+                    },
+                });
+            }
+            let counts = &mut history.last_mut().expect("pushed above").occurrences;
+            // A version that ran nothing joins no occurrence: one row without a status.
+            if let Some(status) = row.try_get::<Option<String>, _>(4)? {
+                counts.add(&status, row.try_get(5)?)?;
+            }
+        }
+        Ok(history)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(paused))]

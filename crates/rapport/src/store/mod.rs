@@ -34,8 +34,8 @@ use tx::SqlTx;
 
 pub use access::Access;
 pub use care::{
-    AgendaItem, CareTx, DueOccurrence, NewTask, OccurrenceCounts, PlanChange, PlanRecord, Plans, Settled, TaskDone,
-    TaskQuery, TaskRecord,
+    AgendaItem, CareTx, DueOccurrence, NewTask, OccurrenceCounts, PlanChange, PlanRecord, PlanVersionRecord, Plans,
+    Settled, TaskDone, TaskQuery, TaskRecord,
 };
 pub use codec::EventRow;
 pub use customers::{Customers, PurchasePage};

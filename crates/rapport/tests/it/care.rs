@@ -253,6 +253,18 @@ async fn an_edited_plan_keeps_its_history_and_a_new_trigger_replans(db: &TestDb)
         "only the causes not yet run are planned again"
     );
     assert_eq!(plan.occurrences.done + plan.occurrences.held_out, 50);
+    // What each version did: the first ran nothing, the second the 50 January check-ins.
+    let history = db.store.plan_history(plan.id).await.unwrap();
+    let ran: Vec<(i64, i64)> = history
+        .iter()
+        .map(|v| (v.version, v.occurrences.done + v.occurrences.held_out))
+        .collect();
+    assert_eq!(ran, [(1, 0), (2, 50), (3, 0)]);
+    assert!(
+        history[0].spec.action != history[1].spec.action,
+        "each version as it was written"
+    );
+    assert_eq!(history[2].spec.trigger.to_string(), "731d after every purchase");
 }
 
 async fn a_paused_plan_records_its_due_occurrences_as_skipped(db: &TestDb) {

@@ -43,6 +43,24 @@ pub struct PlanView {
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
+    /// Every version, oldest first, with what its occurrences became (in `GET /plans/{name}`;
+    /// empty in the list).
+    pub history: Vec<PlanVersionView>,
+}
+
+/// One version of a plan and what it did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanVersionView {
+    /// The version's number, from 1.
+    pub version: i64,
+    /// When it took effect.
+    pub created_at: String,
+    /// When it is due, in words.
+    pub trigger: String,
+    /// What it does: task, email or webhook.
+    pub action: String,
+    /// What the occurrences it ran became.
+    pub occurrences: OccurrencesView,
 }
 
 /// A plan's occurrences by what became of them.
@@ -82,6 +100,7 @@ fn plan_view(plan: PlanRecord) -> PlanView {
         occurrences: plan.occurrences.into(),
         created_at: timestamp(plan.created_at),
         updated_at: timestamp(plan.updated_at),
+        history: Vec::new(),
     }
 }
 
@@ -163,7 +182,19 @@ pub async fn get_plan(
     ApiPath(name): ApiPath<String>,
 ) -> Result<ApiJson<PlanView>, ApiError> {
     let plan = state.store.plan(&name).await?.ok_or_else(|| no_plan(&name))?;
-    Ok(ApiJson(plan_view(plan)))
+    let history = state.store.plan_history(plan.id).await?;
+    let mut view = plan_view(plan);
+    view.history = history
+        .into_iter()
+        .map(|v| PlanVersionView {
+            version: v.version,
+            created_at: timestamp(v.created_at),
+            trigger: v.spec.trigger.to_string(),
+            action: v.spec.action.kind().to_owned(),
+            occurrences: v.occurrences.into(),
+        })
+        .collect();
+    Ok(ApiJson(view))
 }
 
 fn no_plan(name: &str) -> ApiError {

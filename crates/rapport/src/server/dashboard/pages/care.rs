@@ -256,9 +256,22 @@ pub struct PlanPage {
     holdout: String,
     sentence: String,
     rows: Vec<ReportRow>,
+    history: Vec<VersionRow>,
 }
 
-/// `GET /plans/{name}`: the plan and its report against the hold-out.
+/// One version of the plan as its page lists it.
+pub struct VersionRow {
+    version: i64,
+    since: String,
+    trigger: String,
+    action: &'static str,
+    done: String,
+    held_out: String,
+    skipped: String,
+    expired: String,
+}
+
+/// `GET /plans/{name}`: the plan, its report against the hold-out and what each version did.
 #[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
 pub async fn plan(
     State(state): State<AppState>,
@@ -272,10 +285,28 @@ pub async fn plan(
         )
     })?;
     let enrolled = state.store.plan_enrolments(plan.id).await?;
+    let locale = &state.dashboard.locale;
+    let history = state
+        .store
+        .plan_history(plan.id)
+        .await?
+        .into_iter()
+        .map(|v| VersionRow {
+            version: v.version,
+            since: locale.day(v.created_at),
+            trigger: v.spec.trigger.to_string(),
+            action: v.spec.action.kind(),
+            done: grouped(v.occurrences.done),
+            held_out: grouped(v.occurrences.held_out),
+            skipped: grouped(v.occurrences.skipped),
+            expired: grouped(v.occurrences.expired),
+        })
+        .collect();
     let report = plan_report(&plan.spec.name, &enrolled, chrono::Utc::now().timestamp());
     Ok(PlanPage {
         layout: Layout::new(&signed_in, "plans"),
-        rows: report_rows(&report, &state.dashboard.locale),
+        rows: report_rows(&report, locale),
+        history,
         sentence: report.sentence,
         description: plan.spec.description.clone(),
         trigger: plan.spec.trigger.to_string(),
