@@ -226,22 +226,37 @@ pub trait CareTx: Send {
 
 /// The occurrences a trigger plans from the events with ids from `$1` on: a query of
 /// `(customer_id, cause, due_at)` rows, `$2` the offset in seconds; `None` for a trigger that
-/// events do not plan (a scoring plans `p_alive_below`).
-fn occurrence_source<DB: Backend>(trigger: &Trigger) -> Option<String> {
+/// events do not plan (a scoring plans `p_alive_below`). With `whole_log` (`$1` is 0) the
+/// customer-based triggers read the projection alone: every customer with a first purchase has
+/// it in the log, and joining the log's millions of purchases to find them is the slow way.
+fn occurrence_source<DB: Backend>(trigger: &Trigger, whole_log: bool) -> Option<String> {
     let events = |kind: &str, extra: &str| {
         format!(
             "SELECT customer_id, 'event:' || id AS cause, occurred_at + $2 AS due_at FROM events \
              WHERE id >= $1 AND kind = '{kind}'{extra}"
         )
     };
-    // The customers whose first (or last) purchase is among the new events, each once: a later or
-    // an older purchase does not plan (or count as expired) their first-purchase cause again.
+    // The customers whose first (or last) purchase is among the new events, each once, as a FROM
+    // clause (the state as `s`) and its condition: a later or an older purchase does not plan (or
+    // count as expired) their first-purchase cause again.
     let new_purchase = |moment: &str| {
-        format!(
-            "FROM (SELECT DISTINCT e.customer_id FROM events e JOIN customer_state x ON x.customer_id = e.customer_id \
-             WHERE e.id >= $1 AND e.kind = 'purchase' AND e.occurred_at = x.{moment}) n \
-             JOIN customer_state s ON s.customer_id = n.customer_id"
-        )
+        if whole_log {
+            (
+                "FROM customer_state s".to_owned(),
+                // $1 is bound either way: PostgreSQL wants every parameter used.
+                format!("s.{moment} IS NOT NULL AND CAST($1 AS BIGINT) >= 0"),
+            )
+        } else {
+            (
+                format!(
+                    "FROM (SELECT DISTINCT e.customer_id FROM events e JOIN customer_state x \
+                     ON x.customer_id = e.customer_id \
+                     WHERE e.id >= $1 AND e.kind = 'purchase' AND e.occurred_at = x.{moment}) n \
+                     JOIN customer_state s ON s.customer_id = n.customer_id"
+                ),
+                "true".to_owned(),
+            )
+        }
     };
     // The business's gap at a percentile, while enough customers came back to trust it. Numbers
     // written into the text come from checked plans, never from input as such.
@@ -255,10 +270,12 @@ fn occurrence_source<DB: Backend>(trigger: &Trigger) -> Option<String> {
         Trigger::After {
             event: TriggerEvent::FirstPurchase,
             ..
-        } => format!(
-            "SELECT s.customer_id, 'first_purchase' AS cause, s.first_purchase_at + $2 AS due_at {}",
-            new_purchase("first_purchase_at")
-        ),
+        } => {
+            let (from, which) = new_purchase("first_purchase_at");
+            format!(
+                "SELECT s.customer_id, 'first_purchase' AS cause, s.first_purchase_at + $2 AS due_at {from} WHERE {which}"
+            )
+        }
         Trigger::After { event, .. } => events(event.as_str(), ""),
         // Stage names are the domain's own words, never input: safe to write into the text.
         Trigger::StageEntered { stage } => events(
@@ -272,22 +289,26 @@ fn occurrence_source<DB: Backend>(trigger: &Trigger) -> Option<String> {
         // A scoring plans these, the anniversaries are dated in Rust (`plan_anniversaries`), and
         // schedules when they fire (`CareTx::plan_fire`).
         Trigger::PAliveBelow { .. } | Trigger::Anniversary | Trigger::Schedule { .. } => return None,
-        Trigger::SecondOrder { percentile } => format!(
-            "SELECT s.customer_id, 'second_order' AS cause, s.first_purchase_at + $2 + coalesce(\
-             CAST(sc.expected_days_to_next_purchase * 86400 AS BIGINT), {}, {DEFAULT_GAP}) AS due_at \
-             {} LEFT JOIN customer_scores sc ON sc.customer_id = s.customer_id \
-             WHERE s.second_purchase_at IS NULL",
-            rhythm((percentile * 100.0).round() as i64),
-            new_purchase("first_purchase_at")
-        ),
-        Trigger::Overdue { factor } => format!(
-            "SELECT s.customer_id, 'overdue:' || s.last_purchase_at AS cause, s.last_purchase_at + $2 + CAST({factor} * \
-             coalesce(CASE WHEN s.purchase_count >= 2 AND s.last_purchase_at > s.first_purchase_at \
-             THEN (s.last_purchase_at - s.first_purchase_at) / (s.purchase_count - 1) END, {}, {DEFAULT_GAP}) \
-             AS BIGINT) AS due_at {}",
-            rhythm(50),
-            new_purchase("last_purchase_at")
-        ),
+        Trigger::SecondOrder { percentile } => {
+            let (from, which) = new_purchase("first_purchase_at");
+            format!(
+                "SELECT s.customer_id, 'second_order' AS cause, s.first_purchase_at + $2 + coalesce(\
+                 CAST(sc.expected_days_to_next_purchase * 86400 AS BIGINT), {}, {DEFAULT_GAP}) AS due_at \
+                 {from} LEFT JOIN customer_scores sc ON sc.customer_id = s.customer_id \
+                 WHERE {which} AND s.second_purchase_at IS NULL",
+                rhythm((percentile * 100.0).round() as i64),
+            )
+        }
+        Trigger::Overdue { factor } => {
+            let (from, which) = new_purchase("last_purchase_at");
+            format!(
+                "SELECT s.customer_id, 'overdue:' || s.last_purchase_at AS cause, s.last_purchase_at + $2 + CAST({factor} * \
+                 coalesce(CASE WHEN s.purchase_count >= 2 AND s.last_purchase_at > s.first_purchase_at \
+                 THEN (s.last_purchase_at - s.first_purchase_at) / (s.purchase_count - 1) END, {}, {DEFAULT_GAP}) \
+                 AS BIGINT) AS due_at {from} WHERE {which}",
+                rhythm(50),
+            )
+        }
     })
 }
 
@@ -326,7 +347,7 @@ async fn plan_occurrences<DB: Backend>(
     if plan.spec.trigger == Trigger::Anniversary {
         return Ok((plan_anniversaries::<DB>(conn, plan, from_event_id, now).await?, 0));
     }
-    let Some(source) = occurrence_source::<DB>(&plan.spec.trigger) else {
+    let Some(source) = occurrence_source::<DB>(&plan.spec.trigger, from_event_id <= 0) else {
         return Ok((0, 0));
     };
     let offset = offset_of(&plan.spec.trigger);
