@@ -53,7 +53,7 @@ pub struct RunReport {
     /// Occurrences not acted on, by reason: `paused`, `conditions` (one did not hold), `no longer
     /// due` (the customer came back before the second-order ask, or bought again before being
     /// overdue), `consent` (an e-mail to a customer without consent or address), `cap` (the
-    /// contact cap stopped an e-mail; it is not sent later).
+    /// contact cap stopped an e-mail; it is not sent later), `expired` (as `expired` counts them).
     pub skipped: BTreeMap<String, u64>,
     /// Occurrences due longer ago than their plan's `expire_after`.
     pub expired: u64,
@@ -422,7 +422,10 @@ async fn run_batch(
                 report.emails_queued += u64::from(s.mail.is_some());
             }
             OccurrenceStatus::HeldOut => report.held_out += 1,
-            OccurrenceStatus::Expired => report.expired += 1,
+            OccurrenceStatus::Expired => {
+                report.expired += 1;
+                *report.skipped.entry("expired".to_owned()).or_default() += 1;
+            }
             OccurrenceStatus::Skipped => {
                 *report
                     .skipped

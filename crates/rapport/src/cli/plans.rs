@@ -232,7 +232,8 @@ pub async fn run_due(settings: &Settings, args: RunDueArgs, out: Output) -> anyh
         report.held_out,
         report.expired
     );
-    for (reason, n) in &report.skipped {
+    // Expired ones are in the line already.
+    for (reason, n) in report.skipped.iter().filter(|(reason, _)| *reason != "expired") {
         line.push_str(&format!(", {n} skipped ({reason})"));
     }
     out.line(&line)?;
