@@ -21,7 +21,9 @@ use crate::domain::state::format_day;
 use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, Email, EventKind, ExternalId, NewEvent};
 use crate::ingest::Ingest;
-use crate::store::{DueOccurrence, NewTask, PlanRecord, Settled, Store, StoreError, StoreResult, TaskDone, TaskRecord};
+use crate::store::{
+    DueOccurrence, NewTask, PlanRecord, Settled, Store, StoreError, StoreResult, TaskDone, TaskRecord, WriteTx,
+};
 use crate::webhooks::Outbox;
 use crate::webhooks::payload::PlanFired;
 
@@ -332,6 +334,63 @@ struct Outreach<'a> {
     key: Option<LinkKey>,
 }
 
+impl<'a> Outreach<'a> {
+    /// What deciding the batch's e-mails needs, read once: nothing when none is due.
+    async fn load(
+        tx: &mut dyn WriteTx,
+        settings: &'a email::RunSettings,
+        due: &[DueOccurrence],
+        plans: &HashMap<i64, PlanRecord>,
+        now: i64,
+    ) -> StoreResult<Self> {
+        let mut outreach = Outreach {
+            settings,
+            sent: HashMap::new(),
+            key: None,
+        };
+        let mut recipients: Vec<CustomerId> = due
+            .iter()
+            .filter(|d| matches!(plans[&d.plan_id].spec.action, Action::Email { .. }))
+            .map(|d| d.customer_id)
+            .collect();
+        if recipients.is_empty() {
+            return Ok(outreach);
+        }
+        recipients.sort_unstable();
+        recipients.dedup();
+        // Another replica's batch may be writing to the same customers: the cap is checked
+        // against what it committed, one batch after the other.
+        tx.mail().lock_recipients(&recipients).await?;
+        let since = now - settings.cap.horizon();
+        for (customer, at) in tx.mail().recent_mail(&recipients, since).await? {
+            outreach.sent.entry(customer).or_default().push(at);
+        }
+        outreach.key = Some(tx.mail().link_key(email::UNSUBSCRIBE, now).await?);
+        Ok(outreach)
+    }
+}
+
+impl RunReport {
+    /// Counts what became of one occurrence (`skip` says why a skipped one was).
+    fn tally(&mut self, s: &Settled, skip: Option<&str>) {
+        self.due += 1;
+        let mut skipped = |reason: &str| *self.skipped.entry(reason.to_owned()).or_default() += 1;
+        match s.status {
+            OccurrenceStatus::Done => {
+                self.tasks_created += u64::from(s.task.is_some());
+                self.emails_queued += u64::from(s.mail.is_some());
+            }
+            OccurrenceStatus::HeldOut => self.held_out += 1,
+            OccurrenceStatus::Expired => {
+                skipped("expired");
+                self.expired += 1;
+            }
+            OccurrenceStatus::Skipped => skipped(skip.unwrap_or("conditions")),
+            OccurrenceStatus::Pending => unreachable!("decide settles every occurrence"),
+        }
+    }
+}
+
 /// Claims, decides and settles one batch; returns how many it claimed.
 async fn run_batch(
     store: &Arc<dyn Store>,
@@ -365,28 +424,7 @@ async fn run_batch(
             rhythms.insert(percent, rhythm);
         }
     }
-    let mut outreach = Outreach {
-        settings,
-        sent: HashMap::new(),
-        key: None,
-    };
-    let mut recipients: Vec<CustomerId> = due
-        .iter()
-        .filter(|d| matches!(plans[&d.plan_id].spec.action, Action::Email { .. }))
-        .map(|d| d.customer_id)
-        .collect();
-    if !recipients.is_empty() {
-        recipients.sort_unstable();
-        recipients.dedup();
-        // Another replica's batch may be writing to the same customers: the cap is checked
-        // against what it committed, one batch after the other.
-        tx.mail().lock_recipients(&recipients).await?;
-        let since = now - settings.cap.horizon();
-        for (customer, at) in tx.mail().recent_mail(&recipients, since).await? {
-            outreach.sent.entry(customer).or_default().push(at);
-        }
-        outreach.key = Some(tx.mail().link_key(email::UNSUBSCRIBE, now).await?);
-    }
+    let mut outreach = Outreach::load(&mut *tx, settings, &due, &plans, now).await?;
     let fires_webhooks = due
         .iter()
         .any(|d| matches!(plans[&d.plan_id].spec.action, Action::Webhook));
@@ -415,25 +453,7 @@ async fn run_batch(
                 PlanFired::new(plan, occurrence, &customer.external_id, why.as_deref(), now),
             );
         }
-        report.due += 1;
-        match s.status {
-            OccurrenceStatus::Done => {
-                report.tasks_created += u64::from(s.task.is_some());
-                report.emails_queued += u64::from(s.mail.is_some());
-            }
-            OccurrenceStatus::HeldOut => report.held_out += 1,
-            OccurrenceStatus::Expired => {
-                report.expired += 1;
-                *report.skipped.entry("expired".to_owned()).or_default() += 1;
-            }
-            OccurrenceStatus::Skipped => {
-                *report
-                    .skipped
-                    .entry(skip.unwrap_or("conditions").to_owned())
-                    .or_default() += 1;
-            }
-            OccurrenceStatus::Pending => unreachable!("decide settles every occurrence"),
-        }
+        report.tally(&s, skip);
         settled.push(s);
     }
     tx.care().settle_occurrences(&settled, now).await?;

@@ -196,7 +196,11 @@ async fn a_run_after_downtime_catches_up_within_expiry_and_records_the_rest_expi
     assert_eq!(report.due, 100);
     assert_eq!(report.tasks_created, 40);
     assert_eq!(report.expired, 60);
-    assert_eq!(report.skipped.get("expired"), Some(&60), "among the skipped, with its reason");
+    assert_eq!(
+        report.skipped.get("expired"),
+        Some(&60),
+        "among the skipped, with its reason"
+    );
     let plan = db.store.plan("two-year check-in").await.unwrap().unwrap();
     assert_eq!(plan.occurrences.expired, 60);
 }
