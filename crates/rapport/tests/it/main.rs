@@ -11,6 +11,7 @@ mod contract;
 mod dashboard;
 mod dashboard_lists;
 mod defects;
+mod demo;
 mod helpers;
 mod layers;
 mod lists;
