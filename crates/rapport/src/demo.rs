@@ -1,5 +1,13 @@
 //! A realistic synthetic business for `rapport demo`: profiles, purchases from a buy-till-you-die
-//! process, spend from a gamma mixture, and some conversations. Deterministic for a seed and end date.
+//! process, spend from a gamma mixture, and some conversations (here); the staff who do the care
+//! plans' tasks and the customers who respond to care (people.rs); the history played a day at a
+//! time with the plans running (history.rs). Deterministic for a seed and end date.
+
+mod history;
+mod people;
+
+pub use history::{Played, play};
+pub use people::{Completion, care_response, staff_completion};
 
 use chrono::NaiveDate;
 use rand::rngs::StdRng;
@@ -54,8 +62,7 @@ const NOTES: [&str; 6] = [
 /// Generates the demo business.
 pub fn generate(config: &DemoConfig) -> DemoData {
     let mut rng = StdRng::seed_from_u64(config.seed);
-    let end = midnight(config.end) + 86_399;
-    let start = end - config.days * 86_400;
+    let (start, end) = bounds(config);
     let mut data = DemoData::default();
     // Heterogeneity as in BG/NBD: purchase rates from a gamma, drop-out chances from a beta.
     let rate = Gamma::new(1.3, 1.0 / 45.0).expect("valid gamma");
@@ -73,6 +80,12 @@ pub fn generate(config: &DemoConfig) -> DemoData {
         }
     }
     data
+}
+
+/// The history's first and last second (Unix seconds): `days` days ending with the end date.
+fn bounds(config: &DemoConfig) -> (i64, i64) {
+    let end = midnight(config.end) + 86_399;
+    (end - config.days * 86_400, end)
 }
 
 fn profile(rng: &mut StdRng, ext: &ExternalId, i: u32, start: i64) -> NewCustomer {

@@ -123,10 +123,16 @@ pub struct Ingest {
 impl Ingest {
     /// Starts an ingest; `source` says where the data came from, for stage-change reasons.
     pub async fn begin(store: &Arc<dyn Store>, source: impl Into<String>) -> StoreResult<Self> {
+        Self::begin_at(store, source, chrono::Utc::now().timestamp()).await
+    }
+
+    /// Starts an ingest whose clock reads `now` (Unix seconds) instead of the system's: what it
+    /// records as written then, and the care occurrences it plans (those past expiry at `now`
+    /// only counted). For replaying a history day by day, as the demo does.
+    pub async fn begin_at(store: &Arc<dyn Store>, source: impl Into<String>, now: i64) -> StoreResult<Self> {
         let mut tx = store.begin().await?;
         let first_new_id = tx.max_event_id().await? + 1;
         let customers_before = tx.has_customers().await?;
-        let now = chrono::Utc::now().timestamp();
         let outbox = Outbox::load(&mut *tx, now).await?;
         Ok(Self {
             tx,

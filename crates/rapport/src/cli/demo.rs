@@ -1,19 +1,22 @@
-//! `rapport demo`: a realistic synthetic business written, fitted and scored, then served.
+//! `rapport demo`: a realistic synthetic business written day by day with the built-in care plans
+//! running, then fitted and scored, and served.
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use clap::Args;
+use rapport::care::{DueWindow, RunReport};
 use rapport::config::Settings;
-use rapport::demo::{DemoConfig, generate};
+use rapport::demo::{DemoConfig, Played, play};
 use rapport::domain::Role;
-use rapport::ingest::Ingest;
+use rapport::domain::calendar::Calendar;
 use rapport::radar::{FitSettings, fit_store, score_store};
 use rapport::server::AppState;
 use rapport::server::accounts::{AccountError, create_user};
 use rapport::server::auth::random_token;
-use rapport::store::{Store, StoreError, open_with};
+use rapport::store::{Store, StoreError, TaskQuery, open_with};
 use rapport_models::TimeUnit;
+use serde::Serialize;
 
 use super::Output;
 use super::output::count;
@@ -45,18 +48,14 @@ pub struct DemoArgs {
 pub async fn run(config: &Settings, args: DemoArgs, out: Output) -> anyhow::Result<()> {
     let store = open_with(&config.database).await?;
     let end = args.end.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let data = generate(&DemoConfig {
+    let demo = DemoConfig {
         customers: args.customers,
         seed: args.seed,
         end,
         days: 730,
-    });
-    let mut ingest = Ingest::begin(&store, "the demo").await?;
-    ingest.upsert_profiles(data.profiles).await?;
-    for (customer, event) in data.events {
-        ingest.push(&customer, event).await?;
-    }
-    let report = ingest.finish().await?;
+    };
+    let played = play(&store, &demo).await?;
+    let report = &played.ingest;
     let settings = FitSettings {
         calibration_end: None,
         unit: TimeUnit::Week,
@@ -75,9 +74,12 @@ pub async fn run(config: &Settings, args: DemoArgs, out: Output) -> anyhow::Resu
         .map(|scores| (version, scores)),
         Err(e) => Err(e),
     };
+    let care = CareSummary::of(&store, config, &played).await?;
     if args.json {
         let (version, scores) = scored.as_ref().map_or((None, None), |(v, s)| (Some(*v), Some(s)));
-        return out.json(&serde_json::json!({"ingest": report, "model_version": version, "scores": scores}));
+        return out.json(&serde_json::json!({
+            "ingest": report, "care": care, "model_version": version, "scores": scores
+        }));
     }
     out.line(&format!(
         "demo business written to {}: {}, {} ({} already there), {}",
@@ -87,6 +89,7 @@ pub async fn run(config: &Settings, args: DemoArgs, out: Output) -> anyhow::Resu
         report.duplicates,
         count(report.stage_changes, "stage change")
     ))?;
+    out.line(&care.text())?;
     match scored {
         Ok((version, scores)) => out.line(&format!(
             "fitted model version {version} and scored {}: {} likely still active",
@@ -98,17 +101,89 @@ pub async fn run(config: &Settings, args: DemoArgs, out: Output) -> anyhow::Resu
         ))?,
     }
     if args.no_serve {
-        return out.line("next: `rapport funnel`, `rapport customers list --stage client`, `rapport customers show D00001`, `rapport serve`");
+        return out.line(
+            "next: `rapport agenda`, `rapport plans report thank-you`, `rapport funnel`, \
+             `rapport customers list --stage client`, `rapport customers show D00001`, `rapport serve`",
+        );
     }
     let (email, password) = demo_login(&store).await?;
     let state = AppState::with_settings(store, config);
     rapport::server::serve(state, config.server.bind, |address| {
         let _ = out.line(&format!(
-            "dashboard: http://{address}/\nlog in as {email} with the password {password}\n\
+            "dashboard: http://{address}/ (the agenda at /agenda, the plans at /plans)\n\
+             log in as {email} with the password {password}\n\
              (shown once: only its hash is stored; `rapport users create` makes more users). Ctrl-C stops."
         ));
     })
     .await
+}
+
+/// What the care plans did over the demo's history, and what they left on the agenda.
+#[derive(Debug, Serialize)]
+struct CareSummary {
+    /// The plans' runs, summed.
+    plans: RunReport,
+    /// Tasks the demo's staff completed.
+    tasks_completed: u64,
+    /// Extra purchases of customers who responded to care.
+    care_purchases: u64,
+    /// Open tasks overdue, due today, and due from today to six days ahead.
+    open: OpenTasks,
+}
+
+/// Open tasks by when they are due.
+#[derive(Debug, Serialize)]
+struct OpenTasks {
+    overdue: usize,
+    today: usize,
+    week: usize,
+}
+
+impl CareSummary {
+    /// The summary of `played`, its agenda as of now (or the history's end, when that is earlier:
+    /// a demo ending in the past shows its agenda as it was then).
+    async fn of(store: &Arc<dyn Store>, config: &Settings, played: &Played) -> anyhow::Result<Self> {
+        let calendar = Calendar {
+            time_zone: config.business.time_zone,
+            now: chrono::Utc::now().timestamp().min(played.end),
+        };
+        let mut open = [0; 3];
+        for (n, window) in [DueWindow::Overdue, DueWindow::Today, DueWindow::Week]
+            .into_iter()
+            .enumerate()
+        {
+            let (due_from, due_before) = window.range(&calendar);
+            let query = TaskQuery {
+                due_from,
+                due_before,
+                assignee: None,
+                limit: u32::MAX,
+            };
+            open[n] = store.agenda(&query).await?.len();
+        }
+        let [overdue, today, week] = open;
+        Ok(Self {
+            plans: played.care.clone(),
+            tasks_completed: played.tasks_completed,
+            care_purchases: played.care_purchases,
+            open: OpenTasks { overdue, today, week },
+        })
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "the five built-in care plans ran day by day over the two years: {} created ({} done by \
+             the staff), {} held out to measure the care, {} after care; on the agenda now: {} overdue, \
+             {} due today, {} due this week",
+            count(self.plans.tasks_created, "task"),
+            self.tasks_completed,
+            count(self.plans.held_out, "occurrence"),
+            count(self.care_purchases, "extra purchase"),
+            self.open.overdue,
+            self.open.today,
+            self.open.week
+        )
+    }
 }
 
 /// Creates an admin for the demo (`demo@example.com`, or `demo2@...` when taken) with a random

@@ -124,6 +124,16 @@ fn the_demo_writes_a_business_with_every_kind_of_customer() {
     for stage in ["suspect", "prospect", "customer", "client"] {
         assert!(funnel["stages"][stage].as_u64().unwrap() > 0, "no {stage} in {funnel}");
     }
+    let said = text(&out.stdout);
+    for words in [
+        "tasks created",
+        "held out",
+        "due today",
+        "`rapport agenda`",
+        "`rapport plans report thank-you`",
+    ] {
+        assert!(said.contains(words), "'{words}' not in {said}");
+    }
 }
 
 /// `rapport serve` stops on SIGTERM only after the requests in flight are answered, and every

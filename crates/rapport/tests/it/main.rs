@@ -14,6 +14,7 @@ mod contract;
 mod dashboard;
 mod dashboard_lists;
 mod defects;
+mod demo;
 mod helpers;
 mod layers;
 mod lists;

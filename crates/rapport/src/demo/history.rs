@@ -1,0 +1,181 @@
+//! The demo's history played a day at a time on a simulated clock: each day's events are written
+//! as of that day, the care plans run what is due then and the staff do their tasks, so plans act
+//! on time (none expires), the hold-out is measured, and the last days' tasks stay open on the
+//! agenda.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::people::{Completion, care_response, staff_completion};
+use super::{DemoConfig, DemoData, bounds, generate};
+use crate::care::{RunReport, built_in_plans, run_due};
+use crate::domain::{EventKind, ExternalId, NewEvent};
+use crate::ingest::{Ingest, IngestReport};
+use crate::store::{Store, StoreError, StoreResult, TaskDone, TaskRecord};
+
+/// Where the demo's events come from, for stage-change reasons.
+const SOURCE: &str = "the demo";
+/// Who the demo's staff are on a completed task.
+const STAFF: &str = "demo staff";
+/// More open tasks than a demo's staff ever have at once.
+const OPEN_TASKS: u32 = 100_000;
+
+/// Extra purchases of customers who responded to care, by time (and key, for a fixed order).
+type Responses = BTreeMap<(i64, String), (ExternalId, NewEvent)>;
+
+/// What playing the history did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Played {
+    /// What was written, summed over the days.
+    pub ingest: IngestReport,
+    /// What the plans did, summed over the days' runs.
+    pub care: RunReport,
+    /// Tasks the staff completed.
+    pub tasks_completed: u64,
+    /// Extra purchases of customers who responded to care.
+    pub care_purchases: u64,
+    /// The clock at the end: the last second of the history (Unix seconds).
+    pub end: i64,
+}
+
+/// Writes the demo business of `config` into `store` as it happened: the built-in plans applied
+/// at the start of the history, then, a day at a time, that day's events, the tasks the staff did
+/// and the plans' due occurrences run. The same seed and end date give the same business.
+pub async fn play(store: &Arc<dyn Store>, config: &DemoConfig) -> StoreResult<Played> {
+    let DemoData { profiles, mut events } = generate(config);
+    events.sort_by_key(|(_, event)| event.occurred_at);
+    let (start, end) = bounds(config);
+    let mut played = Played {
+        end,
+        ..Default::default()
+    };
+    store.apply_plans(&built_in_plans(), start).await?;
+    let mut ingest = Ingest::begin_at(store, SOURCE, start).await?;
+    ingest.upsert_profiles(profiles).await?;
+    add_ingest(&mut played.ingest, ingest.finish().await?);
+    let mut events = events.into_iter().peekable();
+    let mut responses = Responses::new();
+    let mut now = start;
+    while now < end {
+        now = next_tick(now, end);
+        let mut tick: Vec<(ExternalId, NewEvent)> = Vec::new();
+        while let Some(event) = events.next_if(|(_, e)| e.occurred_at <= now) {
+            tick.push(event);
+        }
+        take_responses(&mut responses, now, &mut tick);
+        // Read before the write transaction begins: a reader beside it may need a connection.
+        let due: Vec<(TaskRecord, Completion)> = store
+            .open_tasks(OPEN_TASKS)
+            .await?
+            .into_iter()
+            .map(|task| {
+                let done = staff_completion(config.seed, &task);
+                (task, done)
+            })
+            .filter(|(_, done)| done.at <= now)
+            .collect();
+        if !tick.is_empty() || !due.is_empty() {
+            let mut ingest = Ingest::begin_at(store, SOURCE, now).await?;
+            for (task, done) in &due {
+                let customer = complete(&mut ingest, task, done, &mut tick).await?;
+                if let Some(purchase) = care_response(config.seed, &customer, task.plan.as_deref(), done)
+                    && purchase.occurred_at <= end
+                {
+                    responses.insert((purchase.occurred_at, purchase.key.clone()), (customer, purchase));
+                    played.care_purchases += 1;
+                }
+            }
+            played.tasks_completed += due.len() as u64;
+            // A response can come within the tick of the call that caused it.
+            take_responses(&mut responses, now, &mut tick);
+            // A customer's events go in in the order they happened: their state is folded so.
+            tick.sort_by_key(|(_, event)| event.occurred_at);
+            for (customer, event) in tick {
+                ingest.push(&customer, event).await?;
+            }
+            add_ingest(&mut played.ingest, ingest.finish().await?);
+        }
+        add_run(&mut played.care, run_due(store, now).await?);
+    }
+    Ok(played)
+}
+
+/// The clock's next reading after `now`: a week later while more than four weeks of the history
+/// remain, then a day later, to `end`. The weeks keep a demo quick (each tick costs a few
+/// transactions whatever it holds) and act in time (every plan's `expire_after` is a week or
+/// more, so nothing due within a tick expires); the last weeks' days leave the agenda as a day's
+/// work leaves it, with tasks due today and this week.
+fn next_tick(now: i64, end: i64) -> i64 {
+    let days = if end - now > 28 * 86_400 { 7 } else { 1 };
+    (now + days * 86_400).min(end)
+}
+
+/// Moves the responses that happened by `now` to `tick`.
+fn take_responses(responses: &mut Responses, now: i64, tick: &mut Vec<(ExternalId, NewEvent)>) {
+    while let Some(entry) = responses.first_entry()
+        && entry.key().0 <= now
+    {
+        tick.push(entry.remove());
+    }
+}
+
+/// Marks `task` done as `done` says in the ingest's transaction, and adds the interaction its
+/// outcome becomes to `tick` (as `care::complete_task` does, but at the demo's clock and in the
+/// day's one transaction); returns the customer.
+async fn complete(
+    ingest: &mut Ingest,
+    task: &TaskRecord,
+    done: &Completion,
+    tick: &mut Vec<(ExternalId, NewEvent)>,
+) -> StoreResult<ExternalId> {
+    let record = ingest
+        .care()
+        .complete_task(&TaskDone {
+            id: task.id,
+            outcome: done.outcome,
+            note: done.note,
+            by: STAFF,
+            at: done.at,
+        })
+        .await?;
+    let customer = ExternalId::parse(&record.customer)
+        .map_err(|e| StoreError::Corrupt(format!("task {}: customer id: {}", record.id, e.0)))?;
+    let mut note = format!("{}: {}", record.title, done.outcome.describe());
+    if let Some(text) = done.note {
+        note.push_str(". ");
+        note.push_str(text);
+    }
+    let kind = EventKind::Interaction {
+        channel: "task".to_owned(),
+        note,
+    };
+    let key = format!("task:{}", record.id);
+    tick.push((
+        customer.clone(),
+        NewEvent {
+            key,
+            occurred_at: done.at,
+            kind,
+        },
+    ));
+    Ok(customer)
+}
+
+fn add_ingest(total: &mut IngestReport, report: IngestReport) {
+    total.stored += report.stored;
+    total.duplicates += report.duplicates;
+    total.customers_created += report.customers_created;
+    total.stage_changes += report.stage_changes;
+}
+
+fn add_run(total: &mut RunReport, report: RunReport) {
+    total.due += report.due;
+    total.tasks_created += report.tasks_created;
+    total.held_out += report.held_out;
+    total.expired += report.expired;
+    for (reason, n) in report.skipped {
+        *total.skipped.entry(reason).or_default() += n;
+    }
+}
