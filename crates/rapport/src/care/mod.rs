@@ -371,6 +371,19 @@ impl<'a> Outreach<'a> {
 }
 
 impl RunReport {
+    /// Adds another run's counts to these.
+    pub fn add(&mut self, other: RunReport) {
+        self.due += other.due;
+        self.tasks_created += other.tasks_created;
+        self.emails_queued += other.emails_queued;
+        self.webhooks_queued += other.webhooks_queued;
+        self.held_out += other.held_out;
+        self.expired += other.expired;
+        for (reason, n) in other.skipped {
+            *self.skipped.entry(reason).or_default() += n;
+        }
+    }
+
     /// Counts what became of one occurrence (`skip` says why a skipped one was).
     fn tally(&mut self, s: &Settled, skip: Option<&str>) {
         self.due += 1;

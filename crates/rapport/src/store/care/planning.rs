@@ -34,7 +34,10 @@ fn occurrence_source<DB: Backend>(trigger: &Trigger, whole_log: bool) -> Option<
         } else {
             (
                 format!(
-                    "FROM (SELECT DISTINCT e.customer_id FROM events e JOIN customer_state x \
+                    // `+e.customer_id` keeps SQLite off the per-customer index for the DISTINCT:
+                    // with it, it walked the whole index (the log's every event) instead of the
+                    // few new ids.
+                    "FROM (SELECT DISTINCT +e.customer_id AS customer_id FROM events e JOIN customer_state x \
                      ON x.customer_id = e.customer_id \
                      WHERE e.id >= $1 AND e.kind = 'purchase' AND e.occurred_at = x.{moment}) n \
                      JOIN customer_state s ON s.customer_id = n.customer_id"
@@ -171,9 +174,11 @@ async fn plan_anniversaries<DB: Backend>(
     now: i64,
 ) -> StoreResult<u64> {
     let firsts: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT DISTINCT s.customer_id, s.first_purchase_at FROM events e \
-         JOIN customer_state s ON s.customer_id = e.customer_id \
-         WHERE e.id >= $1 AND e.kind = 'purchase' AND e.occurred_at = s.first_purchase_at",
+        // The new purchases first, by their ids (`+` keeps SQLite off the per-customer index),
+        // then the states of their customers whose first purchase they are.
+        "SELECT s.customer_id, s.first_purchase_at FROM (SELECT DISTINCT +e.customer_id AS customer_id, \
+         e.occurred_at FROM events e WHERE e.id >= $1 AND e.kind = 'purchase') n \
+         JOIN customer_state s ON s.customer_id = n.customer_id AND s.first_purchase_at = n.occurred_at",
     )
     .bind(from_event_id)
     .fetch_all(&mut *conn)
