@@ -22,7 +22,8 @@ use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, Email, EventKind, ExternalId, NewEvent};
 use crate::ingest::Ingest;
 use crate::store::{
-    DueOccurrence, NewTask, PlanRecord, Settled, Store, StoreError, StoreResult, TaskDone, TaskRecord, WriteTx,
+    DueOccurrence, NewTask, PlanChange, PlanRecord, Settled, Store, StoreError, StoreResult, TaskDone, TaskRecord,
+    WriteTx,
 };
 use crate::webhooks::Outbox;
 use crate::webhooks::payload::PlanFired;
@@ -98,6 +99,47 @@ impl Scheduler {
         if let Err(e) = self.task.await {
             tracing::error!(error = %e, "the care scheduler failed");
         }
+    }
+}
+
+/// What applying a plan file did to one plan, in a line: "created 'thank-you': 1,204 occurrences
+/// planned from the history".
+pub fn describe_change(change: &PlanChange) -> String {
+    let count = |n: u64, noun: &str| {
+        if n == 1 {
+            format!("1 {noun}")
+        } else {
+            format!("{n} {noun}s")
+        }
+    };
+    match change {
+        PlanChange::Created { name, planned, expired } => format!(
+            "created '{name}': {} planned from the history{}",
+            count(*planned, "occurrence"),
+            if *expired > 0 {
+                format!(", {expired} already past their expiry (counted as expired)")
+            } else {
+                String::new()
+            }
+        ),
+        PlanChange::Updated {
+            name,
+            from,
+            to,
+            replanned,
+            planned,
+            withdrawn,
+        } => {
+            let mut text = format!("updated '{name}': version {from} -> {to}");
+            if *replanned {
+                text.push_str(&format!(
+                    "; the trigger changed: {withdrawn} pending withdrawn, {} planned",
+                    count(*planned, "occurrence")
+                ));
+            }
+            text
+        }
+        PlanChange::Unchanged { name } => format!("unchanged '{name}'"),
     }
 }
 

@@ -256,41 +256,9 @@ fn print_changes(changes: &[PlanChange], json: bool, out: Output) -> anyhow::Res
         return out.json(&changes);
     }
     for change in changes {
-        out.line(&describe_change(change))?;
+        out.line(&rapport::care::describe_change(change))?;
     }
     Ok(())
-}
-
-fn describe_change(change: &PlanChange) -> String {
-    match change {
-        PlanChange::Created { name, planned, expired } => format!(
-            "created '{name}': {} planned from the history{}",
-            count(*planned, "occurrence"),
-            if *expired > 0 {
-                format!(", {expired} already past their expiry (counted as expired)")
-            } else {
-                String::new()
-            }
-        ),
-        PlanChange::Updated {
-            name,
-            from,
-            to,
-            replanned,
-            planned,
-            withdrawn,
-        } => {
-            let mut text = format!("updated '{name}': version {from} -> {to}");
-            if *replanned {
-                text.push_str(&format!(
-                    "; the trigger changed: {withdrawn} pending withdrawn, {} planned",
-                    count(*planned, "occurrence")
-                ));
-            }
-            text
-        }
-        PlanChange::Unchanged { name } => format!("unchanged '{name}'"),
-    }
 }
 
 fn report_text(report: &PlanReport) -> String {

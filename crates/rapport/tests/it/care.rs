@@ -802,3 +802,61 @@ async fn a_first_purchase_is_planned_or_counted_once_whatever_comes_after(db: &T
     assert_eq!(plan.occurrences.expired, 31);
     assert_eq!(plan.occurrences.pending, 0);
 }
+
+#[tokio::test]
+async fn admins_apply_pause_and_resume_plans_from_the_dashboard_and_others_cannot() {
+    let db = TestDb::new(crate::helpers::Backend::Sqlite).await.unwrap();
+    for (email, role) in [
+        ("admin@example.com", rapport::domain::Role::Admin),
+        ("staff@example.com", rapport::domain::Role::Staff),
+    ] {
+        rapport::server::accounts::create_user(&db.store, email, role, crate::web::PASSWORD)
+            .await
+            .unwrap();
+    }
+    let mut admin = crate::web::Client::new(&db);
+    admin.login("admin@example.com", crate::web::PASSWORD).await;
+    let page = admin.get("/plans").await;
+    assert!(page.body.contains("Apply a plan file"), "{}", page.body);
+    let csrf = crate::web::field(&page.body, "csrf");
+
+    let bad = PLAN.replace("730d", "730 days");
+    let refused = admin.post("/plans", &[("csrf", &csrf), ("toml", &bad)]).await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused
+            .body
+            .contains("the form:4: trigger.offset: &#39;730 days&#39; is not a duration"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("Nothing was applied."));
+    assert!(db.store.plans().await.unwrap().is_empty());
+
+    let applied = admin.post("/plans", &[("csrf", &csrf), ("toml", PLAN)]).await;
+    assert_eq!(applied.status, 303);
+    let shown = admin.get(applied.location()).await;
+    assert!(
+        shown.body.contains("created &#39;two-year check-in&#39;"),
+        "{}",
+        shown.body
+    );
+    let plan_page = admin.get("/plans/two-year%20check-in").await;
+    assert!(plan_page.body.contains("Pause: skip its due occurrences"));
+    let paused = admin.post("/plans/two-year%20check-in/pause", &[("csrf", &csrf)]).await;
+    assert_eq!(paused.status, 303);
+    assert!(db.store.plan("two-year check-in").await.unwrap().unwrap().paused);
+    admin
+        .post("/plans/two-year%20check-in/resume", &[("csrf", &csrf)])
+        .await;
+    assert!(!db.store.plan("two-year check-in").await.unwrap().unwrap().paused);
+
+    let mut staff = crate::web::Client::new(&db);
+    staff.login("staff@example.com", crate::web::PASSWORD).await;
+    let page = staff.get("/plans").await;
+    assert!(!page.body.contains("Apply a plan file"), "staff see no form");
+    let csrf = crate::web::field(&page.body, "csrf");
+    let denied = staff.post("/plans/two-year%20check-in/pause", &[("csrf", &csrf)]).await;
+    assert_eq!(denied.status, 403);
+    assert!(!db.store.plan("two-year check-in").await.unwrap().unwrap().paused);
+}

@@ -201,11 +201,58 @@ pub struct PlanRow {
 pub struct PlansPage {
     layout: Layout,
     plans: Vec<PlanRow>,
+    can_manage: bool,
+    /// What the last plan file applied changed, or its problems, one per line.
+    applied: Vec<String>,
+    problems: Vec<String>,
+    /// The file as sent, kept in the form after a problem.
+    toml: String,
 }
 
-/// `GET /plans`: every plan, what its occurrences became, and a link to its report.
+/// The plans page's query: what the file just applied changed.
+#[derive(Debug, Deserialize)]
+pub struct PlansParams {
+    applied: Option<String>,
+}
+
+/// The plan-file form.
+#[derive(Debug, Deserialize)]
+pub struct PlanFileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    toml: String,
+}
+
+/// The pause and resume buttons.
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `GET /plans`: every plan, what its occurrences became, and a link to its report; for admins
+/// the form that applies a plan file.
 #[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
-pub async fn plans(State(state): State<AppState>, signed_in: SignedIn) -> Result<PlansPage, PageError> {
+pub async fn plans(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(params): Query<PlansParams>,
+) -> Result<PlansPage, PageError> {
+    let applied = params
+        .applied
+        .map(|text| text.lines().map(str::to_owned).collect())
+        .unwrap_or_default();
+    plans_page(&state, &signed_in, applied, Vec::new(), String::new()).await
+}
+
+async fn plans_page(
+    state: &AppState,
+    signed_in: &SignedIn,
+    applied: Vec<String>,
+    problems: Vec<String>,
+    toml: String,
+) -> Result<PlansPage, PageError> {
     let plans = state
         .store
         .plans()
@@ -228,9 +275,86 @@ pub async fn plans(State(state): State<AppState>, signed_in: SignedIn) -> Result
         })
         .collect();
     Ok(PlansPage {
-        layout: Layout::new(&signed_in, "plans"),
+        layout: Layout::new(signed_in, "plans"),
         plans,
+        can_manage: signed_in.session.user.role >= Role::Admin,
+        applied,
+        problems,
+        toml,
     })
+}
+
+/// `POST /plans` (admin): applies a plan file as `rapport plans apply` does, all or nothing; a
+/// file with problems is shown again with each problem's line and field.
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id))]
+pub async fn apply_plans(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Form(form): Form<PlanFileForm>,
+) -> Result<axum::response::Response, PageError> {
+    use axum::response::IntoResponse as _;
+    signed_in.check_csrf(&form.csrf)?;
+    signed_in.require(Role::Admin)?;
+    let specs = match crate::care::plan_file::parse_plans("the form", &form.toml) {
+        Ok(specs) if !specs.is_empty() => specs,
+        Ok(_) => {
+            let problems = vec!["The file holds no [[plan]]: see the example below.".to_owned()];
+            let page = plans_page(&state, &signed_in, Vec::new(), problems, form.toml).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+        Err(errors) => {
+            let problems = errors.0.iter().map(ToString::to_string).collect();
+            let page = plans_page(&state, &signed_in, Vec::new(), problems, form.toml).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    let changes = state.store.apply_plans(&specs, chrono::Utc::now().timestamp()).await?;
+    let said: Vec<String> = changes.iter().map(crate::care::describe_change).collect();
+    Ok(Redirect::to(&format!("/plans?applied={}#applied", url_encode(&said.join("\n")))).into_response())
+}
+
+/// `POST /plans/{name}/pause` and `/resume` (admin).
+#[tracing::instrument(skip_all, fields(user = signed_in.session.user.id, paused))]
+async fn set_paused(
+    state: &AppState,
+    signed_in: &SignedIn,
+    name: &str,
+    form: &CsrfForm,
+    paused: bool,
+) -> Result<Redirect, PageError> {
+    signed_in.check_csrf(&form.csrf)?;
+    signed_in.require(Role::Admin)?;
+    if !state
+        .store
+        .set_plan_paused(name, paused, chrono::Utc::now().timestamp())
+        .await?
+    {
+        return Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            format!("There is no plan named '{}'.", rules::printable(name)),
+        ));
+    }
+    Ok(Redirect::to(&format!("/plans/{}", url_encode(name))))
+}
+
+/// `POST /plans/{name}/pause` (admin): due occurrences are skipped until it is resumed.
+pub async fn pause_plan(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Redirect, PageError> {
+    set_paused(&state, &signed_in, &name, &form, true).await
+}
+
+/// `POST /plans/{name}/resume` (admin).
+pub async fn resume_plan(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Redirect, PageError> {
+    set_paused(&state, &signed_in, &name, &form, false).await
 }
 
 /// One row of a plan report's table.
@@ -257,6 +381,8 @@ pub struct PlanPage {
     sentence: String,
     rows: Vec<ReportRow>,
     history: Vec<VersionRow>,
+    can_manage: bool,
+    path: String,
 }
 
 /// One version of the plan as its page lists it.
@@ -307,6 +433,8 @@ pub async fn plan(
         layout: Layout::new(&signed_in, "plans"),
         rows: report_rows(&report, locale),
         history,
+        can_manage: signed_in.session.user.role >= Role::Admin,
+        path: format!("/plans/{}", url_encode(&plan.spec.name)),
         sentence: report.sentence,
         description: plan.spec.description.clone(),
         trigger: plan.spec.trigger.to_string(),

@@ -22,7 +22,7 @@ use crate::server::dashboard::session::SignedIn;
 use crate::server::error::ApiError;
 use crate::store::StoreError;
 
-pub use care::{agenda, complete_task, plan, plans};
+pub use care::{agenda, apply_plans, complete_task, pause_plan, plan, plans, resume_plan};
 pub use contact::mark_contacted;
 pub use customer::{add_note, customer, log_interaction, set_consent};
 pub use export::{at_risk_csv, customers_csv};
