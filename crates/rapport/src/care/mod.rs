@@ -225,6 +225,15 @@ impl std::str::FromStr for DueWindow {
 /// transaction (`TaskDone` says how it ended, who did it and when).
 pub async fn complete_task(store: &Arc<dyn Store>, done: &TaskDone<'_>) -> StoreResult<TaskRecord> {
     let mut ingest = Ingest::begin(store, "a completed task").await?;
+    let (task, customer, event) = complete_in(&mut ingest, done).await?;
+    ingest.push(&customer, event).await?;
+    ingest.finish().await?;
+    Ok(task)
+}
+
+/// Marks a task done in `ingest`'s transaction; returns it with its customer and the interaction
+/// its outcome becomes, for the caller to push with its other events (in the order they happened).
+pub async fn complete_in(ingest: &mut Ingest, done: &TaskDone<'_>) -> StoreResult<(TaskRecord, ExternalId, NewEvent)> {
     let task = ingest.care().complete_task(done).await?;
     let customer = ExternalId::parse(&task.customer)
         .map_err(|e| StoreError::Corrupt(format!("task {}: customer id: {}", task.id, e.0)))?;
@@ -241,9 +250,7 @@ pub async fn complete_task(store: &Arc<dyn Store>, done: &TaskDone<'_>) -> Store
             note,
         },
     };
-    ingest.push(&customer, event).await?;
-    ingest.finish().await?;
-    Ok(task)
+    Ok((task, customer, event))
 }
 
 /// Records a customer's answer on e-mail consent as a consent event on their timeline (`reason`

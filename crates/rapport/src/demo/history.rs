@@ -12,9 +12,9 @@ use super::people::{Completion, care_response, staff_completion};
 use super::{DemoConfig, DemoData, bounds, generate};
 use crate::care::email::RunSettings;
 use crate::care::{RunReport, built_in_plans, run_due};
-use crate::domain::{EventKind, ExternalId, NewEvent};
+use crate::domain::{ExternalId, NewEvent};
 use crate::ingest::{Ingest, IngestReport};
-use crate::store::{Store, StoreError, StoreResult, TaskDone, TaskRecord};
+use crate::store::{Store, StoreResult, TaskDone, TaskRecord};
 
 /// Where the demo's events come from, for stage-change reasons.
 const SOURCE: &str = "the demo";
@@ -124,44 +124,23 @@ fn take_responses(responses: &mut Responses, now: i64, tick: &mut Vec<(ExternalI
 }
 
 /// Marks `task` done as `done` says in the ingest's transaction, and adds the interaction its
-/// outcome becomes to `tick` (as `care::complete_task` does, but at the demo's clock and in the
-/// day's one transaction); returns the customer.
+/// outcome becomes to `tick` (at the demo's clock, in the step's one transaction); returns the
+/// customer.
 async fn complete(
     ingest: &mut Ingest,
     task: &TaskRecord,
     done: &Completion,
     tick: &mut Vec<(ExternalId, NewEvent)>,
 ) -> StoreResult<ExternalId> {
-    let record = ingest
-        .care()
-        .complete_task(&TaskDone {
-            id: task.id,
-            outcome: done.outcome,
-            note: done.note,
-            by: STAFF,
-            at: done.at,
-        })
-        .await?;
-    let customer = ExternalId::parse(&record.customer)
-        .map_err(|e| StoreError::Corrupt(format!("task {}: customer id: {}", record.id, e.0)))?;
-    let mut note = format!("{}: {}", record.title, done.outcome.describe());
-    if let Some(text) = done.note {
-        note.push_str(". ");
-        note.push_str(text);
-    }
-    let kind = EventKind::Interaction {
-        channel: "task".to_owned(),
-        note,
+    let done = TaskDone {
+        id: task.id,
+        outcome: done.outcome,
+        note: done.note,
+        by: STAFF,
+        at: done.at,
     };
-    let key = format!("task:{}", record.id);
-    tick.push((
-        customer.clone(),
-        NewEvent {
-            key,
-            occurred_at: done.at,
-            kind,
-        },
-    ));
+    let (_, customer, event) = crate::care::complete_in(ingest, &done).await?;
+    tick.push((customer.clone(), event));
     Ok(customer)
 }
 
