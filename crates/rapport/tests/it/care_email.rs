@@ -302,15 +302,15 @@ pub(crate) fn unsubscribe_link(raw: &[u8]) -> String {
 }
 
 /// An `aiosmtpd` process on loopback writing what it receives into a maildir, stopped when dropped.
-struct Aiosmtpd {
+pub(crate) struct Aiosmtpd {
     child: std::process::Child,
     maildir: std::path::PathBuf,
     port: u16,
 }
 
 impl Aiosmtpd {
-    async fn start(binary: &std::path::Path, dir: &std::path::Path) -> Self {
-        let port = crate::mail::free_port();
+    /// Listening on `port`, keeping its mail under `dir`.
+    pub(crate) async fn start(binary: &std::path::Path, dir: &std::path::Path, port: u16) -> Self {
         let maildir = dir.join("maildir");
         let mut child = std::process::Command::new(binary)
             .args([
@@ -337,11 +337,26 @@ impl Aiosmtpd {
     }
 
     /// The messages received so far, raw.
-    fn received(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn received(&self) -> Vec<Vec<u8>> {
         let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
             return Vec::new();
         };
         entries.map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect()
+    }
+}
+
+impl Aiosmtpd {
+    /// What arrived once `count` messages did (or after 5 s).
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<Vec<u8>> {
+        let mut received = Vec::new();
+        for _ in 0..100 {
+            received = self.received();
+            if received.len() >= count {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        received
     }
 }
 
@@ -353,7 +368,7 @@ impl Drop for Aiosmtpd {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_separate_smtp_server_process_gets_a_plan_email_once_and_its_link_unsubscribes() {
+async fn a_separate_smtp_server_process_down_then_up_gets_a_plan_email_once_and_its_link_unsubscribes() {
     let Some(binary) = crate::browser::find(&["aiosmtpd"]) else {
         eprintln!(
             "\nSKIPPED: the SMTP server process test (install aiosmtpd, e.g. `apt-get install -y python3-aiosmtpd`; .ci/run does)\n"
@@ -361,24 +376,23 @@ async fn a_separate_smtp_server_process_gets_a_plan_email_once_and_its_link_unsu
         return;
     };
     let db = TestDb::new(crate::helpers::Backend::Sqlite).await.unwrap();
-    let server = Aiosmtpd::start(&binary, db.dir.path()).await;
     let address = spawn_app(rapport::server::AppState::new(db.store.clone())).await;
     let now = one_plan_email(&db, &format!("http://{address}")).await;
-    let delivery = crate::mail::settings(server.port, 8);
-    let report = rapport::mail::deliver_due(&db.store, &delivery, now).await.unwrap();
+    // The server is down at first: the connection is refused, and the message waits its minute.
+    let port = crate::mail::free_port();
+    let delivery = crate::mail::settings(port, 8);
+    let refused = rapport::mail::deliver_due(&db.store, &delivery, now).await.unwrap();
+    assert_eq!((refused.sent, refused.retrying), (0, 1), "{refused:?}");
+    let server = Aiosmtpd::start(&binary, db.dir.path(), port).await;
+    let report = rapport::mail::deliver_due(&db.store, &delivery, now + 61)
+        .await
+        .unwrap();
     assert_eq!(report.sent, 1, "{report:?}");
-    let again = rapport::mail::deliver_due(&db.store, &delivery, now + 60)
+    let again = rapport::mail::deliver_due(&db.store, &delivery, now + 3_600)
         .await
         .unwrap();
     assert_eq!(again.sent, 0, "sent once");
-    let mut received = Vec::new();
-    for _ in 0..100 {
-        received = server.received();
-        if !received.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let received = server.wait_for(1).await;
     assert_eq!(received.len(), 1, "the message arrives once");
     let parsed = mail_parser::MessageParser::default().parse(&received[0]).unwrap();
     assert_eq!(parsed.subject(), Some("Thank you, Ana"));
