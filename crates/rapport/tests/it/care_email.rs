@@ -305,7 +305,6 @@ pub(crate) fn unsubscribe_link(raw: &[u8]) -> String {
 pub(crate) struct Aiosmtpd {
     child: std::process::Child,
     maildir: std::path::PathBuf,
-    port: u16,
 }
 
 impl Aiosmtpd {
@@ -327,7 +326,7 @@ impl Aiosmtpd {
             .expect("aiosmtpd starts");
         for _ in 0..200 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Self { child, maildir, port };
+                return Self { child, maildir };
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
