@@ -12,4 +12,5 @@ pub mod projection;
 pub mod radar;
 pub mod server;
 pub mod store;
+pub mod voice;
 pub mod webhooks;

@@ -3,12 +3,12 @@
 //! no plan at all, so `rapport plans apply` applies a whole file or nothing.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::domain::Stage;
+use crate::domain::file_problem::{FileProblem, FileProblems};
 use crate::domain::plan::{
     Action, Conditions, DEFAULT_EXPIRE_AFTER, DEFAULT_HOLDOUT, DEFAULT_SECOND_ORDER_PERCENTILE, PlanSpec, Span,
     Template, Trigger, TriggerEvent,
@@ -16,47 +16,6 @@ use crate::domain::plan::{
 
 /// The largest hold-out share: beyond half, more customers would go without care than get it.
 pub const MAX_HOLDOUT: f64 = 0.5;
-
-/// One problem in a plan file, and where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanFileError {
-    /// The file, as the user named it.
-    pub file: String,
-    /// The line (from 1).
-    pub line: usize,
-    /// The field, such as `trigger.offset`, when the problem is in one.
-    pub field: Option<String>,
-    /// What is wrong, and what would be right.
-    pub message: String,
-}
-
-impl fmt::Display for PlanFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: ", self.file, self.line)?;
-        if let Some(field) = &self.field {
-            write!(f, "{field}: ")?;
-        }
-        f.write_str(&self.message)
-    }
-}
-
-/// Every problem of a file, in the order of its lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanFileErrors(pub Vec<PlanFileError>);
-
-impl fmt::Display for PlanFileErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{error}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for PlanFileErrors {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,10 +93,10 @@ struct FileAction {
 }
 
 /// Reads a plan file's text (`file` names it in errors) into its plans, in file order.
-pub fn parse_plans(file: &str, text: &str) -> Result<Vec<PlanSpec>, PlanFileErrors> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+pub fn parse_plans(file: &str, text: &str) -> Result<Vec<PlanSpec>, FileProblems> {
+    let line_of = |offset: usize| crate::domain::file_problem::line_of(text, offset);
     let parsed: File = toml::from_str(text).map_err(|e| {
-        PlanFileErrors(vec![PlanFileError {
+        FileProblems(vec![FileProblem {
             file: file.to_owned(),
             line: e.span().map_or(1, |span| line_of(span.start)),
             field: None,
@@ -149,7 +108,7 @@ pub fn parse_plans(file: &str, text: &str) -> Result<Vec<PlanSpec>, PlanFileErro
     let mut names = HashSet::new();
     for plan in parsed.plan {
         let mut report = |offset: usize, field: &str, message: String| {
-            errors.push(PlanFileError {
+            errors.push(FileProblem {
                 file: file.to_owned(),
                 line: line_of(offset),
                 field: Some(field.to_owned()),
@@ -213,7 +172,7 @@ pub fn parse_plans(file: &str, text: &str) -> Result<Vec<PlanSpec>, PlanFileErro
         Ok(plans)
     } else {
         errors.sort_by_key(|e| e.line);
-        Err(PlanFileErrors(errors))
+        Err(FileProblems(errors))
     }
 }
 

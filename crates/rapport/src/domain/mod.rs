@@ -3,6 +3,7 @@
 pub mod access;
 pub mod calendar;
 pub mod event;
+pub mod file_problem;
 pub mod funnel;
 pub mod link;
 pub mod plan;
@@ -11,6 +12,7 @@ pub mod rules;
 pub mod score;
 pub mod stage;
 pub mod state;
+pub mod survey;
 pub mod types;
 pub mod webhook;
 

@@ -1,5 +1,5 @@
 //! Care plans: named rules that turn what Rapport knows about a customer into care (a staff
-//! task, an e-mail, later a webhook), with a hold-out that measures whether the care works.
+//! task, an e-mail or a webhook message), with a hold-out that measures whether the care works.
 //! Plain types and pure rules: when a plan is due is decided where events are stored
 //! (`store::care`), whether it acts and what it says is decided here.
 

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("webhooks", 2),
     ("mail", 2),
     ("demo", 2),
+    ("voice", 2),
     ("server", 3),
 ];
 

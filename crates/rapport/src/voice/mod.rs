@@ -1,0 +1,4 @@
+//! The voice of the customer: surveys read from files (survey_file.rs); their sending, links,
+//! responses and analysis come next (issue 10).
+
+pub mod survey_file;
