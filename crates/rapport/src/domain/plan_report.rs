@@ -32,13 +32,19 @@ pub struct Comparison {
     pub treated_customers: u64,
     /// Customers in the held-out group the measure covers.
     pub held_out_customers: u64,
-    /// The measure among the treated (a share from 0 to 1, or an amount).
+    /// The measure among the treated (a share from 0 to 1, or an amount); null while the group
+    /// is empty (NaN here, which JSON writes as null).
+    #[schema(value_type = Option<f64>)]
     pub treated: f64,
-    /// The measure among the held out.
+    /// The measure among the held out; null while the group is empty.
+    #[schema(value_type = Option<f64>)]
     pub held_out: f64,
-    /// Treated minus held out.
+    /// Treated minus held out; null while either group is empty.
+    #[schema(value_type = Option<f64>)]
     pub difference: f64,
-    /// The 95 % confidence interval of the difference, low and high.
+    /// The 95 % confidence interval of the difference, low and high; nulls while either group is
+    /// empty.
+    #[schema(value_type = Vec<Option<f64>>, min_items = 2, max_items = 2)]
     pub ci95: [f64; 2],
     /// Both groups have at least `MIN_GROUP` customers.
     pub conclusive_size: bool,
