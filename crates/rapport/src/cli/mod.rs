@@ -16,6 +16,7 @@ mod plans;
 mod rebuild;
 mod score;
 mod serve;
+mod surveys;
 mod users;
 
 use std::process::ExitCode;
@@ -70,6 +71,9 @@ pub enum Command {
     /// Care plans: apply them from a TOML file, list, show, pause and resume them.
     #[command(subcommand)]
     Plans(plans::PlansCommand),
+    /// Surveys: write the built-in ones, apply them from a TOML file, list and show them.
+    #[command(subcommand)]
+    Surveys(surveys::SurveysCommand),
     /// The staff's open tasks, overdue and due soon, each with its customer's context.
     Agenda(agenda::AgendaArgs),
     /// Complete, snooze or reassign a task.
@@ -140,6 +144,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(_) => serve::run(settings, out).await,
         Command::Plans(command) => plans::run(settings, command, out).await,
         Command::RunDue(args) => plans::run_due(settings, args, out).await,
+        Command::Surveys(command) => surveys::run(settings, command, out).await,
         Command::Agenda(args) => agenda::agenda(settings, args, out).await,
         Command::Tasks(command) => agenda::tasks(settings, command, out).await,
         Command::Keys(command) => keys::run(db, command, out).await,

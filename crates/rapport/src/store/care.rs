@@ -13,6 +13,7 @@ mod tasks;
 use super::backend::Backend;
 use super::customers::customer_from_row;
 use super::sql::CUSTOMER_SELECT;
+use super::versioned::PLANS;
 use super::{SqlStore, StoreError, StoreResult};
 use crate::domain::CustomerId;
 use crate::domain::plan::{CareContext, OccurrenceStatus, PlanSpec, Rhythm, ScoreFacts};
@@ -307,15 +308,7 @@ async fn apply_one<DB: Backend>(conn: &mut DB::Connection, spec: &PlanSpec, now:
     let json = serde_json::to_string(spec).expect("plans serialize");
     let name = spec.name.clone();
     let Some(existing) = plans_where::<DB>(conn, Some(&spec.name)).await?.pop() else {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO plans (name, version, paused, created_at, updated_at) VALUES ($1, 1, $2, $3, $3) RETURNING id",
-        )
-        .bind(&spec.name)
-        .bind(false)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-        insert_version::<DB>(conn, id, 1, &json, now).await?;
+        PLANS.create::<DB>(conn, &spec.name, &json, now).await?;
         let plan = plans_where::<DB>(conn, Some(&spec.name))
             .await?
             .pop()
@@ -327,13 +320,7 @@ async fn apply_one<DB: Backend>(conn: &mut DB::Connection, spec: &PlanSpec, now:
         return Ok(PlanChange::Unchanged { name });
     }
     let version = existing.version + 1;
-    insert_version::<DB>(conn, existing.id, version, &json, now).await?;
-    sqlx::query("UPDATE plans SET version = $2, updated_at = $3 WHERE id = $1")
-        .bind(existing.id)
-        .bind(version)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    PLANS.add_version::<DB>(conn, existing.id, version, &json, now).await?;
     let replanned = existing.spec.trigger != spec.trigger;
     let (mut planned, mut withdrawn) = (0, 0);
     if replanned {
@@ -356,23 +343,6 @@ async fn apply_one<DB: Backend>(conn: &mut DB::Connection, spec: &PlanSpec, now:
         planned,
         withdrawn,
     })
-}
-
-async fn insert_version<DB: Backend>(
-    conn: &mut DB::Connection,
-    plan_id: i64,
-    version: i64,
-    spec: &str,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query("INSERT INTO plan_versions (plan_id, version, spec, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(plan_id)
-        .bind(version)
-        .bind(spec)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
 
 #[async_trait]

@@ -18,7 +18,9 @@ mod postgres;
 mod scores;
 mod sql;
 mod sqlite;
+mod surveys;
 mod tx;
+mod versioned;
 mod webhooks;
 
 use std::sync::Arc;
@@ -48,6 +50,7 @@ pub use outbox::{
     NewSubscription, NextStep, OutboxMessage, SubscriptionRecord,
 };
 pub use scores::Scores;
+pub use surveys::{SurveyChange, SurveyRecord, Surveys};
 pub use tx::WriteTx;
 pub use webhooks::Webhooks;
 
@@ -425,7 +428,7 @@ pub struct FitRecord {
 
 /// The store: every room, and what concerns the database as a whole.
 #[async_trait]
-pub trait Store: Customers + Scores + Access + Webhooks + Plans + Mail + Send + Sync {
+pub trait Store: Customers + Scores + Access + Webhooks + Plans + Mail + Surveys + Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Brings the schema up to date.

@@ -21,5 +21,6 @@ mod lists;
 mod mail;
 mod radar;
 mod upgrade;
+mod voice;
 mod web;
 mod webhooks;
