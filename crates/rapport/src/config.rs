@@ -731,6 +731,21 @@ mod tests {
     }
 
     #[test]
+    fn a_contact_cap_is_read_and_a_bad_one_names_its_setting() {
+        let env = |name: &str| (name == "RAPPORT_CARE_CONTACT_CAP").then(|| "2 per 1w".to_owned());
+        let loaded = Settings::load_from(&Sources::default(), env).unwrap();
+        assert_eq!(loaded.settings.care.contact_cap.to_string(), "2 per 1w");
+        for bad in ["", "lots", "0 per 3d", "1 per 3 days", &"1 per 3d, ".repeat(1_000)] {
+            let env = |name: &str| (name == "RAPPORT_CARE_CONTACT_CAP").then(|| bad.to_owned());
+            let error = Settings::load_from(&Sources::default(), env).unwrap_err().to_string();
+            assert!(
+                error.starts_with("environment variable RAPPORT_CARE_CONTACT_CAP: setting 'care.contact_cap'"),
+                "{bad:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
     fn a_missing_file_given_by_name_is_an_error() {
         let sources = Sources {
             file: Some(PathBuf::from("/nonexistent/rapport.toml")),

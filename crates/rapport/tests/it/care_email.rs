@@ -473,3 +473,82 @@ async fn the_outbox_page_warns_without_smtp_and_staff_record_consent_on_the_cust
         .await;
     assert_eq!(bad.status, 422);
 }
+
+#[tokio::test]
+async fn bad_consent_values_and_unsubscribe_tokens_are_refused_by_name_and_store_nothing() {
+    let db = TestDb::new(crate::helpers::Backend::Sqlite).await.unwrap();
+    // A customer list: a value that is neither yes nor no fails the file, naming line, column and
+    // value, and stores no customer and no answer.
+    let long = "y".repeat(10_000);
+    for bad in ["maybe", "yes please", long.as_str(), "<script>"] {
+        let text = format!("customer_id,email,email_consent\nA,a@example.com,yes\nB,b@example.com,{bad}\n");
+        let options = FileOptions::csv(db.file("bad.csv", &text));
+        let error = import_customers(&db.store, &options, &CustomerColumns::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("line 3") && error.contains("email_consent") && error.contains("yes or no"),
+            "{bad:.20}: {error}"
+        );
+        assert!(db.store.customer(&ext("A")).await.unwrap().is_none(), "nothing stored");
+    }
+    // The API: consent is a boolean; anything else is named, and the customer stays as they were.
+    let server = TestServer::start(&db).await;
+    let (status, _) = server
+        .post(
+            "/api/v1/customers",
+            &serde_json::json!({"id": "K1", "email": "k@example.com"}),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 201);
+    for bad in [
+        serde_json::json!("yes"),
+        serde_json::json!(1),
+        serde_json::json!({"given": true}),
+    ] {
+        let answer = server
+            .client
+            .patch(server.url("/api/v1/customers/K1"))
+            .bearer_auth(&server.staff)
+            .json(&serde_json::json!({"email_consent": bad}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 422, "{bad}");
+        let body = answer.text().await.unwrap();
+        assert!(body.contains("email_consent"), "{bad}: {body}");
+    }
+    let (status, body) = server
+        .post(
+            "/api/v1/events",
+            &serde_json::json!({"customer_id": "K1", "kind": "consent", "channel": "email"}),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 422);
+    assert!(body.to_string().contains("needs 'given'"), "{body}");
+    let k1 = db.store.customer(&ext("K1")).await.unwrap().unwrap();
+    assert_eq!(k1.state.email_consent, None, "no answer recorded");
+    // Unsubscribe tokens: empty-ish, huge, malformed, malicious: the same page, nothing changed.
+    let huge = "A".repeat(5_000);
+    for token in ["x", huge.as_str(), "%00%01", "..%2F..%2Fetc%2Fpasswd", "%3Cscript%3E"] {
+        let answer = server
+            .client
+            .post(server.url(&format!("/u/{token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 404, "{token:.20}");
+        assert!(answer.text().await.unwrap().contains("This link does not work"));
+    }
+    assert_eq!(
+        db.store
+            .customer(&ext("K1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .email_consent,
+        None
+    );
+}
