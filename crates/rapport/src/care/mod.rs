@@ -253,6 +253,19 @@ pub async fn complete_in(ingest: &mut Ingest, done: &TaskDone<'_>) -> StoreResul
     Ok((task, customer, event))
 }
 
+/// The event of a customer's e-mail consent answer at `now`, keyed by customer, time and answer.
+pub fn email_consent_event(customer: &ExternalId, given: bool, reason: &str, now: i64) -> NewEvent {
+    NewEvent {
+        key: format!("consent:{customer}:{now}:{given}"),
+        occurred_at: now,
+        kind: EventKind::Consent {
+            channel: "email".to_owned(),
+            given,
+            reason: reason.to_owned(),
+        },
+    }
+}
+
 /// Records a customer's answer on e-mail consent as a consent event on their timeline (`reason`
 /// says where it came from), unless it is already their answer; says whether it changed.
 pub async fn set_email_consent(
@@ -269,16 +282,9 @@ pub async fn set_email_consent(
         return Ok(false);
     }
     let mut ingest = Ingest::begin(store, reason).await?;
-    let event = NewEvent {
-        key: format!("consent:{}:{now}:{given}", record.id),
-        occurred_at: now,
-        kind: EventKind::Consent {
-            channel: "email".to_owned(),
-            given,
-            reason: reason.to_owned(),
-        },
-    };
-    ingest.push(customer, event).await?;
+    ingest
+        .push(customer, email_consent_event(customer, given, reason, now))
+        .await?;
     ingest.finish().await?;
     Ok(true)
 }

@@ -172,15 +172,7 @@ async fn record_consent(
         return Ok(());
     };
     let now = chrono::Utc::now().timestamp();
-    let event = crate::domain::NewEvent {
-        key: format!("consent:{customer}:{now}:{given}"),
-        occurred_at: now,
-        kind: crate::domain::EventKind::Consent {
-            channel: "email".to_owned(),
-            given,
-            reason: "the API".to_owned(),
-        },
-    };
+    let event = crate::care::email_consent_event(customer, given, "the API", now);
     ingest.push(customer, event).await?;
     Ok(())
 }
