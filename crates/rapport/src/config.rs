@@ -15,8 +15,10 @@ use crate::domain::Currency;
 use crate::domain::plan::ContactCap;
 
 mod mail;
+mod voice;
 
 pub use mail::{MailSettings, SmtpSecurity, SmtpServer};
+pub use voice::VoiceSettings;
 
 /// The file's name, looked for beside a SQLite database (or in the working directory).
 pub const FILE_NAME: &str = "rapport.toml";
@@ -42,6 +44,8 @@ pub struct Settings {
     pub care: CareSettings,
     /// E-mail: the SMTP server, the sender, the outbox's delivery.
     pub mail: MailSettings,
+    /// Surveys: links' life and reminders.
+    pub voice: VoiceSettings,
 }
 
 /// `[database]`. Its `Debug` redacts the URL's password, so a logged settings value is safe.
@@ -292,6 +296,9 @@ pub const KEYS: &[Key] = &[
     key("mail.timeout_seconds", "RAPPORT_MAIL_TIMEOUT_SECONDS", false),
     key("mail.batch", "RAPPORT_MAIL_BATCH", false),
     key("mail.poll_seconds", "RAPPORT_MAIL_POLL_SECONDS", false),
+    key("voice.link_days", "RAPPORT_VOICE_LINK_DAYS", false),
+    key("voice.reminders", "RAPPORT_VOICE_REMINDERS", false),
+    key("voice.reminder_days", "RAPPORT_VOICE_REMINDER_DAYS", false),
 ];
 
 /// The settings whose values are URLs that may hold a password: shown only through `redact_url`.

@@ -9,10 +9,11 @@ use serde::Serialize;
 
 use crate::domain::stage::promotions;
 use crate::domain::state::PurchaseTally;
+use crate::domain::survey::NpsCategory;
 use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, EventKind, ExternalId, KeyConflict, NewEvent, Stage, StageChange, StoredEvent};
 use crate::projection::{Folded, fold};
-use crate::store::{BulkKeys, EventRow, NewCustomer, Store, StoreError, StoreResult, WriteTx};
+use crate::store::{BulkKeys, EventRow, NewCustomer, ResponseRow, Store, StoreError, StoreResult, WriteTx};
 use crate::webhooks::{Outbox, payload};
 
 /// Events buffered before a round trip to the store.
@@ -118,6 +119,8 @@ pub struct Ingest {
     remembered: Option<HashMap<String, StoredEvent>>,
     /// The id the next stored event takes, while `remembered` is kept.
     next_id: i64,
+    /// The keys of the feedback events pushed: their responses are projected at `finish`.
+    feedback_keys: Vec<String>,
 }
 
 impl Ingest {
@@ -150,6 +153,7 @@ impl Ingest {
             refuse_conflicts: false,
             remembered: None,
             next_id: first_new_id,
+            feedback_keys: Vec::new(),
         })
     }
 
@@ -416,6 +420,11 @@ impl Ingest {
             self.announce_stored(last_before).await?;
         }
         let all_stored = stored == rows.len() as u64;
+        for (_, event) in &self.pending {
+            if matches!(event.kind, EventKind::Feedback { .. }) {
+                self.feedback_keys.push(event.key.clone());
+            }
+        }
         for ((_, event), slot) in self.pending.iter().zip(slots) {
             let seen = &mut self.ids.seen[slot as usize];
             // A batch of nothing but duplicates changed nobody: re-importing a file re-folds no one.
@@ -640,6 +649,7 @@ impl Ingest {
             self.settle(folded).await?;
         }
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "re-folded touched customers");
+        self.project_feedback().await?;
         let started = std::time::Instant::now();
         if self.report.stored + self.report.stage_changes > 0 {
             // Care plans due after what was stored are planned with it: committed together.
@@ -650,6 +660,44 @@ impl Ingest {
         self.tx.commit().await?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "committed");
         Ok(self.report)
+    }
+
+    /// Writes the responses of the feedback events this ingest stored (a repeat of one already in
+    /// the log writes nothing) and queues `survey.responded` and `feedback.detractor`.
+    async fn project_feedback(&mut self) -> StoreResult<()> {
+        if self.feedback_keys.is_empty() {
+            return Ok(());
+        }
+        let keys = std::mem::take(&mut self.feedback_keys);
+        let mut stored = self.tx.events_by_keys(&keys).await?;
+        stored.retain(|e| e.id >= self.first_new_id);
+        stored.sort_unstable_by_key(|e| e.id);
+        let rows: Vec<ResponseRow> = stored.iter().filter_map(ResponseRow::from_event).collect();
+        self.tx.feedback().record_responses(&rows).await?;
+        let responded = self.outbox.wants(EventType::SurveyResponded);
+        let detractor = self.outbox.wants(EventType::FeedbackDetractor);
+        if !responded && !detractor {
+            return Ok(());
+        }
+        for event in stored {
+            let customer = self.tx.external_id(event.customer_id).await?.unwrap_or_default();
+            let low = matches!(
+                event.kind,
+                EventKind::Feedback {
+                    category: Some(NpsCategory::Detractor),
+                    ..
+                }
+            );
+            if detractor && low {
+                let view = payload::event_created(event.clone(), &customer);
+                self.outbox.push(EventType::FeedbackDetractor, view);
+            }
+            if responded {
+                self.outbox
+                    .push(EventType::SurveyResponded, payload::event_created(event, &customer));
+            }
+        }
+        Ok(())
     }
 
     /// The states of existing customers this ingest appended to. When no other transaction can

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::domain::{CustomerId, CustomerState, EventKind, StoredEvent};
-use crate::store::{Store, StoreResult};
+use crate::store::{ResponseRow, Store, StoreResult};
 
 /// Events read per page while replaying the log.
 const PAGE: u32 = 50_000;
@@ -64,6 +64,7 @@ pub struct RebuildReport {
 pub async fn rebuild(store: &Arc<dyn Store>) -> StoreResult<RebuildReport> {
     let mut tx = store.begin().await?;
     tx.clear_states().await?;
+    tx.feedback().clear_event_responses().await?;
     let mut report = RebuildReport {
         customers: 0,
         events: 0,
@@ -98,5 +99,8 @@ async fn save(
 ) -> StoreResult<()> {
     let states: Vec<(CustomerId, CustomerState)> = fold(events).into_iter().map(|f| (f.customer, f.state)).collect();
     report.customers += states.len() as u64;
-    tx.save_states(&states).await
+    tx.save_states(&states).await?;
+    // Each customer's in log order: an invitation's latest answer is written last and counts.
+    let responses: Vec<ResponseRow> = events.iter().filter_map(ResponseRow::from_event).collect();
+    tx.feedback().record_responses(&responses).await
 }

@@ -22,6 +22,8 @@ pub struct RunSettings {
     pub mail: MailContext,
     /// The zone `schedule` plans' cron expressions are read in.
     pub time_zone: chrono_tz::Tz,
+    /// Survey links' life and reminders.
+    pub voice: crate::config::VoiceSettings,
 }
 
 impl RunSettings {
@@ -31,6 +33,7 @@ impl RunSettings {
             cap: settings.care.contact_cap.clone(),
             mail: MailContext::from_settings(settings),
             time_zone: settings.business.time_zone,
+            voice: settings.voice.clone(),
         }
     }
 }
@@ -45,6 +48,7 @@ impl Default for RunSettings {
                 business: "this shop".to_owned(),
             },
             time_zone: chrono_tz::Tz::UTC,
+            voice: crate::config::VoiceSettings::default(),
         }
     }
 }
@@ -138,23 +142,58 @@ pub fn plan_mail(
         None => paragraphs(&text),
     };
     let unsubscribe = context.unsubscribe_url(key, to.customer_id, to.occurrence_id);
+    let mut mail = customer_mail(
+        Written {
+            subject,
+            text,
+            html: body,
+        },
+        to.customer_id,
+        to.to,
+        context,
+        &unsubscribe,
+    );
+    mail.plan = Some((plan_id, to.occurrence_id));
+    mail.why = to.why;
+    mail
+}
+
+/// A message's words, before the layout and the footer.
+pub struct Written {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text part.
+    pub text: String,
+    /// The HTML body (inside the layout).
+    pub html: String,
+}
+
+/// A message to a customer in the plain layout, with the unsubscribe link in its footer and its
+/// `List-Unsubscribe` headers (RFC 8058); no plan and no reason set.
+pub fn customer_mail(
+    written: Written,
+    customer_id: CustomerId,
+    to: Email,
+    context: &MailContext,
+    unsubscribe: &str,
+) -> NewMail {
     let html_body = Layout {
-        subject: &subject,
-        body: &body,
+        subject: &written.subject,
+        body: &written.html,
         business: &context.business,
-        unsubscribe: &unsubscribe,
+        unsubscribe,
     }
     .render()
     .expect("the layout renders");
     let text_body = format!(
         "{}\n\n-- \nYou receive this e-mail from {}.\nUnsubscribe with one click: {unsubscribe}\n",
-        text.trim_end(),
+        written.text.trim_end(),
         context.business
     );
     NewMail {
-        customer_id: Some(to.customer_id),
-        to: to.to,
-        subject,
+        customer_id: Some(customer_id),
+        to,
+        subject: written.subject,
         text_body,
         html_body,
         headers: vec![
@@ -164,13 +203,13 @@ pub fn plan_mail(
                 "List-Unsubscribe=One-Click".to_owned(),
             ),
         ],
-        plan: Some((plan_id, to.occurrence_id)),
-        why: to.why,
+        plan: None,
+        why: None,
     }
 }
 
 /// Plain text as HTML: a paragraph per blank-line-separated block, its line breaks kept.
-fn paragraphs(text: &str) -> String {
+pub fn paragraphs(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 64);
     for block in text.split("\n\n").map(str::trim).filter(|b| !b.is_empty()) {
         out.push_str("<p>");
@@ -199,6 +238,7 @@ mod tests {
             state: CustomerState::default(),
             score: None,
             last_contact_at: None,
+            last_feedback: None,
         }
     }
 

@@ -22,14 +22,16 @@ use crate::domain::webhook::EventType;
 use crate::domain::{CustomerId, Email, EventKind, ExternalId, NewEvent};
 use crate::ingest::Ingest;
 use crate::store::{
-    DueOccurrence, NewTask, PlanChange, PlanRecord, Settled, Store, StoreError, StoreResult, TaskDone, TaskRecord,
-    WriteTx,
+    DueOccurrence, NewInvitation, NewTask, PlanChange, PlanRecord, Settled, Store, StoreError, StoreResult,
+    SurveyRecord, TaskDone, TaskRecord, WriteTx, new_invitation_id,
 };
+use crate::voice::invite::{Invitation, LinkFields, SURVEY_LINK, invitation_mail};
 use crate::webhooks::Outbox;
 use crate::webhooks::payload::PlanFired;
 
-/// The built-in plans as a plan file: thank-you, second-order ask, week check-in, win-back and
-/// the two-year check-in (`rapport plans init`).
+/// The built-in plans as a plan file: thank-you, second-order ask, week check-in, win-back, the
+/// two-year check-in, and closing the loop with detractors (a call within two days, the NPS
+/// survey again a month later) (`rapport plans init`).
 pub const BUILT_IN_PLANS: &str = include_str!("built_in.toml");
 
 /// The built-in plans, read.
@@ -51,6 +53,10 @@ pub struct RunReport {
     pub emails_queued: u64,
     /// `plan.fired` webhook messages written (one per subscription that wants them).
     pub webhooks_queued: u64,
+    /// Survey invitations e-mailed (each also counted in `emails_queued`).
+    pub surveys_sent: u64,
+    /// Reminders e-mailed to customers who have not answered a survey's link.
+    pub reminders_sent: u64,
     /// Occurrences of held-out customers: recorded, no action.
     pub held_out: u64,
     /// Occurrences not acted on, by reason: `paused`, `conditions` (one did not hold), `no longer
@@ -336,6 +342,11 @@ pub async fn run_due(store: &Arc<dyn Store>, settings: &email::RunSettings, now:
     let mut report = RunReport::default();
     plan_schedules(store, settings, now).await?;
     while run_batch(store, settings, now, &mut report).await? == BATCH as usize {}
+    let reminded = crate::voice::send::remind(store, settings, now).await?;
+    report.reminders_sent = reminded.sent;
+    for (reason, n) in reminded.skipped {
+        *report.skipped.entry(format!("reminder: {reason}")).or_default() += n;
+    }
     Ok(report)
 }
 
@@ -382,11 +393,15 @@ async fn plan_schedules(store: &Arc<dyn Store>, settings: &email::RunSettings, n
 }
 
 /// What deciding an e-mail needs: the cap, the batch's customers' recent messages (those this
-/// batch queues added as it goes) and the key that signs unsubscribe links.
+/// batch queues added as it goes) and the key that signs unsubscribe links; for surveys, the
+/// surveys the due plans send, the key that signs their links, and the invitations made so far.
 struct Outreach<'a> {
     settings: &'a email::RunSettings,
     sent: HashMap<CustomerId, Vec<i64>>,
     key: Option<LinkKey>,
+    surveys: HashMap<String, SurveyRecord>,
+    survey_key: Option<LinkKey>,
+    invitations: Vec<(i64, String, NewInvitation)>,
 }
 
 impl<'a> Outreach<'a> {
@@ -402,10 +417,13 @@ impl<'a> Outreach<'a> {
             settings,
             sent: HashMap::new(),
             key: None,
+            surveys: HashMap::new(),
+            survey_key: None,
+            invitations: Vec::new(),
         };
         let mut recipients: Vec<CustomerId> = due
             .iter()
-            .filter(|d| matches!(plans[&d.plan_id].spec.action, Action::Email { .. }))
+            .filter(|d| plans[&d.plan_id].spec.action.contacts())
             .map(|d| d.customer_id)
             .collect();
         if recipients.is_empty() {
@@ -421,6 +439,21 @@ impl<'a> Outreach<'a> {
             outreach.sent.entry(customer).or_default().push(at);
         }
         outreach.key = Some(tx.mail().link_key(email::UNSUBSCRIBE, now).await?);
+        let mut names: Vec<&str> = due
+            .iter()
+            .filter_map(|d| match &plans[&d.plan_id].spec.action {
+                Action::Survey { survey } => Some(survey.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !names.is_empty() {
+            names.sort_unstable();
+            names.dedup();
+            for record in tx.feedback().surveys_named(&names).await? {
+                outreach.surveys.insert(record.spec.name.clone(), record);
+            }
+            outreach.survey_key = Some(tx.mail().link_key(SURVEY_LINK, now).await?);
+        }
         Ok(outreach)
     }
 }
@@ -432,6 +465,8 @@ impl RunReport {
         self.tasks_created += other.tasks_created;
         self.emails_queued += other.emails_queued;
         self.webhooks_queued += other.webhooks_queued;
+        self.surveys_sent += other.surveys_sent;
+        self.reminders_sent += other.reminders_sent;
         self.held_out += other.held_out;
         self.expired += other.expired;
         for (reason, n) in other.skipped {
@@ -525,6 +560,15 @@ async fn run_batch(
         settled.push(s);
     }
     tx.care().settle_occurrences(&settled, now).await?;
+    for (plan_id, plan_name, invitation) in std::mem::take(&mut outreach.invitations) {
+        let label = format!("plan '{plan_name}'");
+        let send = tx
+            .feedback()
+            .plan_send(invitation.survey_id, plan_id, &label, now)
+            .await?;
+        tx.feedback().insert_invitations(send, &[invitation], now).await?;
+        report.surveys_sent += 1;
+    }
     if let Some(mut outbox) = outbox {
         outbox.write(&mut *tx).await?;
     }
@@ -596,8 +640,13 @@ fn decide(
     if let Err(unmet) = spec.when.check(customer, now) {
         return skip("conditions", unmet);
     }
+    if let Action::Survey { survey } = &spec.action
+        && !outreach.surveys.contains_key(survey)
+    {
+        return skip("no such survey", format!("there is no survey '{survey}'"));
+    }
     let address = match &spec.action {
-        Action::Email { .. } => match reachable(customer) {
+        Action::Email { .. } | Action::Survey { .. } => match reachable(customer) {
             Ok(address) => {
                 let sent = outreach.sent.entry(occurrence.customer_id).or_default();
                 if let Err(capped) = outreach.settings.cap.check(sent, now) {
@@ -647,6 +696,39 @@ fn decide(
             done.mail = Some(email::plan_mail(&templates, to, &outreach.settings.mail, key, now));
             outreach.sent.entry(occurrence.customer_id).or_default().push(now);
         }
+        Action::Survey { survey } => {
+            let record = &outreach.surveys[survey];
+            let invitation = NewInvitation {
+                id: new_invitation_id(),
+                survey_id: record.id,
+                version: record.version,
+                customer_id: occurrence.customer_id,
+                expires_at: now + outreach.settings.voice.link_seconds(),
+            };
+            let link = LinkFields {
+                invitation: invitation.id,
+                survey: survey.clone(),
+                customer: occurrence.customer_id,
+                expires_at: invitation.expires_at,
+            };
+            let first_name = customer.name.as_deref().and_then(|n| n.split_whitespace().next());
+            let survey_key = outreach.survey_key.as_ref().expect("loaded for a batch with surveys");
+            let unsubscribe_key = outreach.key.as_ref().expect("loaded for a batch with e-mail");
+            let invite = Invitation {
+                survey: &record.spec,
+                link: &link,
+                first_name,
+                to: address.expect("checked above"),
+                reminder: false,
+                now,
+            };
+            let mut mail = invitation_mail(invite, &outreach.settings.mail, survey_key, unsubscribe_key);
+            mail.plan = Some((plan.id, occurrence.id));
+            mail.why = why;
+            done.mail = Some(mail);
+            outreach.sent.entry(occurrence.customer_id).or_default().push(now);
+            outreach.invitations.push((plan.id, spec.name.clone(), invitation));
+        }
         // The message is written by the caller, which holds the transaction's outbox.
         Action::Webhook => {}
     }
@@ -654,7 +736,7 @@ fn decide(
 }
 
 /// The customer's address when they may be e-mailed, else why not.
-fn reachable(customer: &CareContext) -> Result<Email, String> {
+pub(crate) fn reachable(customer: &CareContext) -> Result<Email, String> {
     let state = &customer.state;
     match state.email_consent {
         Some(true) => {}
@@ -686,7 +768,9 @@ mod tests {
                 "second-order",
                 "week check-in",
                 "win-back",
-                "two-year check-in"
+                "two-year check-in",
+                "detractor follow-up",
+                "detractor re-survey"
             ]
         );
     }

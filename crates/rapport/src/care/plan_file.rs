@@ -90,6 +90,7 @@ struct FileAction {
     text: Option<Spanned<String>>,
     html: Option<Spanned<String>>,
     webhook: Option<Spanned<String>>,
+    survey: Option<Spanned<String>>,
 }
 
 /// Reads a plan file's text (`file` names it in errors) into its plans, in file order.
@@ -395,6 +396,7 @@ fn read_action(action: &Spanned<FileAction>, report: &mut impl FnMut(usize, &str
         ("task", a.task.is_some()),
         ("email", a.email.is_some()),
         ("webhook", a.webhook.is_some()),
+        ("survey", a.survey.is_some()),
     ]
     .into_iter()
     .filter_map(|(name, set)| set.then_some(name))
@@ -403,12 +405,14 @@ fn read_action(action: &Spanned<FileAction>, report: &mut impl FnMut(usize, &str
         ["task"] => read_task(a, a.task.as_ref().expect("checked"), report),
         ["email"] => read_email(at, a, a.email.as_ref().expect("checked"), report),
         ["webhook"] => read_webhook(at, a, a.webhook.as_ref().expect("checked"), report),
+        ["survey"] => read_survey(at, a, a.survey.as_ref().expect("checked"), report),
         [] => {
             report(
                 at,
                 "action",
                 "say what the plan does: { task = \"Call {first_name}\", due_in = \"3d\" }, an e-mail \
-                 { email = \"subject\", text = \"body\" }, or { webhook = \"plan.fired\" }"
+                 { email = \"subject\", text = \"body\" }, a survey { survey = \"nps\" }, or \
+                 { webhook = \"plan.fired\" }"
                     .into(),
             );
             None
@@ -418,7 +422,7 @@ fn read_action(action: &Spanned<FileAction>, report: &mut impl FnMut(usize, &str
                 at,
                 "action",
                 format!(
-                    "an action is one of task, email or webhook, not {}: write one plan for each",
+                    "an action is one of task, email, survey or webhook, not {}: write one plan for each",
                     many.join(" and ")
                 ),
             );
@@ -449,6 +453,34 @@ fn read_webhook(
         return None;
     }
     Some(Action::Webhook)
+}
+
+fn read_survey(
+    at: usize,
+    a: &FileAction,
+    survey: &Spanned<String>,
+    report: &mut impl FnMut(usize, &str, String),
+) -> Option<Action> {
+    if a.due_in.is_some() || a.assignee.is_some() || a.text.is_some() || a.html.is_some() {
+        report(
+            at,
+            "action",
+            "a survey action takes no other field: the e-mail is written from the survey".into(),
+        );
+        return None;
+    }
+    let name = survey.get_ref().trim();
+    if name.is_empty() || name.chars().count() > 60 || name.contains(char::is_control) {
+        report(
+            survey.span().start,
+            "action.survey",
+            format!("'{}' is not a survey's name", crate::domain::rules::excerpt(name)),
+        );
+        return None;
+    }
+    Some(Action::Survey {
+        survey: name.to_owned(),
+    })
 }
 
 /// A template read from the file, its problem reported at its line.
@@ -652,7 +684,9 @@ thank you for your first order.
         );
         let both = errors(&EMAIL.replace("[plan.action]", "[plan.action]\ntask = \"Call\""));
         assert!(
-            both[0].starts_with("p.toml:7: action: an action is one of task, email or webhook, not task and email"),
+            both[0].starts_with(
+                "p.toml:7: action: an action is one of task, email, survey or webhook, not task and email"
+            ),
             "{both:?}"
         );
         let no_text = errors(&EMAIL.replace("text = ", "html = "));

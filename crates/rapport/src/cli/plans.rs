@@ -352,6 +352,9 @@ fn show(plan: &PlanRecord, history: &[PlanVersionRecord]) -> String {
         Action::Webhook => {
             lines.push("  action: a plan.fired webhook message to each subscription that wants it".into())
         }
+        Action::Survey { survey } => lines.push(format!(
+            "  action: the survey '{survey}' e-mailed as a personal link to customers who gave consent"
+        )),
     }
     lines.push(format!(
         "  hold-out: {:.0}% of customers; occurrences expire {} after they are due",

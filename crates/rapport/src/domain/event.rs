@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::stage::Stage;
+use super::survey::{Answers, NpsCategory, SurveyKind, SurveySpec};
 use super::types::{Currency, CustomerId, Money};
 
 /// What happened, with the facts that belong to that kind of event.
@@ -56,9 +57,45 @@ pub enum EventKind {
         /// Where it came from: "unsubscribe link in an e-mail", "import", "API", a staff member.
         reason: String,
     },
+    /// The customer answered a survey. Answering again (a changed answer through the same
+    /// link) is another event: the latest counts.
+    Feedback {
+        /// The survey's name.
+        survey: String,
+        /// The version of the survey answered.
+        version: i64,
+        /// Which standard the survey follows: says what the score means.
+        survey_kind: SurveyKind,
+        /// The personal link (invitation) answered, when the answer came through one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invitation: Option<i64>,
+        /// The standard question's score (NPS 0-10, CSAT 1-5, CES 1-7).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        score: Option<i64>,
+        /// Where the score puts the customer (for CSAT and CES the scale's low, middle and top).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<NpsCategory>,
+        /// Every answer, by question key.
+        answers: Answers,
+    },
 }
 
 impl EventKind {
+    /// The feedback event of an answer to version `version` of `survey`, through a personal link
+    /// (`invitation`) or not: its score and category taken from the standard question.
+    pub fn feedback(survey: &SurveySpec, version: i64, invitation: Option<i64>, answers: Answers) -> Self {
+        let score = survey.score_question().and(answers.score());
+        EventKind::Feedback {
+            survey: survey.name.clone(),
+            version,
+            survey_kind: survey.kind,
+            invitation,
+            score,
+            category: score.and_then(|s| NpsCategory::of_survey(survey.kind, s)),
+            answers,
+        }
+    }
+
     /// The kind's stable name, as stored.
     pub fn name(&self) -> &'static str {
         match self {
@@ -68,8 +105,20 @@ impl EventKind {
             EventKind::Note { .. } => "note",
             EventKind::Referral { .. } => "referral",
             EventKind::Consent { .. } => "consent",
+            EventKind::Feedback { .. } => "feedback",
         }
     }
+
+    /// Every kind's stored name.
+    pub const NAMES: [&'static str; 7] = [
+        "purchase",
+        "interaction",
+        "stage_change",
+        "note",
+        "referral",
+        "consent",
+        "feedback",
+    ];
 
     /// The event in a few words, as timelines show it: "19.90 USD, 2 items, order 1001".
     pub fn describe(&self) -> String {
@@ -98,6 +147,18 @@ impl EventKind {
             EventKind::Consent { channel, given, reason } => {
                 let what = if *given { "consent given" } else { "consent withdrawn" };
                 format!("{channel} {what}: {reason}")
+            }
+            EventKind::Feedback {
+                survey, score, answers, ..
+            } => {
+                let mut text = format!("answered {survey}");
+                if let Some(score) = score {
+                    text.push_str(&format!(": {score}"));
+                }
+                if let Some(comment) = answers.comment() {
+                    text.push_str(&format!(" \u{201c}{comment}\u{201d}"));
+                }
+                text
             }
         }
     }

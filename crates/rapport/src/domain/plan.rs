@@ -84,6 +84,11 @@ pub enum TriggerEvent {
     Interaction,
     /// Every stage change.
     StageChange,
+    /// Every survey answer that puts the customer among the detractors (NPS 0-6, CSAT or CES
+    /// 1-2): the loop to close.
+    Detractor,
+    /// Every survey answer.
+    Feedback,
 }
 
 impl TriggerEvent {
@@ -94,15 +99,19 @@ impl TriggerEvent {
             TriggerEvent::FirstPurchase => "first_purchase",
             TriggerEvent::Interaction => "interaction",
             TriggerEvent::StageChange => "stage_change",
+            TriggerEvent::Detractor => "detractor",
+            TriggerEvent::Feedback => "feedback",
         }
     }
 
     /// Every kind, for error messages.
-    pub const ALL: [TriggerEvent; 4] = [
+    pub const ALL: [TriggerEvent; 6] = [
         TriggerEvent::Purchase,
         TriggerEvent::FirstPurchase,
         TriggerEvent::Interaction,
         TriggerEvent::StageChange,
+        TriggerEvent::Detractor,
+        TriggerEvent::Feedback,
     ];
 }
 
@@ -314,6 +323,10 @@ impl Trigger {
                     format_day(first.div_euclid(86_400))
                 ))
             }
+            Trigger::After {
+                event: TriggerEvent::Detractor | TriggerEvent::Feedback,
+                ..
+            } => customer.last_feedback.as_ref().map(|f| feedback_why(name, f, state)),
             Trigger::PAliveBelow { threshold } => customer.score.map(|s| {
                 format!(
                     "the latest scoring puts {name}'s chance of still being a customer at {:.0} %, below {:.0} %",
@@ -324,6 +337,40 @@ impl Trigger {
             _ => None,
         }
     }
+}
+
+/// "Ana answered nps with 3 (a detractor) on 2026-03-05: “Late parcel, twice.” She has bought 4
+/// times, 120.00 in all, the last on 2026-02-20."
+fn feedback_why(name: &str, feedback: &FeedbackFacts, state: &CustomerState) -> String {
+    let mut text = format!("{name} answered {}", feedback.survey);
+    if let Some(score) = feedback.score {
+        text.push_str(&format!(" with {score}"));
+    }
+    if let Some(category) = feedback.category {
+        text.push_str(&format!(" (a {category})"));
+    }
+    text.push_str(&format!(" on {}", format_day(feedback.at.div_euclid(86_400))));
+    match &feedback.comment {
+        Some(comment) => {
+            // Long enough for what a customer writes in a survey's box, short enough for the agenda.
+            let mut shown: String = comment.chars().take(400).collect();
+            if shown.len() < comment.len() {
+                shown.push('…');
+            }
+            text.push_str(&format!(": \u{201c}{shown}\u{201d}"));
+        }
+        None => text.push_str(", without a comment"),
+    }
+    match (state.purchase_count, state.last_purchase_at) {
+        (0, _) | (_, None) => text.push_str(&format!(". {name} has not bought yet")),
+        (n, Some(last)) => text.push_str(&format!(
+            ". {name} has bought {n} {}, {} in all, the last on {}",
+            if n == 1 { "time" } else { "times" },
+            crate::domain::Money(state.total_spend_cents),
+            format_day(last.div_euclid(86_400))
+        )),
+    }
+    text
 }
 
 /// A repeat buyer's mean time between purchases; `None` for one purchase (or one day).
@@ -383,6 +430,23 @@ pub struct CareContext {
     pub score: Option<ScoreFacts>,
     /// The last interaction, when there was one (Unix seconds).
     pub last_contact_at: Option<i64>,
+    /// Their latest survey answer, when they gave one.
+    pub last_feedback: Option<FeedbackFacts>,
+}
+
+/// A customer's latest survey answer, as a task about it tells staff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedbackFacts {
+    /// The survey's name.
+    pub survey: String,
+    /// The standard question's score.
+    pub score: Option<i64>,
+    /// Where it puts the customer.
+    pub category: Option<crate::domain::survey::NpsCategory>,
+    /// What they wrote.
+    pub comment: Option<String>,
+    /// When (Unix seconds).
+    pub at: i64,
 }
 
 /// The figures of a customer's latest scoring that plans read.
@@ -479,15 +543,27 @@ pub enum Action {
     /// A `plan.fired` webhook message to every subscription that wants it: the integrator acts
     /// (a coupon, a message in another system).
     Webhook,
+    /// A survey's personal link e-mailed to the customer, under the same consent and contact cap
+    /// as an e-mail; reminded while unanswered.
+    Survey {
+        /// The survey's name.
+        survey: String,
+    },
 }
 
 impl Action {
-    /// What the action does, in a word: `task`, `email` or `webhook`.
+    /// Whether the action writes to the customer (an e-mail or a survey): consent and the cap apply.
+    pub fn contacts(&self) -> bool {
+        matches!(self, Action::Email { .. } | Action::Survey { .. })
+    }
+
+    /// What the action does, in a word: `task`, `email`, `webhook` or `survey`.
     pub fn kind(&self) -> &'static str {
         match self {
             Action::Task { .. } => "task",
             Action::Email { .. } => "email",
             Action::Webhook => "webhook",
+            Action::Survey { .. } => "survey",
         }
     }
 }
@@ -637,6 +713,7 @@ mod tests {
             state: CustomerState::default(),
             score: None,
             last_contact_at: None,
+            last_feedback: None,
         }
     }
 

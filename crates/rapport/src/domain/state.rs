@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::event::EventKind;
 use super::stage::{Stage, StageChange};
+use super::survey::{NpsCategory, SurveyKind};
 
 pub(crate) const SECONDS_PER_DAY: i64 = 86_400;
 
@@ -66,6 +67,10 @@ pub struct CustomerState {
     pub email_consent: Option<bool>,
     /// When that answer was given.
     pub email_consent_at: Option<i64>,
+    /// The category of the customer's latest NPS answer.
+    pub nps_category: Option<NpsCategory>,
+    /// When that answer was given.
+    pub nps_at: Option<i64>,
 }
 
 impl CustomerState {
@@ -114,6 +119,19 @@ impl CustomerState {
                 }
             }
             EventKind::Consent { .. } => {}
+            EventKind::Feedback {
+                survey_kind: SurveyKind::Nps,
+                category: Some(category),
+                ..
+            } => {
+                // The latest answer counts whatever order events are folded in; two in the same
+                // second (an answer changed at once) count in log order, the order folds go in.
+                if self.nps_at.is_none_or(|at| occurred_at >= at) {
+                    self.nps_category = Some(*category);
+                    self.nps_at = Some(occurred_at);
+                }
+            }
+            EventKind::Feedback { .. } => {}
         }
     }
 
@@ -286,6 +304,19 @@ mod tests {
         assert_eq!(midnight(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()), SECONDS_PER_DAY);
     }
 
+    /// The states the events make folded in their order and in reverse.
+    fn fold_both_ways(events: &[(i64, EventKind)]) -> (CustomerState, CustomerState) {
+        let mut forward = CustomerState::default();
+        let mut backward = CustomerState::default();
+        for (at, kind) in events {
+            forward.apply(*at, kind);
+        }
+        for (at, kind) in events.iter().rev() {
+            backward.apply(*at, kind);
+        }
+        (forward, backward)
+    }
+
     #[test]
     fn the_latest_consent_counts_in_any_order_and_a_tie_withdraws() {
         let consent = |given: bool| EventKind::Consent {
@@ -299,14 +330,7 @@ mod tests {
             (30, consent(true)),
             (30, consent(false)),
         ];
-        let mut forward = CustomerState::default();
-        let mut backward = CustomerState::default();
-        for (at, kind) in &events {
-            forward.apply(*at, kind);
-        }
-        for (at, kind) in events.iter().rev() {
-            backward.apply(*at, kind);
-        }
+        let (forward, backward) = fold_both_ways(&events);
         assert_eq!(
             (forward.email_consent, forward.email_consent_at),
             (Some(false), Some(30))
@@ -322,5 +346,28 @@ mod tests {
             },
         );
         assert_eq!(sms.email_consent, None, "another channel leaves e-mail consent alone");
+    }
+
+    #[test]
+    fn the_latest_nps_answer_counts_in_any_order_and_other_surveys_leave_it_alone() {
+        use crate::domain::survey::{Answer, Answers, SurveySpec};
+        let surveys = SurveySpec::built_in();
+        let answer = |survey: usize, score: i64| {
+            let answers = Answers([("score".to_owned(), Answer::Scale(score))].into());
+            EventKind::feedback(&surveys[survey], 1, None, answers)
+        };
+        let events = [(10, answer(0, 10)), (20, answer(0, 3)), (30, answer(1, 5))];
+        let (mut forward, backward) = fold_both_ways(&events);
+        assert_eq!(
+            (forward.nps_category, forward.nps_at),
+            (Some(NpsCategory::Detractor), Some(20))
+        );
+        assert_eq!(forward, backward, "a CSAT answer is not an NPS answer");
+        forward.apply(20, &answer(0, 8));
+        assert_eq!(
+            forward.nps_category,
+            Some(NpsCategory::Passive),
+            "a change in the same second counts in log order"
+        );
     }
 }

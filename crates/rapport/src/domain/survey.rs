@@ -276,9 +276,10 @@ impl Question {
     }
 }
 
-/// One answer.
+/// One answer. Stored tagged by its type (`{"text": "..."}`): a choice and a text are both
+/// strings, and the log must give back what was answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(rename_all = "snake_case")]
 pub enum Answer {
     /// A score on a scale.
     Scale(i64),
@@ -301,6 +302,19 @@ impl Answers {
             Some(Answer::Scale(score)) => Some(*score),
             _ => None,
         }
+    }
+
+    /// The answers as plain JSON, by question key: a number, a string or a list of strings.
+    pub fn to_plain_json(&self) -> serde_json::Value {
+        let plain = self.0.iter().map(|(key, answer)| {
+            let value = match answer {
+                Answer::Scale(score) => serde_json::Value::from(*score),
+                Answer::Choice(text) | Answer::Text(text) => serde_json::Value::from(text.as_str()),
+                Answer::Choices(chosen) => serde_json::Value::from(chosen.clone()),
+            };
+            (key.clone(), value)
+        });
+        serde_json::Value::Object(plain.collect())
     }
 
     /// The free-text answers, joined: what themes read.
@@ -349,6 +363,22 @@ impl NpsCategory {
         }
     }
 
+    /// Where a standard survey's score puts the customer: NPS's own categories; for CSAT (1-5)
+    /// 1-2 count as detractors, 3 passive, 4-5 promoters; for CES (1-7) 1-2, 3-5 and 6-7. A custom
+    /// survey has none.
+    pub fn of_survey(kind: SurveyKind, score: i64) -> Option<Self> {
+        match (kind, score) {
+            (SurveyKind::Nps, _) => Self::of(score),
+            (SurveyKind::Csat, 1 | 2) | (SurveyKind::Ces, 1 | 2) => Some(NpsCategory::Detractor),
+            (SurveyKind::Csat, 3) | (SurveyKind::Ces, 3..=5) => Some(NpsCategory::Passive),
+            (SurveyKind::Csat, 4 | 5) | (SurveyKind::Ces, 6 | 7) => Some(NpsCategory::Promoter),
+            _ => None,
+        }
+    }
+
+    /// Every category, low to high.
+    pub const ALL: [NpsCategory; 3] = [NpsCategory::Detractor, NpsCategory::Passive, NpsCategory::Promoter];
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -356,6 +386,23 @@ impl NpsCategory {
             NpsCategory::Passive => "passive",
             NpsCategory::Promoter => "promoter",
         }
+    }
+}
+
+impl std::str::FromStr for NpsCategory {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        NpsCategory::ALL
+            .into_iter()
+            .find(|c| c.as_str() == text)
+            .ok_or_else(|| format!("'{text}' is not a category: use detractor, passive or promoter"))
+    }
+}
+
+impl fmt::Display for NpsCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -401,6 +448,13 @@ mod tests {
         assert_eq!(NpsCategory::of(8), Some(NpsCategory::Passive));
         assert_eq!(NpsCategory::of(10), Some(NpsCategory::Promoter));
         assert_eq!(NpsCategory::of(11), None);
+        assert_eq!(
+            NpsCategory::of_survey(SurveyKind::Csat, 2),
+            Some(NpsCategory::Detractor)
+        );
+        assert_eq!(NpsCategory::of_survey(SurveyKind::Ces, 5), Some(NpsCategory::Passive));
+        assert_eq!(NpsCategory::of_survey(SurveyKind::Ces, 6), Some(NpsCategory::Promoter));
+        assert_eq!(NpsCategory::of_survey(SurveyKind::Custom, 9), None);
     }
 
     #[test]

@@ -34,16 +34,24 @@ pub enum EventType {
     /// A care plan with a webhook action fired for a customer.
     #[serde(rename = "plan.fired")]
     PlanFired,
+    /// A customer answered a survey (each answer, a changed one too).
+    #[serde(rename = "survey.responded")]
+    SurveyResponded,
+    /// An answer put the customer among the detractors (NPS 0-6, CSAT or CES 1-2).
+    #[serde(rename = "feedback.detractor")]
+    FeedbackDetractor,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 7] = [
         EventType::CustomerCreated,
         EventType::CustomerStageChanged,
         EventType::EventCreated,
         EventType::CustomerAtRisk,
         EventType::PlanFired,
+        EventType::SurveyResponded,
+        EventType::FeedbackDetractor,
     ];
 
     /// The type's name, as sent and stored.
@@ -54,6 +62,8 @@ impl EventType {
             EventType::EventCreated => "event.created",
             EventType::CustomerAtRisk => "customer.at_risk",
             EventType::PlanFired => "plan.fired",
+            EventType::SurveyResponded => "survey.responded",
+            EventType::FeedbackDetractor => "feedback.detractor",
         }
     }
 }

@@ -86,13 +86,14 @@ pub async fn create_key(store: &Arc<dyn Store>, name: &str, role: Role) -> Store
     })
 }
 
-/// The role a route needs: admin for keys and webhooks, and to change care plans; staff to change
-/// anything else; viewer to read.
+/// The role a route needs: admin for keys and webhooks, and to change care plans and surveys;
+/// staff to change anything else (a survey's answers among it); viewer to read.
 pub fn required_role(method: &Method, path: &str) -> Role {
     const ADMIN: [&str; 3] = ["/api/v1/keys", "/api/v1/webhooks", "/api/v1/users"];
     let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
     let reads = method == Method::GET || method == Method::HEAD;
-    if ADMIN.iter().any(|p| under(p)) || (under("/api/v1/plans") && !reads) {
+    let definitions = under("/api/v1/plans") || (under("/api/v1/surveys") && !path.ends_with("/responses"));
+    if ADMIN.iter().any(|p| under(p)) || (definitions && !reads) {
         Role::Admin
     } else if reads {
         Role::Viewer
@@ -234,6 +235,12 @@ mod tests {
         assert_eq!(required_role(&Method::GET, "/api/v1/plans"), Role::Viewer);
         assert_eq!(required_role(&Method::POST, "/api/v1/plans/{name}/pause"), Role::Admin);
         assert_eq!(required_role(&Method::POST, "/api/v1/tasks/{id}/complete"), Role::Staff);
+        assert_eq!(required_role(&Method::POST, "/api/v1/surveys"), Role::Admin);
+        assert_eq!(
+            required_role(&Method::POST, "/api/v1/surveys/nps/responses"),
+            Role::Staff
+        );
+        assert_eq!(required_role(&Method::GET, "/api/v1/surveys/nps/sends"), Role::Viewer);
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct AppState {
     pub webhook_targets: Targets,
     /// The settings the server runs with (limits, session length, webhook deliveries).
     pub settings: Arc<Settings>,
+    /// The public pages' limits per client address.
+    pub public: Arc<public::PublicLimits>,
 }
 
 /// Installs `ring` as the process's TLS crypto provider (HTTP clients need one; the build leaves
@@ -90,6 +92,7 @@ impl AppState {
             dashboard: Arc::new(dashboard::Dashboard::from_settings(settings)),
             webhook_targets: Targets::allowing_private(settings.webhooks.allow_private),
             settings: Arc::new(settings.clone()),
+            public: Arc::default(),
         }
     }
 }

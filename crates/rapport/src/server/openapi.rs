@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::api::{care, customers, events, keys, reports, webhooks};
+use super::api::{care, customers, events, keys, reports, surveys, webhooks};
 use super::{AppState, auth, idempotency};
 
 /// Where the document is served.
@@ -36,6 +36,7 @@ pub const REFERENCE_PATH: &str = "/api/docs";
         (name = "keys", description = "API keys (admin)"),
         (name = "webhooks", description = "Signed webhooks (admin): subscriptions, deliveries and attempts"),
         (name = "care", description = "Care plans (changed by admins) and the staff's tasks"),
+        (name = "surveys", description = "Surveys (changed by admins), their sends and customers' answers"),
     )
 )]
 struct ApiDoc;
@@ -130,6 +131,10 @@ pub fn api_router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenAp
         .routes(routes!(care::complete_task))
         .routes(routes!(care::snooze_task))
         .routes(routes!(care::reassign_task))
+        .routes(routes!(surveys::list_surveys, surveys::apply_surveys))
+        .routes(routes!(surveys::get_survey))
+        .routes(routes!(surveys::list_sends))
+        .routes(routes!(surveys::record_response))
         // Outermost last: the key is checked before the idempotency store is consulted.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::replay))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::require_key));

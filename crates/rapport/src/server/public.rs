@@ -1,24 +1,70 @@
 //! Face three: the pages customers open from a message, with no login and nothing about them
 //! shown but what the link proves: the unsubscribe page at `/u/{token}` (a visit shows a button,
 //! so mail scanners that open links do not unsubscribe anyone; a POST, the button's or a mail
-//! client's one-click `List-Unsubscribe-Post`, unsubscribes).
+//! client's one-click `List-Unsubscribe-Post`, unsubscribes) and the survey page at `/s/{token}`
+//! (survey.rs). Every request counts against a limit per client address (limit.rs).
+
+mod limit;
+mod survey;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{RequestPartsExt as _, Router};
 
 use super::AppState;
 use super::dashboard::STYLESHEET_PATH;
 use crate::care::email::MailContext;
 use crate::care::{Unsubscribed, unsubscribe, unsubscribe_target};
 
+pub use survey::{QuestionInput, SurveyPage};
+
 /// The public pages' routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/u/{token}", get(ask).post(confirm))
+    Router::new()
+        .route("/u/{token}", get(ask).post(confirm))
+        .route("/s/{token}", get(survey::show).post(survey::submit))
+}
+
+/// The public pages' limits per client address: pages opened, and forms sent (fewer: each may
+/// write).
+pub struct PublicLimits {
+    pages: limit::AddressLimit,
+    answers: limit::AddressLimit,
+}
+
+impl Default for PublicLimits {
+    /// 120 pages and 20 forms a minute from one address: far above a person, far below a script.
+    fn default() -> Self {
+        Self {
+            pages: limit::AddressLimit::new(120, Duration::from_secs(60)),
+            answers: limit::AddressLimit::new(20, Duration::from_secs(60)),
+        }
+    }
+}
+
+/// The client's address, as the connection gives it (unspecified without one: tests' `oneshot`).
+pub struct Client(IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let info = parts.extract::<axum::Extension<ConnectInfo<SocketAddr>>>().await;
+        Ok(Self(info.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |i| i.0.0.ip())))
+    }
+}
+
+/// Counts a request from `client` against `limit`.
+fn allowed(limit: &limit::AddressLimit, client: &Client) -> bool {
+    limit.allow(client.0, Instant::now())
 }
 
 /// What the unsubscribe page says.
@@ -63,6 +109,14 @@ fn page(state: &AppState, page: UnsubscribePage) -> Response {
     (status, view).into_response()
 }
 
+fn busy() -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many tries from your network in a short time: please wait a minute and try again.\n",
+    )
+        .into_response()
+}
+
 fn unavailable(error: crate::store::StoreError) -> Response {
     tracing::error!(%error, "the unsubscribe page could not reach the database");
     (
@@ -74,7 +128,10 @@ fn unavailable(error: crate::store::StoreError) -> Response {
 
 /// `GET /u/{token}`: the button, or why the link does not work.
 #[tracing::instrument(skip_all)]
-async fn ask(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+async fn ask(State(state): State<AppState>, client: Client, Path(token): Path<String>) -> Response {
+    if !allowed(&state.public.pages, &client) {
+        return busy();
+    }
     let now = chrono::Utc::now().timestamp();
     match unsubscribe_target(&state.store, &token, now).await {
         Ok(Some(customer)) if customer.state.email_consent == Some(false) => page(&state, UnsubscribePage::Already),
@@ -87,7 +144,10 @@ async fn ask(State(state): State<AppState>, Path(token): Path<String>) -> Respon
 /// `POST /u/{token}`: unsubscribes (the body, `List-Unsubscribe=One-Click` or a form's, is not
 /// needed: the token is the authority).
 #[tracing::instrument(skip_all)]
-async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+async fn confirm(State(state): State<AppState>, client: Client, Path(token): Path<String>) -> Response {
+    if !allowed(&state.public.answers, &client) {
+        return busy();
+    }
     let now = chrono::Utc::now().timestamp();
     match unsubscribe(&state.store, &token, now).await {
         Ok(Some(Unsubscribed::Now)) => page(&state, UnsubscribePage::Done),

@@ -16,7 +16,7 @@ use super::sql::CUSTOMER_SELECT;
 use super::versioned::PLANS;
 use super::{SqlStore, StoreError, StoreResult};
 use crate::domain::CustomerId;
-use crate::domain::plan::{CareContext, OccurrenceStatus, PlanSpec, Rhythm, ScoreFacts};
+use crate::domain::plan::{CareContext, FeedbackFacts, OccurrenceStatus, PlanSpec, Rhythm, ScoreFacts};
 use crate::domain::plan_report::Enrolled;
 use planning::plan_occurrences;
 pub(super) use planning::{last_fire, plan_fire, plan_from_scoring, plan_new_events};
@@ -600,8 +600,12 @@ pub(super) async fn care_contexts<DB: Backend>(
     let (columns, from) = CUSTOMER_SELECT.split_once(" FROM ").expect("a select has a FROM");
     let sql = format!(
         "{columns}, sc.p_alive, sc.clv_12m, sc.segment, sc.expected_days_to_next_purchase, \
-         (SELECT max(e.occurred_at) FROM events e WHERE e.customer_id = c.id AND e.kind = 'interaction') AS last_contact_at \
+         (SELECT max(e.occurred_at) FROM events e WHERE e.customer_id = c.id AND e.kind = 'interaction') AS last_contact_at, \
+         fr.survey AS fb_survey, fr.score AS fb_score, fr.category AS fb_category, fr.comment AS fb_comment, \
+         fr.answered_at AS fb_at \
          FROM {from} LEFT JOIN customer_scores sc ON sc.customer_id = c.id \
+         LEFT JOIN survey_responses fr ON fr.id = (SELECT r.id FROM survey_responses r WHERE r.customer_id = c.id \
+         ORDER BY r.answered_at DESC, r.id DESC LIMIT 1) \
          WHERE c.id IN (SELECT CAST(value AS BIGINT) FROM {})",
         DB::JSON_ROWS
     );
@@ -633,10 +637,26 @@ pub(super) async fn care_contexts<DB: Backend>(
                     state: record.state,
                     score,
                     last_contact_at: row.try_get("last_contact_at")?,
+                    last_feedback: feedback_facts::<DB>(row)?,
                 },
             ))
         })
         .collect()
+}
+
+/// The latest answer `care_contexts` joined, if any.
+fn feedback_facts<DB: Backend>(row: &DB::Row) -> StoreResult<Option<FeedbackFacts>> {
+    let Some(survey) = row.try_get::<Option<String>, _>("fb_survey")? else {
+        return Ok(None);
+    };
+    let category: Option<String> = row.try_get("fb_category")?;
+    Ok(Some(FeedbackFacts {
+        survey,
+        score: row.try_get("fb_score")?,
+        category: category.map(|c| c.parse()).transpose().map_err(StoreError::Corrupt)?,
+        comment: row.try_get("fb_comment")?,
+        at: row.try_get("fb_at")?,
+    }))
 }
 
 pub(super) async fn settle_occurrences<DB: Backend>(

@@ -68,6 +68,14 @@ impl EventRow {
             EventKind::Consent { channel, given, reason } => {
                 row.data = Some(json!({"channel": channel, "given": given, "reason": reason}).to_string())
             }
+            EventKind::Feedback { .. } => {
+                // The fields as serde writes them, less the tag the `kind` column holds.
+                let mut value = serde_json::to_value(&event.kind).expect("an event serialises");
+                if let Some(object) = value.as_object_mut() {
+                    object.remove("kind");
+                }
+                row.data = Some(value.to_string())
+            }
         }
         row
     }
@@ -97,7 +105,7 @@ impl EventRow {
 
 /// Maps a stored kind name back to the static name, so rows can carry `&'static str`.
 pub fn kind_name(stored: &str) -> StoreResult<&'static str> {
-    ["purchase", "interaction", "stage_change", "note", "referral", "consent"]
+    EventKind::NAMES
         .into_iter()
         .find(|k| *k == stored)
         .ok_or_else(|| StoreError::Corrupt(format!("unknown event kind '{stored}'")))
@@ -154,6 +162,21 @@ mod tests {
                 channel: "email".into(),
                 given: false,
                 reason: "unsubscribe link in an e-mail".into(),
+            },
+            EventKind::Feedback {
+                survey: "nps".into(),
+                version: 2,
+                survey_kind: crate::domain::survey::SurveyKind::Nps,
+                invitation: Some(81),
+                score: Some(3),
+                category: Some(crate::domain::survey::NpsCategory::Detractor),
+                answers: crate::domain::survey::Answers(
+                    [
+                        ("score".to_owned(), crate::domain::survey::Answer::Scale(3)),
+                        ("comment".to_owned(), crate::domain::survey::Answer::Text("late".into())),
+                    ]
+                    .into(),
+                ),
             },
         ];
         for (i, kind) in kinds.into_iter().enumerate() {

@@ -205,6 +205,11 @@ pub(super) fn state_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<Customer
         last_event_at: row.try_get("last_event_at")?,
         email_consent: row.try_get("email_consent")?,
         email_consent_at: row.try_get("email_consent_at")?,
+        nps_category: row
+            .try_get::<Option<String>, _>("nps_category")?
+            .map(|c| c.parse().map_err(StoreError::Corrupt))
+            .transpose()?,
+        nps_at: row.try_get("nps_at")?,
     })
 }
 

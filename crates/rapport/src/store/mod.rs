@@ -12,6 +12,7 @@ mod backend;
 mod care;
 mod codec;
 mod customers;
+mod feedback;
 mod mail;
 pub mod outbox;
 mod postgres;
@@ -41,6 +42,9 @@ pub use care::{
 };
 pub use codec::EventRow;
 pub use customers::{Customers, PurchasePage};
+pub use feedback::{
+    Audience, Feedback, FeedbackTx, InvitationRecord, NewInvitation, ResponseRow, SendRecord, new_invitation_id,
+};
 pub use mail::{
     ClaimedMail, Mail, MailAttempt, MailAttemptRecord, MailAttemptResult, MailCounts, MailPage, MailRecord, MailStatus,
     MailTx, NewMail,
@@ -428,7 +432,7 @@ pub struct FitRecord {
 
 /// The store: every room, and what concerns the database as a whole.
 #[async_trait]
-pub trait Store: Customers + Scores + Access + Webhooks + Plans + Mail + Surveys + Send + Sync {
+pub trait Store: Customers + Scores + Access + Webhooks + Plans + Mail + Surveys + Feedback + Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Brings the schema up to date.

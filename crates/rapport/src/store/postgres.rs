@@ -427,7 +427,7 @@ impl Batches<Postgres> for PgBatches {
         let types = ["int8[]", "text[]", "text[]"]
             .into_iter()
             .chain(std::iter::repeat_n("int8[]", 12))
-            .chain(["bool[]", "int8[]"]);
+            .chain(["bool[]", "int8[]", "text[]", "int8[]"]);
         let unnest: Vec<String> = types
             .take(STATE_COLUMNS.len())
             .enumerate()
@@ -469,6 +469,13 @@ impl Batches<Postgres> for PgBatches {
                 .bind(ints(|s| s.last_event_at))
                 .bind(chunk.iter().map(|(_, s)| s.email_consent).collect::<Vec<_>>())
                 .bind(ints(|s| s.email_consent_at))
+                .bind(
+                    chunk
+                        .iter()
+                        .map(|(_, s)| s.nps_category.map(|c| c.as_str()))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(ints(|s| s.nps_at))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -664,6 +671,10 @@ async fn copy_states(conn: &mut PgConnection, states: &[(CustomerId, CustomerSta
             escape_into(&mut text, s.email_consent.map(|given| if given { "t" } else { "f" }));
             text.push('\t');
             int_into(&mut text, s.email_consent_at);
+            text.push('\t');
+            escape_into(&mut text, s.nps_category.map(|c| c.as_str()));
+            text.push('\t');
+            int_into(&mut text, s.nps_at);
             text.push('\n');
         }
         let statement = format!("COPY customer_state ({}) FROM STDIN", STATE_COLUMNS.join(", "));

@@ -5,7 +5,8 @@
 pub const CUSTOMER_SELECT: &str = "SELECT c.id, c.external_id, c.name, c.email, c.phone, c.attributes, c.created_at, \
      s.stage, s.max_stage, s.stage_changes, s.stage_changed_at, s.purchase_count, s.first_purchase_at, \
      s.second_purchase_at, s.last_purchase_at, s.total_spend_cents, s.interaction_count, s.first_interaction_at, \
-     s.referral_count, s.first_referral_at, s.last_event_at, s.email_consent, s.email_consent_at \
+     s.referral_count, s.first_referral_at, s.last_event_at, s.email_consent, s.email_consent_at, \
+     s.nps_category, s.nps_at \
      FROM customers c LEFT JOIN customer_state s ON s.customer_id = c.id";
 
 /// The event columns every read selects.
@@ -13,7 +14,7 @@ pub const EVENT_SELECT: &str = "SELECT id, customer_id, kind, occurred_at, recor
      currency, order_id, quantity, data FROM events";
 
 /// The projection's columns, in the order writes bind them.
-pub const STATE_COLUMNS: [&str; 17] = [
+pub const STATE_COLUMNS: [&str; 19] = [
     "customer_id",
     "stage",
     "max_stage",
@@ -31,6 +32,8 @@ pub const STATE_COLUMNS: [&str; 17] = [
     "last_event_at",
     "email_consent",
     "email_consent_at",
+    "nps_category",
+    "nps_at",
 ];
 
 /// The score columns after the customer, in the order writes bind them.

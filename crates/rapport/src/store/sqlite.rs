@@ -476,6 +476,8 @@ impl Batches<Sqlite> for SqliteBatches {
                         .bind(s.last_event_at)
                         .bind(s.email_consent)
                         .bind(s.email_consent_at)
+                        .bind(s.nps_category.map(|c| c.as_str()))
+                        .bind(s.nps_at)
                 },
             )
             .await?;

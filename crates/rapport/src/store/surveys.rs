@@ -81,7 +81,10 @@ fn spec_from(id: i64, version: i64, json: &str) -> StoreResult<SurveySpec> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("survey {id} version {version}: {e}")))
 }
 
-async fn surveys_where<DB: Backend>(conn: &mut DB::Connection, name: Option<&str>) -> StoreResult<Vec<SurveyRecord>> {
+pub(super) async fn surveys_where<DB: Backend>(
+    conn: &mut DB::Connection,
+    name: Option<&str>,
+) -> StoreResult<Vec<SurveyRecord>> {
     let sql = format!("{SURVEY_SELECT} WHERE ($1 IS NULL OR s.name = $1) ORDER BY s.name");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(name)

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use super::backend::{Backend, Batches};
 use super::care::{self, CareTx, DueOccurrence, PlanRecord, Settled, TaskDone, TaskRecord};
 use super::customers::event_from_row;
+use super::feedback::{self, FeedbackTx, InvitationRecord, NewInvitation, ResponseRow};
 use super::mail::{self, MailTx, NewMail};
 use super::outbox::{AtRiskRow, OutboxMessage, OutboxWrites};
 use super::sql::{EVENT_SELECT, STATE_COLUMNS};
@@ -78,6 +79,8 @@ pub trait WriteTx: Send {
     fn care(&mut self) -> &mut dyn CareTx;
     /// The mail room's statements in this transaction.
     fn mail(&mut self) -> &mut dyn MailTx;
+    /// The feedback room's statements in this transaction.
+    fn feedback(&mut self) -> &mut dyn FeedbackTx;
     /// Makes everything in the transaction permanent.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -319,6 +322,10 @@ impl<DB: Backend> WriteTx for SqlTx<DB> {
         self
     }
 
+    fn feedback(&mut self) -> &mut dyn FeedbackTx {
+        self
+    }
+
     #[tracing::instrument(level = "debug", skip_all)]
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
@@ -400,5 +407,70 @@ impl<DB: Backend> MailTx for SqlTx<DB> {
     #[tracing::instrument(level = "debug", skip_all, fields(purpose))]
     async fn link_key(&mut self, purpose: &str, now: i64) -> StoreResult<crate::domain::link::LinkKey> {
         mail::link_key::<DB>(&mut self.tx, purpose, now).await
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> FeedbackTx for SqlTx<DB> {
+    #[tracing::instrument(level = "debug", skip_all, fields(responses = rows.len()))]
+    async fn record_responses(&mut self, rows: &[ResponseRow]) -> StoreResult<()> {
+        for row in rows {
+            feedback::record_response::<DB>(&mut self.tx, row).await?;
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn clear_event_responses(&mut self) -> StoreResult<()> {
+        feedback::clear_event_responses::<DB>(&mut self.tx).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(survey = survey_id, plan = plan_id))]
+    async fn plan_send(&mut self, survey_id: i64, plan_id: i64, label: &str, now: i64) -> StoreResult<i64> {
+        feedback::plan_send::<DB>(&mut self.tx, survey_id, plan_id, label, now).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(survey = survey_id))]
+    async fn create_send(&mut self, survey_id: i64, label: &str, now: i64) -> StoreResult<i64> {
+        feedback::create_send::<DB>(&mut self.tx, survey_id, label, now).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(send = send_id, invitations = invitations.len()))]
+    async fn insert_invitations(&mut self, send_id: i64, invitations: &[NewInvitation], now: i64) -> StoreResult<()> {
+        feedback::insert_invitations::<DB>(&mut self.tx, send_id, invitations, now).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(limit))]
+    async fn claim_reminders(
+        &mut self,
+        now: i64,
+        mailed_before: i64,
+        max_reminders: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<InvitationRecord>> {
+        feedback::claim_reminders::<DB>(&mut self.tx, now, mailed_before, max_reminders, limit).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn audience(
+        &mut self,
+        audience: &super::feedback::Audience<'_>,
+        now: i64,
+    ) -> StoreResult<Vec<(CustomerId, bool)>> {
+        feedback::audience::<DB>(&mut self.tx, audience, now).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(surveys = names.len()))]
+    async fn surveys_named(&mut self, names: &[&str]) -> StoreResult<Vec<super::SurveyRecord>> {
+        let mut found = Vec::with_capacity(names.len());
+        for name in names {
+            found.extend(super::surveys::surveys_where::<DB>(&mut self.tx, Some(name)).await?);
+        }
+        Ok(found)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(invitations = ids.len()))]
+    async fn mark_reminded(&mut self, ids: &[i64], now: i64) -> StoreResult<()> {
+        feedback::mark_reminded::<DB>(&mut self.tx, ids, now).await
     }
 }

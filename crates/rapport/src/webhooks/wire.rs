@@ -31,6 +31,8 @@ pub enum EventKindName {
     Referral,
     /// Consent to be contacted on a channel, given or withdrawn.
     Consent,
+    /// An answer to a survey.
+    Feedback,
 }
 
 /// An event as the API shows it: the fields of its kind are set, the others absent.
@@ -84,6 +86,26 @@ pub struct EventView {
     /// Consent: given (`true`) or withdrawn; its `channel` says for what (`email`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub given: Option<bool>,
+    /// Feedback: the survey's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub survey: Option<String>,
+    /// Feedback: the version of the survey answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub survey_version: Option<i64>,
+    /// Feedback: the standard question's score (NPS 0-10, CSAT 1-5, CES 1-7).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<i64>,
+    /// Feedback: `detractor`, `passive` or `promoter` (for CSAT and CES: the scale's low, middle
+    /// and top).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Feedback: the free-text answers, joined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Feedback: every answer by question key (a number, a string or a list of strings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub answers: Option<serde_json::Value>,
 }
 
 impl EventView {
@@ -108,6 +130,12 @@ impl EventView {
             reason: None,
             referred: None,
             given: None,
+            survey: None,
+            survey_version: None,
+            score: None,
+            category: None,
+            comment: None,
+            answers: None,
         };
         match event.kind {
             EventKind::Purchase {
@@ -143,6 +171,22 @@ impl EventView {
                 view.channel = Some(channel);
                 view.given = Some(given);
                 view.reason = Some(reason);
+            }
+            EventKind::Feedback {
+                survey,
+                version,
+                score,
+                category,
+                answers,
+                ..
+            } => {
+                view.kind = EventKindName::Feedback;
+                view.survey = Some(survey);
+                view.survey_version = Some(version);
+                view.score = score;
+                view.category = category.map(|c| c.as_str().to_owned());
+                view.comment = answers.comment();
+                view.answers = Some(answers.to_plain_json());
             }
         }
         view

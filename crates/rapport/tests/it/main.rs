@@ -22,5 +22,6 @@ mod mail;
 mod radar;
 mod upgrade;
 mod voice;
+mod voice_links;
 mod web;
 mod webhooks;

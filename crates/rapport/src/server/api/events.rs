@@ -115,7 +115,7 @@ fn required(field: &str, value: Option<String>, max: usize, kind: &str) -> Resul
     text(field, value, max, lines)?.ok_or_else(|| ApiError::invalid(field, format!("a {kind} needs '{field}'")))
 }
 
-fn parse_time(raw: &str, now: i64) -> Result<i64, ApiError> {
+pub(super) fn parse_time(raw: &str, now: i64) -> Result<i64, ApiError> {
     let raw = raw.trim();
     let at = if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
         t.timestamp()
@@ -243,6 +243,12 @@ pub fn validate(input: EventInput, now: i64, fallback_key: String) -> Result<Inc
                 "stage changes are Rapport's own: use POST /api/v1/customers/{id}/stage",
             ));
         }
+        EventKindName::Feedback => {
+            return Err(ApiError::invalid(
+                "kind",
+                "feedback is checked against its survey: use POST /api/v1/surveys/{name}/responses",
+            ));
+        }
     };
     let key = match (text("event_key", input.event_key, 200, Lines::One)?, &order_id) {
         (Some(key), _) => format!("key:{key}"),
@@ -287,9 +293,15 @@ pub async fn create(
         .await?
         .pop()
         .ok_or_else(|| ApiError::internal("the writer answered nothing"))?;
+    stored_answer(outcome, "send a different event_key or order_id")
+}
+
+/// The answer to one event written: 201 with it when stored, 200 with the stored one when its key
+/// was there already, 409 when the key is another event's (`hint` says what to send instead).
+pub(super) fn stored_answer(outcome: Outcome, hint: &str) -> Result<Response, ApiError> {
     if outcome.conflict {
         return Err(ApiError::conflict(format!(
-            "the event key '{}' is already stored for another customer; send a different event_key or order_id",
+            "the event key '{}' is already stored for another customer or event; {hint}",
             outcome.event.key
         ))
         .with_field("event_key"));
@@ -301,8 +313,7 @@ pub async fn create(
     };
     // A repeat of a stored key is told by the 200; `Idempotent-Replayed` is the idempotency
     // layer's, for a replayed `Idempotency-Key` only.
-    let response = (status, ApiJson(EventView::new(outcome.event, &outcome.customer))).into_response();
-    Ok(response)
+    Ok((status, ApiJson(EventView::new(outcome.event, &outcome.customer))).into_response())
 }
 
 /// Record up to 10,000 events at once: all are stored, or none when one is invalid.

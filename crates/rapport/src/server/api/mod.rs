@@ -6,6 +6,7 @@ pub mod customers;
 pub mod events;
 pub mod keys;
 pub mod reports;
+pub mod surveys;
 pub mod webhooks;
 
 use serde::Serialize;

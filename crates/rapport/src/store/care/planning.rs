@@ -64,6 +64,13 @@ fn occurrence_source<DB: Backend>(trigger: &Trigger, whole_log: bool) -> Option<
                 "SELECT s.customer_id, 'first_purchase' AS cause, s.first_purchase_at + $2 AS due_at {from} WHERE {which}"
             )
         }
+        Trigger::After {
+            event: TriggerEvent::Detractor,
+            ..
+        } => events(
+            "feedback",
+            &format!(" AND {} = 'detractor'", DB::json_text("data", "category")),
+        ),
         Trigger::After { event, .. } => events(event.as_str(), ""),
         // Stage names are the domain's own words, never input: safe to write into the text.
         Trigger::StageEntered { stage } => events(

@@ -45,6 +45,7 @@ fn kind_label(kind: &EventKind) -> &'static str {
         EventKind::Note { .. } => "note",
         EventKind::Referral { .. } => "referral",
         EventKind::Consent { .. } => "consent",
+        EventKind::Feedback { .. } => "feedback",
     }
 }
 

@@ -1,0 +1,412 @@
+//! Surveys sent and answered on both backends: a plan's survey action e-mails a personal link,
+//! the page behind it answered over HTTP (refused answers store nothing, a changed answer is a new
+//! event and the latest counts), tampered, expired and mismatched links refused, a rebuild keeps
+//! the responses, reminders go once, and `surveys send` skips whom it must.
+
+use std::collections::BTreeMap;
+
+use rapport::care::email::RunSettings;
+use rapport::care::plan_file::parse_plans;
+use rapport::care::run_due;
+use rapport::domain::EventKind;
+use rapport::domain::survey::{NpsCategory, SurveySpec};
+use rapport::import::{CustomerColumns, FileOptions, TransactionColumns, import_customers, import_transactions};
+use rapport::store::Audience;
+use rapport::voice::invite::{LinkFields, SURVEY_LINK};
+use rapport::voice::send::send_survey;
+
+use crate::api::TestServer;
+use crate::contract;
+use crate::helpers::{TestDb, ext, spawn_app};
+
+contract!(
+    a_plan_sends_a_survey_whose_link_is_answered_changed_and_refused_when_it_should_be,
+    a_send_by_hand_skips_customers_without_consent_and_those_already_invited,
+    the_api_records_a_checked_answer_as_feedback_and_only_admins_change_surveys,
+);
+
+const DAY: i64 = 86_400;
+
+const PLAN: &str = r#"
+[[plan]]
+name = "nps after purchase"
+trigger = { after = "purchase", offset = "7d" }
+holdout = 0.0
+action = { survey = "nps" }
+
+[[plan]]
+name = "call detractors"
+trigger = { after = "detractor", offset = "0d" }
+holdout = 0.0
+action = { task = "Call {first_name} about their answer", due_in = "2d" }
+"#;
+
+/// Ana and Ben consented, Cleo did not; each bought ten days ago.
+async fn setup(db: &TestDb, now: i64) {
+    let customers = "customer_id,name,email,email_consent\n\
+        A,Ana Lima,ana@example.com,yes\nB,Ben Ode,ben@example.com,yes\nC,Cleo Park,cleo@example.com,no\n";
+    import_customers(
+        &db.store,
+        &FileOptions::csv(db.file("customers.csv", customers)),
+        &CustomerColumns::default(),
+    )
+    .await
+    .expect("customers");
+    let day = rapport::domain::state::format_day((now - 10 * DAY).div_euclid(DAY));
+    let purchases = format!("customer_id,date,amount,order_id\nA,{day},10,1\nB,{day},10,2\nC,{day},10,3\n");
+    import_transactions(
+        &db.store,
+        &FileOptions::csv(db.file("purchases.csv", &purchases)),
+        &TransactionColumns::default(),
+        None,
+    )
+    .await
+    .expect("purchases");
+    db.store
+        .apply_surveys(&SurveySpec::built_in(), now - 20 * DAY)
+        .await
+        .unwrap();
+}
+
+/// The survey link in the e-mail to `to` (every queued message is claimed to read it), as a path
+/// on the server.
+async fn link_to(db: &TestDb, settings: &RunSettings, now: i64, to: &str) -> String {
+    let claim = rapport::store::Claim {
+        by: "test".into(),
+        now_ms: now * 1000,
+        until_ms: (now + DAY) * 1000,
+        limit: 50,
+    };
+    let claimed = db.store.claim_mail(&claim).await.unwrap();
+    let mail = claimed.iter().find(|m| m.to.as_str() == to).expect("a message to them");
+    let url = mail
+        .text_body
+        .lines()
+        .find_map(|l| l.strip_prefix("Answer here: "))
+        .expect("the text part has the survey link");
+    url.strip_prefix(&settings.mail.public_url)
+        .expect("the public URL")
+        .to_owned()
+}
+
+fn feedback_of(events: &[rapport::domain::StoredEvent]) -> Vec<(Option<i64>, Option<NpsCategory>)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Feedback { score, category, .. } => Some((*score, *category)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn a_plan_sends_a_survey_whose_link_is_answered_changed_and_refused_when_it_should_be(db: &TestDb) {
+    let now = chrono::Utc::now().timestamp();
+    setup(db, now).await;
+    let specs = parse_plans("plans.toml", PLAN).expect("the plan reads");
+    db.store.apply_plans(&specs, now - 20 * DAY).await.unwrap();
+    let settings = RunSettings::default();
+    let report = run_due(&db.store, &settings, now).await.unwrap();
+    assert_eq!((report.surveys_sent, report.emails_queued), (2, 2), "{report:?}");
+    assert_eq!(report.skipped.get("consent"), Some(&1), "Cleo said no: {report:?}");
+
+    let path = link_to(db, &settings, now, "ana@example.com").await;
+    let address = spawn_app(rapport::server::AppState::new(db.store.clone())).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{address}{path}");
+    let form = |pairs: &[(&str, &str)]| {
+        let mut body = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            body.append_pair(k, v);
+        }
+        body.finish()
+    };
+    let post = |body: String| {
+        client
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+
+    let page = client.get(format!("{url}?score=3")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Hello Ana,"), "{html}");
+    assert!(
+        !html.contains("Lima") && !html.contains("ana@"),
+        "no more than the first name"
+    );
+    assert!(
+        html.contains("value=\"3\" checked"),
+        "the e-mail's number is chosen: {html}"
+    );
+    assert!(html.contains("<legend>How likely is it that you would recommend"));
+
+    // Refused answers: the page says what is wrong, nothing is stored.
+    let wrong = post(form(&[("score", "11")])).await.unwrap();
+    assert_eq!(wrong.status(), 422);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("&#39;11&#39; is not a score from 0 to 10.")
+    );
+    let missing = post(form(&[("comment", "no score")])).await.unwrap();
+    assert_eq!(missing.status(), 422);
+    let missing = missing.text().await.unwrap();
+    assert!(missing.contains("This question needs an answer."), "{missing}");
+    assert!(
+        missing.contains("no score</textarea>"),
+        "what was typed is kept: {missing}"
+    );
+    let ana = db.store.customer(&ext("A")).await.unwrap().unwrap();
+    assert!(feedback_of(&db.store.events_of(ana.id).await.unwrap()).is_empty());
+
+    let saved = post(form(&[("score", "3"), ("comment", "Late parcel, twice.")]))
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    assert!(
+        saved
+            .text()
+            .await
+            .unwrap()
+            .contains("Thank you: your answer helps us do better.")
+    );
+    let ana = db.store.customer(&ext("A")).await.unwrap().unwrap();
+    assert_eq!(ana.state.nps_category, Some(NpsCategory::Detractor));
+    // The loop closes: a task due within two days, saying what was answered and the figures.
+    let closed = run_due(&db.store, &settings, now + 60).await.unwrap();
+    assert_eq!(closed.tasks_created, 1, "{closed:?}");
+    let tasks = db.store.open_tasks(10).await.unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        (tasks[0].customer.as_str(), tasks[0].title.as_str(), tasks[0].due_at),
+        ("A", "Call Ana about their answer", now + 60 + 2 * DAY)
+    );
+    let why = tasks[0].why.as_deref().unwrap_or_default();
+    assert!(
+        why.starts_with("Ana answered nps with 3 (a detractor) on ")
+            && why.contains(": \u{201c}Late parcel, twice.\u{201d}. Ana has bought 1 time, 10.00 in all"),
+        "{why}"
+    );
+    let sends = db.store.sends(Some("nps")).await.unwrap();
+    assert_eq!(
+        (sends.len(), sends[0].invited, sends[0].responded),
+        (1, 2, 1),
+        "{sends:?}"
+    );
+    assert_eq!(sends[0].label, "plan 'nps after purchase'");
+
+    // Answered: the page says so and takes a change, a new event that counts.
+    let again = client.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(again.contains("You answered on"), "{again}");
+    assert!(again.contains("value=\"3\" checked") && again.contains("Late parcel, twice.</textarea>"));
+    let changed = post(form(&[("score", "9"), ("comment", "Sorted out quickly.")]))
+        .await
+        .unwrap();
+    assert!(changed.text().await.unwrap().contains("replaces the earlier one"));
+    let ana = db.store.customer(&ext("A")).await.unwrap().unwrap();
+    assert_eq!(ana.state.nps_category, Some(NpsCategory::Promoter));
+    let events = db.store.events_of(ana.id).await.unwrap();
+    assert_eq!(
+        feedback_of(&events),
+        [
+            (Some(3), Some(NpsCategory::Detractor)),
+            (Some(9), Some(NpsCategory::Promoter))
+        ]
+    );
+    let token = path.trim_start_matches("/s/");
+    let key = db.store.link_key(SURVEY_LINK, now).await.unwrap();
+    let fields = LinkFields::verify(&key, token).expect("a link Rapport signed");
+    let latest = db.store.invitation_response(fields.invitation).await.unwrap().unwrap();
+    assert_eq!(
+        (latest.score, latest.comment.as_deref()),
+        (Some(9), Some("Sorted out quickly."))
+    );
+
+    // A rebuild makes the responses again from the log: the latest still counts.
+    rapport::projection::rebuild(&db.store).await.unwrap();
+    let latest = db.store.invitation_response(fields.invitation).await.unwrap().unwrap();
+    assert_eq!(latest.score, Some(9));
+    assert_eq!(db.store.sends(None).await.unwrap()[0].responded, 1);
+    let ana = db.store.customer(&ext("A")).await.unwrap().unwrap();
+    assert_eq!(ana.state.nps_category, Some(NpsCategory::Promoter));
+
+    // Links that do not work store nothing and reveal nothing.
+    let mut bytes = token.as_bytes().to_vec();
+    bytes[10] = if bytes[10] == b'A' { b'B' } else { b'A' };
+    let tampered = format!("http://{address}/s/{}", String::from_utf8(bytes).unwrap());
+    let expired = LinkFields {
+        expires_at: now - 1,
+        ..fields.clone()
+    };
+    let other_survey = LinkFields {
+        survey: "csat".into(),
+        ..fields.clone()
+    };
+    for (link, status, says) in [
+        (tampered, 404, "This link does not work."),
+        (
+            format!("http://{address}/s/{}", expired.sign(&key)),
+            410,
+            "This survey link has expired",
+        ),
+        (
+            format!("http://{address}/s/{}", other_survey.sign(&key)),
+            404,
+            "This link does not work.",
+        ),
+    ] {
+        let answer = client
+            .post(&link)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("score", "0")]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "{link}");
+        let page = answer.text().await.unwrap();
+        assert!(page.contains(says), "{page}");
+        assert!(!page.contains("Ana") && !page.contains("recommend"), "{page}");
+    }
+    let events = db.store.events_of(ana.id).await.unwrap();
+    assert_eq!(feedback_of(&events).len(), 2, "nothing stored by refused links");
+
+    // Ben has not answered: one reminder after four days, then no more.
+    let reminded = run_due(&db.store, &settings, now + 4 * DAY).await.unwrap();
+    assert_eq!(reminded.reminders_sent, 1, "{reminded:?}");
+    let later = run_due(&db.store, &settings, now + 12 * DAY).await.unwrap();
+    assert_eq!(later.reminders_sent, 0, "at most one reminder: {later:?}");
+    assert_eq!(db.store.sends(None).await.unwrap()[0].reminders, 1);
+}
+
+async fn a_send_by_hand_skips_customers_without_consent_and_those_already_invited(db: &TestDb) {
+    let now = chrono::Utc::now().timestamp();
+    setup(db, now).await;
+    let settings = RunSettings::default();
+    let everyone = || Audience::default();
+    let dry = send_survey(&db.store, &settings, "csat", everyone(), "test", true, now)
+        .await
+        .unwrap();
+    assert_eq!((dry.matched, dry.invited, dry.send_id), (3, 2, None), "{dry:?}");
+    assert!(
+        db.store.sends(None).await.unwrap().is_empty(),
+        "a dry run writes nothing"
+    );
+    let sent = send_survey(&db.store, &settings, "csat", everyone(), "test", false, now)
+        .await
+        .unwrap();
+    assert_eq!(sent.invited, 2);
+    assert_eq!(sent.skipped, BTreeMap::from([("consent".to_owned(), 1)]));
+    let again = send_survey(&db.store, &settings, "csat", everyone(), "test", false, now + 60)
+        .await
+        .unwrap();
+    assert_eq!(again.invited, 0);
+    assert_eq!(again.skipped.get("already invited"), Some(&2), "{again:?}");
+    let ben = db.store.customer(&ext("B")).await.unwrap().unwrap();
+    let only = [ben.id];
+    let just_ben = Audience {
+        only: Some(&only),
+        ..Audience::default()
+    };
+    let nps = send_survey(&db.store, &settings, "nps", just_ben, "test", false, now + 4 * DAY)
+        .await
+        .unwrap();
+    assert_eq!((nps.matched, nps.invited), (1, 1), "{nps:?}");
+    let missing = send_survey(&db.store, &settings, "no such", everyone(), "test", false, now).await;
+    assert!(
+        missing
+            .unwrap_err()
+            .to_string()
+            .contains("there is no survey 'no such'")
+    );
+}
+
+async fn the_api_records_a_checked_answer_as_feedback_and_only_admins_change_surveys(db: &TestDb) {
+    let now = chrono::Utc::now().timestamp();
+    setup(db, now).await;
+    let server = TestServer::start(db).await;
+    let answer = |answers: serde_json::Value| serde_json::json!({"customer_id": "C", "answers": answers});
+    let path = "/api/v1/surveys/nps/responses";
+    let (status, body) = server.post(path, &answer(serde_json::json!({"score": 11}))).await;
+    assert_eq!(
+        (status.as_u16(), body["error"]["field"].as_str()),
+        (422, Some("answers.score")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'11' is not a score from 0 to 10"),
+        "{body}"
+    );
+    let (status, body) = server
+        .post(path, &answer(serde_json::json!({"score": 9, "mood": "ok"})))
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["error"]["field"].as_str()),
+        (422, Some("answers.mood")),
+        "{body}"
+    );
+    let (status, body) = server
+        .post(
+            "/api/v1/surveys/none/responses",
+            &answer(serde_json::json!({"score": 9})),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 404, "{body}");
+    let cleo = db.store.customer(&ext("C")).await.unwrap().unwrap();
+    assert!(
+        feedback_of(&db.store.events_of(cleo.id).await.unwrap()).is_empty(),
+        "nothing stored"
+    );
+
+    let (status, body) = server
+        .post(
+            path,
+            &answer(serde_json::json!({"score": 4, "comment": "Slow reply by phone"})),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 201, "{body}");
+    assert_eq!(
+        (
+            &body["kind"],
+            &body["survey"],
+            &body["score"],
+            &body["category"],
+            &body["comment"]
+        ),
+        (
+            &serde_json::json!("feedback"),
+            &serde_json::json!("nps"),
+            &serde_json::json!(4),
+            &serde_json::json!("detractor"),
+            &serde_json::json!("Slow reply by phone")
+        )
+    );
+    assert_eq!(
+        body["answers"],
+        serde_json::json!({"score": 4, "comment": "Slow reply by phone"})
+    );
+    let cleo = db.store.customer(&ext("C")).await.unwrap().unwrap();
+    assert_eq!(cleo.state.nps_category, Some(NpsCategory::Detractor));
+
+    // Staff answer; only admins define surveys.
+    let file = serde_json::json!({"toml": "[[survey]]\nname = \"quick\"\nkind = \"csat\"\n"});
+    let (status, _) = server.post("/api/v1/surveys", &file).await;
+    assert_eq!(status.as_u16(), 403, "staff cannot change surveys");
+    let (status, listed) = server.get("/api/v1/surveys").await;
+    assert_eq!(status.as_u16(), 200);
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ces", "csat", "nps"]);
+    let (status, sends) = server.get("/api/v1/surveys/nps/sends").await;
+    assert_eq!((status.as_u16(), sends), (200, serde_json::json!([])));
+}
