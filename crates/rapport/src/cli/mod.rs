@@ -18,6 +18,7 @@ mod score;
 mod serve;
 mod surveys;
 mod users;
+mod voice;
 
 use std::process::ExitCode;
 
@@ -71,9 +72,12 @@ pub enum Command {
     /// Care plans: apply them from a TOML file, list, show, pause and resume them.
     #[command(subcommand)]
     Plans(plans::PlansCommand),
-    /// Surveys: write the built-in ones, apply them from a TOML file, list and show them.
+    /// Surveys: write the built-in ones, apply them from a TOML file, list, show and send them.
     #[command(subcommand)]
     Surveys(surveys::SurveysCommand),
+    /// What customers said: NPS, CSAT and CES by month, stage, segment or survey with 95 %
+    /// intervals; `voice themes`: what detractors and promoters write about.
+    Voice(voice::VoiceArgs),
     /// The staff's open tasks, overdue and due soon, each with its customer's context.
     Agenda(agenda::AgendaArgs),
     /// Complete, snooze or reassign a task.
@@ -145,6 +149,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Plans(command) => plans::run(settings, command, out).await,
         Command::RunDue(args) => plans::run_due(settings, args, out).await,
         Command::Surveys(command) => surveys::run(settings, command, out).await,
+        Command::Voice(args) => voice::run(settings, args, out).await,
         Command::Agenda(args) => agenda::agenda(settings, args, out).await,
         Command::Tasks(command) => agenda::tasks(settings, command, out).await,
         Command::Keys(command) => keys::run(db, command, out).await,

@@ -248,6 +248,32 @@ pub trait Feedback: Send + Sync {
     async fn record_anonymous(&self, row: &ResponseRow) -> StoreResult<()>;
     /// Every send, newest first, with its response rate (of one survey, or all).
     async fn sends(&self, survey: Option<&str>) -> StoreResult<Vec<SendRecord>>;
+    /// Every answer that counts (of one survey, or all), oldest first, with the customer's stage
+    /// and segment now.
+    async fn responses(&self, survey: Option<&str>) -> StoreResult<Vec<AnalysedResponse>>;
+}
+
+/// An answer as analysis reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalysedResponse {
+    /// The response's number.
+    pub id: i64,
+    /// The survey's name.
+    pub survey: String,
+    /// Which standard it follows.
+    pub survey_kind: SurveyKind,
+    /// The score.
+    pub score: Option<i64>,
+    /// Its category.
+    pub category: Option<NpsCategory>,
+    /// The free text.
+    pub comment: Option<String>,
+    /// When (Unix seconds).
+    pub answered_at: i64,
+    /// The customer's stage now (none for an anonymous answer).
+    pub stage: Option<String>,
+    /// The customer's segment at their latest scoring.
+    pub segment: Option<String>,
 }
 
 const INVITATION_SELECT: &str = "SELECT i.id, i.send_id, i.survey_id, s.name, i.version, i.customer_id, \
@@ -492,6 +518,37 @@ impl<DB: Backend> Feedback for SqlStore<DB> {
     async fn record_anonymous(&self, row: &ResponseRow) -> StoreResult<()> {
         let mut conn = self.pool.acquire().await?;
         record_response::<DB>(&mut conn, row).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn responses(&self, survey: Option<&str>) -> StoreResult<Vec<AnalysedResponse>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.survey, r.survey_kind, r.score, r.category, r.comment, r.answered_at, s.stage, \
+             sc.segment FROM survey_responses r LEFT JOIN customer_state s ON s.customer_id = r.customer_id \
+             LEFT JOIN customer_scores sc ON sc.customer_id = r.customer_id \
+             WHERE $1 IS NULL OR r.survey = $1 ORDER BY r.answered_at, r.id",
+        )
+        .bind(survey)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get(2)?;
+                let category: Option<String> = row.try_get(4)?;
+                Ok(AnalysedResponse {
+                    id: row.try_get(0)?,
+                    survey: row.try_get(1)?,
+                    survey_kind: serde_json::from_value(serde_json::Value::String(kind.clone()))
+                        .map_err(|_| StoreError::Corrupt(format!("a response's survey kind '{kind}'")))?,
+                    score: row.try_get(3)?,
+                    category: category.map(|c| c.parse()).transpose().map_err(StoreError::Corrupt)?,
+                    comment: row.try_get(5)?,
+                    answered_at: row.try_get(6)?,
+                    stage: row.try_get(7)?,
+                    segment: row.try_get(8)?,
+                })
+            })
+            .collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -43,7 +43,8 @@ pub use care::{
 pub use codec::EventRow;
 pub use customers::{Customers, PurchasePage};
 pub use feedback::{
-    Audience, Feedback, FeedbackTx, InvitationRecord, NewInvitation, ResponseRow, SendRecord, new_invitation_id,
+    AnalysedResponse, Audience, Feedback, FeedbackTx, InvitationRecord, NewInvitation, ResponseRow, SendRecord,
+    new_invitation_id,
 };
 pub use mail::{
     ClaimedMail, Mail, MailAttempt, MailAttemptRecord, MailAttemptResult, MailCounts, MailPage, MailRecord, MailStatus,

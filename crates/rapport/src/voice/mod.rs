@@ -4,6 +4,7 @@
 //! hand and reminders (send.rs); NPS, CSAT and CES with their confidence intervals (stats.rs) and
 //! themes ranked from open comments (themes.rs).
 
+pub mod analysis;
 pub mod invite;
 pub mod respond;
 pub mod send;

@@ -126,4 +126,27 @@ fn the_surveys_commands_init_list_show_and_a_file_with_a_problem_applies_nothing
     let missing = run(&["surveys", "show", "delivery"]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no survey is named 'delivery'"));
+
+    // Sending and reading answers from the command line.
+    let ids = dir.path().join("ids.txt");
+    std::fs::write(&ids, "# customers\nK-404\n").unwrap();
+    let unknown = run(&["surveys", "send", "nps", "--customers", ids.to_str().unwrap()]);
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("ids.txt:2: there is no customer 'K-404': nothing was sent"),
+        "{stderr}"
+    );
+    let dry = run(&["surveys", "send", "nps", "--stage", "client", "--dry-run"]);
+    assert_eq!(
+        String::from_utf8_lossy(&dry.stdout),
+        "nps: 0 matched, would e-mail 0 personal link(s)\n"
+    );
+    let voice = run(&["voice", "--by", "stage"]);
+    assert!(String::from_utf8_lossy(&voice.stdout).starts_with("no answers yet"));
+    let wrong = run(&["voice", "--by", "fortnight"]);
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("use month, week, stage, segment or survey"));
+    let themes = run(&["voice", "themes"]);
+    assert!(themes.status.success(), "{}", String::from_utf8_lossy(&themes.stderr));
+    assert!(String::from_utf8_lossy(&themes.stdout).starts_with("0 comments"));
 }

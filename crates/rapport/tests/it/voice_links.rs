@@ -12,6 +12,7 @@ use rapport::domain::EventKind;
 use rapport::domain::survey::{NpsCategory, SurveySpec};
 use rapport::import::{CustomerColumns, FileOptions, TransactionColumns, import_customers, import_transactions};
 use rapport::store::Audience;
+use rapport::voice::analysis::{GroupBy, summarise};
 use rapport::voice::invite::{LinkFields, SURVEY_LINK};
 use rapport::voice::send::send_survey;
 
@@ -409,4 +410,12 @@ async fn the_api_records_a_checked_answer_as_feedback_and_only_admins_change_sur
     assert_eq!(names, ["ces", "csat", "nps"]);
     let (status, sends) = server.get("/api/v1/surveys/nps/sends").await;
     assert_eq!((status.as_u16(), sends), (200, serde_json::json!([])));
+
+    // The answer counts in the scores by stage.
+    let responses = db.store.responses(Some("nps")).await.unwrap();
+    let rows = summarise(&responses, GroupBy::Stage, chrono_tz::UTC);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].group, "customer");
+    let nps = rows[0].nps.unwrap();
+    assert_eq!((nps.n, nps.detractors, nps.score.unwrap().value), (1, 1, -100.0));
 }

@@ -1,0 +1,200 @@
+//! What the answers say, grouped: NPS, CSAT and CES by month, week, stage, segment or survey, each
+//! with its count and 95 % interval, and the themes of the comments (`rapport voice`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::stats::{CesTally, CsatTally, NpsSummary, NpsTally, ScaleSummary};
+use super::themes::{Comment, ThemeError, ThemeOptions, ThemeReport, ThemeRules, find_themes};
+use crate::domain::survey::SurveyKind;
+use crate::store::AnalysedResponse;
+
+/// How answers are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    /// Calendar months in the business's time zone (`2026-03`).
+    #[default]
+    Month,
+    /// ISO weeks in the business's time zone (`2026-W10`).
+    Week,
+    /// The customer's stage now.
+    Stage,
+    /// The customer's segment at their latest scoring.
+    Segment,
+    /// The survey answered.
+    Survey,
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "month" => Ok(GroupBy::Month),
+            "week" => Ok(GroupBy::Week),
+            "stage" => Ok(GroupBy::Stage),
+            "segment" => Ok(GroupBy::Segment),
+            "survey" => Ok(GroupBy::Survey),
+            other => Err(format!(
+                "'{other}' is not a grouping: use month, week, stage, segment or survey"
+            )),
+        }
+    }
+}
+
+/// One group's scores of one standard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VoiceRow {
+    /// The group: a month, a week, a stage, a segment or a survey (`(none)` for answers without).
+    pub group: String,
+    /// `nps`, `csat` or `ces`.
+    pub kind: SurveyKind,
+    /// NPS, for an NPS row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nps: Option<NpsSummary>,
+    /// The scale's summary, for a CSAT or CES row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<ScaleSummary>,
+}
+
+impl VoiceRow {
+    /// Answers counted.
+    pub fn n(&self) -> u64 {
+        self.nps.map(|s| s.n).or(self.scale.map(|s| s.n)).unwrap_or_default()
+    }
+}
+
+#[derive(Default)]
+struct Tallies {
+    nps: NpsTally,
+    csat: CsatTally,
+    ces: CesTally,
+}
+
+/// The scores of `responses` grouped `by`, groups in order, each standard a row; times read in
+/// `zone`. Answers without a score (custom surveys) are not counted.
+pub fn summarise(responses: &[AnalysedResponse], by: GroupBy, zone: chrono_tz::Tz) -> Vec<VoiceRow> {
+    let mut groups: BTreeMap<String, Tallies> = BTreeMap::new();
+    for response in responses {
+        let Some(score) = response.score else { continue };
+        let tallies = groups.entry(group_of(response, by, zone)).or_default();
+        // Scores were checked against their scale when answered; one outside it is not counted.
+        let _ = match response.survey_kind {
+            SurveyKind::Nps => tallies.nps.add(score),
+            SurveyKind::Csat => tallies.csat.add(score),
+            SurveyKind::Ces => tallies.ces.add(score),
+            SurveyKind::Custom => Ok(()),
+        };
+    }
+    let mut rows = Vec::new();
+    for (group, tallies) in groups {
+        if tallies.nps.n() > 0 {
+            rows.push(VoiceRow {
+                group: group.clone(),
+                kind: SurveyKind::Nps,
+                nps: Some(tallies.nps.summary()),
+                scale: None,
+            });
+        }
+        for (kind, summary) in [
+            (SurveyKind::Csat, (tallies.csat.n() > 0).then(|| tallies.csat.summary())),
+            (SurveyKind::Ces, (tallies.ces.n() > 0).then(|| tallies.ces.summary())),
+        ] {
+            if let Some(summary) = summary {
+                rows.push(VoiceRow {
+                    group: group.clone(),
+                    kind,
+                    nps: None,
+                    scale: Some(summary),
+                });
+            }
+        }
+    }
+    rows
+}
+
+fn group_of(response: &AnalysedResponse, by: GroupBy, zone: chrono_tz::Tz) -> String {
+    let local = || {
+        chrono::DateTime::from_timestamp(response.answered_at, 0)
+            .unwrap_or_default()
+            .with_timezone(&zone)
+    };
+    let none = || "(none)".to_owned();
+    match by {
+        GroupBy::Month => local().format("%Y-%m").to_string(),
+        GroupBy::Week => local().format("%G-W%V").to_string(),
+        GroupBy::Stage => response.stage.clone().unwrap_or_else(none),
+        GroupBy::Segment => response.segment.clone().unwrap_or_else(none),
+        GroupBy::Survey => response.survey.clone(),
+    }
+}
+
+/// The themes of the responses' comments.
+pub fn themes(
+    responses: &[AnalysedResponse],
+    rules: &ThemeRules,
+    options: &ThemeOptions,
+) -> Result<ThemeReport, ThemeError> {
+    let comments: Vec<Comment<'_>> = responses
+        .iter()
+        .filter_map(|r| {
+            r.comment.as_deref().map(|text| Comment {
+                id: r.id,
+                text,
+                category: r.category,
+            })
+        })
+        .collect();
+    find_themes(&comments, rules, options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::survey::NpsCategory;
+
+    fn answer(id: i64, kind: SurveyKind, score: i64, at: i64, stage: &str) -> AnalysedResponse {
+        AnalysedResponse {
+            id,
+            survey: kind.as_str().to_owned(),
+            survey_kind: kind,
+            score: Some(score),
+            category: NpsCategory::of_survey(kind, score),
+            comment: None,
+            answered_at: at,
+            stage: Some(stage.to_owned()),
+            segment: None,
+        }
+    }
+
+    #[test]
+    fn answers_are_grouped_by_local_month_and_each_standard_is_its_own_row() {
+        // 2026-01-31 23:30 UTC is already February in Berlin.
+        let late_january = 1_769_902_200;
+        let responses = [
+            answer(1, SurveyKind::Nps, 10, late_january, "client"),
+            answer(2, SurveyKind::Nps, 3, late_january - 86_400, "client"),
+            answer(3, SurveyKind::Csat, 5, late_january, "customer"),
+        ];
+        let rows = summarise(&responses, GroupBy::Month, chrono_tz::Europe::Berlin);
+        let groups: Vec<(&str, SurveyKind, u64)> = rows.iter().map(|r| (r.group.as_str(), r.kind, r.n())).collect();
+        assert_eq!(
+            groups,
+            [
+                ("2026-01", SurveyKind::Nps, 1),
+                ("2026-02", SurveyKind::Nps, 1),
+                ("2026-02", SurveyKind::Csat, 1)
+            ]
+        );
+        assert_eq!(rows[0].nps.unwrap().score.unwrap().value, -100.0);
+        let by_stage = summarise(&responses, GroupBy::Stage, chrono_tz::UTC);
+        assert_eq!(by_stage[0].group, "client");
+        assert_eq!(
+            by_stage[0].nps.unwrap().score.unwrap().value,
+            0.0,
+            "one promoter, one detractor"
+        );
+        assert!("fortnight".parse::<GroupBy>().unwrap_err().contains("use month, week"));
+    }
+}
