@@ -242,6 +242,8 @@ pub trait FeedbackTx: Send {
 pub trait Feedback: Send + Sync {
     /// One personal link.
     async fn invitation(&self, id: i64) -> StoreResult<Option<InvitationRecord>>;
+    /// The personal links made at `from` or later and before `until`, oldest first.
+    async fn invitations_made(&self, from: i64, until: i64) -> StoreResult<Vec<InvitationRecord>>;
     /// The latest answer given through a personal link.
     async fn invitation_response(&self, id: i64) -> StoreResult<Option<ResponseRow>>;
     /// Stores an answer given through a survey's anonymous link.
@@ -502,6 +504,18 @@ impl<DB: Backend> Feedback for SqlStore<DB> {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(invitation_from_row::<DB>).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn invitations_made(&self, from: i64, until: i64) -> StoreResult<Vec<InvitationRecord>> {
+        let sql =
+            format!("{INVITATION_SELECT} WHERE i.created_at >= $1 AND i.created_at < $2 ORDER BY i.created_at, i.id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(from)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(invitation_from_row::<DB>).collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(invitation = id))]
