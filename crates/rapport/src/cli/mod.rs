@@ -10,6 +10,7 @@ mod examples;
 mod fit;
 mod funnel;
 mod import;
+mod interviews;
 mod keys;
 mod output;
 mod plans;
@@ -78,6 +79,9 @@ pub enum Command {
     /// What customers said: NPS, CSAT and CES by month, stage, segment or survey with 95 %
     /// intervals; `voice themes`: what detractors and promoters write about.
     Voice(voice::VoiceArgs),
+    /// Interviews: log what a customer needs, wants and fears; search them by text or tag.
+    #[command(subcommand)]
+    Interviews(interviews::InterviewsCommand),
     /// The staff's open tasks, overdue and due soon, each with its customer's context.
     Agenda(agenda::AgendaArgs),
     /// Complete, snooze or reassign a task.
@@ -150,6 +154,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::RunDue(args) => plans::run_due(settings, args, out).await,
         Command::Surveys(command) => surveys::run(settings, command, out).await,
         Command::Voice(args) => voice::run(settings, args, out).await,
+        Command::Interviews(command) => interviews::run(settings, command, out).await,
         Command::Agenda(args) => agenda::agenda(settings, args, out).await,
         Command::Tasks(command) => agenda::tasks(settings, command, out).await,
         Command::Keys(command) => keys::run(db, command, out).await,

@@ -78,6 +78,27 @@ pub enum EventKind {
         /// Every answer, by question key.
         answers: Answers,
     },
+    /// A conversation staff had with the customer to learn about them: what they need, what they
+    /// want beyond it, what worries them, and notes, each optional, with tags to find it again.
+    Interview {
+        /// What the customer needs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        needs: Option<String>,
+        /// What they would like beyond it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        desires: Option<String>,
+        /// What worries them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fears: Option<String>,
+        /// Anything else said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notes: Option<String>,
+        /// Words to find it by ("pricing", "delivery").
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tags: Vec<String>,
+        /// Who held it.
+        by: String,
+    },
 }
 
 impl EventKind {
@@ -96,6 +117,15 @@ impl EventKind {
         }
     }
 
+    /// The kind's fields as a JSON object, without the `kind` tag (stored beside it).
+    pub fn fields(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("an event serialises");
+        if let Some(object) = value.as_object_mut() {
+            object.remove("kind");
+        }
+        value
+    }
+
     /// The kind's stable name, as stored.
     pub fn name(&self) -> &'static str {
         match self {
@@ -106,11 +136,12 @@ impl EventKind {
             EventKind::Referral { .. } => "referral",
             EventKind::Consent { .. } => "consent",
             EventKind::Feedback { .. } => "feedback",
+            EventKind::Interview { .. } => "interview",
         }
     }
 
     /// Every kind's stored name.
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "purchase",
         "interaction",
         "stage_change",
@@ -118,6 +149,7 @@ impl EventKind {
         "referral",
         "consent",
         "feedback",
+        "interview",
     ];
 
     /// The event in a few words, as timelines show it: "19.90 USD, 2 items, order 1001".
@@ -159,6 +191,25 @@ impl EventKind {
                     text.push_str(&format!(" \u{201c}{comment}\u{201d}"));
                 }
                 text
+            }
+            EventKind::Interview {
+                needs,
+                desires,
+                fears,
+                notes,
+                tags,
+                by,
+            } => {
+                let mut parts = vec![format!("interview by {by}")];
+                for (label, value) in [("needs", needs), ("wants", desires), ("fears", fears), ("notes", notes)] {
+                    if let Some(value) = value {
+                        parts.push(format!("{label}: {value}"));
+                    }
+                }
+                if !tags.is_empty() {
+                    parts.push(format!("tags: {}", tags.join(", ")));
+                }
+                parts.join("; ")
             }
         }
     }

@@ -131,7 +131,7 @@ impl CustomerState {
                     self.nps_at = Some(occurred_at);
                 }
             }
-            EventKind::Feedback { .. } => {}
+            EventKind::Feedback { .. } | EventKind::Interview { .. } => {}
         }
     }
 

@@ -600,7 +600,7 @@ pub(super) async fn care_contexts<DB: Backend>(
     let (columns, from) = CUSTOMER_SELECT.split_once(" FROM ").expect("a select has a FROM");
     let sql = format!(
         "{columns}, sc.p_alive, sc.clv_12m, sc.segment, sc.expected_days_to_next_purchase, \
-         (SELECT max(e.occurred_at) FROM events e WHERE e.customer_id = c.id AND e.kind = 'interaction') AS last_contact_at, \
+         (SELECT max(e.occurred_at) FROM events e WHERE e.customer_id = c.id AND e.kind IN ('interaction', 'interview')) AS last_contact_at, \
          fr.survey AS fb_survey, fr.score AS fb_score, fr.category AS fb_category, fr.comment AS fb_comment, \
          fr.answered_at AS fb_at \
          FROM {from} LEFT JOIN customer_scores sc ON sc.customer_id = c.id \

@@ -68,13 +68,8 @@ impl EventRow {
             EventKind::Consent { channel, given, reason } => {
                 row.data = Some(json!({"channel": channel, "given": given, "reason": reason}).to_string())
             }
-            EventKind::Feedback { .. } => {
-                // The fields as serde writes them, less the tag the `kind` column holds.
-                let mut value = serde_json::to_value(&event.kind).expect("an event serialises");
-                if let Some(object) = value.as_object_mut() {
-                    object.remove("kind");
-                }
-                row.data = Some(value.to_string())
+            EventKind::Feedback { .. } | EventKind::Interview { .. } => {
+                row.data = Some(event.kind.fields().to_string())
             }
         }
         row
@@ -177,6 +172,14 @@ mod tests {
                     ]
                     .into(),
                 ),
+            },
+            EventKind::Interview {
+                needs: Some("a bike for a 20 km commute".into()),
+                desires: None,
+                fears: Some("theft".into()),
+                notes: None,
+                tags: vec!["commute".into()],
+                by: "ana@shop.example".into(),
             },
         ];
         for (i, kind) in kinds.into_iter().enumerate() {

@@ -250,6 +250,14 @@ pub trait Feedback: Send + Sync {
     async fn record_anonymous(&self, row: &ResponseRow) -> StoreResult<()>;
     /// Every send, newest first, with its response rate (of one survey, or all).
     async fn sends(&self, survey: Option<&str>) -> StoreResult<Vec<SendRecord>>;
+    /// Interviews, newest first, at most `limit`: those whose text holds `text` (any case) and
+    /// that carry `tag`, each bound optional; each with the business's id of its customer.
+    async fn interviews(
+        &self,
+        text: Option<&str>,
+        tag: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, StoredEvent)>>;
     /// Every answer that counts (of one survey, or all), oldest first, with the customer's stage
     /// and segment now.
     async fn responses(&self, survey: Option<&str>) -> StoreResult<Vec<AnalysedResponse>>;
@@ -296,6 +304,28 @@ fn invitation_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<InvitationReco
         last_mailed_at: row.try_get(9)?,
         responded_at: row.try_get(10)?,
     })
+}
+
+/// The event columns, read from `events e` after the customer's id (offset 1).
+const EVENT_COLUMNS_E: &str = "e.id, e.customer_id, e.kind, e.occurred_at, e.recorded_at, e.event_key, \
+     e.amount_cents, e.currency, e.order_id, e.quantity, e.data";
+
+/// An interview event read after one leading column.
+fn interview_event<DB: Backend>(row: &DB::Row) -> StoreResult<StoredEvent> {
+    let kind: String = row.try_get(3)?;
+    super::codec::EventRow {
+        customer_id: row.try_get(2)?,
+        kind: super::codec::kind_name(&kind)?,
+        occurred_at: row.try_get(4)?,
+        recorded_at: row.try_get(5)?,
+        key: row.try_get(6)?,
+        amount_cents: row.try_get(7)?,
+        currency: row.try_get(8)?,
+        order_id: row.try_get(9)?,
+        quantity: row.try_get(10)?,
+        data: row.try_get(11)?,
+    }
+    .decode(row.try_get(1)?)
 }
 
 const RESPONSE_COLUMNS: &str = "survey, version, survey_kind, customer_id, invitation_id, event_id, score, \
@@ -532,6 +562,46 @@ impl<DB: Backend> Feedback for SqlStore<DB> {
     async fn record_anonymous(&self, row: &ResponseRow) -> StoreResult<()> {
         let mut conn = self.pool.acquire().await?;
         record_response::<DB>(&mut conn, row).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(limit))]
+    async fn interviews(
+        &self,
+        text: Option<&str>,
+        tag: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, StoredEvent)>> {
+        // The data column holds the fields as JSON: a text or a quoted tag found in it is found
+        // in a field (`\` escapes LIKE's wildcards typed by the user).
+        let like = |s: &str| {
+            let escaped = s
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        };
+        // As JSON writes it (a quote as \"), without the quotes around it.
+        let text = text.map(|t| like(serde_json::to_string(t).expect("text serialises").trim_matches('"')));
+        let tag = tag.map(|t| like(&serde_json::to_string(&t.to_lowercase()).expect("text serialises")));
+        let sql = format!(
+            "SELECT c.external_id, {} FROM events e JOIN customers c ON c.id = e.customer_id \
+             WHERE e.kind = 'interview' AND ($1 IS NULL OR lower(e.data) LIKE $1 ESCAPE '\\') \
+             AND ($2 IS NULL OR lower(e.data) LIKE $2 ESCAPE '\\') ORDER BY e.occurred_at DESC, e.id DESC LIMIT $3",
+            EVENT_COLUMNS_E
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(text)
+            .bind(tag)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let customer: String = row.try_get(0)?;
+                Ok((customer, interview_event::<DB>(row)?))
+            })
+            .collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -5,6 +5,7 @@
 //! themes ranked from open comments (themes.rs).
 
 pub mod analysis;
+pub mod interviews;
 pub mod invite;
 pub mod respond;
 pub mod send;

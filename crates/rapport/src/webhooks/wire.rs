@@ -33,6 +33,8 @@ pub enum EventKindName {
     Consent,
     /// An answer to a survey.
     Feedback,
+    /// A conversation to learn about the customer.
+    Interview,
 }
 
 /// An event as the API shows it: the fields of its kind are set, the others absent.
@@ -106,6 +108,10 @@ pub struct EventView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub answers: Option<serde_json::Value>,
+    /// Interviews: what the customer needs, wants and fears, notes, tags and who held it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub interview: Option<serde_json::Value>,
 }
 
 impl EventView {
@@ -136,6 +142,7 @@ impl EventView {
             category: None,
             comment: None,
             answers: None,
+            interview: None,
         };
         match event.kind {
             EventKind::Purchase {
@@ -187,6 +194,10 @@ impl EventView {
                 view.category = category.map(|c| c.as_str().to_owned());
                 view.comment = answers.comment();
                 view.answers = Some(answers.to_plain_json());
+            }
+            kind @ EventKind::Interview { .. } => {
+                view.kind = EventKindName::Interview;
+                view.interview = Some(kind.fields());
             }
         }
         view

@@ -24,6 +24,7 @@ contract!(
     a_plan_sends_a_survey_whose_link_is_answered_changed_and_refused_when_it_should_be,
     a_send_by_hand_skips_customers_without_consent_and_those_already_invited,
     the_api_records_a_checked_answer_as_feedback_and_only_admins_change_surveys,
+    interviews_are_on_the_timeline_and_found_by_text_and_tag,
 );
 
 const DAY: i64 = 86_400;
@@ -418,4 +419,65 @@ async fn the_api_records_a_checked_answer_as_feedback_and_only_admins_change_sur
     assert_eq!(rows[0].group, "customer");
     let nps = rows[0].nps.unwrap();
     assert_eq!((nps.n, nps.detractors, nps.score.unwrap().value), (1, 1, -100.0));
+}
+
+async fn interviews_are_on_the_timeline_and_found_by_text_and_tag(db: &TestDb) {
+    use rapport::voice::interviews::{InterviewInput, log_interview};
+    let now = chrono::Utc::now().timestamp();
+    setup(db, now).await;
+    let interview = |needs: &str, tags: &[&str]| {
+        InterviewInput {
+            needs: Some(needs.to_owned()),
+            fears: Some("100% sure it will be stolen_".to_owned()),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            by: "sam@shop.example".to_owned(),
+            ..InterviewInput::default()
+        }
+        .check()
+        .unwrap()
+    };
+    log_interview(
+        &db.store,
+        &ext("A"),
+        interview("A Cargo bike", &["Family"]),
+        "i1".into(),
+        now - 60,
+    )
+    .await
+    .unwrap();
+    log_interview(
+        &db.store,
+        &ext("B"),
+        interview("a city bike", &["commute"]),
+        "i2".into(),
+        now,
+    )
+    .await
+    .unwrap();
+    let missing = log_interview(&db.store, &ext("Z"), interview("x", &[]), "i3".into(), now).await;
+    assert!(missing.unwrap_err().to_string().contains("no customer 'Z'"));
+    let found = |text: Option<&'static str>, tag: Option<&'static str>| {
+        let store = db.store.clone();
+        async move {
+            let hits = store.interviews(text, tag, 10).await.unwrap();
+            hits.into_iter().map(|(customer, _)| customer).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found(None, None).await, ["B", "A"], "newest first");
+    assert_eq!(found(Some("cargo"), None).await, ["A"], "any case");
+    assert_eq!(found(None, Some("family")).await, ["A"]);
+    assert_eq!(found(Some("100%"), None).await.len(), 2, "a typed % is a percent sign");
+    assert!(found(Some("x_y"), None).await.is_empty(), "a typed _ is an underscore");
+    assert!(found(Some("bike"), Some("fam")).await.is_empty(), "a tag matches whole");
+    let ana = db.store.customer(&ext("A")).await.unwrap().unwrap();
+    let events = db.store.events_of(ana.id).await.unwrap();
+    let described: Vec<String> = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Interview { .. }))
+        .map(|e| e.kind.describe())
+        .collect();
+    assert_eq!(
+        described,
+        ["interview by sam@shop.example; needs: A Cargo bike; fears: 100% sure it will be stolen_; tags: family"]
+    );
 }

@@ -249,6 +249,12 @@ pub fn validate(input: EventInput, now: i64, fallback_key: String) -> Result<Inc
                 "feedback is checked against its survey: use POST /api/v1/surveys/{name}/responses",
             ));
         }
+        EventKindName::Interview => {
+            return Err(ApiError::invalid(
+                "kind",
+                "interviews are logged by staff: `rapport interviews log` or the customer's dashboard page",
+            ));
+        }
     };
     let key = match (text("event_key", input.event_key, 200, Lines::One)?, &order_id) {
         (Some(key), _) => format!("key:{key}"),

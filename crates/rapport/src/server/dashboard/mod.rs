@@ -76,6 +76,7 @@ pub fn router() -> Router<AppState> {
         .route("/customers/{id}/interactions", post(pages::log_interaction))
         .route("/customers/{id}/contacted", post(pages::mark_contacted))
         .route("/customers/{id}/consent", post(pages::set_consent))
+        .route("/customers/{id}/interviews", post(pages::log_interview))
         .route("/at-risk", get(pages::at_risk))
         .route("/at-risk.csv", get(pages::at_risk_csv))
         .route("/agenda", get(pages::agenda))

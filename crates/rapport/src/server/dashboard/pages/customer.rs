@@ -46,6 +46,7 @@ fn kind_label(kind: &EventKind) -> &'static str {
         EventKind::Referral { .. } => "referral",
         EventKind::Consent { .. } => "consent",
         EventKind::Feedback { .. } => "feedback",
+        EventKind::Interview { .. } => "interview",
     }
 }
 
@@ -162,6 +163,7 @@ pub async fn customer(
             Some("note") => Some("Note saved."),
             Some("interaction") => Some("Interaction logged."),
             Some("consent") => Some("E-mail consent recorded."),
+            Some("interview") => Some("Interview logged."),
             _ => None,
         },
         id: customer.external_id,
@@ -399,7 +401,13 @@ fn required(field: &str, value: &str, max: usize, lines: Lines) -> Result<String
 }
 
 /// Writes one event and sends the browser back to the customer's page, saying what was saved.
-async fn append(state: &AppState, id: &str, key: &str, kind: EventKind, saved: &str) -> Result<Redirect, PageError> {
+pub(super) async fn append(
+    state: &AppState,
+    id: &str,
+    key: &str,
+    kind: EventKind,
+    saved: &str,
+) -> Result<Redirect, PageError> {
     let customer = find(state, id).await?;
     write_event(state, &customer, key, kind).await?;
     Ok(Redirect::to(&format!(

@@ -7,6 +7,7 @@ mod care;
 mod contact;
 mod customer;
 mod export;
+mod interview;
 mod lists;
 mod outbox;
 mod overview;
@@ -26,6 +27,7 @@ pub use care::{agenda, apply_plans, complete_task, pause_plan, plan, plans, resu
 pub use contact::mark_contacted;
 pub use customer::{add_note, customer, log_interaction, set_consent};
 pub use export::{at_risk_csv, customers_csv};
+pub use interview::log_interview;
 pub use lists::{at_risk, customers};
 pub use outbox::{message, outbox};
 pub use overview::overview;
