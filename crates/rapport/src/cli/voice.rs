@@ -32,6 +32,20 @@ pub enum VoiceCommand {
     /// The themes of the comments: what detractors mention more than promoters, and the reverse,
     /// each with its count, its NPS and three quotes.
     Themes(ThemesArgs),
+    /// Voice against behaviour: promoters whose P(alive) is falling (happy but fading) and
+    /// detractors who still buy (unhappy but active).
+    Lists(ListsArgs),
+}
+
+/// `rapport voice lists`.
+#[derive(Debug, Args)]
+pub struct ListsArgs {
+    /// The most customers on each list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `rapport voice themes`.
@@ -54,6 +68,33 @@ pub struct ThemesArgs {
 /// Runs `rapport voice`.
 pub async fn run(settings: &Settings, args: VoiceArgs, out: Output) -> anyhow::Result<()> {
     let store = open_with(&settings.database).await?;
+    if let Some(VoiceCommand::Lists(l)) = &args.command {
+        let lists = store
+            .voice_behaviour(settings.scoring.at_risk_threshold, l.limit)
+            .await?;
+        if l.json {
+            return out.json(&lists);
+        }
+        for (title, rows) in [
+            (
+                "Happy but fading (promoters whose P(alive) is falling)",
+                &lists.fading_promoters,
+            ),
+            (
+                "Unhappy but active (detractors who still buy)",
+                &lists.active_detractors,
+            ),
+        ] {
+            out.line(&format!("{title}:"))?;
+            if rows.is_empty() {
+                out.line("  nobody")?;
+            }
+            for row in rows {
+                out.line(&behaviour_line(row))?;
+            }
+        }
+        return Ok(());
+    }
     if let Some(VoiceCommand::Themes(t)) = args.command {
         let responses = store.responses(t.survey.as_deref()).await?;
         let options = ThemeOptions {
@@ -111,6 +152,26 @@ pub async fn run(settings: &Settings, args: VoiceArgs, out: Output) -> anyhow::R
         out.line(&describe(row))?;
     }
     Ok(())
+}
+
+/// "C-1042  Ana Lima  answered 2026-03-01  P(alive) 0.31 (was 0.62)  4 orders, last 2026-02-20".
+fn behaviour_line(row: &rapport::store::BehaviourRow) -> String {
+    let day = |at: i64| rapport::domain::state::format_day(at.div_euclid(86_400));
+    let p_alive = match (row.p_alive, row.previous_p_alive) {
+        (Some(now), Some(before)) => format!("P(alive) {now:.2} (was {before:.2})"),
+        (Some(now), None) => format!("P(alive) {now:.2}"),
+        _ => "not scored".to_owned(),
+    };
+    format!(
+        "  {:<12} {:<24} answered {}  {p_alive}  {} orders{}",
+        rapport::domain::rules::printable(&row.customer_id),
+        rapport::domain::rules::printable(row.name.as_deref().unwrap_or("")),
+        day(row.nps_at),
+        row.purchase_count,
+        row.last_purchase_at
+            .map(|at| format!(", last {}", day(at)))
+            .unwrap_or_default()
+    )
 }
 
 /// One row: "2026-03  nps    n=  120  NPS +32 (95 % CI +19 to +45)".

@@ -258,9 +258,42 @@ pub trait Feedback: Send + Sync {
         tag: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, StoredEvent)>>;
+    /// Voice against behaviour, at most `limit` of each: promoters whose P(alive) fell at their
+    /// latest scoring or is below `threshold` (happy but fading), lowest first; detractors who
+    /// bought since they answered or whose P(alive) is at least `threshold` (unhappy but active),
+    /// latest purchase first.
+    async fn voice_behaviour(&self, threshold: f64, limit: u32) -> StoreResult<VoiceBehaviour>;
     /// Every answer that counts (of one survey, or all), oldest first, with the customer's stage
     /// and segment now.
     async fn responses(&self, survey: Option<&str>) -> StoreResult<Vec<AnalysedResponse>>;
+}
+
+/// A customer whose words and behaviour disagree.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BehaviourRow {
+    /// The business's id.
+    pub customer_id: String,
+    /// Their name, when known.
+    pub name: Option<String>,
+    /// When they gave their latest NPS answer.
+    pub nps_at: i64,
+    /// P(alive) at the latest scoring, when scored.
+    pub p_alive: Option<f64>,
+    /// P(alive) at the scoring before, when there was one.
+    pub previous_p_alive: Option<f64>,
+    /// Purchases.
+    pub purchase_count: i64,
+    /// The latest purchase.
+    pub last_purchase_at: Option<i64>,
+}
+
+/// The two lists of voice against behaviour.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct VoiceBehaviour {
+    /// Promoters slipping away: happy but fading.
+    pub fading_promoters: Vec<BehaviourRow>,
+    /// Detractors still buying: unhappy but active.
+    pub active_detractors: Vec<BehaviourRow>,
 }
 
 /// An answer as analysis reads it.
@@ -602,6 +635,44 @@ impl<DB: Backend> Feedback for SqlStore<DB> {
                 Ok((customer, interview_event::<DB>(row)?))
             })
             .collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(limit))]
+    async fn voice_behaviour(&self, threshold: f64, limit: u32) -> StoreResult<VoiceBehaviour> {
+        let select = "SELECT c.external_id, c.name, s.nps_at, sc.p_alive, sc.previous_p_alive, s.purchase_count, \
+             s.last_purchase_at FROM customer_state s JOIN customers c ON c.id = s.customer_id \
+             LEFT JOIN customer_scores sc ON sc.customer_id = s.customer_id";
+        let fading = format!(
+            "{select} WHERE s.nps_category = 'promoter' AND (sc.p_alive < sc.previous_p_alive OR sc.p_alive < $1) \
+             ORDER BY sc.p_alive, c.external_id LIMIT $2"
+        );
+        let active = format!(
+            "{select} WHERE s.nps_category = 'detractor' AND (s.last_purchase_at > s.nps_at OR sc.p_alive >= $1) \
+             ORDER BY s.last_purchase_at DESC, c.external_id LIMIT $2"
+        );
+        let mut lists = VoiceBehaviour::default();
+        for (sql, list) in [
+            (fading, &mut lists.fading_promoters),
+            (active, &mut lists.active_detractors),
+        ] {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(threshold)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+            for row in &rows {
+                list.push(BehaviourRow {
+                    customer_id: row.try_get(0)?,
+                    name: row.try_get(1)?,
+                    nps_at: row.try_get::<Option<i64>, _>(2)?.unwrap_or_default(),
+                    p_alive: row.try_get(3)?,
+                    previous_p_alive: row.try_get(4)?,
+                    purchase_count: row.try_get(5)?,
+                    last_purchase_at: row.try_get(6)?,
+                });
+            }
+        }
+        Ok(lists)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

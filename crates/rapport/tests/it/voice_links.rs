@@ -10,6 +10,7 @@ use rapport::care::plan_file::parse_plans;
 use rapport::care::run_due;
 use rapport::domain::EventKind;
 use rapport::domain::survey::{NpsCategory, SurveySpec};
+use rapport::domain::webhook::EventType;
 use rapport::import::{CustomerColumns, FileOptions, TransactionColumns, import_customers, import_transactions};
 use rapport::store::Audience;
 use rapport::voice::analysis::{GroupBy, summarise};
@@ -112,6 +113,17 @@ async fn a_plan_sends_a_survey_whose_link_is_answered_changed_and_refused_when_i
     assert_eq!(report.skipped.get("consent"), Some(&1), "Cleo said no: {report:?}");
 
     let path = link_to(db, &settings, now, "ana@example.com").await;
+    let hook = db
+        .store
+        .create_webhook(&rapport::store::NewSubscription {
+            url: "https://hooks.example.com/rapport".into(),
+            event_types: vec![EventType::SurveyResponded, EventType::FeedbackDetractor],
+            secret: rapport::domain::webhook::WebhookSecret::generate(),
+            description: None,
+            created_at: now,
+        })
+        .await
+        .unwrap();
     let address = spawn_app(rapport::server::AppState::new(db.store.clone())).await;
     let client = reqwest::Client::new();
     let url = format!("http://{address}{path}");
@@ -178,6 +190,29 @@ async fn a_plan_sends_a_survey_whose_link_is_answered_changed_and_refused_when_i
     );
     let ana = db.store.customer(&ext("A")).await.unwrap().unwrap();
     assert_eq!(ana.state.nps_category, Some(NpsCategory::Detractor));
+    let page = rapport::store::DeliveryPage {
+        subscription: hook,
+        before: None,
+        limit: 10,
+    };
+    let mut queued = db.store.webhook_deliveries(page).await.unwrap();
+    queued.sort_by_key(|d| d.id);
+    let types: Vec<EventType> = queued.iter().map(|d| d.event_type).collect();
+    assert_eq!(types, [EventType::FeedbackDetractor, EventType::SurveyResponded]);
+    let message: serde_json::Value = serde_json::from_str(&queued[0].payload).unwrap();
+    assert_eq!(
+        (
+            &message["data"]["customer_id"],
+            &message["data"]["score"],
+            &message["data"]["comment"]
+        ),
+        (
+            &serde_json::json!("A"),
+            &serde_json::json!(3),
+            &serde_json::json!("Late parcel, twice.")
+        ),
+        "{message}"
+    );
     // The loop closes: a task due within two days, saying what was answered and the figures.
     let closed = run_due(&db.store, &settings, now + 60).await.unwrap();
     assert_eq!(closed.tasks_created, 1, "{closed:?}");
@@ -419,6 +454,27 @@ async fn the_api_records_a_checked_answer_as_feedback_and_only_admins_change_sur
     assert_eq!(rows[0].group, "customer");
     let nps = rows[0].nps.unwrap();
     assert_eq!((nps.n, nps.detractors, nps.score.unwrap().value), (1, 1, -100.0));
+
+    // Ben answered unhappily eight days ago and has bought since: unhappy but active.
+    let eight_days_ago = rapport::webhooks::wire::timestamp(now - 8 * DAY);
+    let ben = serde_json::json!({"customer_id": "B", "answers": {"score": 2}, "occurred_at": eight_days_ago});
+    assert_eq!(server.post(path, &ben).await.0.as_u16(), 201);
+    let day = rapport::domain::state::format_day((now - DAY).div_euclid(DAY));
+    import_transactions(
+        &db.store,
+        &FileOptions::csv(db.file(
+            "later.csv",
+            &format!("customer_id,date,amount,order_id\nB,{day},10,9\n"),
+        )),
+        &TransactionColumns::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    let lists = db.store.voice_behaviour(0.5, 10).await.unwrap();
+    let active: Vec<&str> = lists.active_detractors.iter().map(|r| r.customer_id.as_str()).collect();
+    assert_eq!(active, ["B"], "Cleo has not bought since her answer and is not scored");
+    assert!(lists.fading_promoters.is_empty(), "no promoters yet");
 }
 
 async fn interviews_are_on_the_timeline_and_found_by_text_and_tag(db: &TestDb) {
