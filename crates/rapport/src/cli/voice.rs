@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use rapport::config::Settings;
 use rapport::store::open_with;
 use rapport::voice::analysis::{GroupBy, VoiceRow, summarise, themes};
+use rapport::voice::recovery::{RecoveryReport, recovery_report};
 use rapport::voice::themes::{ThemeOptions, ThemeRules};
 
 use super::Output;
@@ -35,6 +36,23 @@ pub enum VoiceCommand {
     /// Voice against behaviour: promoters whose P(alive) is falling (happy but fading) and
     /// detractors who still buy (unhappy but active).
     Lists(ListsArgs),
+    /// Closing the loop: detractors contacted within the SLA, those asked again who moved up a
+    /// category, and contacted detractors' repeat purchases against the others'.
+    Recovery(RecoveryArgs),
+}
+
+/// `rapport voice recovery`.
+#[derive(Debug, Args)]
+pub struct RecoveryArgs {
+    /// How soon a detractor must be contacted (an interaction or an interview): 2d, 48h.
+    #[arg(long, default_value = "2d")]
+    pub sla: String,
+    /// The repeat-purchase window after the answer.
+    #[arg(long, default_value = "90d")]
+    pub window: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `rapport voice lists`.
@@ -68,6 +86,20 @@ pub struct ThemesArgs {
 /// Runs `rapport voice`.
 pub async fn run(settings: &Settings, args: VoiceArgs, out: Output) -> anyhow::Result<()> {
     let store = open_with(&settings.database).await?;
+    if let Some(VoiceCommand::Recovery(r)) = &args.command {
+        let span = |flag: &str, raw: &str| {
+            rapport::domain::plan::Span::parse(raw)
+                .map(|s| s.seconds)
+                .map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+        };
+        let (sla, window) = (span("--sla", &r.sla)?, span("--window", &r.window)?);
+        let rows = store.recovery(sla, window).await?;
+        let report = recovery_report(&rows, sla, window, chrono::Utc::now().timestamp());
+        if r.json {
+            return out.json(&report);
+        }
+        return out.line(&describe_recovery(&report));
+    }
     if let Some(VoiceCommand::Lists(l)) = &args.command {
         let lists = store
             .voice_behaviour(settings.scoring.at_risk_threshold, l.limit)
@@ -152,6 +184,41 @@ pub async fn run(settings: &Settings, args: VoiceArgs, out: Output) -> anyhow::R
         out.line(&describe(row))?;
     }
     Ok(())
+}
+
+fn describe_recovery(r: &RecoveryReport) -> String {
+    let share = |i: Option<rapport::voice::stats::Interval>| {
+        i.map_or("-".to_owned(), |i| {
+            format!("{:.1} % (95 % CI {:.1} to {:.1})", i.value, i.low, i.high)
+        })
+    };
+    let mut lines = vec![
+        format!("{} detractor answers", r.detractors),
+        format!(
+            "contacted within {} days: {} ({}); contacted later: {}",
+            r.sla_days,
+            r.contacted_within_sla,
+            share(r.within_sla_share),
+            r.contacted_late
+        ),
+        format!(
+            "asked again after the contact: {}; moved up a category: {} ({})",
+            r.resurveyed,
+            r.moved_up,
+            share(r.moved_up_share)
+        ),
+        format!("bought again within {} days of answering:", r.window_days),
+    ];
+    for (label, g) in [
+        ("contacted in time", &r.contacted),
+        ("not contacted in time", &r.not_contacted),
+    ] {
+        lines.push(format!("  {label:<22} {} of {}: {}", g.bought, g.n, share(g.rate)));
+    }
+    if let Some(points) = r.difference_points {
+        lines.push(format!("  difference: {points:+.1} points"));
+    }
+    lines.join("\n")
 }
 
 /// "C-1042  Ana Lima  answered 2026-03-01  P(alive) 0.31 (was 0.62)  4 orders, last 2026-02-20".

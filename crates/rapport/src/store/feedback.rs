@@ -263,6 +263,10 @@ pub trait Feedback: Send + Sync {
     /// bought since they answered or whose P(alive) is at least `threshold` (unhappy but active),
     /// latest purchase first.
     async fn voice_behaviour(&self, threshold: f64, limit: u32) -> StoreResult<VoiceBehaviour>;
+    /// Every detractor's answer (from a customer) with what followed it: whether staff contacted
+    /// them (an interaction or an interview) within `sla` seconds, or at all, their next answer's
+    /// category, and whether they bought within `window` seconds after answering.
+    async fn recovery(&self, sla: i64, window: i64) -> StoreResult<Vec<RecoveryRow>>;
     /// Every answer that counts (of one survey, or all), oldest first, with the customer's stage
     /// and segment now.
     async fn responses(&self, survey: Option<&str>) -> StoreResult<Vec<AnalysedResponse>>;
@@ -294,6 +298,21 @@ pub struct VoiceBehaviour {
     pub fading_promoters: Vec<BehaviourRow>,
     /// Detractors still buying: unhappy but active.
     pub active_detractors: Vec<BehaviourRow>,
+}
+
+/// A detractor's answer and what followed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryRow {
+    /// Whose answer.
+    pub customer_id: CustomerId,
+    /// When it was given.
+    pub answered_at: i64,
+    /// The first contact after it, if any.
+    pub contacted_at: Option<i64>,
+    /// The category of the customer's next answer, if they answered again.
+    pub next_category: Option<NpsCategory>,
+    /// Their first purchase after answering, if any.
+    pub bought_at: Option<i64>,
 }
 
 /// An answer as analysis reads it.
@@ -673,6 +692,40 @@ impl<DB: Backend> Feedback for SqlStore<DB> {
             }
         }
         Ok(lists)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn recovery(&self, sla: i64, window: i64) -> StoreResult<Vec<RecoveryRow>> {
+        // `sla` and `window` only bound what is read: the report decides with the times.
+        let rows = sqlx::query(
+            "SELECT r.customer_id, r.answered_at, \
+             (SELECT min(e.occurred_at) FROM events e WHERE e.customer_id = r.customer_id \
+              AND e.kind IN ('interaction', 'interview') AND e.occurred_at >= r.answered_at) AS contacted_at, \
+             (SELECT n.category FROM survey_responses n WHERE n.customer_id = r.customer_id \
+              AND n.answered_at > r.answered_at AND n.category IS NOT NULL \
+              ORDER BY n.answered_at, n.id LIMIT 1) AS next_category, \
+             (SELECT min(p.occurred_at) FROM events p WHERE p.customer_id = r.customer_id \
+              AND p.kind = 'purchase' AND p.occurred_at > r.answered_at \
+              AND p.occurred_at <= r.answered_at + $2) AS bought_at \
+             FROM survey_responses r WHERE r.category = 'detractor' AND r.customer_id IS NOT NULL \
+             AND CAST($1 AS BIGINT) >= 0 ORDER BY r.answered_at, r.id",
+        )
+        .bind(sla)
+        .bind(window)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let next: Option<String> = row.try_get(3)?;
+                Ok(RecoveryRow {
+                    customer_id: CustomerId(row.try_get(0)?),
+                    answered_at: row.try_get(1)?,
+                    contacted_at: row.try_get(2)?,
+                    next_category: next.map(|c| c.parse()).transpose().map_err(StoreError::Corrupt)?,
+                    bought_at: row.try_get(4)?,
+                })
+            })
+            .collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -43,8 +43,8 @@ pub use care::{
 pub use codec::EventRow;
 pub use customers::{Customers, PurchasePage};
 pub use feedback::{
-    AnalysedResponse, Audience, BehaviourRow, Feedback, FeedbackTx, InvitationRecord, NewInvitation, ResponseRow,
-    SendRecord, VoiceBehaviour, new_invitation_id,
+    AnalysedResponse, Audience, BehaviourRow, Feedback, FeedbackTx, InvitationRecord, NewInvitation, RecoveryRow,
+    ResponseRow, SendRecord, VoiceBehaviour, new_invitation_id,
 };
 pub use mail::{
     ClaimedMail, Mail, MailAttempt, MailAttemptRecord, MailAttemptResult, MailCounts, MailPage, MailRecord, MailStatus,

@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod interviews;
 pub mod invite;
+pub mod recovery;
 pub mod respond;
 pub mod send;
 pub mod stats;

@@ -475,6 +475,38 @@ async fn the_api_records_a_checked_answer_as_feedback_and_only_admins_change_sur
     let active: Vec<&str> = lists.active_detractors.iter().map(|r| r.customer_id.as_str()).collect();
     assert_eq!(active, ["B"], "Cleo has not bought since her answer and is not scored");
     assert!(lists.fading_promoters.is_empty(), "no promoters yet");
+
+    // The recovery report's rows: Ben contacted by phone the day after, Cleo not at all.
+    let call = rapport::domain::NewEvent {
+        key: "call-ben".into(),
+        occurred_at: now - 7 * DAY,
+        kind: EventKind::Interaction {
+            channel: "phone".into(),
+            note: "sorry about the wait".into(),
+        },
+    };
+    let mut ingest = rapport::ingest::Ingest::begin(&db.store, "test").await.unwrap();
+    ingest.push(&ext("B"), call).await.unwrap();
+    ingest.finish().await.unwrap();
+    let rows = db.store.recovery(2 * DAY, 90 * DAY).await.unwrap();
+    let seen: Vec<(i64, Option<i64>, Option<i64>)> = rows
+        .iter()
+        .map(|r| (r.answered_at, r.contacted_at, r.bought_at))
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        seen[0],
+        (
+            now - 8 * DAY,
+            Some(now - 7 * DAY),
+            Some(rapport::domain::state::midnight(
+                chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap()
+            ))
+        )
+    );
+    assert_eq!((seen[1].1, seen[1].2), (None, None));
+    let report = rapport::voice::recovery::recovery_report(&rows, 2 * DAY, 90 * DAY, now);
+    assert_eq!((report.detractors, report.contacted_within_sla), (2, 1));
 }
 
 async fn interviews_are_on_the_timeline_and_found_by_text_and_tag(db: &TestDb) {
