@@ -22,6 +22,7 @@ mod sqlite;
 mod surveys;
 mod tx;
 mod versioned;
+mod voice;
 mod webhooks;
 
 use std::sync::Arc;
@@ -43,8 +44,7 @@ pub use care::{
 pub use codec::EventRow;
 pub use customers::{Customers, PurchasePage};
 pub use feedback::{
-    AnalysedResponse, Audience, BehaviourRow, Feedback, FeedbackTx, InvitationRecord, NewInvitation, RecoveryRow,
-    ResponseRow, SendRecord, VoiceBehaviour, new_invitation_id,
+    Audience, Feedback, FeedbackTx, InvitationRecord, NewInvitation, ResponseRow, SendRecord, new_invitation_id,
 };
 pub use mail::{
     ClaimedMail, Mail, MailAttempt, MailAttemptRecord, MailAttemptResult, MailCounts, MailPage, MailRecord, MailStatus,
@@ -57,6 +57,7 @@ pub use outbox::{
 pub use scores::Scores;
 pub use surveys::{SurveyChange, SurveyRecord, Surveys};
 pub use tx::WriteTx;
+pub use voice::{AnalysedResponse, BehaviourRow, RecoveryRow, Voice, VoiceBehaviour};
 pub use webhooks::Webhooks;
 
 /// What can go wrong in the store, in domain terms; driver errors are mapped once, here.
@@ -433,7 +434,9 @@ pub struct FitRecord {
 
 /// The store: every room, and what concerns the database as a whole.
 #[async_trait]
-pub trait Store: Customers + Scores + Access + Webhooks + Plans + Mail + Surveys + Feedback + Send + Sync {
+pub trait Store:
+    Customers + Scores + Access + Webhooks + Plans + Mail + Surveys + Feedback + Voice + Send + Sync
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Brings the schema up to date.
