@@ -10,6 +10,7 @@ use rapport::config::Settings;
 use rapport::domain::plan::Span;
 use rapport::domain::survey::{QuestionKind, SurveySpec};
 use rapport::store::{Audience, SurveyChange, SurveyRecord, open_with};
+use rapport::voice::invite::{SURVEY_PUBLIC, public_url, qr_svg};
 use rapport::voice::send::send_survey;
 use rapport::voice::survey_file::parse_surveys;
 
@@ -34,6 +35,20 @@ pub enum SurveysCommand {
     Send(SendArgs),
     /// List the sends of every survey (or of one) with their response rates.
     Sends(SendsArgs),
+    /// Print the survey's anonymous link: anyone who follows it answers, as nobody in particular.
+    Link(ShowArgs),
+    /// Write a QR code of the survey's anonymous link as SVG (for the counter, a receipt, a poster).
+    Qr(QrArgs),
+}
+
+/// `rapport surveys qr`.
+#[derive(Debug, Args)]
+pub struct QrArgs {
+    /// The survey's name.
+    pub name: String,
+    /// Write the SVG here instead of to standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `rapport surveys send`.
@@ -150,6 +165,24 @@ pub async fn run(settings: &Settings, command: SurveysCommand, out: Output) -> a
             out.line(&show(&survey))
         }
         SurveysCommand::Send(args) => send(settings, &store, args, now, out).await,
+        SurveysCommand::Link(args) => {
+            let url = anonymous_url(settings, &store, &args.name, now).await?;
+            if args.json {
+                return out.json(&serde_json::json!({"survey": args.name, "url": url}));
+            }
+            out.line(&url)
+        }
+        SurveysCommand::Qr(args) => {
+            let url = anonymous_url(settings, &store, &args.name, now).await?;
+            let svg = qr_svg(&url).context("the survey's link is too long for a QR code: shorten mail.public_url")?;
+            match &args.out {
+                Some(path) => {
+                    std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
+                    out.line(&format!("wrote a QR code of {url} to {}", path.display()))
+                }
+                None => out.line(svg.trim_end()),
+            }
+        }
         SurveysCommand::Sends(args) => {
             let sends = store.sends(args.survey.as_deref()).await?;
             if args.json {
@@ -242,6 +275,25 @@ async fn send(
         out.line("  the messages wait in the outbox: no SMTP server is set (mail.smtp_url)")?;
     }
     Ok(())
+}
+
+/// A survey's anonymous link, for an existing survey.
+async fn anonymous_url(
+    settings: &Settings,
+    store: &std::sync::Arc<dyn rapport::store::Store>,
+    name: &str,
+    now: i64,
+) -> anyhow::Result<String> {
+    store
+        .survey(name)
+        .await?
+        .with_context(|| format!("no survey is named '{name}' (`rapport surveys list` shows them)"))?;
+    let key = store.link_key(SURVEY_PUBLIC, now).await?;
+    Ok(public_url(
+        &rapport::care::email::MailContext::from_settings(settings),
+        &key,
+        name,
+    ))
 }
 
 /// The customers a `--customers` file names, one id per line; an id that is not a customer is

@@ -68,6 +68,24 @@ pub fn public_token(key: &LinkKey, survey: &str) -> String {
     key.sign(SURVEY_PUBLIC, &[survey])
 }
 
+/// A survey's anonymous link: anyone who follows it answers as nobody in particular (for the
+/// counter, a receipt, a poster).
+pub fn public_url(context: &MailContext, key: &LinkKey, survey: &str) -> String {
+    format!("{}/s/{}", context.public_url, public_token(key, survey))
+}
+
+/// A QR code of `url` as an SVG document, black on white with its quiet zone, at least 240 pixels
+/// square; `None` for a URL too long to encode.
+pub fn qr_svg(url: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(url.as_bytes()).ok()?;
+    Some(
+        code.render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(240, 240)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
 /// The survey an anonymous token names; `None` for any other text.
 pub fn verify_public(key: &LinkKey, token: &str) -> Option<String> {
     let fields = key.verify(SURVEY_PUBLIC, token).ok()?;
@@ -192,6 +210,13 @@ mod tests {
         );
         assert_eq!(verify_public(&key, &public_token(&key, "nps")).as_deref(), Some("nps"));
         assert_eq!(LinkFields::verify(&LinkKey::new(b"other".to_vec()), &token), None);
+    }
+
+    #[test]
+    fn a_qr_code_is_an_svg_document_and_a_url_too_long_has_none() {
+        let svg = qr_svg("https://shop.example.com/s/abc").unwrap();
+        assert!(svg.starts_with("<?xml") && svg.contains("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(qr_svg(&"x".repeat(8_000)).is_none());
     }
 
     #[test]

@@ -146,6 +146,13 @@ fn the_surveys_commands_init_list_show_and_a_file_with_a_problem_applies_nothing
     assert!(String::from_utf8_lossy(&voice.stdout).starts_with("no answers yet"));
     let wrong = run(&["voice", "--by", "fortnight"]);
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("use month, week, stage, segment or survey"));
+    let link = run(&["surveys", "link", "nps"]);
+    let url = String::from_utf8_lossy(&link.stdout).trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:7878/s/"), "{url}");
+    let svg = dir.path().join("nps.svg");
+    let qr = run(&["surveys", "qr", "nps", "--out", svg.to_str().unwrap()]);
+    assert!(qr.status.success(), "{}", String::from_utf8_lossy(&qr.stderr));
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
     let themes = run(&["voice", "themes"]);
     assert!(themes.status.success(), "{}", String::from_utf8_lossy(&themes.stderr));
     assert!(String::from_utf8_lossy(&themes.stdout).starts_with("0 comments"));

@@ -311,6 +311,37 @@ async fn a_plan_sends_a_survey_whose_link_is_answered_changed_and_refused_when_i
     let events = db.store.events_of(ana.id).await.unwrap();
     assert_eq!(feedback_of(&events).len(), 2, "nothing stored by refused links");
 
+    // The anonymous link: anyone answers, as nobody in particular; a personal token is not one.
+    let public = db
+        .store
+        .link_key(rapport::voice::invite::SURVEY_PUBLIC, now)
+        .await
+        .unwrap();
+    let anonymous = format!(
+        "http://{address}/s/{}",
+        rapport::voice::invite::public_token(&public, "csat")
+    );
+    let page = client.get(&anonymous).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("Your answer is anonymous") && !page.contains("Hello"),
+        "{page}"
+    );
+    let answered = client
+        .post(&anonymous)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("score", "5"), ("comment", "Quick and kind.")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 200);
+    let csat = db.store.responses(Some("csat")).await.unwrap();
+    assert_eq!(csat.len(), 1);
+    assert_eq!(
+        (csat[0].score, csat[0].stage.as_deref()),
+        (Some(5), None),
+        "no customer"
+    );
+
     // Ben has not answered: one reminder after four days, then no more.
     let reminded = run_due(&db.store, &settings, now + 4 * DAY).await.unwrap();
     assert_eq!(reminded.reminders_sent, 1, "{reminded:?}");
