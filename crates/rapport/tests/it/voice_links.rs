@@ -26,6 +26,7 @@ contract!(
     a_send_by_hand_skips_customers_without_consent_and_those_already_invited,
     the_api_records_a_checked_answer_as_feedback_and_only_admins_change_surveys,
     interviews_are_on_the_timeline_and_found_by_text_and_tag,
+    hostile_answers_and_tokens_store_nothing_and_a_flood_is_slowed,
 );
 
 const DAY: i64 = 86_400;
@@ -599,4 +600,92 @@ async fn interviews_are_on_the_timeline_and_found_by_text_and_tag(db: &TestDb) {
         described,
         ["interview by sam@shop.example; needs: A Cargo bike; fears: 100% sure it will be stolen_; tags: family"]
     );
+}
+
+async fn hostile_answers_and_tokens_store_nothing_and_a_flood_is_slowed(db: &TestDb) {
+    let now = chrono::Utc::now().timestamp();
+    setup(db, now).await;
+    let key = db.store.link_key(SURVEY_LINK, now).await.unwrap();
+    let send = send_survey(
+        &db.store,
+        &RunSettings::default(),
+        "nps",
+        Audience::default(),
+        "test",
+        false,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(send.invited, 2);
+    let ana = db.store.customer(&ext("A")).await.unwrap().unwrap();
+    let invitation = db.store.invitations_made(now, now + 1).await.unwrap();
+    let invitation = invitation.iter().find(|i| i.customer_id == ana.id).unwrap();
+    let token = LinkFields {
+        invitation: invitation.id,
+        survey: "nps".into(),
+        customer: ana.id,
+        expires_at: invitation.expires_at,
+    }
+    .sign(&key);
+    let address = spawn_app(rapport::server::AppState::new(db.store.clone())).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{address}/s/{token}");
+    let post = |body: String| {
+        client
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let junk: String = (0..5_000).map(|i| format!("k{i}=v&")).collect();
+    let cases = [
+        (format!("{junk}score=abc"), "&#39;abc&#39; is not a score"),
+        ("score=%D9%A3".to_owned(), "is not a score from 0 to 10"),
+        ("score=3&score=4".to_owned(), "Choose one score."),
+        (
+            format!("score=3&comment={}", "x".repeat(2_001)),
+            "characters long, the limit is 2000",
+        ),
+        ("score=3&comment=a%00b".to_owned(), "control character"),
+    ];
+    for (body, says) in &cases {
+        let answer = post(body.clone()).await.unwrap();
+        assert_eq!(answer.status(), 422, "{says}");
+        let page = answer.text().await.unwrap();
+        assert!(page.contains(says), "{says}: {page}");
+    }
+    let long = format!("http://{address}/s/{}", "A".repeat(600));
+    assert_eq!(client.get(&long).send().await.unwrap().status(), 404);
+    let unsubscribe = format!(
+        "http://{address}/s/{}",
+        rapport::care::email::MailContext {
+            public_url: String::new(),
+            business: String::new(),
+        }
+        .unsubscribe_url(
+            &db.store.link_key(rapport::care::email::UNSUBSCRIBE, now).await.unwrap(),
+            ana.id,
+            1
+        )
+        .trim_start_matches("/u/")
+    );
+    assert_eq!(
+        client.get(&unsubscribe).send().await.unwrap().status(),
+        404,
+        "an unsubscribe token opens no survey"
+    );
+    assert!(
+        feedback_of(&db.store.events_of(ana.id).await.unwrap()).is_empty(),
+        "nothing stored"
+    );
+    // Twenty answers a minute from one address (five were sent above); the next waits.
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        statuses.push(post("score=9".to_owned()).await.unwrap().status().as_u16());
+    }
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let slowed = post("score=9".to_owned()).await.unwrap();
+    assert_eq!(slowed.status(), 429);
+    assert!(slowed.text().await.unwrap().contains("Please wait a minute"));
 }
