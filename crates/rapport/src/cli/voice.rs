@@ -4,9 +4,9 @@
 use clap::{Args, Subcommand};
 use rapport::config::Settings;
 use rapport::store::open_with;
-use rapport::voice::analysis::{GroupBy, VoiceRow, summarise, themes};
+use rapport::voice::analysis::{GroupBy, VoiceRow, name_theme, summarise, theme_rules, themes};
 use rapport::voice::recovery::{RecoveryReport, recovery_report};
-use rapport::voice::themes::{ThemeOptions, ThemeRules};
+use rapport::voice::themes::ThemeOptions;
 
 use super::Output;
 
@@ -39,6 +39,28 @@ pub enum VoiceCommand {
     /// Closing the loop: detractors contacted within the SLA, those asked again who moved up a
     /// category, and contacted detractors' repeat purchases against the others'.
     Recovery(RecoveryArgs),
+    /// Name a theme that merges terms ("Delivery": late, delivery, shipping); it replaces the
+    /// automatic themes of its terms in every themes report from now on.
+    NameTheme(NameThemeArgs),
+    /// Remove a named theme.
+    UnnameTheme(UnnameThemeArgs),
+}
+
+/// `rapport voice name-theme`.
+#[derive(Debug, Args)]
+pub struct NameThemeArgs {
+    /// The theme's name.
+    pub name: String,
+    /// The words or two-word phrases it covers.
+    #[arg(required = true)]
+    pub terms: Vec<String>,
+}
+
+/// `rapport voice unname-theme`.
+#[derive(Debug, Args)]
+pub struct UnnameThemeArgs {
+    /// The theme's name.
+    pub name: String,
 }
 
 /// `rapport voice recovery`.
@@ -86,6 +108,19 @@ pub struct ThemesArgs {
 /// Runs `rapport voice`.
 pub async fn run(settings: &Settings, args: VoiceArgs, out: Output) -> anyhow::Result<()> {
     let store = open_with(&settings.database).await?;
+    if let Some(VoiceCommand::NameTheme(n)) = &args.command {
+        name_theme(&store, &n.name, &n.terms, chrono::Utc::now().timestamp()).await?;
+        return out.line(&format!("named the theme '{}': {}", n.name.trim(), n.terms.join(", ")));
+    }
+    if let Some(VoiceCommand::UnnameTheme(n)) = &args.command {
+        if !store.remove_theme_name(&n.name).await? {
+            anyhow::bail!(
+                "there is no theme named '{}' (`rapport voice themes` shows them)",
+                n.name
+            );
+        }
+        return out.line(&format!("removed the theme '{}'", n.name));
+    }
     if let Some(VoiceCommand::Recovery(r)) = &args.command {
         let span = |flag: &str, raw: &str| {
             rapport::domain::plan::Span::parse(raw)
@@ -133,7 +168,7 @@ pub async fn run(settings: &Settings, args: VoiceArgs, out: Output) -> anyhow::R
             min_count: t.min_count,
             ..ThemeOptions::default()
         };
-        let report = themes(&responses, &ThemeRules::default(), &options)?;
+        let report = themes(&responses, &theme_rules(&store).await?, &options)?;
         if t.json {
             return out.json(&report);
         }

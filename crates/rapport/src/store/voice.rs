@@ -13,6 +13,12 @@ use crate::domain::{CustomerId, StoredEvent};
 /// Answers and interviews, read for analysis.
 #[async_trait]
 pub trait Voice: Send + Sync {
+    /// The themes staff named, by name, each with its terms.
+    async fn theme_names(&self) -> StoreResult<Vec<(String, Vec<String>)>>;
+    /// Names a theme (or replaces its terms), at `now`.
+    async fn set_theme_name(&self, name: &str, terms: &[String], now: i64) -> StoreResult<()>;
+    /// Removes a named theme; says whether there was one.
+    async fn remove_theme_name(&self, name: &str) -> StoreResult<bool>;
     /// Interviews, newest first, at most `limit`: those whose text holds `text` (any case) and
     /// that carry `tag`, each bound optional; each with the business's id of its customer.
     async fn interviews(
@@ -125,6 +131,43 @@ fn interview_event<DB: Backend>(row: &DB::Row) -> StoreResult<StoredEvent> {
 
 #[async_trait]
 impl<DB: Backend> Voice for SqlStore<DB> {
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn theme_names(&self) -> StoreResult<Vec<(String, Vec<String>)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, terms FROM theme_names ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|(name, terms)| {
+                let terms = serde_json::from_str(&terms)
+                    .map_err(|e| StoreError::Corrupt(format!("theme '{name}': terms: {e}")))?;
+                Ok((name, terms))
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(terms = terms.len()))]
+    async fn set_theme_name(&self, name: &str, terms: &[String], now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO theme_names (name, terms, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET terms = excluded.terms, updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(serde_json::to_string(terms).expect("terms serialise"))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn remove_theme_name(&self, name: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM theme_names WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) > 0)
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(limit))]
     async fn interviews(
         &self,

@@ -130,6 +130,59 @@ fn group_of(response: &AnalysedResponse, by: GroupBy, zone: chrono_tz::Tz) -> St
     }
 }
 
+/// The rules staff made: the named themes (manual tags come later).
+pub async fn theme_rules(store: &std::sync::Arc<dyn crate::store::Store>) -> crate::store::StoreResult<ThemeRules> {
+    let named = store
+        .theme_names()
+        .await?
+        .into_iter()
+        .map(|(name, terms)| super::themes::NamedTheme { name, terms })
+        .collect();
+    Ok(ThemeRules {
+        named,
+        tags: Vec::new(),
+    })
+}
+
+/// Why a theme could not be named.
+#[derive(Debug, thiserror::Error)]
+pub enum NameThemeError {
+    /// The name or a term is not one the themes can use.
+    #[error(transparent)]
+    Rules(#[from] ThemeError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Names a theme that merges `terms` (a name that differs from an existing one only in case
+/// replaces it), checked against every other rule first: nothing is stored when it would not
+/// read.
+pub async fn name_theme(
+    store: &std::sync::Arc<dyn crate::store::Store>,
+    name: &str,
+    terms: &[String],
+    now: i64,
+) -> Result<(), NameThemeError> {
+    let mut rules = theme_rules(store).await?;
+    let existing = rules
+        .named
+        .iter()
+        .find(|t| t.name.to_lowercase() == name.trim().to_lowercase())
+        .map(|t| t.name.clone());
+    rules.named.retain(|t| Some(&t.name) != existing.as_ref());
+    rules.named.push(super::themes::NamedTheme {
+        name: name.trim().to_owned(),
+        terms: terms.to_vec(),
+    });
+    find_themes(&[], &rules, &ThemeOptions::default())?;
+    if let Some(old) = existing {
+        store.remove_theme_name(&old).await?;
+    }
+    store.set_theme_name(name.trim(), terms, now).await?;
+    Ok(())
+}
+
 /// The themes of the responses' comments.
 pub fn themes(
     responses: &[AnalysedResponse],

@@ -27,6 +27,7 @@ contract!(
     the_api_records_a_checked_answer_as_feedback_and_only_admins_change_surveys,
     interviews_are_on_the_timeline_and_found_by_text_and_tag,
     hostile_answers_and_tokens_store_nothing_and_a_flood_is_slowed,
+    a_theme_named_by_staff_gathers_its_terms_in_every_report_after,
 );
 
 const DAY: i64 = 86_400;
@@ -688,4 +689,54 @@ async fn hostile_answers_and_tokens_store_nothing_and_a_flood_is_slowed(db: &Tes
     let slowed = post("score=9".to_owned()).await.unwrap();
     assert_eq!(slowed.status(), 429);
     assert!(slowed.text().await.unwrap().contains("Please wait a minute"));
+}
+
+async fn a_theme_named_by_staff_gathers_its_terms_in_every_report_after(db: &TestDb) {
+    use rapport::voice::analysis::{name_theme, theme_rules, themes};
+    use rapport::voice::themes::ThemeOptions;
+    let now = chrono::Utc::now().timestamp();
+    setup(db, now).await;
+    let server = TestServer::start(db).await;
+    let comments = [
+        ("A", 2, "The delivery was late again"),
+        ("B", 3, "Shipping took two weeks"),
+        ("C", 1, "Late parcel, no apology"),
+        ("A", 10, "Friendly staff, great advice"),
+    ];
+    for (i, (customer, score, comment)) in comments.iter().enumerate() {
+        let body = serde_json::json!({
+            "customer_id": customer, "answers": {"score": score, "comment": comment}, "event_key": format!("c{i}")
+        });
+        assert_eq!(
+            server.post("/api/v1/surveys/nps/responses", &body).await.0.as_u16(),
+            201
+        );
+    }
+    let wrong = name_theme(&db.store, "Delivery", &["late".into(), " ".into()], now).await;
+    assert!(wrong.is_err(), "an empty term is refused");
+    assert!(
+        theme_rules(&db.store).await.unwrap().named.is_empty(),
+        "and nothing stored"
+    );
+    let terms: Vec<String> = ["late", "delivery"].iter().map(|t| (*t).to_owned()).collect();
+    name_theme(&db.store, "delivery", &terms[..1], now).await.unwrap();
+    let mut all = terms.clone();
+    all.push("shipping".into());
+    name_theme(&db.store, "Delivery", &all, now).await.unwrap();
+    let rules = theme_rules(&db.store).await.unwrap();
+    assert_eq!(rules.named.len(), 1, "a name differing in case replaces the old one");
+    let responses = db.store.responses(Some("nps")).await.unwrap();
+    let options = ThemeOptions {
+        min_count: 1,
+        ..ThemeOptions::default()
+    };
+    let report = themes(&responses, &rules, &options).unwrap();
+    let delivery = report.theme("Delivery").expect("the named theme");
+    assert_eq!(
+        (delivery.count, delivery.by_category.detractors),
+        (3, 3),
+        "{delivery:?}"
+    );
+    assert!(report.theme("late").is_none(), "its terms are not themes of their own");
+    assert!(db.store.remove_theme_name("Delivery").await.unwrap());
 }
