@@ -3,11 +3,14 @@
 //! plans' tasks and the customers who respond to care (people.rs); the history played a day at a
 //! time with the plans running (history.rs). Deterministic for a seed and end date.
 
+mod comments;
 mod history;
 mod people;
+mod voice;
 
 pub use history::{Played, play};
 pub use people::{Completion, care_response, staff_completion};
+pub use voice::DEMO_PLANS;
 
 use chrono::NaiveDate;
 use rand::rngs::StdRng;
