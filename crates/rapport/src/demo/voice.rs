@@ -16,7 +16,7 @@ use super::people::{Completion, rng_for};
 use crate::domain::plan::TaskOutcome;
 use crate::domain::survey::{NpsCategory, SurveyKind};
 use crate::domain::{CustomerId, ExternalId};
-use crate::store::{CustomerRecord, InvitationRecord, Store, StoreError, StoreResult, SurveyRecord};
+use crate::store::{CustomerRecord, InvitationRecord, Store, StoreError, StoreResult};
 use crate::voice::invite::{LinkFields, SURVEY_LINK};
 use crate::voice::respond::{Answered, answer};
 
@@ -52,6 +52,8 @@ pub struct Voices {
     pending: BTreeMap<(i64, CustomerId, String), InvitationRecord>,
     /// The staff's calls by customer: when and how they ended.
     calls: HashMap<String, Vec<(i64, TaskOutcome)>>,
+    /// The surveys by name, read once: they do not change while the demo plays.
+    surveys: HashMap<String, SurveyKind>,
     /// Answers stored.
     pub answered: u64,
 }
@@ -86,20 +88,28 @@ impl Voices {
     }
 
     /// Answers `link` at `at` if its customer is the answering kind this time; says whether.
-    async fn respond(&self, store: &Arc<dyn Store>, seed: u64, link: &InvitationRecord, at: i64) -> StoreResult<bool> {
+    async fn respond(
+        &mut self,
+        store: &Arc<dyn Store>,
+        seed: u64,
+        link: &InvitationRecord,
+        at: i64,
+    ) -> StoreResult<bool> {
+        let mut rng = link_rng(seed, link, "answer");
+        // Drawn before the customer is read: most never answer, and reading costs.
+        let willing: f64 = rng.random();
+        if willing >= 0.45 {
+            return Ok(false);
+        }
         let Some(customer) = store.customer_by_id(link.customer_id).await? else {
             return Err(StoreError::Corrupt(format!("link {} names no customer", link.id)));
         };
-        let mut rng = link_rng(seed, link, "answer");
-        let loyal = customer.state.purchase_count >= 3;
-        if !rng.random_bool(if loyal { 0.45 } else { 0.35 }) {
+        if customer.state.purchase_count < 3 && willing >= 0.35 {
             return Ok(false);
         }
-        let Some(survey) = store.survey(&link.survey).await? else {
-            return Err(StoreError::Corrupt(format!("link {} names no survey", link.id)));
-        };
+        let kind = self.survey_kind(store, &link.survey).await?;
         let story = self.story(seed, &customer, at);
-        let form = form(&mut rng, &survey, &story);
+        let form = form(&mut rng, kind, &story);
         let fields = LinkFields {
             invitation: link.id,
             survey: link.survey.clone(),
@@ -115,6 +125,20 @@ impl Voices {
                 link.id
             ))),
         }
+    }
+
+    /// The kind of the survey called `name`.
+    async fn survey_kind(&mut self, store: &Arc<dyn Store>, name: &str) -> StoreResult<SurveyKind> {
+        if let Some(kind) = self.surveys.get(name) {
+            return Ok(*kind);
+        }
+        let Some(survey) = store.survey(name).await? else {
+            return Err(StoreError::Corrupt(format!(
+                "a link names the survey '{name}', which is not there"
+            )));
+        };
+        self.surveys.insert(name.to_owned(), survey.spec.kind);
+        Ok(survey.spec.kind)
     }
 
     /// What has happened to `customer` by `at`, as their answer reflects it.
@@ -164,7 +188,7 @@ fn incident(seed: u64, customer: &str, purchased_at: i64) -> Option<Incident> {
 /// How the customer feels, roughly 0 (furious) to 1 (delighted), before noise.
 fn mood(story: &Story) -> f64 {
     let days = story.days_since_purchase.unwrap_or_default();
-    let mut mood = 0.72 + 0.05 * (story.orders - 1).clamp(0, 5) as f64;
+    let mut mood = 0.68 + 0.05 * (story.orders - 1).clamp(0, 5) as f64;
     if story.orders <= 1 && days > 120 {
         mood -= 0.15;
     }
@@ -184,11 +208,11 @@ fn mood(story: &Story) -> f64 {
 }
 
 /// The form the customer sends: the score on the survey's scale, and maybe a comment.
-fn form(rng: &mut StdRng, survey: &SurveyRecord, story: &Story) -> BTreeMap<String, Vec<String>> {
+fn form(rng: &mut StdRng, kind: SurveyKind, story: &Story) -> BTreeMap<String, Vec<String>> {
     // The mean of three uniforms: noise that is mostly small, now and then large.
     let noise = (rng.random::<f64>() + rng.random::<f64>() + rng.random::<f64>()) / 3.0 - 0.5;
     let felt = (mood(story) + noise * 0.6).clamp(0.0, 1.0);
-    let (score, category) = match survey.spec.kind {
+    let (score, category) = match kind {
         SurveyKind::Csat => {
             let score = 1 + (felt * 4.99) as i64;
             (score, NpsCategory::of_survey(SurveyKind::Csat, score))
