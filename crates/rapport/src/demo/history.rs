@@ -77,6 +77,9 @@ pub async fn play(store: &Arc<dyn Store>, config: &DemoConfig) -> StoreResult<Pl
     let mut events = events.into_iter().peekable();
     let mut responses = Responses::new();
     let mut voices = Voices::default();
+    // The demo's customers answer the first e-mail or never: a reminder would only cost time.
+    let mut settings = RunSettings::default();
+    settings.voice.reminders = 0;
     let mut now = start;
     while now < end {
         now = next_tick(now, end);
@@ -121,7 +124,7 @@ pub async fn play(store: &Arc<dyn Store>, config: &DemoConfig) -> StoreResult<Pl
         // Each answer is its own transaction, as on the survey page: after the tick's.
         voices.answer_due(store, config.seed, now).await?;
         // No SMTP server: the survey e-mails stay queued, and the customers answer their links.
-        played.care.add(run_due(store, &RunSettings::default(), now).await?);
+        played.care.add(run_due(store, &settings, now).await?);
         voices.invited(store, config.seed, now, now + 1).await?;
     }
     played.surveys_sent = played.care.surveys_sent;
