@@ -1,13 +1,17 @@
 //! A realistic synthetic business for `rapport demo`: profiles, purchases from a buy-till-you-die
 //! process, spend from a gamma mixture, and some conversations (here); the staff who do the care
-//! plans' tasks and the customers who respond to care (people.rs); the history played a day at a
-//! time with the plans running (history.rs). Deterministic for a seed and end date.
+//! plans' tasks and the customers who respond to care (people.rs); the customers answering the
+//! surveys the plans send (voice.rs) in their own words (comments.rs); the history played a day
+//! at a time with the plans running (history.rs). Deterministic for a seed and end date.
 
+mod comments;
 mod history;
 mod people;
+mod voice;
 
 pub use history::{Played, play};
 pub use people::{Completion, care_response, staff_completion};
+pub use voice::DEMO_PLANS;
 
 use chrono::NaiveDate;
 use rand::rngs::StdRng;

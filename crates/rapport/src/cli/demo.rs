@@ -127,6 +127,10 @@ struct CareSummary {
     tasks_completed: u64,
     /// Extra purchases of customers who responded to care.
     care_purchases: u64,
+    /// Survey links the plans e-mailed.
+    surveys_sent: u64,
+    /// Surveys the customers answered.
+    surveys_answered: u64,
     /// Open tasks overdue, due today, and due from today to six days ahead.
     open: OpenTasks,
 }
@@ -166,22 +170,27 @@ impl CareSummary {
             plans: played.care.clone(),
             tasks_completed: played.tasks_completed,
             care_purchases: played.care_purchases,
+            surveys_sent: played.surveys_sent,
+            surveys_answered: played.surveys_answered,
             open: OpenTasks { overdue, today, week },
         })
     }
 
     fn text(&self) -> String {
         format!(
-            "the five built-in care plans ran day by day over the two years: {} created ({} done by \
-             the staff), {} held out to measure the care, {} after care; on the agenda now: {} overdue, \
-             {} due today, {} due this week",
+            "the built-in care plans and the demo's survey plans ran day by day over the two years: {} \
+             created ({} done by the staff), {} held out to measure the care, {} after care; on the agenda \
+             now: {} overdue, {} due today, {} due this week\nsurveys: {} sent, {} answered (`rapport voice`, \
+             `rapport voice themes`)",
             count(self.plans.tasks_created, "task"),
             self.tasks_completed,
             count(self.plans.held_out, "occurrence"),
             count(self.care_purchases, "extra purchase"),
             self.open.overdue,
             self.open.today,
-            self.open.week
+            self.open.week,
+            self.surveys_sent,
+            self.surveys_answered
         )
     }
 }

@@ -8,10 +8,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::people::{Completion, care_response, staff_completion};
+use super::people::{Completion, care_response, consents, staff_completion};
+use super::voice::{DEMO_PLANS, Voices};
 use super::{DemoConfig, DemoData, bounds, generate};
 use crate::care::email::RunSettings;
-use crate::care::{RunReport, built_in_plans, run_due};
+use crate::care::plan_file::parse_plans;
+use crate::care::{RunReport, built_in_plans, email_consent_event, run_due};
+use crate::domain::survey::SurveySpec;
 use crate::domain::{ExternalId, NewEvent};
 use crate::ingest::{Ingest, IngestReport};
 use crate::store::{Store, StoreResult, TaskDone, TaskRecord};
@@ -37,13 +40,19 @@ pub struct Played {
     pub tasks_completed: u64,
     /// Extra purchases of customers who responded to care.
     pub care_purchases: u64,
+    /// Survey links e-mailed by the plans (as `care.surveys_sent` counts them).
+    pub surveys_sent: u64,
+    /// Surveys the customers answered.
+    pub surveys_answered: u64,
     /// The clock at the end: the last second of the history (Unix seconds).
     pub end: i64,
 }
 
-/// Writes the demo business of `config` into `store` as it happened: the built-in plans applied
-/// at the start of the history, then, a day at a time, that day's events, the tasks the staff did
-/// and the plans' due occurrences run. The same seed and end date give the same business.
+/// Writes the demo business of `config` into `store` as it happened: the built-in surveys and
+/// plans and the demo's own (`DEMO_PLANS`) applied at the start of the history, most customers'
+/// e-mail consent given at sign-up, then, a day at a time, that day's events, the tasks the staff
+/// did, the plans' due occurrences run and the surveys answered. The same seed and end date give
+/// the same business.
 pub async fn play(store: &Arc<dyn Store>, config: &DemoConfig) -> StoreResult<Played> {
     let DemoData { profiles, mut events } = generate(config);
     events.sort_by_key(|(_, event)| event.occurred_at);
@@ -52,12 +61,25 @@ pub async fn play(store: &Arc<dyn Store>, config: &DemoConfig) -> StoreResult<Pl
         end,
         ..Default::default()
     };
-    store.apply_plans(&built_in_plans(), start).await?;
+    store.apply_surveys(&SurveySpec::built_in(), start).await?;
+    let mut plans = built_in_plans();
+    plans
+        .extend(parse_plans("the demo's plans", DEMO_PLANS).expect("the demo's plans read (the demo test plays them)"));
+    store.apply_plans(&plans, start).await?;
+    let consenting = consents(config.seed, &profiles);
     let mut ingest = Ingest::begin_at(store, SOURCE, start).await?;
     ingest.upsert_profiles(profiles).await?;
+    for customer in consenting {
+        let event = email_consent_event(&customer, true, "the demo's sign-up form", start);
+        ingest.push(&customer, event).await?;
+    }
     add_ingest(&mut played.ingest, ingest.finish().await?);
     let mut events = events.into_iter().peekable();
     let mut responses = Responses::new();
+    let mut voices = Voices::default();
+    // The demo's customers answer the first e-mail or never: a reminder would only cost time.
+    let mut settings = RunSettings::default();
+    settings.voice.reminders = 0;
     let mut now = start;
     while now < end {
         now = next_tick(now, end);
@@ -81,6 +103,7 @@ pub async fn play(store: &Arc<dyn Store>, config: &DemoConfig) -> StoreResult<Pl
             let mut ingest = Ingest::begin_at(store, SOURCE, now).await?;
             for (task, done) in &due {
                 let customer = complete(&mut ingest, task, done, &mut tick).await?;
+                voices.called(&customer, done);
                 if let Some(purchase) = care_response(config.seed, &customer, task.plan.as_deref(), done)
                     && purchase.occurred_at <= end
                 {
@@ -98,9 +121,14 @@ pub async fn play(store: &Arc<dyn Store>, config: &DemoConfig) -> StoreResult<Pl
             }
             add_ingest(&mut played.ingest, ingest.finish().await?);
         }
-        // The built-in plans are tasks: no e-mail, so the default cap and links are never read.
-        played.care.add(run_due(store, &RunSettings::default(), now).await?);
+        // Each answer is its own transaction, as on the survey page: after the tick's.
+        voices.answer_due(store, config.seed, now).await?;
+        // No SMTP server: the survey e-mails stay queued, and the customers answer their links.
+        played.care.add(run_due(store, &settings, now).await?);
+        voices.invited(store, config.seed, now, now + 1).await?;
     }
+    played.surveys_sent = played.care.surveys_sent;
+    played.surveys_answered = voices.answered;
     Ok(played)
 }
 

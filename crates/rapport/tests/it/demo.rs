@@ -1,12 +1,14 @@
 //! The demo played with its care plans: tasks left on the agenda, plans that acted on time and
-//! held customers out, a report with both groups showing the care's effect, and the same seed
-//! giving the same business.
+//! held customers out, a report with both groups showing the care's effect, surveys answered in
+//! the customers' own words, and the same seed giving the same business.
 
 use rapport::care::DueWindow;
 use rapport::demo::{DemoConfig, Played, play};
 use rapport::domain::calendar::Calendar;
 use rapport::domain::plan_report::plan_report;
 use rapport::store::TaskQuery;
+use rapport::voice::analysis::{GroupBy, summarise, themes};
+use rapport::voice::themes::{ThemeOptions, ThemeRules};
 
 use crate::helpers::{Backend, TestDb};
 
@@ -100,4 +102,40 @@ async fn the_same_seed_and_end_give_the_same_demo_and_another_seed_another() {
     assert_eq!(tasks_a, tasks_b);
     assert_ne!(played_a, played_c);
     assert_ne!(tasks_a, tasks(c).await);
+}
+
+#[tokio::test]
+async fn the_demo_customers_answer_surveys_in_their_own_words_and_unhappy_ones_get_a_call() {
+    let (db, played) = played(400, 11).await;
+
+    assert!(
+        played.surveys_sent > 1_000 && played.surveys_answered > 300,
+        "{} sent, {} answered",
+        played.surveys_sent,
+        played.surveys_answered
+    );
+    let all = db.store.responses(None).await.unwrap();
+    assert_eq!(
+        all.len() as u64,
+        played.surveys_answered,
+        "each answer a feedback event"
+    );
+    let nps = db.store.responses(Some("nps")).await.unwrap();
+    let months = summarise(&nps, GroupBy::Month, chrono_tz::UTC);
+    assert!(months.len() >= 12, "NPS in {} months", months.len());
+    for row in months.iter().rev().take(4) {
+        eprintln!("{} NPS {:?}", row.group, row.nps.and_then(|s| s.score).map(|s| s.value));
+    }
+    let report = themes(&all, &ThemeRules::default(), &ThemeOptions::default()).unwrap();
+    let detractors: Vec<&str> = report.detractor_themes().take(5).map(|t| t.label.as_str()).collect();
+    let promoters: Vec<&str> = report.promoter_themes().take(5).map(|t| t.label.as_str()).collect();
+    eprintln!("{played:?}\ndetractors say: {detractors:?}\npromoters say: {promoters:?}");
+    assert!(
+        detractors.iter().any(|label| label.contains("deliver")),
+        "{detractors:?}"
+    );
+    assert!(!promoters.is_empty());
+    let plans = db.store.plans().await.unwrap();
+    let follow_up = plans.iter().find(|p| p.spec.name == "detractor follow-up").unwrap();
+    assert!(follow_up.occurrences.done > 10, "{:?}", follow_up.occurrences);
 }
