@@ -10,7 +10,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::invite::{LinkFields, SURVEY_LINK, SURVEY_PUBLIC, verify_public};
-use crate::domain::survey::{AnswerProblem, Answers, SurveySpec};
+use crate::domain::survey::{AnswerProblem, Answers, NpsCategory, SurveySpec};
 use crate::domain::{EventKind, ExternalId, NewEvent};
 use crate::ingest::Ingest;
 use crate::store::{InvitationRecord, ResponseRow, Store, StoreError, StoreResult};
@@ -142,12 +142,10 @@ pub async fn answer(
     now: i64,
 ) -> StoreResult<Answered> {
     let opened = open(store, token, now).await?;
-    let Some(survey) = opened.survey() else {
-        return Ok(Answered::Refused(opened));
-    };
-    let answers = match survey.check(form) {
-        Ok(answers) => answers,
-        Err(problems) => return Ok(Answered::Problems { opened, problems }),
+    let answers = match opened.survey().map(|survey| survey.check(form)) {
+        None => return Ok(Answered::Refused(opened)),
+        Some(Err(problems)) => return Ok(Answered::Problems { opened, problems }),
+        Some(Ok(answers)) => answers,
     };
     let changed = match &opened {
         Opened::Personal(link) => {
@@ -162,11 +160,12 @@ pub async fn answer(
             link.previous.is_some()
         }
         Opened::Anonymous { survey, version } => {
-            let kind = EventKind::feedback(survey, *version, None, answers);
-            store.record_anonymous(&anonymous_row(kind, now)).await?;
+            store
+                .record_anonymous(&anonymous_row(survey, *version, answers, now))
+                .await?;
             false
         }
-        Opened::Expired | Opened::Invalid => unreachable!("refused above"),
+        Opened::Expired | Opened::Invalid => return Ok(Answered::Refused(opened)),
     };
     Ok(Answered::Saved { opened, changed })
 }
@@ -179,28 +178,18 @@ fn answer_key(invitation: i64, now: i64, answers: &Answers) -> String {
     format!("survey:{invitation}:{now}:{short}")
 }
 
-fn anonymous_row(kind: EventKind, now: i64) -> ResponseRow {
-    let EventKind::Feedback {
-        survey,
-        version,
-        survey_kind,
-        score,
-        category,
-        answers,
-        ..
-    } = kind
-    else {
-        unreachable!("made as feedback by the caller")
-    };
+/// The response an anonymous answer makes: no customer, so no event either.
+fn anonymous_row(survey: &SurveySpec, version: i64, answers: Answers, now: i64) -> ResponseRow {
+    let score = survey.score_question().and(answers.score());
     ResponseRow {
-        survey,
+        survey: survey.name.clone(),
         version,
-        survey_kind,
+        survey_kind: survey.kind,
         customer_id: None,
         invitation_id: None,
         event_id: None,
         score,
-        category,
+        category: score.and_then(|s| NpsCategory::of_survey(survey.kind, s)),
         comment: answers.comment(),
         answers,
         answered_at: now,
