@@ -16,6 +16,8 @@ struct Sighting {
     comment: u32,
     category: Option<NpsCategory>,
     chars: u32,
+    /// The text's hash: the same words said twice are quoted once.
+    text: u64,
 }
 
 /// What was counted of one stem, phrase or named theme.
@@ -24,8 +26,9 @@ pub(super) struct Tally {
     /// Comments mentioning it, by category.
     pub(super) by_category: CategoryCounts,
     last: u32,
-    /// The shortest comments as (characters, index), shortest first; unused slots are `u32::MAX`.
-    shortest: [(u32, u32); QUOTES],
+    /// The shortest comments of different texts as (characters, index, text's hash), shortest
+    /// first; unused slots are `u32::MAX`.
+    shortest: [(u32, u32, u64); QUOTES],
 }
 
 impl Default for Tally {
@@ -33,7 +36,7 @@ impl Default for Tally {
         Tally {
             by_category: CategoryCounts::default(),
             last: 0,
-            shortest: [(u32::MAX, u32::MAX); QUOTES],
+            shortest: [(u32::MAX, u32::MAX, 0); QUOTES],
         }
     }
 }
@@ -47,8 +50,12 @@ impl Tally {
         self.last = sighting.comment;
         self.by_category.add(sighting.category);
         // Comments come in order, so on equal length the earlier one stays: quotes are stable.
-        let candidate = (sighting.chars, sighting.comment - 1);
-        if candidate < self.shortest[QUOTES - 1] {
+        let candidate = (sighting.chars, sighting.comment - 1, sighting.text);
+        let repeated = self
+            .shortest
+            .iter()
+            .any(|&(chars, index, text)| index != u32::MAX && chars == candidate.0 && text == candidate.2);
+        if !repeated && (candidate.0, candidate.1) < (self.shortest[QUOTES - 1].0, self.shortest[QUOTES - 1].1) {
             self.shortest[QUOTES - 1] = candidate;
             self.shortest.sort_unstable();
         }
@@ -59,8 +66,8 @@ impl Tally {
     pub(super) fn quoted(&self) -> impl Iterator<Item = usize> + '_ {
         self.shortest
             .iter()
-            .filter(|&&(_, index)| index != u32::MAX)
-            .map(|&(_, index)| index as usize)
+            .filter(|&&(_, index, _)| index != u32::MAX)
+            .map(|&(_, index, _)| index as usize)
     }
 }
 
@@ -98,6 +105,12 @@ impl<'r> Pass<'r> {
             comment: index + 1,
             category: comment.category,
             chars: u32::try_from(comment.text.chars().count()).unwrap_or(u32::MAX - 1),
+            text: {
+                use std::hash::{BuildHasher as _, Hasher as _};
+                let mut hasher = foldhash::fast::FixedState::with_seed(7).build_hasher();
+                hasher.write(comment.text.as_bytes());
+                hasher.finish()
+            },
         };
         self.comments.add(comment.category);
         let Pass {
@@ -146,6 +159,7 @@ mod tests {
             comment,
             category: Some(NpsCategory::Detractor),
             chars,
+            text: u64::from(comment),
         }
     }
 
@@ -159,5 +173,15 @@ mod tests {
         }
         assert_eq!(tally.by_category.detractors, 5);
         assert_eq!(tally.quoted().collect::<Vec<_>>(), [4, 1, 2]);
+        // The same words again, shorter than the rest: quoted once.
+        let mut repeats = Tally::default();
+        for comment in 1..=4 {
+            repeats.see(Sighting {
+                text: 99,
+                ..sighting(comment, 12)
+            });
+        }
+        repeats.see(sighting(5, 40));
+        assert_eq!(repeats.quoted().collect::<Vec<_>>(), [0, 4]);
     }
 }
