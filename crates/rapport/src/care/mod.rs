@@ -23,9 +23,9 @@ use crate::domain::{CustomerId, Email, EventKind, ExternalId, NewEvent};
 use crate::ingest::Ingest;
 use crate::store::{
     DueOccurrence, NewInvitation, NewTask, PlanChange, PlanRecord, Settled, Store, StoreError, StoreResult,
-    SurveyRecord, TaskDone, TaskRecord, WriteTx, new_invitation_id,
+    SurveyRecord, TaskDone, TaskRecord, WriteTx,
 };
-use crate::voice::invite::{Invitation, LinkFields, SURVEY_LINK, invitation_mail};
+use crate::voice::invite::{LinkKeys, SURVEY_LINK, new_invitation, survey_mail};
 use crate::webhooks::Outbox;
 use crate::webhooks::payload::PlanFired;
 
@@ -698,31 +698,15 @@ fn decide(
         }
         Action::Survey { survey } => {
             let record = &outreach.surveys[survey];
-            let invitation = NewInvitation {
-                id: new_invitation_id(),
-                survey_id: record.id,
-                version: record.version,
-                customer_id: occurrence.customer_id,
-                expires_at: now + outreach.settings.voice.link_seconds(),
+            let expires_at = now + outreach.settings.voice.link_seconds();
+            let invitation = new_invitation(record, occurrence.customer_id, expires_at);
+            let keys = LinkKeys {
+                mail: &outreach.settings.mail,
+                survey: outreach.survey_key.as_ref().expect("loaded for a batch with surveys"),
+                unsubscribe: outreach.key.as_ref().expect("loaded for a batch with e-mail"),
             };
-            let link = LinkFields {
-                invitation: invitation.id,
-                survey: survey.clone(),
-                customer: occurrence.customer_id,
-                expires_at: invitation.expires_at,
-            };
-            let first_name = customer.name.as_deref().and_then(|n| n.split_whitespace().next());
-            let survey_key = outreach.survey_key.as_ref().expect("loaded for a batch with surveys");
-            let unsubscribe_key = outreach.key.as_ref().expect("loaded for a batch with e-mail");
-            let invite = Invitation {
-                survey: &record.spec,
-                link: &link,
-                first_name,
-                to: address.expect("checked above"),
-                reminder: false,
-                now,
-            };
-            let mut mail = invitation_mail(invite, &outreach.settings.mail, survey_key, unsubscribe_key);
+            let to = address.expect("checked above");
+            let mut mail = survey_mail(record, &invitation, customer, to, false, keys, now);
             mail.plan = Some((plan.id, occurrence.id));
             mail.why = why;
             done.mail = Some(mail);

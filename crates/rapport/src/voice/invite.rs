@@ -5,10 +5,11 @@
 
 use crate::care::email::{self, MailContext, Written};
 use crate::domain::link::LinkKey;
+use crate::domain::plan::CareContext;
 use crate::domain::plan::escape_html_into;
 use crate::domain::survey::{BUSINESS, QuestionKind, SurveySpec};
 use crate::domain::{CustomerId, Email};
-use crate::store::NewMail;
+use crate::store::{NewInvitation, NewMail, SurveyRecord, new_invitation_id};
 
 /// The purpose personal survey links are signed for.
 pub const SURVEY_LINK: &str = "survey";
@@ -163,6 +164,55 @@ pub fn invitation_mail(
         context,
         &unsubscribe,
     )
+}
+
+/// A new personal link to `survey` for `customer`, working until `expires_at`.
+pub fn new_invitation(survey: &SurveyRecord, customer: CustomerId, expires_at: i64) -> NewInvitation {
+    NewInvitation {
+        id: new_invitation_id(),
+        survey_id: survey.id,
+        version: survey.version,
+        customer_id: customer,
+        expires_at,
+    }
+}
+
+/// How a survey e-mail names the business, and the keys that sign its two links.
+pub struct LinkKeys<'a> {
+    /// The business's name and public address.
+    pub mail: &'a MailContext,
+    /// The survey link's.
+    pub survey: &'a LinkKey,
+    /// The footer's unsubscribe link's.
+    pub unsubscribe: &'a LinkKey,
+}
+
+/// The e-mail of `invitation` (or, with `reminder`, its reminder) to the customer `customer`
+/// describes, at address `to`: the one way plans and sends by hand write survey e-mails.
+pub fn survey_mail(
+    survey: &SurveyRecord,
+    invitation: &NewInvitation,
+    customer: &CareContext,
+    to: Email,
+    reminder: bool,
+    keys: LinkKeys<'_>,
+    now: i64,
+) -> NewMail {
+    let link = LinkFields {
+        invitation: invitation.id,
+        survey: survey.spec.name.clone(),
+        customer: invitation.customer_id,
+        expires_at: invitation.expires_at,
+    };
+    let invite = Invitation {
+        survey: &survey.spec,
+        link: &link,
+        first_name: customer.name.as_deref().and_then(|n| n.split_whitespace().next()),
+        to,
+        reminder,
+        now,
+    };
+    invitation_mail(invite, keys.mail, keys.survey, keys.unsubscribe)
 }
 
 /// The scale's numbers as a row of links, the ends labelled.

@@ -9,14 +9,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::invite::{Invitation, LinkFields, SURVEY_LINK, invitation_mail};
+use super::invite::{LinkKeys, SURVEY_LINK, new_invitation, survey_mail};
 use crate::care::email::{RunSettings, UNSUBSCRIBE};
 use crate::care::reachable;
 use crate::domain::CustomerId;
 use crate::domain::plan::CareContext;
 use crate::store::{
     Audience, InvitationRecord, NewInvitation, NewMail, Store, StoreError, StoreResult, SurveyRecord, WriteTx,
-    new_invitation_id,
 };
 
 /// Customers decided and queued per transaction.
@@ -155,13 +154,7 @@ impl<'a> Batch<'a> {
         reminder: bool,
         now: i64,
     ) -> Result<(NewInvitation, NewMail), &'static str> {
-        let invitation = NewInvitation {
-            id: new_invitation_id(),
-            survey_id: survey.id,
-            version: survey.version,
-            customer_id: customer,
-            expires_at: now + self.settings.voice.link_seconds(),
-        };
+        let invitation = new_invitation(survey, customer, now + self.settings.voice.link_seconds());
         let mail = self.mail(survey, &invitation, reminder, now)?;
         Ok((invitation, mail))
     }
@@ -180,26 +173,12 @@ impl<'a> Batch<'a> {
         let sent = self.sent.entry(customer).or_default();
         self.settings.cap.check(sent, now).map_err(|_| "cap")?;
         sent.push(now);
-        let link = LinkFields {
-            invitation: invitation.id,
-            survey: survey.spec.name.clone(),
-            customer,
-            expires_at: invitation.expires_at,
+        let keys = LinkKeys {
+            mail: &self.settings.mail,
+            survey: &self.survey_key,
+            unsubscribe: &self.unsubscribe_key,
         };
-        let invite = Invitation {
-            survey: &survey.spec,
-            link: &link,
-            first_name: context.name.as_deref().and_then(|n| n.split_whitespace().next()),
-            to,
-            reminder,
-            now,
-        };
-        Ok(invitation_mail(
-            invite,
-            &self.settings.mail,
-            &self.survey_key,
-            &self.unsubscribe_key,
-        ))
+        Ok(survey_mail(survey, invitation, context, to, reminder, keys, now))
     }
 }
 
