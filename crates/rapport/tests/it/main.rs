@@ -22,6 +22,7 @@ mod mail;
 mod radar;
 mod upgrade;
 mod voice;
+mod voice_api;
 mod voice_links;
 mod web;
 mod webhooks;
