@@ -784,5 +784,20 @@ thank you for your first order.
             wrong[0].starts_with("p.toml:6: action.webhook: 'customer.created' is not a plan's webhook"),
             "{wrong:?}"
         );
+        let plans = parse_plans("p.toml", &hook("{ survey = \"nps\" }")).unwrap();
+        assert_eq!(plans[0].action, Action::Survey { survey: "nps".into() });
+        let huge = format!("{{ survey = \"{}\" }}", "s".repeat(10_000));
+        for (action, says) in [
+            ("{ survey = \"\" }", "action.survey: '' is not a survey's name"),
+            ("{ survey = \"a\\u0007b\" }", "is not a survey's name"),
+            (huge.as_str(), "is not a survey's name"),
+            (
+                "{ survey = \"nps\", due_in = \"2d\" }",
+                "a survey action takes no other field",
+            ),
+        ] {
+            let problems = errors(&hook(action));
+            assert!(problems[0].contains(says), "{action}: {problems:?}");
+        }
     }
 }

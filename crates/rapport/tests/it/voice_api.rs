@@ -37,6 +37,42 @@ async fn the_api_records_a_checked_answer_as_feedback_and_only_admins_change_sur
             .contains("'11' is not a score from 0 to 10"),
         "{body}"
     );
+    for (bad, field) in [
+        (serde_json::json!({"score": {"x": 1}}), "answers.score"),
+        (serde_json::json!({"score": [9, 10]}), "answers.score"),
+        (
+            serde_json::json!({"score": 9, "comment": "x".repeat(100_000)}),
+            "answers.comment",
+        ),
+    ] {
+        let (status, body) = server.post(path, &answer(bad)).await;
+        assert_eq!(
+            (status.as_u16(), body["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body}"
+        );
+    }
+    for (body, field) in [
+        (
+            serde_json::json!({"customer_id": "", "answers": {"score": 9}}),
+            "customer_id",
+        ),
+        (
+            serde_json::json!({"customer_id": "C", "answers": {"score": 9}, "event_key": "a\u{7}b"}),
+            "event_key",
+        ),
+        (
+            serde_json::json!({"customer_id": "C", "answers": {"score": 9}, "occurred_at": "yesterday-ish"}),
+            "occurred_at",
+        ),
+    ] {
+        let (status, answer) = server.post(path, &body).await;
+        assert_eq!(
+            (status.as_u16(), answer["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{answer}"
+        );
+    }
     let (status, body) = server
         .post(path, &answer(serde_json::json!({"score": 9, "mood": "ok"})))
         .await;
