@@ -20,6 +20,7 @@ mod serve;
 mod surveys;
 mod users;
 mod voice;
+mod voice_report;
 
 use std::process::ExitCode;
 

@@ -1,5 +1,6 @@
-//! `rapport voice`: what customers said, as scores by month, week, stage, segment or survey with
-//! their 95 % intervals, and `rapport voice themes`: what detractors and promoters write about.
+//! `rapport voice`: what customers said, as scores by month, week, stage, segment, survey or plan with
+//! their 95 % intervals, and `rapport voice themes`: what detractors and promoters write about;
+//! the report back and its actions are in voice_report.rs.
 
 use clap::{Args, Subcommand};
 use rapport::config::Settings;
@@ -16,7 +17,7 @@ pub struct VoiceArgs {
     /// Themes instead of scores.
     #[command(subcommand)]
     pub command: Option<VoiceCommand>,
-    /// Group by month, week, stage, segment or survey.
+    /// Group by month, week, stage, segment, survey or plan.
     #[arg(long, default_value = "month")]
     pub by: GroupBy,
     /// Only this survey's answers.
@@ -44,6 +45,16 @@ pub enum VoiceCommand {
     NameTheme(NameThemeArgs),
     /// Remove a named theme.
     UnnameTheme(UnnameThemeArgs),
+    /// The report back for a quarter, month or year: scores against the period before, NPS by
+    /// month, the themes with quotes, and what the business did.
+    Report(super::voice_report::ReportArgs),
+    /// Record what the business did about a theme ("you said, we did"); public ones are listed
+    /// on the `/you-said` page.
+    Did(super::voice_report::DidArgs),
+    /// The actions recorded, latest first.
+    Actions(super::voice_report::ActionsArgs),
+    /// Remove an action recorded by mistake.
+    RemoveAction(super::voice_report::RemoveActionArgs),
 }
 
 /// `rapport voice name-theme`.
@@ -108,6 +119,13 @@ pub struct ThemesArgs {
 /// Runs `rapport voice`.
 pub async fn run(settings: &Settings, args: VoiceArgs, out: Output) -> anyhow::Result<()> {
     let store = open_with(&settings.database).await?;
+    match args.command {
+        Some(VoiceCommand::Report(r)) => return super::voice_report::report(&store, settings, r, out).await,
+        Some(VoiceCommand::Did(d)) => return super::voice_report::did(&store, settings, d, out).await,
+        Some(VoiceCommand::Actions(a)) => return super::voice_report::actions(&store, settings, a, out).await,
+        Some(VoiceCommand::RemoveAction(r)) => return super::voice_report::remove(&store, r, out).await,
+        _ => {}
+    }
     if let Some(VoiceCommand::NameTheme(n)) = &args.command {
         name_theme(&store, &n.name, &n.terms, chrono::Utc::now().timestamp()).await?;
         return out.line(&format!("named the theme '{}': {}", n.name.trim(), n.terms.join(", ")));

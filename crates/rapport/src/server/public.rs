@@ -2,10 +2,12 @@
 //! shown but what the link proves: the unsubscribe page at `/u/{token}` (a visit shows a button,
 //! so mail scanners that open links do not unsubscribe anyone; a POST, the button's or a mail
 //! client's one-click `List-Unsubscribe-Post`, unsubscribes) and the survey page at `/s/{token}`
-//! (survey.rs). Every request counts against a limit per client address (limit.rs).
+//! (survey.rs), and the business's public "you said, we did" at `/you-said` (you_said.rs). Every
+//! request counts against a limit per client address (limit.rs).
 
 mod limit;
 mod survey;
+mod you_said;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -31,6 +33,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/u/{token}", get(ask).post(confirm))
         .route("/s/{token}", get(survey::show).post(survey::submit))
+        .route("/you-said", get(you_said::show))
 }
 
 /// The public pages' limits per client address: pages opened, and forms sent (fewer: each may

@@ -2,12 +2,13 @@
 //! place with SQL.
 //!
 //! `Store` is the union of one trait per room (customers and the event log, scores, access,
-//! webhooks, care plans, mail), each in its own file with its queries (the records they share are here, the
+//! webhooks, care plans, mail, surveys and their answers, the voice's analysis and actions), each in its own file with its queries (the records they share are here, the
 //! webhooks' in outbox.rs); `WriteTx` is the write transaction (tx.rs). Each query is written once, in the room's implementation for `SqlStore<DB>`, over
 //! any `DB: Backend`; a backend file (sqlite.rs, postgres.rs) holds only what its database does
 //! differently. A `dyn Store` answers its rooms' methods without their traits in scope.
 
 mod access;
+mod actions;
 mod backend;
 mod care;
 mod codec;
@@ -37,6 +38,7 @@ use backend::Backend;
 use tx::SqlTx;
 
 pub use access::Access;
+pub use actions::{NewVoiceAction, VoiceAction, VoiceActions};
 pub use care::{
     AgendaItem, CareTx, DueOccurrence, NewTask, OccurrenceCounts, PlanChange, PlanRecord, PlanVersionRecord, Plans,
     Settled, TaskDone, TaskQuery, TaskRecord,
@@ -435,7 +437,7 @@ pub struct FitRecord {
 /// The store: every room, and what concerns the database as a whole.
 #[async_trait]
 pub trait Store:
-    Customers + Scores + Access + Webhooks + Plans + Mail + Surveys + Feedback + Voice + Send + Sync
+    Customers + Scores + Access + Webhooks + Plans + Mail + Surveys + Feedback + Voice + VoiceActions + Send + Sync
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

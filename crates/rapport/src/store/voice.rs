@@ -105,6 +105,8 @@ pub struct AnalysedResponse {
     pub stage: Option<String>,
     /// The customer's segment at their latest scoring.
     pub segment: Option<String>,
+    /// The care plan whose survey action sent the link answered, if one did.
+    pub plan: Option<String>,
 }
 
 /// The event columns, read from `events e` after the customer's id (offset 1).
@@ -284,8 +286,10 @@ impl<DB: Backend> Voice for SqlStore<DB> {
     async fn responses(&self, survey: Option<&str>) -> StoreResult<Vec<AnalysedResponse>> {
         let rows = sqlx::query(
             "SELECT r.id, r.survey, r.survey_kind, r.score, r.category, r.comment, r.answered_at, s.stage, \
-             sc.segment FROM survey_responses r LEFT JOIN customer_state s ON s.customer_id = r.customer_id \
+             sc.segment, p.name FROM survey_responses r LEFT JOIN customer_state s ON s.customer_id = r.customer_id \
              LEFT JOIN customer_scores sc ON sc.customer_id = r.customer_id \
+             LEFT JOIN survey_invitations i ON i.id = r.invitation_id LEFT JOIN survey_sends d ON d.id = i.send_id \
+             LEFT JOIN plans p ON p.id = d.plan_id \
              WHERE $1 IS NULL OR r.survey = $1 ORDER BY r.answered_at, r.id",
         )
         .bind(survey)
@@ -306,6 +310,7 @@ impl<DB: Backend> Voice for SqlStore<DB> {
                     answered_at: row.try_get(6)?,
                     stage: row.try_get(7)?,
                     segment: row.try_get(8)?,
+                    plan: row.try_get(9)?,
                 })
             })
             .collect()

@@ -24,6 +24,8 @@ pub enum GroupBy {
     Segment,
     /// The survey answered.
     Survey,
+    /// The care plan that sent the link answered.
+    Plan,
 }
 
 impl std::str::FromStr for GroupBy {
@@ -36,8 +38,9 @@ impl std::str::FromStr for GroupBy {
             "stage" => Ok(GroupBy::Stage),
             "segment" => Ok(GroupBy::Segment),
             "survey" => Ok(GroupBy::Survey),
+            "plan" => Ok(GroupBy::Plan),
             other => Err(format!(
-                "'{other}' is not a grouping: use month, week, stage, segment or survey"
+                "'{other}' is not a grouping: use month, week, stage, segment, survey or plan"
             )),
         }
     }
@@ -127,6 +130,7 @@ fn group_of(response: &AnalysedResponse, by: GroupBy, zone: chrono_tz::Tz) -> St
         GroupBy::Stage => response.stage.clone().unwrap_or_else(none),
         GroupBy::Segment => response.segment.clone().unwrap_or_else(none),
         GroupBy::Survey => response.survey.clone(),
+        GroupBy::Plan => response.plan.clone().unwrap_or_else(|| "(no plan)".to_owned()),
     }
 }
 
@@ -218,6 +222,7 @@ mod tests {
             answered_at: at,
             stage: Some(stage.to_owned()),
             segment: None,
+            plan: None,
         }
     }
 

@@ -4,10 +4,13 @@
 //! hand and reminders (send.rs); NPS, CSAT and CES with their confidence intervals (stats.rs) and
 //! themes ranked from open comments (themes.rs).
 
+pub mod actions;
 pub mod analysis;
 pub mod interviews;
 pub mod invite;
 pub mod recovery;
+pub mod report;
+pub mod report_view;
 pub mod respond;
 pub mod send;
 pub mod stats;

@@ -71,6 +71,49 @@ impl NpsSummary {
     }
 }
 
+impl NpsSummary {
+    /// The score's variance per answer on the -1/0/+1 scale: `None` without answers.
+    fn unit_variance(&self) -> Option<f64> {
+        (self.n > 0).then(|| {
+            let n = self.n as f64;
+            let (p, d) = (self.promoters as f64 / n, self.detractors as f64 / n);
+            (p + d - (p - d).powi(2)).max(0.0)
+        })
+    }
+
+    /// How far the score moved since `before`, with a 95 % interval for the difference of two
+    /// independent groups (the variances add); `None` when either has no answers.
+    pub fn change_since(&self, before: &NpsSummary) -> Option<Interval> {
+        let (now, then) = (self.score?, before.score?);
+        let variance = self.unit_variance()? / self.n as f64 + before.unit_variance()? / before.n as f64;
+        Some(Interval::around(
+            now.value - then.value,
+            100.0 * Z_95 * variance.sqrt(),
+            -200.0,
+            200.0,
+        ))
+    }
+}
+
+impl ScaleSummary {
+    /// How far the share at the good end moved since `before`, in points, with a 95 % normal
+    /// interval for the difference of two proportions; `None` when either has no answers.
+    pub fn good_change_since(&self, before: &ScaleSummary) -> Option<Interval> {
+        if self.n == 0 || before.n == 0 {
+            return None;
+        }
+        let share = |s: &ScaleSummary| s.good as f64 / s.n as f64;
+        let (p1, p2) = (share(self), share(before));
+        let variance = p1 * (1.0 - p1) / self.n as f64 + p2 * (1.0 - p2) / before.n as f64;
+        Some(Interval::around(
+            100.0 * (p1 - p2),
+            100.0 * Z_95 * variance.sqrt(),
+            -100.0,
+            100.0,
+        ))
+    }
+}
+
 /// A group's answers on the CSAT (1-5) or CES (1-7) scale: CSAT's score is `good_share`, CES's
 /// is `mean`, and each reports the other as well.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -259,6 +302,39 @@ mod tests {
             (actual - expected).abs() <= tolerance,
             "{actual} is not {expected} ± {tolerance}"
         );
+    }
+
+    #[test]
+    fn a_change_in_nps_carries_both_groups_variance() {
+        // Now 50 promoters, 30 passives, 20 detractors (NPS +30, variance 0.70 - 0.09 = 0.61);
+        // before 30, 30, 40 of 100 (NPS -10, variance 0.70 - 0.01 = 0.69). Difference +40, its
+        // standard error sqrt(0.61/100 + 0.69/100) = 0.11402, times 1.96 and 100: 22.35.
+        let now = NpsSummary::from_counts(50, 30, 20);
+        let before = NpsSummary::from_counts(30, 30, 40);
+        let change = now.change_since(&before).unwrap();
+        close(change.value, 40.0, 1e-9);
+        close(change.high - change.value, 22.348, 0.001);
+        close(change.value - change.low, 22.348, 0.001);
+        assert!(now.change_since(&NpsSummary::from_counts(0, 0, 0)).is_none());
+    }
+
+    #[test]
+    fn a_change_in_the_satisfied_share_is_a_difference_of_two_proportions() {
+        // 80 of 100 satisfied against 30 of 50: 80 % - 60 % = 20 points; standard error
+        // sqrt(0.8 * 0.2 / 100 + 0.6 * 0.4 / 50) = sqrt(0.0016 + 0.0048) = 0.08, so ± 15.68.
+        let mut now = CsatTally::new();
+        let mut before = CsatTally::new();
+        for (tally, good, bad) in [(&mut now, 80, 20), (&mut before, 30, 20)] {
+            for _ in 0..good {
+                tally.add(5).unwrap();
+            }
+            for _ in 0..bad {
+                tally.add(2).unwrap();
+            }
+        }
+        let change = now.summary().good_change_since(&before.summary()).unwrap();
+        close(change.value, 20.0, 1e-9);
+        close(change.high - change.value, 15.680, 0.001);
     }
 
     /// Checks an interval's value, low and high ends.

@@ -24,5 +24,6 @@ mod upgrade;
 mod voice;
 mod voice_api;
 mod voice_links;
+mod voice_report;
 mod web;
 mod webhooks;

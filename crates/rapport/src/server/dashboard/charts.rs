@@ -1,4 +1,4 @@
-//! The overview's charts, drawn on the server as SVG (plotters): no script, nothing fetched.
+//! The overview's and the voice page's charts, drawn on the server as SVG (plotters): no script, nothing fetched.
 //! A chart that cannot be drawn is logged and left out; the figures beside it still show.
 
 use plotters::prelude::*;
@@ -6,6 +6,7 @@ use plotters::prelude::*;
 use crate::domain::Stage;
 use crate::domain::funnel::Funnel;
 use crate::store::MonthFigures;
+use crate::voice::stats::Interval;
 
 /// Months the charts show at most (the latest).
 const MONTHS: usize = 24;
@@ -44,6 +45,59 @@ pub fn buyers(months: &[MonthFigures]) -> String {
     let new = months.iter().map(|m| m.new_buyers as f64).collect();
     let series = [("returning buyers", DARK, returning), ("new buyers", LIGHT, new)];
     logged("buyers", draw_bars(&labels(months), &series))
+}
+
+/// NPS by month with each month's 95 % interval as a bar through its point, from -100 to 100
+/// with zero marked: a month of few answers shows as the wide guess it is.
+pub fn nps(months: &[(String, Interval)]) -> String {
+    let months = &months[months.len().saturating_sub(MONTHS)..];
+    logged("nps", draw_nps(months))
+}
+
+fn draw_nps(months: &[(String, Interval)]) -> Drawn {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let n = months.len();
+        let labels: Vec<String> = months.iter().map(|(m, _)| m.clone()).collect();
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(28)
+            .y_label_area_size(50)
+            .build_cartesian_2d(-0.5f64..n.max(1) as f64 - 0.5, -100f64..100f64)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n.clamp(1, 8))
+            .x_label_formatter(&|x| label_at(&labels, *x))
+            .y_labels(5)
+            .y_label_formatter(&|y| format!("{y:+.0}"))
+            .label_style((FONT, 13))
+            .draw()?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(-0.5, 0.0), (n as f64 - 0.5, 0.0)],
+            BLACK.mix(0.4),
+        )))?;
+        chart.draw_series(months.iter().enumerate().map(|(i, (_, score))| {
+            PathElement::new(
+                vec![(i as f64, score.low), (i as f64, score.high)],
+                LIGHT.stroke_width(6),
+            )
+        }))?;
+        chart.draw_series(LineSeries::new(
+            months.iter().enumerate().map(|(i, (_, score))| (i as f64, score.value)),
+            DARK.stroke_width(2),
+        ))?;
+        chart.draw_series(
+            months
+                .iter()
+                .enumerate()
+                .map(|(i, (_, score))| Circle::new((i as f64, score.value), 4, DARK.filled())),
+        )?;
+        root.present()?;
+    }
+    Ok(svg)
 }
 
 fn latest(months: &[MonthFigures]) -> &[MonthFigures] {
@@ -112,14 +166,7 @@ fn draw_bars(labels: &[String], series: &[(&str, RGBColor, Vec<f64>)]) -> Drawn 
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(n.clamp(1, 8))
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-9 && i >= 0.0 {
-                    labels.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|x| label_at(labels, *x))
             .y_labels(5)
             .y_label_formatter(&|y| short(*y))
             .label_style((FONT, 13))
@@ -156,6 +203,16 @@ fn draw_bars(labels: &[String], series: &[(&str, RGBColor, Vec<f64>)]) -> Drawn 
     Ok(svg)
 }
 
+/// The label of the bar or point at `x`: one per whole number, none between.
+fn label_at(labels: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-9 && i >= 0.0 {
+        labels.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
 /// An axis value in few characters: 950, 12k, 3.4M.
 fn short(value: f64) -> String {
     match value.abs() {
@@ -189,6 +246,19 @@ mod tests {
             assert!(svg.contains("2026-02"));
         }
         assert!(buyers(&months).contains("new buyers"));
+        let score = |value: f64| Interval {
+            value,
+            low: value - 20.0,
+            high: value + 20.0,
+        };
+        let chart = nps(&[
+            ("2026-01".to_owned(), score(12.0)),
+            ("2026-02".to_owned(), score(-30.0)),
+        ]);
+        assert!(
+            chart.starts_with("<svg") && chart.contains("2026-02") && chart.contains("+100"),
+            "{chart}"
+        );
         let client = crate::domain::funnel::FunnelRow {
             stage: Stage::Client,
             max_stage: Stage::Client,

@@ -24,7 +24,7 @@ const STYLESHEET: &str = include_str!("../../../static/dashboard.css");
 pub const STYLESHEET_PATH: &str = concat!("/static/dashboard-", env!("CARGO_PKG_VERSION"), ".css");
 
 /// What the dashboard keeps between requests: its settings, the login rate limits and the
-/// overview's cached figures.
+/// overview's and the voice page's cached figures.
 #[derive(Default)]
 pub struct Dashboard {
     /// Mark cookies `Secure` even when the request does not say it came over HTTPS.
@@ -33,6 +33,7 @@ pub struct Dashboard {
     pub locale: Locale,
     limits: limits::LoginLimits,
     stats: stats::StatsCache,
+    voice: stats::Background<pages::VoiceFigures>,
 }
 
 impl Dashboard {
@@ -60,7 +61,7 @@ impl Dashboard {
                 currency: settings.business.currency.clone(),
             },
             limits: limits::LoginLimits::from_settings(&settings.server),
-            stats: stats::StatsCache::default(),
+            ..Self::default()
         }
     }
 }
@@ -85,6 +86,10 @@ pub fn router() -> Router<AppState> {
         .route("/plans/{name}", get(pages::plan))
         .route("/plans/{name}/pause", post(pages::pause_plan))
         .route("/plans/{name}/resume", post(pages::resume_plan))
+        .route("/voice", get(pages::voice))
+        .route("/voice/report", get(pages::report))
+        .route("/voice/actions", post(pages::add_action))
+        .route("/voice/actions/{id}/remove", post(pages::remove_action))
         .route("/mail", get(pages::outbox))
         .route("/mail/{id}", get(pages::message))
         .route("/login", get(session::login_page).post(session::login))

@@ -233,7 +233,7 @@ async fn start_session(state: &AppState, headers: &HeaderMap, user_id: i64, next
         return PageError::from(e).into_response();
     }
     // The overview is usually next: have its figures ready.
-    state.dashboard.stats.refresh(&state.store, state.reading());
+    state.dashboard.stats.warm_figures(&state.store, state.reading());
     let secure = secure(state, headers);
     let cookies = AppendHeaders([
         (

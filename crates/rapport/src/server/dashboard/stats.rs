@@ -1,7 +1,8 @@
-//! The overview's figures are aggregates over every customer and purchase: too costly for a page
-//! view with a million customers. They are computed in the background and kept here; a page shows
-//! the latest with the time they were taken, and a view after `TTL` starts a new computation
-//! (the page still answers at once with the figures it has).
+//! The overview's figures (and the voice page's) are aggregates over every customer, purchase and
+//! answer: too costly for a page view with a million customers. They are computed in the
+//! background and kept here (`Background`); a page shows the latest with the time they were
+//! taken, and a view after `TTL` starts a new computation (the page still answers at once with
+//! the figures it has).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,7 +35,6 @@ pub struct Snapshot {
     pub buyers_chart: String,
     /// When they were computed (Unix seconds).
     pub taken_at: i64,
-    taken: Instant,
 }
 
 /// How the figures are read: the zone their days and months are counted in, and the P(alive)
@@ -47,14 +47,18 @@ pub struct Reading {
     pub at_risk_threshold: f64,
 }
 
-/// The latest snapshot, and whether a computation is under way.
-pub struct StatsCache {
-    latest: Arc<watch::Sender<Option<Arc<Snapshot>>>>,
+/// A value and when it was computed.
+type Kept<T> = (Arc<T>, Instant);
+
+/// A value computed in the background and served until it is `TTL` old: the latest, and whether
+/// a computation is under way.
+pub struct Background<T> {
+    latest: Arc<watch::Sender<Option<Kept<T>>>>,
     refreshing: Arc<AtomicBool>,
     failure: Arc<Mutex<Option<String>>>,
 }
 
-impl Default for StatsCache {
+impl<T> Default for Background<T> {
     fn default() -> Self {
         Self {
             latest: Arc::new(watch::channel(None).0),
@@ -64,50 +68,88 @@ impl Default for StatsCache {
     }
 }
 
+/// The overview's figures, kept.
+pub type StatsCache = Background<Snapshot>;
+
 impl StatsCache {
-    /// The latest figures, starting a computation when they are missing or older than `TTL`.
-    /// Without any yet, waits up to `FIRST_WAIT` for the first; `Err` carries the last failure as
-    /// a page may show it: a reference to the log line with the cause.
-    pub async fn get(&self, store: &Arc<dyn Store>, reading: Reading) -> Result<Option<Arc<Snapshot>>, String> {
-        let current = self.latest.borrow().clone();
-        if current.as_ref().is_none_or(|s| s.taken.elapsed() >= TTL) {
-            self.refresh(store, reading);
+    /// The latest figures (as `reading` says), computed again when missing or old.
+    pub async fn get_figures(&self, store: &Arc<dyn Store>, reading: Reading) -> Result<Option<Arc<Snapshot>>, String> {
+        let store = store.clone();
+        self.get(FIGURES, move || figures(store, reading)).await
+    }
+
+    /// Starts computing the figures unless fresh ones are kept: a page will want them soon.
+    pub fn warm_figures(&self, store: &Arc<dyn Store>, reading: Reading) {
+        if self.is_stale() {
+            self.refresh(FIGURES, figures(store.clone(), reading));
         }
-        if current.is_some() {
-            return Ok(current);
+    }
+}
+
+const FIGURES: &str = "the dashboard figures";
+
+async fn figures(store: Arc<dyn Store>, reading: Reading) -> Result<Snapshot, StoreError> {
+    let calendar = Calendar {
+        time_zone: reading.time_zone,
+        now: chrono::Utc::now().timestamp(),
+    };
+    compute(&store, calendar, reading.at_risk_threshold).await
+}
+
+impl<T: Send + Sync + 'static> Background<T> {
+    /// The latest value, starting `compute` in the background when there is none or it is older
+    /// than `TTL`. Without any yet, waits up to `FIRST_WAIT` for the first; `Err` carries the last
+    /// failure as a page may show it: a reference to the log line with the cause (`what` names
+    /// the value there).
+    pub async fn get<F, Fut>(&self, what: &'static str, compute: F) -> Result<Option<Arc<T>>, String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let current = self.latest.borrow().clone();
+        if self.is_stale() {
+            self.refresh(what, compute());
+        }
+        if let Some((value, _)) = current {
+            return Ok(Some(value));
         }
         let mut updates = self.latest.subscribe();
         let _ = tokio::time::timeout(FIRST_WAIT, updates.wait_for(Option::is_some)).await;
         let current = updates.borrow().clone();
         match (current, self.failure.lock().expect("not poisoned").clone()) {
             (None, Some(failure)) => Err(failure),
-            (current, _) => Ok(current),
+            (current, _) => Ok(current.map(|(value, _)| value)),
         }
     }
 
-    /// Starts computing new figures (as `reading` says, up to now) in the background, unless
-    /// that is under way already.
-    pub fn refresh(&self, store: &Arc<dyn Store>, reading: Reading) {
+    /// Whether there is no value yet, or it is `TTL` old.
+    fn is_stale(&self) -> bool {
+        self.latest
+            .borrow()
+            .as_ref()
+            .is_none_or(|(_, taken)| taken.elapsed() >= TTL)
+    }
+
+    /// Runs `compute` in the background unless a computation is under way already.
+    fn refresh<Fut>(&self, what: &'static str, compute: Fut)
+    where
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
         if self.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
         let (latest, refreshing, failure) = (self.latest.clone(), self.refreshing.clone(), self.failure.clone());
-        let store = store.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            let calendar = Calendar {
-                time_zone: reading.time_zone,
-                now: chrono::Utc::now().timestamp(),
-            };
-            match compute(&store, calendar, reading.at_risk_threshold).await {
-                Ok(snapshot) => {
-                    tracing::debug!(elapsed = ?started.elapsed(), "dashboard figures computed");
-                    latest.send_replace(Some(Arc::new(snapshot)));
+            match compute.await {
+                Ok(value) => {
+                    tracing::debug!(elapsed = ?started.elapsed(), what, "computed in the background");
+                    latest.send_replace(Some((Arc::new(value), Instant::now())));
                     *failure.lock().expect("not poisoned") = None;
                 }
                 Err(e) => {
                     // The page shows a reference to the log line, never the driver's text.
-                    let shown = ApiError::internal(format!("computing the dashboard figures: {e}")).message;
+                    let shown = ApiError::internal(format!("computing {what}: {e}")).message;
                     *failure.lock().expect("not poisoned") = Some(shown);
                 }
             }
@@ -128,7 +170,6 @@ async fn compute(store: &Arc<dyn Store>, calendar: Calendar, at_risk_threshold: 
             figures,
             second_sale: funnel.days_to_second_purchase,
             taken_at: calendar.now,
-            taken: Instant::now(),
         }
     })
     .await

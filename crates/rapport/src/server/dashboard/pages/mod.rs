@@ -1,5 +1,5 @@
 //! The pages: overview, customers, one customer (with its note and interaction forms), at risk,
-//! the agenda, the care plans and each plan's report.
+//! the agenda, the care plans and each plan's report, the voice of the customer.
 //! Each reads one page of a projection through an index, never the whole table; the overview
 //! reads figures computed in the background (`stats`).
 
@@ -11,6 +11,8 @@ mod interview;
 mod lists;
 mod outbox;
 mod overview;
+mod report;
+mod voice;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -31,6 +33,8 @@ pub use interview::log_interview;
 pub use lists::{at_risk, customers};
 pub use outbox::{message, outbox};
 pub use overview::overview;
+pub use report::{add_action, remove_action, report};
+pub use voice::{VoiceFigures, voice};
 
 /// Customers per list page.
 const PAGE: u32 = 50;

@@ -46,7 +46,7 @@ pub async fn overview(State(state): State<AppState>, signed_in: SignedIn) -> Ove
         problem: None,
     };
     let locale = &state.dashboard.locale;
-    match state.dashboard.stats.get(&state.store, state.reading()).await {
+    match state.dashboard.stats.get_figures(&state.store, state.reading()).await {
         Ok(Some(snapshot)) => {
             page.tiles = tiles(
                 &snapshot.figures,
