@@ -1,8 +1,8 @@
 //! The dashboard in headless Chromium through WebDriver (chromedriver): log in through the form,
 //! open every page from the navigation, add a note as staff, complete a task from the agenda,
 //! read a plan's report, log out; and follow a delivered e-mail's unsubscribe link. Screenshots of each page
-//! (desktop and phone width) go to `target/browser-screenshots/`. Without Chromium and chromedriver
-//! the test says SKIPPED and passes.
+//! (desktop and phone width) go to `target/browser-screenshots/`; the public pages are checked with
+//! axe-core. Without Chromium and chromedriver the test says SKIPPED and passes.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -146,9 +146,11 @@ async fn the_unsubscribe_link_of_a_delivered_email_unsubscribes_in_chromium() {
     browser.goto(&link).await.unwrap();
     wait_for_text(&browser, "Do you want to stop receiving e-mails").await;
     shot(&browser, &screenshots(), "unsubscribe").await;
+    assert_accessible(&browser, "the unsubscribe page").await;
     click(&browser, "form button[type=submit]").await;
     wait_for_text(&browser, "You will get no more e-mails like this").await;
     shot(&browser, &screenshots(), "unsubscribed").await;
+    assert_accessible(&browser, "the unsubscribed page").await;
     browser.close().await.unwrap();
     let ana = db.store.customer(&crate::helpers::ext("A")).await.unwrap().unwrap();
     assert_eq!(ana.state.email_consent, Some(false), "unsubscribed");
@@ -199,8 +201,57 @@ async fn assert_fits(browser: &Client, page: &str) {
     );
 }
 
+/// axe-core from npm, unmodified (`tests/fixtures/axe-core/README.md` says which version and whence).
+const AXE: &str = include_str!("../fixtures/axe-core/axe.min.js");
+
+/// Runs axe over the page for WCAG 2.0 and 2.1 at levels A and AA, and calls back with each
+/// violation's rule, impact, help and the failing elements' selectors.
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+  .then(result => done(result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary),
+  }))))
+  .catch(error => done([{ id: 'axe failed', impact: 'critical', help: String(error), nodes: [] }]));
+"#;
+
+/// Fails when axe-core finds the page the browser shows breaking a WCAG 2.0 or 2.1 rule of
+/// level A or AA, naming each rule, its impact and the elements that break it.
+pub(crate) async fn assert_accessible(browser: &Client, page: &str) {
+    // A page load forgets the script: inject it once per document.
+    let loaded = browser
+        .execute("return typeof axe === 'object';", vec![])
+        .await
+        .unwrap();
+    if loaded != serde_json::Value::Bool(true) {
+        browser.execute(AXE, vec![]).await.unwrap();
+    }
+    let found = browser.execute_async(AXE_RUN, vec![]).await.unwrap();
+    let violations = found.as_array().expect("a list of violations");
+    let described: Vec<String> = violations
+        .iter()
+        .map(|v| {
+            let nodes: Vec<&str> = v["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str())
+                .collect();
+            format!(
+                "{} ({}): {}\n    {}",
+                v["id"],
+                v["impact"],
+                v["help"],
+                nodes.join("\n    ")
+            )
+        })
+        .collect();
+    assert!(described.is_empty(), "axe on {page}:\n  {}", described.join("\n  "));
+}
+
 /// Chromium and chromedriver, or `None` after saying the test is skipped.
-fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+pub(crate) fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     let found = find(&["chromium", "chromium-browser", "google-chrome"]).zip(find(&["chromedriver"]));
     if found.is_none() {
         let _ = writeln!(
@@ -220,7 +271,8 @@ pub(crate) fn find(names: &[&str]) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-fn screenshots() -> PathBuf {
+/// Where screenshots go: `target/browser-screenshots/`.
+pub(crate) fn screenshots() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .unwrap()
@@ -229,18 +281,19 @@ fn screenshots() -> PathBuf {
     dir
 }
 
-async fn shot(browser: &Client, dir: &Path, name: &str) {
+/// Saves the window as `name.png` in `dir`.
+pub(crate) async fn shot(browser: &Client, dir: &Path, name: &str) {
     let png = browser.screenshot().await.unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
 /// Serves the application on a free loopback port; returns its base URL.
-async fn serve(state: AppState) -> String {
+pub(crate) async fn serve(state: AppState) -> String {
     format!("http://{}", crate::helpers::spawn_app(state).await)
 }
 
 /// Waits until the page's source contains `text`, and returns the source.
-async fn wait_for_text(browser: &Client, text: &str) -> String {
+pub(crate) async fn wait_for_text(browser: &Client, text: &str) -> String {
     let started = Instant::now();
     loop {
         let source = browser.source().await.unwrap();
@@ -252,11 +305,13 @@ async fn wait_for_text(browser: &Client, text: &str) -> String {
     }
 }
 
-async fn click(browser: &Client, css: &str) {
+/// Clicks the first element `css` finds.
+pub(crate) async fn click(browser: &Client, css: &str) {
     browser.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
 }
 
-async fn type_into(browser: &Client, css: &str, text: &str) {
+/// Types `text` into the first element `css` finds.
+pub(crate) async fn type_into(browser: &Client, css: &str, text: &str) {
     browser
         .find(Locator::Css(css))
         .await
@@ -287,13 +342,14 @@ async fn click_link(browser: &Client, text: &str) {
 }
 
 /// A chromedriver of our own on a free port, stopped when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
 
 impl Driver {
-    async fn start(binary: &Path) -> Self {
+    /// Started from `binary`, once it listens.
+    pub(crate) async fn start(binary: &Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -316,7 +372,8 @@ impl Driver {
         }
     }
 
-    async fn session(&self, chromium: &Path) -> Client {
+    /// A new headless Chromium session, 1280 by 900 pixels.
+    pub(crate) async fn session(&self, chromium: &Path) -> Client {
         let options = serde_json::json!({
             "binary": chromium,
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -23,6 +23,7 @@ mod radar;
 mod upgrade;
 mod voice;
 mod voice_api;
+mod voice_browser;
 mod voice_links;
 mod voice_report;
 mod web;

@@ -35,10 +35,13 @@ contract!(
 
 /// What a receiver got: the message and whether its signature held.
 #[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    body: Value,
-    verified: bool,
+pub(crate) struct Received {
+    /// The `webhook-id` header.
+    pub(crate) id: String,
+    /// The message, parsed.
+    pub(crate) body: Value,
+    /// The signature held, with a fresh timestamp.
+    pub(crate) verified: bool,
 }
 
 struct ReceiverState {
@@ -50,13 +53,15 @@ struct ReceiverState {
 
 /// An HTTP server on loopback that checks signatures with the secret and answers 500 to its
 /// first `fail_first` calls.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    /// Where it listens.
+    pub(crate) url: String,
     state: Arc<ReceiverState>,
 }
 
 impl Receiver {
-    async fn start(secret: &str, fail_first: usize) -> Self {
+    /// Listening on a free loopback port, checking signatures with `secret` (`whsec_...`).
+    pub(crate) async fn start(secret: &str, fail_first: usize) -> Self {
         let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
         let state = Arc::new(ReceiverState {
             key: Mutex::new(key),
@@ -82,7 +87,7 @@ impl Receiver {
     }
 
     /// Waits until `count` messages arrived (failing the test after 20 s).
-    async fn wait_for(&self, count: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<Received> {
         for _ in 0..400 {
             let received = self.received();
             if received.len() >= count {
@@ -132,7 +137,7 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
 }
 
 /// A worker that polls every 50 ms and retries on this schedule of milliseconds.
-fn fast_worker(store: &Arc<dyn Store>, schedule_ms: &[u64]) -> Worker {
+pub(crate) fn fast_worker(store: &Arc<dyn Store>, schedule_ms: &[u64]) -> Worker {
     let settings = WorkerSettings {
         schedule: RetrySchedule(schedule_ms.iter().map(|ms| Duration::from_millis(*ms)).collect()),
         poll: Duration::from_millis(50),
@@ -144,7 +149,8 @@ fn fast_worker(store: &Arc<dyn Store>, schedule_ms: &[u64]) -> Worker {
     Worker::start(store.clone(), settings).unwrap()
 }
 
-async fn subscribe(store: &Arc<dyn Store>, url: &str, types: &[EventType], secret: &WebhookSecret) -> i64 {
+/// Subscribes `url` to `types`, signed with `secret`; returns the subscription's id.
+pub(crate) async fn subscribe(store: &Arc<dyn Store>, url: &str, types: &[EventType], secret: &WebhookSecret) -> i64 {
     store
         .create_webhook(&NewSubscription {
             url: url.to_owned(),
