@@ -2,11 +2,13 @@
 //! process, spend from a gamma mixture, and some conversations (here); the staff who do the care
 //! plans' tasks and the customers who respond to care (people.rs); the customers answering the
 //! surveys the plans send (voice.rs) in their own words (comments.rs); the history played a day
-//! at a time with the plans running (history.rs). Deterministic for a seed and end date.
+//! at a time with the plans running (history.rs); the staff reporting back what they did about
+//! the complaints heard (report_back.rs). Deterministic for a seed and end date.
 
 mod comments;
 mod history;
 mod people;
+mod report_back;
 mod voice;
 
 pub use history::{Played, play};

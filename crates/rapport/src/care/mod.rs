@@ -560,14 +560,23 @@ async fn run_batch(
         settled.push(s);
     }
     tx.care().settle_occurrences(&settled, now).await?;
+    // One send per plan, its links written together.
+    let mut by_plan: BTreeMap<i64, (String, Vec<NewInvitation>)> = BTreeMap::new();
     for (plan_id, plan_name, invitation) in std::mem::take(&mut outreach.invitations) {
+        by_plan
+            .entry(plan_id)
+            .or_insert_with(|| (plan_name, Vec::new()))
+            .1
+            .push(invitation);
+    }
+    for (plan_id, (plan_name, invitations)) in by_plan {
         let label = format!("plan '{plan_name}'");
         let send = tx
             .feedback()
-            .plan_send(invitation.survey_id, plan_id, &label, now)
+            .plan_send(invitations[0].survey_id, plan_id, &label, now)
             .await?;
-        tx.feedback().insert_invitations(send, &[invitation], now).await?;
-        report.surveys_sent += 1;
+        tx.feedback().insert_invitations(send, &invitations, now).await?;
+        report.surveys_sent += invitations.len() as u64;
     }
     if let Some(mut outbox) = outbox {
         outbox.write(&mut *tx).await?;

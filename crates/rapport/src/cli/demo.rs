@@ -131,6 +131,8 @@ struct CareSummary {
     surveys_sent: u64,
     /// Surveys the customers answered.
     surveys_answered: u64,
+    /// "You said, we did" actions the staff recorded.
+    actions_recorded: u64,
     /// Open tasks overdue, due today, and due from today to six days ahead.
     open: OpenTasks,
 }
@@ -172,6 +174,7 @@ impl CareSummary {
             care_purchases: played.care_purchases,
             surveys_sent: played.surveys_sent,
             surveys_answered: played.surveys_answered,
+            actions_recorded: played.actions_recorded,
             open: OpenTasks { overdue, today, week },
         })
     }
@@ -181,7 +184,7 @@ impl CareSummary {
             "the built-in care plans and the demo's survey plans ran day by day over the two years: {} \
              created ({} done by the staff), {} held out to measure the care, {} after care; on the agenda \
              now: {} overdue, {} due today, {} due this week\nsurveys: {} sent, {} answered (`rapport voice`, \
-             `rapport voice themes`)",
+             `rapport voice themes`); {} reported back (`rapport voice report`, /you-said)",
             count(self.plans.tasks_created, "task"),
             self.tasks_completed,
             count(self.plans.held_out, "occurrence"),
@@ -190,7 +193,8 @@ impl CareSummary {
             self.open.today,
             self.open.week,
             self.surveys_sent,
-            self.surveys_answered
+            self.surveys_answered,
+            count(self.actions_recorded, "action")
         )
     }
 }

@@ -44,6 +44,8 @@ pub struct Played {
     pub surveys_sent: u64,
     /// Surveys the customers answered.
     pub surveys_answered: u64,
+    /// "You said, we did" actions the staff recorded.
+    pub actions_recorded: u64,
     /// The clock at the end: the last second of the history (Unix seconds).
     pub end: i64,
 }
@@ -121,7 +123,7 @@ pub async fn play(store: &Arc<dyn Store>, config: &DemoConfig) -> StoreResult<Pl
             }
             add_ingest(&mut played.ingest, ingest.finish().await?);
         }
-        // Each answer is its own transaction, as on the survey page: after the tick's.
+        // The tick's answers, after its events.
         voices.answer_due(store, config.seed, now).await?;
         // No SMTP server: the survey e-mails stay queued, and the customers answer their links.
         played.care.add(run_due(store, &settings, now).await?);
@@ -129,6 +131,8 @@ pub async fn play(store: &Arc<dyn Store>, config: &DemoConfig) -> StoreResult<Pl
     }
     played.surveys_sent = played.care.surveys_sent;
     played.surveys_answered = voices.answered;
+    // Quarters in UTC: the demo's business has no time zone of its own.
+    played.actions_recorded = super::report_back::report_back(store, start, end, chrono_tz::Tz::UTC).await?;
     Ok(played)
 }
 

@@ -1,5 +1,5 @@
 //! The demo's customers answering the surveys the plans send them: about a third answer, loyal
-//! ones a little more, within a few days, through their personal link as a real customer would.
+//! ones a little more, within a few days, each answer checked as the survey page checks it.
 //! The score follows what happened to them (repeat orders and a good call lift it; a late,
 //! broken or pricey order, or going quiet after one order, sinks it) with noise, and the comment
 //! says so (comments.rs). Pure functions of the seed, the customer and the link's survey and
@@ -14,11 +14,10 @@ use rand::rngs::StdRng;
 use super::comments::{Incident, Story, comment};
 use super::people::{Completion, rng_for};
 use crate::domain::plan::TaskOutcome;
-use crate::domain::survey::{NpsCategory, SurveyKind};
+use crate::domain::survey::{NpsCategory, SurveyKind, SurveySpec};
 use crate::domain::{CustomerId, ExternalId};
 use crate::store::{CustomerRecord, InvitationRecord, Store, StoreError, StoreResult};
-use crate::voice::invite::{LinkFields, SURVEY_LINK};
-use crate::voice::respond::{Answered, answer};
+use crate::voice::respond::{Checked, check_personal, save};
 
 /// The demo's own plans beside the built-in ones: NPS two weeks after every purchase, and CSAT
 /// the day after a conversation (a staff call is one), so the voice pages have answers to show.
@@ -52,8 +51,8 @@ pub struct Voices {
     pending: BTreeMap<(i64, CustomerId, String), InvitationRecord>,
     /// The staff's calls by customer: when and how they ended.
     calls: HashMap<String, Vec<(i64, TaskOutcome)>>,
-    /// The surveys by name, read once: they do not change while the demo plays.
-    surveys: HashMap<String, SurveyKind>,
+    /// The surveys' versions, read once: they do not change while the demo plays.
+    surveys: HashMap<(i64, i64), SurveySpec>,
     /// Answers stored.
     pub answered: u64,
 }
@@ -74,71 +73,75 @@ impl Voices {
         Ok(())
     }
 
-    /// Answers, as their customers, the links due by `now`: those whose customer chooses to.
+    /// Answers, as their customers, the links due by `now`: those whose customer chooses to. The
+    /// answers are stored together, in one transaction: one each would make the demo's writes
+    /// most of its time.
     pub async fn answer_due(&mut self, store: &Arc<dyn Store>, seed: u64, now: i64) -> StoreResult<()> {
+        let mut answers = Vec::new();
         while let Some(entry) = self.pending.first_entry()
             && entry.key().0 <= now
         {
             let ((at, ..), link) = entry.remove_entry();
-            if at < link.expires_at && self.respond(store, seed, &link, at).await? {
-                self.answered += 1;
+            if at < link.expires_at
+                && let Some(checked) = self.respond(store, seed, &link, at).await?
+            {
+                answers.push(checked);
             }
         }
-        Ok(())
+        self.answered += answers.len() as u64;
+        save(store, answers, now).await
     }
 
-    /// Answers `link` at `at` if its customer is the answering kind this time; says whether.
+    /// The answer to `link` at `at`, checked as the survey page checks it, if its customer is
+    /// the answering kind this time.
     async fn respond(
         &mut self,
         store: &Arc<dyn Store>,
         seed: u64,
         link: &InvitationRecord,
         at: i64,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<Checked>> {
         let mut rng = link_rng(seed, link, "answer");
         // Drawn before the customer is read: most never answer, and reading costs.
         let willing: f64 = rng.random();
         if willing >= 0.45 {
-            return Ok(false);
+            return Ok(None);
         }
         let Some(customer) = store.customer_by_id(link.customer_id).await? else {
             return Err(StoreError::Corrupt(format!("link {} names no customer", link.id)));
         };
         if customer.state.purchase_count < 3 && willing >= 0.35 {
-            return Ok(false);
+            return Ok(None);
         }
-        let kind = self.survey_kind(store, &link.survey).await?;
+        let survey = self.survey(store, link).await?;
         let story = self.story(seed, &customer, at);
-        let form = form(&mut rng, kind, &story);
-        let fields = LinkFields {
-            invitation: link.id,
-            survey: link.survey.clone(),
-            customer: link.customer_id,
-            expires_at: link.expires_at,
-        };
-        let token = fields.sign(&store.link_key(SURVEY_LINK, at).await?);
-        match answer(store, &token, &form, at).await? {
-            Answered::Saved { .. } => Ok(true),
-            // The demo writes only valid answers to working links: anything else is its bug.
-            other => Err(StoreError::Corrupt(format!(
-                "the demo's answer to link {} failed: {other:?}",
+        let form = form(&mut rng, survey.kind, &story);
+        let id = ExternalId::parse(&customer.external_id)
+            .map_err(|e| StoreError::Corrupt(format!("customer {}: {}", customer.id, e.0)))?;
+        match check_personal(link.clone(), survey, id, &form, at) {
+            Ok(checked) => Ok(Some(checked)),
+            // The demo writes only valid answers: anything else is its bug.
+            Err(problems) => Err(StoreError::Corrupt(format!(
+                "the demo's answer to link {} failed: {problems:?}",
                 link.id
             ))),
         }
     }
 
-    /// The kind of the survey called `name`.
-    async fn survey_kind(&mut self, store: &Arc<dyn Store>, name: &str) -> StoreResult<SurveyKind> {
-        if let Some(kind) = self.surveys.get(name) {
-            return Ok(*kind);
+    /// The survey version `link` was sent with.
+    async fn survey(&mut self, store: &Arc<dyn Store>, link: &InvitationRecord) -> StoreResult<SurveySpec> {
+        let key = (link.survey_id, link.version);
+        if let Some(spec) = self.surveys.get(&key) {
+            return Ok(spec.clone());
         }
-        let Some(survey) = store.survey(name).await? else {
+        let Some(spec) = store.survey_version(link.survey_id, link.version).await? else {
             return Err(StoreError::Corrupt(format!(
-                "a link names the survey '{name}', which is not there"
+                "a link names version {} of the survey '{}', which is not there",
+                link.version, link.survey
             )));
         };
-        self.surveys.insert(name.to_owned(), survey.spec.kind);
-        Ok(survey.spec.kind)
+        self.surveys.insert(key, spec.clone());
+        Ok(spec)
     }
 
     /// What has happened to `customer` by `at`, as their answer reflects it.

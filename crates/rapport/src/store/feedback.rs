@@ -3,6 +3,8 @@
 //! source: `rapport rebuild` makes the event-made ones again (anonymous answers, which have no
 //! customer, are kept as they are).
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use sqlx::Row as _;
 
@@ -299,49 +301,86 @@ fn response_from_row<DB: Backend>(row: &DB::Row) -> StoreResult<ResponseRow> {
     })
 }
 
-/// Writes one response; with an invitation, replaces that invitation's row when this answer is
-/// later (by time, then by event), and marks the invitation answered.
-pub(super) async fn record_response<DB: Backend>(conn: &mut DB::Connection, row: &ResponseRow) -> StoreResult<()> {
-    let conflict = if row.invitation_id.is_some() {
-        format!(
-            "ON CONFLICT (invitation_id) DO UPDATE SET {} WHERE survey_responses.answered_at < excluded.answered_at \
-             OR (survey_responses.answered_at = excluded.answered_at \
-             AND coalesce(survey_responses.event_id, 0) < coalesce(excluded.event_id, 0))",
-            RESPONSE_COLUMNS
-                .split(", ")
-                .map(|c| format!("{c} = excluded.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    } else {
-        "ON CONFLICT DO NOTHING".to_owned()
-    };
-    let sql = format!(
-        "INSERT INTO survey_responses ({RESPONSE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {conflict}"
+/// Writes responses; one with an invitation replaces that invitation's row when it is later (by
+/// time, then by event), and marks the invitation answered at its first answer. Written a
+/// thousand at a time: a rebuild projects every answer in the log.
+pub(super) async fn record_responses<DB: Backend>(conn: &mut DB::Connection, rows: &[ResponseRow]) -> StoreResult<()> {
+    // One statement cannot update a row twice (PostgreSQL refuses): an invitation's latest
+    // answer of the batch is the one written, its earliest the one that marks it answered.
+    let mut latest: BTreeMap<i64, &ResponseRow> = BTreeMap::new();
+    let mut first: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut others = Vec::new();
+    let order = |r: &ResponseRow| (r.answered_at, r.event_id.unwrap_or(0));
+    for row in rows {
+        let Some(invitation) = row.invitation_id else {
+            others.push(row);
+            continue;
+        };
+        let kept = latest.entry(invitation).or_insert(row);
+        if order(row) > order(kept) {
+            *kept = row;
+        }
+        let at = first.entry(invitation).or_insert(row.answered_at);
+        *at = (*at).min(row.answered_at);
+    }
+    let replace = format!(
+        "ON CONFLICT (invitation_id) DO UPDATE SET {} WHERE survey_responses.answered_at < excluded.answered_at \
+         OR (survey_responses.answered_at = excluded.answered_at \
+         AND coalesce(survey_responses.event_id, 0) < coalesce(excluded.event_id, 0))",
+        RESPONSE_COLUMNS
+            .split(", ")
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&row.survey)
-        .bind(row.version)
-        .bind(row.survey_kind.as_str())
-        .bind(row.customer_id.map(|c| c.0))
-        .bind(row.invitation_id)
-        .bind(row.event_id)
-        .bind(row.score)
-        .bind(row.category.map(NpsCategory::as_str))
-        .bind(&row.comment)
-        .bind(serde_json::to_string(&row.answers).expect("answers serialise"))
-        .bind(row.answered_at)
-        .execute(&mut *conn)
-        .await?;
-    if let Some(invitation) = row.invitation_id {
-        sqlx::query(
-            "UPDATE survey_invitations SET responded_at = $1 WHERE id = $2 \
-             AND (responded_at IS NULL OR responded_at > $1)",
-        )
-        .bind(row.answered_at)
-        .bind(invitation)
-        .execute(&mut *conn)
-        .await?;
+    let invited: Vec<&ResponseRow> = latest.into_values().collect();
+    for (batch, conflict) in [(invited, replace.as_str()), (others, "ON CONFLICT DO NOTHING")] {
+        for chunk in batch.chunks(1_000) {
+            let json: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|r| {
+                    serde_json::json!([
+                        r.survey,
+                        r.version,
+                        r.survey_kind.as_str(),
+                        r.customer_id.map(|c| c.0),
+                        r.invitation_id,
+                        r.event_id,
+                        r.score,
+                        r.category.map(NpsCategory::as_str),
+                        r.comment,
+                        serde_json::to_string(&r.answers).expect("answers serialise"),
+                        r.answered_at
+                    ])
+                })
+                .collect();
+            // `WHERE true`: SQLite reads `ON CONFLICT` after a bare `FROM` as a join's.
+            let sql = format!(
+                "INSERT INTO survey_responses ({RESPONSE_COLUMNS}) SELECT value->>0, CAST(value->>1 AS BIGINT), \
+                 value->>2, CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT), CAST(value->>5 AS BIGINT), \
+                 CAST(value->>6 AS BIGINT), value->>7, value->>8, value->>9, CAST(value->>10 AS BIGINT) \
+                 FROM {} WHERE true {conflict}",
+                DB::JSON_ROWS
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(serde_json::Value::Array(json).to_string())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    let first: Vec<(i64, i64)> = first.into_iter().collect();
+    for chunk in first.chunks(1_000) {
+        let json = serde_json::to_string(chunk).expect("pairs serialise");
+        let sql = format!(
+            "UPDATE survey_invitations SET responded_at = a.at FROM (SELECT CAST(value->>0 AS BIGINT) AS id, \
+             CAST(value->>1 AS BIGINT) AS at FROM {}) a \
+             WHERE survey_invitations.id = a.id AND (responded_at IS NULL OR responded_at > a.at)",
+            DB::JSON_ROWS
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(json)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -505,7 +544,7 @@ impl<DB: Backend> Feedback for SqlStore<DB> {
     #[tracing::instrument(level = "debug", skip_all, fields(survey = row.survey))]
     async fn record_anonymous(&self, row: &ResponseRow) -> StoreResult<()> {
         let mut conn = self.pool.acquire().await?;
-        record_response::<DB>(&mut conn, row).await
+        record_responses::<DB>(&mut conn, std::slice::from_ref(row)).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

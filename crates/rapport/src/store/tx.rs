@@ -414,10 +414,7 @@ impl<DB: Backend> MailTx for SqlTx<DB> {
 impl<DB: Backend> FeedbackTx for SqlTx<DB> {
     #[tracing::instrument(level = "debug", skip_all, fields(responses = rows.len()))]
     async fn record_responses(&mut self, rows: &[ResponseRow]) -> StoreResult<()> {
-        for row in rows {
-            feedback::record_response::<DB>(&mut self.tx, row).await?;
-        }
-        Ok(())
+        feedback::record_responses::<DB>(&mut self.tx, rows).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -141,33 +141,122 @@ pub async fn answer(
     form: &BTreeMap<String, Vec<String>>,
     now: i64,
 ) -> StoreResult<Answered> {
+    match check(store, token, form, now).await? {
+        Ok(checked) => {
+            let answered = checked.answered();
+            save(store, vec![checked], now).await?;
+            Ok(answered)
+        }
+        Err(refused) => Ok(refused),
+    }
+}
+
+/// An answer that passed its link's and its survey's checks, not yet stored.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    opened: Opened,
+    write: Write,
+}
+
+/// What storing a checked answer writes.
+#[derive(Debug, Clone)]
+enum Write {
+    /// A personal link's answer: an event on the customer's timeline.
+    Event(ExternalId, NewEvent),
+    /// An anonymous link's answer: a response without a customer.
+    Anonymous(ResponseRow),
+}
+
+impl Checked {
+    /// What the page says once it is stored.
+    pub fn answered(&self) -> Answered {
+        let changed = matches!(&self.opened, Opened::Personal(link) if link.previous.is_some());
+        Answered::Saved {
+            opened: self.opened.clone(),
+            changed,
+        }
+    }
+}
+
+/// Checks the answers a form sent through `token` at `now` without storing them: the answer to
+/// store, or why the page refuses it.
+pub async fn check(
+    store: &Arc<dyn Store>,
+    token: &str,
+    form: &BTreeMap<String, Vec<String>>,
+    now: i64,
+) -> StoreResult<Result<Checked, Answered>> {
     let opened = open(store, token, now).await?;
     let answers = match opened.survey().map(|survey| survey.check(form)) {
-        None => return Ok(Answered::Refused(opened)),
-        Some(Err(problems)) => return Ok(Answered::Problems { opened, problems }),
+        None => return Ok(Err(Answered::Refused(opened))),
+        Some(Err(problems)) => return Ok(Err(Answered::Problems { opened, problems })),
         Some(Ok(answers)) => answers,
     };
-    let changed = match &opened {
-        Opened::Personal(link) => {
-            let event = NewEvent {
+    let write = match &opened {
+        Opened::Personal(link) => Write::Event(
+            link.customer.clone(),
+            NewEvent {
                 key: answer_key(link.invitation.id, now, &answers),
                 occurred_at: now,
                 kind: EventKind::feedback(&link.survey, link.invitation.version, Some(link.invitation.id), answers),
-            };
-            let mut ingest = Ingest::begin_at(store, "a survey link", now).await?;
-            ingest.push(&link.customer, event).await?;
-            ingest.finish().await?;
-            link.previous.is_some()
-        }
-        Opened::Anonymous { survey, version } => {
-            store
-                .record_anonymous(&anonymous_row(survey, *version, answers, now))
-                .await?;
-            false
-        }
-        Opened::Expired | Opened::Invalid => return Ok(Answered::Refused(opened)),
+            },
+        ),
+        Opened::Anonymous { survey, version } => Write::Anonymous(anonymous_row(survey, *version, answers, now)),
+        Opened::Expired | Opened::Invalid => return Ok(Err(Answered::Refused(opened))),
     };
-    Ok(Answered::Saved { opened, changed })
+    Ok(Ok(Checked { opened, write }))
+}
+
+/// Checks answers for a personal link its caller has opened already (the demo, which made the
+/// invitation itself and answers each link once): the survey's checks only.
+pub(crate) fn check_personal(
+    invitation: InvitationRecord,
+    survey: SurveySpec,
+    customer: ExternalId,
+    form: &BTreeMap<String, Vec<String>>,
+    now: i64,
+) -> Result<Checked, Vec<AnswerProblem>> {
+    let answers = survey.check(form)?;
+    let event = NewEvent {
+        key: answer_key(invitation.id, now, &answers),
+        occurred_at: now,
+        kind: EventKind::feedback(&survey, invitation.version, Some(invitation.id), answers),
+    };
+    let opened = Opened::Personal(Box::new(PersonalLink {
+        invitation,
+        survey,
+        first_name: None,
+        previous: None,
+        customer: customer.clone(),
+    }));
+    Ok(Checked {
+        opened,
+        write: Write::Event(customer, event),
+    })
+}
+
+/// Stores checked answers at `now`: the customers' events in one transaction (in the order
+/// given, which is the order they happened), then the anonymous responses.
+pub async fn save(store: &Arc<dyn Store>, answers: Vec<Checked>, now: i64) -> StoreResult<()> {
+    let mut anonymous = Vec::new();
+    let mut events = Vec::new();
+    for checked in answers {
+        match checked.write {
+            Write::Event(customer, event) => events.push((customer, event)),
+            Write::Anonymous(row) => anonymous.push(row),
+        }
+    }
+    if !events.is_empty() {
+        let mut ingest = Ingest::begin_at(store, "a survey link", now).await?;
+        for (customer, event) in events {
+            ingest.push(&customer, event).await?;
+        }
+        ingest.finish().await?;
+    }
+    for row in &anonymous {
+        store.record_anonymous(row).await?;
+    }
+    Ok(())
 }
 
 /// An answer's event key: the link, the second and the answers, so a form sent twice is stored

@@ -138,4 +138,19 @@ async fn the_demo_customers_answer_surveys_in_their_own_words_and_unhappy_ones_g
     let plans = db.store.plans().await.unwrap();
     let follow_up = plans.iter().find(|p| p.spec.name == "detractor follow-up").unwrap();
     assert!(follow_up.occurrences.done > 10, "{:?}", follow_up.occurrences);
+
+    // The staff reported back: named themes, and actions on the complaints heard most.
+    let named = rapport::voice::analysis::theme_rules(&db.store).await.unwrap();
+    let report = themes(&all, &named, &ThemeOptions::default()).unwrap();
+    let delivery = report.theme("Delivery").expect("the staff's named theme");
+    assert!(delivery.z > 0.0 && delivery.count > 10, "{delivery:?}");
+    let actions = db.store.voice_actions(i64::MIN, i64::MAX, true, 10).await.unwrap();
+    assert_eq!(actions.len() as u64, played.actions_recorded);
+    assert!(actions.len() >= 2, "{actions:?}");
+    assert!(
+        actions
+            .iter()
+            .all(|a| ["Delivery", "Prices", "Support", "Broken items"].contains(&a.theme.as_str())),
+        "{actions:?}"
+    );
 }
