@@ -100,10 +100,20 @@ impl From<&VoiceAction> for ActionView {
             id: a.id,
             day: format_day(a.done_at.div_euclid(86_400)),
             theme: a.theme.clone(),
-            said: a.said.clone(),
-            did: a.did.clone(),
+            said: sentence(&a.said),
+            did: sentence(&a.did),
             public: a.public,
         }
+    }
+}
+
+/// Staff's words as a sentence: a full stop added unless they end with one (or ! or ?).
+fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '!', '?']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
     }
 }
 
@@ -201,10 +211,10 @@ fn md(text: &str) -> String {
 /// The report as Markdown.
 pub fn markdown(report: &ReportView) -> String {
     let mut out = format!(
-        "# What our customers told us: {}\n\n{}, {}: {} answers, {} with a comment.\n\n## Scores\n\n",
+        "# What our customers told us: {}\n\n{} at {}: {} answers, {} with a comment.\n\n## Scores\n\n",
         report.period,
-        md(&report.business),
         report.range,
+        md(&report.business),
         report.answers,
         report.comments
     );
@@ -262,7 +272,7 @@ pub fn markdown(report: &ReportView) -> String {
     for a in &report.actions {
         let _ = writeln!(
             out,
-            "- {}, **{}**: you said {}; we did {}{}",
+            "- {}, **{}**. You said: {} We did: {}{}",
             a.day,
             md(&a.theme),
             md(&a.said),

@@ -145,7 +145,7 @@ fn the_surveys_commands_init_list_show_and_a_file_with_a_problem_applies_nothing
     let voice = run(&["voice", "--by", "stage"]);
     assert!(String::from_utf8_lossy(&voice.stdout).starts_with("no answers yet"));
     let wrong = run(&["voice", "--by", "fortnight"]);
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("use month, week, stage, segment or survey"));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("use month, week, stage, segment, survey or plan"));
     let link = run(&["surveys", "link", "nps"]);
     let url = String::from_utf8_lossy(&link.stdout).trim().to_owned();
     assert!(url.starts_with("http://127.0.0.1:7878/s/"), "{url}");

@@ -91,7 +91,39 @@ async fn a_mailed_survey_link_is_answered_in_chromium_closes_the_loop_and_bad_li
     assert_eq!(checked_score(&browser).await.as_deref(), Some("3"));
 
     bad_links_show_the_right_page_and_store_nothing(&browser, &db, ana, &fields, &key).await;
+    the_business_reports_back(&browser, &db, &site).await;
     browser.close().await.unwrap();
+}
+
+/// Staff record what they did about Ana's complaint: the public "you said, we did" page lists it,
+/// and passes the same accessibility checks.
+async fn the_business_reports_back(browser: &Client, db: &TestDb, site: &str) {
+    let now = chrono::Utc::now().timestamp();
+    let terms = vec!["delivery".to_owned(), "late".to_owned()];
+    rapport::voice::analysis::name_theme(&db.store, "Delivery", &terms, now)
+        .await
+        .unwrap();
+    let themes = rapport::voice::report::theme_choices(&db.store, now).await.unwrap();
+    let action = rapport::voice::actions::ActionInput {
+        theme: "Delivery".into(),
+        said: "parcels arrived late".into(),
+        did: "we moved to a next-day courier".into(),
+        done_on: chrono::Utc::now().date_naive().to_string(),
+        public: true,
+        by: "sam@shop.example".into(),
+    }
+    .check(&themes, chrono::Utc::now().date_naive())
+    .unwrap();
+    db.store.add_voice_action(&action, now).await.unwrap();
+    browser.goto(&format!("{site}/you-said")).await.unwrap();
+    let page = wait_for_text(browser, "You said, we did").await;
+    assert!(page.contains("we moved to a next-day courier."), "{page}");
+    assert!(
+        !page.contains("Ana") && !page.contains(COMMENT),
+        "nothing of the customer's"
+    );
+    assert_accessible(browser, "the you-said page").await;
+    shot(browser, &screenshots(), "you-said").await;
 }
 
 /// The answer is on the timeline and is the invitation's latest response; both webhooks arrive,
@@ -229,6 +261,21 @@ async fn open_the_form(browser: &Client, link: &str, seven: &str) {
         "the first name and nothing more: {page}"
     );
     assert_eq!(checked_score(browser).await, None);
+    // A screen reader hears which end of the scale is which, as the ends' text says it.
+    let described = browser
+        .execute(
+            "const set = document.querySelector('input[name=score]').closest('fieldset');
+             return (set.getAttribute('aria-describedby') || '').split(' ')
+                 .map(id => document.getElementById(id)).filter(p => p).map(p => p.textContent.trim()).join(' | ');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let described = described.as_str().unwrap_or_default();
+    assert!(
+        described.contains("0: Not at all likely") && described.contains("10: Extremely likely"),
+        "{described}"
+    );
     assert_accessible(browser, "the survey form").await;
     the_controls_edges_stand_out(browser).await;
     let shots = screenshots();
@@ -469,15 +516,16 @@ async fn score_problem(browser: &Client) -> String {
     let problem = browser
         .execute(
             "const set = document.querySelector('input[name=score]').closest('fieldset');
-             const id = set.getAttribute('aria-describedby');
-             const p = id && document.getElementById(id);
-             return p && set.contains(p) ? p.textContent.trim() : null;",
+             const ids = (set.getAttribute('aria-describedby') || '').split(' ');
+             const p = ids.map(id => document.getElementById(id)).find(p => p && p.classList.contains('field-problem'));
+             const invalid = [...set.querySelectorAll('input')].every(i => i.getAttribute('aria-invalid') === 'true');
+             return p && set.contains(p) && invalid ? p.textContent.trim() : null;",
             vec![],
         )
         .await
         .unwrap();
     problem
         .as_str()
-        .expect("a problem inside the question's fieldset, named by aria-describedby")
+        .expect("a problem inside the question's fieldset, named by aria-describedby, each choice aria-invalid")
         .to_owned()
 }

@@ -108,7 +108,7 @@ async fn a_quarter_is_reported_against_the_one_before_with_what_the_business_did
     assert!(text.contains("| NPS | 5 | NPS +20"), "{text}");
     assert!(text.contains("+45 points"), "{text}");
     assert!(
-        text.contains("we changed courier") && text.contains("we called everyone who waited (not public)"),
+        text.contains("we changed courier") && text.contains("we called everyone who waited. (not public)"),
         "{text}"
     );
     assert!(!text.contains("restocked"), "another quarter's action");

@@ -281,8 +281,9 @@ fn questions(
                 QuestionKind::Scale { min, max, low, high } => (
                     QuestionInput::Scale,
                     (*min..=*max).map(|n| option(n.to_string())).collect(),
-                    low.clone(),
-                    high.clone(),
+                    // Each end says which number it names: read aloud, "0: not at all likely".
+                    low.as_ref().map(|text| format!("{min}: {text}")),
+                    high.as_ref().map(|text| format!("{max}: {text}")),
                 ),
                 QuestionKind::SingleChoice { options } => (
                     QuestionInput::Single,
