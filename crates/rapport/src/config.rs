@@ -299,6 +299,7 @@ pub const KEYS: &[Key] = &[
     key("voice.link_days", "RAPPORT_VOICE_LINK_DAYS", false),
     key("voice.reminders", "RAPPORT_VOICE_REMINDERS", false),
     key("voice.reminder_days", "RAPPORT_VOICE_REMINDER_DAYS", false),
+    key("voice.language", "RAPPORT_VOICE_LANGUAGE", true),
 ];
 
 /// The settings whose values are URLs that may hold a password: shown only through `redact_url`.

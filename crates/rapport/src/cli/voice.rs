@@ -55,6 +55,12 @@ pub enum VoiceCommand {
     Actions(super::voice_report::ActionsArgs),
     /// Remove an action recorded by mistake.
     RemoveAction(super::voice_report::RemoveActionArgs),
+    /// Comments (answers' and interviews') with the ids `tag` takes, newest first.
+    Comments(super::voice_report::CommentsArgs),
+    /// Put a comment in a named theme by hand, whatever its words.
+    Tag(super::voice_report::TagArgs),
+    /// Take a comment out of a theme it was put in by hand.
+    Untag(super::voice_report::TagArgs),
 }
 
 /// `rapport voice name-theme`.
@@ -102,7 +108,7 @@ pub struct ListsArgs {
 /// `rapport voice themes`.
 #[derive(Debug, Args)]
 pub struct ThemesArgs {
-    /// Only this survey's comments.
+    /// Only this survey's comments (without it, every answer's and every interview's notes).
     #[arg(long)]
     pub survey: Option<String>,
     /// The fewest comments a theme needs.
@@ -124,6 +130,9 @@ pub async fn run(settings: &Settings, args: VoiceArgs, out: Output) -> anyhow::R
         Some(VoiceCommand::Did(d)) => return super::voice_report::did(&store, settings, d, out).await,
         Some(VoiceCommand::Actions(a)) => return super::voice_report::actions(&store, settings, a, out).await,
         Some(VoiceCommand::RemoveAction(r)) => return super::voice_report::remove(&store, r, out).await,
+        Some(VoiceCommand::Comments(c)) => return super::voice_report::comments(&store, c, out).await,
+        Some(VoiceCommand::Tag(t)) => return super::voice_report::tag(&store, t, false, out).await,
+        Some(VoiceCommand::Untag(t)) => return super::voice_report::tag(&store, t, true, out).await,
         _ => {}
     }
     if let Some(VoiceCommand::NameTheme(n)) = &args.command {
@@ -182,18 +191,29 @@ pub async fn run(settings: &Settings, args: VoiceArgs, out: Output) -> anyhow::R
     }
     if let Some(VoiceCommand::Themes(t)) = args.command {
         let responses = store.responses(t.survey.as_deref()).await?;
+        // A survey's themes are its answers'; otherwise interviews' notes count too.
+        let interviews = if t.survey.is_none() {
+            store.interview_notes().await?
+        } else {
+            Vec::new()
+        };
         let options = ThemeOptions {
             min_count: t.min_count,
-            ..ThemeOptions::default()
+            language: settings.voice.language,
         };
-        let report = themes(&responses, &theme_rules(&store).await?, &options)?;
+        let report = themes(&responses, &interviews, &theme_rules(&store).await?, &options)?;
         if t.json {
             return out.json(&report);
         }
         let c = &report.comments;
         out.line(&format!(
-            "{} comments: {} from detractors, {} passives, {} promoters",
+            "{} comments{}: {} from detractors, {} passives, {} promoters",
             c.total(),
+            if interviews.is_empty() {
+                String::new()
+            } else {
+                format!(" (of them {} interview notes)", interviews.len())
+            },
             c.detractors,
             c.passives,
             c.promoters

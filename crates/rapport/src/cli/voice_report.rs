@@ -120,7 +120,7 @@ pub async fn did(
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "the command line".to_owned()),
     };
-    let themes = theme_choices(store, now).await?;
+    let themes = theme_choices(store, settings.voice.language, now).await?;
     let action = input.check(&themes, today).map_err(|e| anyhow::anyhow!("{e}"))?;
     let id = store.add_voice_action(&action, now).await?;
     out.line(&format!(
@@ -172,4 +172,116 @@ pub async fn remove(store: &std::sync::Arc<dyn Store>, args: RemoveActionArgs, o
         anyhow::bail!("there is no action {} (`rapport voice actions` lists them)", args.id);
     }
     out.line(&format!("removed action {}", args.id))
+}
+
+/// `rapport voice tag` and `untag`.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The comment's id, as `rapport voice comments` shows it.
+    #[arg(allow_negative_numbers = true)]
+    pub comment: i64,
+    /// The named theme.
+    pub theme: String,
+}
+
+/// `rapport voice comments`.
+#[derive(Debug, Args)]
+pub struct CommentsArgs {
+    /// Only comments holding this text (any case).
+    #[arg(long)]
+    pub search: Option<String>,
+    /// The most comments shown, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One comment as `voice comments` lists it.
+#[derive(Debug, serde::Serialize)]
+struct CommentRow {
+    id: i64,
+    at: i64,
+    from: String,
+    score: Option<i64>,
+    text: String,
+}
+
+/// Puts a comment in a named theme, or takes it out.
+pub async fn tag(store: &std::sync::Arc<dyn Store>, args: TagArgs, untag: bool, out: Output) -> anyhow::Result<()> {
+    if untag {
+        if !store.untag_comment(args.comment, &args.theme).await? {
+            anyhow::bail!(
+                "comment {} is not tagged '{}' (`rapport voice comments` lists comments)",
+                args.comment,
+                rapport::domain::rules::printable(&args.theme)
+            );
+        }
+        return out.line(&format!(
+            "comment {} is no longer tagged '{}'",
+            args.comment, args.theme
+        ));
+    }
+    let by = std::env::var("USER").unwrap_or_else(|_| "the command line".to_owned());
+    let now = chrono::Utc::now().timestamp();
+    let theme = rapport::voice::analysis::tag_comment(store, args.comment, &args.theme, &by, now).await?;
+    out.line(&format!(
+        "comment {} is in the theme '{theme}' in every report from now on",
+        args.comment
+    ))
+}
+
+/// Lists comments with their ids: answers' and interviews', newest first.
+pub async fn comments(store: &std::sync::Arc<dyn Store>, args: CommentsArgs, out: Output) -> anyhow::Result<()> {
+    let wanted = args.search.as_deref().map(str::to_lowercase);
+    let keep = |text: &str| wanted.as_deref().is_none_or(|w| text.to_lowercase().contains(w));
+    let mut rows: Vec<CommentRow> = store
+        .responses(None)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let text = r.comment.clone()?;
+            keep(&text).then(|| CommentRow {
+                id: rapport::voice::analysis::comment_id(&r),
+                at: r.answered_at,
+                from: r.survey.clone(),
+                score: r.score,
+                text,
+            })
+        })
+        .collect();
+    rows.extend(
+        store
+            .interview_notes()
+            .await?
+            .into_iter()
+            .filter(|n| keep(&n.text))
+            .map(|n| CommentRow {
+                id: n.event_id,
+                at: n.occurred_at,
+                from: "interview".to_owned(),
+                score: None,
+                text: n.text,
+            }),
+    );
+    rows.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+    rows.truncate(args.limit);
+    if args.json {
+        return out.json(&rows);
+    }
+    if rows.is_empty() {
+        return out.line("no comments found");
+    }
+    for row in &rows {
+        out.line(&format!(
+            "{:>8}  {}  {:<10} {:>5}  {}",
+            row.id,
+            super::output::time(row.at),
+            rapport::domain::rules::printable(&row.from),
+            row.score.map_or("-".to_owned(), |s| s.to_string()),
+            rapport::domain::rules::printable(&row.text.replace('\n', " / "))
+        ))?;
+    }
+    Ok(())
 }

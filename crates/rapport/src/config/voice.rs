@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::positive;
+use crate::domain::language::Language;
 
 /// `[voice]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +18,15 @@ pub struct VoiceSettings {
     /// Days at least between the invitation and a reminder, and between reminders.
     #[serde(deserialize_with = "positive")]
     pub reminder_days: u32,
+    /// The language comments and interview notes are written in (an ISO 639-1 code): it chooses
+    /// the stop words and the stemmer of the themes.
+    #[serde(deserialize_with = "language", serialize_with = "super::display")]
+    pub language: Language,
+}
+
+fn language<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Language, D::Error> {
+    let raw = String::deserialize(d)?;
+    Language::from_code(&raw).map_err(serde::de::Error::custom)
 }
 
 impl Default for VoiceSettings {
@@ -25,6 +35,7 @@ impl Default for VoiceSettings {
             link_days: 30,
             reminders: 1,
             reminder_days: 4,
+            language: Language::English,
         }
     }
 }

@@ -87,7 +87,7 @@ pub async fn report_back(store: &Arc<dyn Store>, start: i64, end: i64, zone: chr
             .filter(|r| quarter.contains(r.answered_at))
             .cloned()
             .collect();
-        let report = themes(&heard, &rules, &ThemeOptions::default())
+        let report = themes(&heard, &[], &rules, &ThemeOptions::default())
             .map_err(|e| StoreError::Corrupt(format!("the demo's themes: {e}")))?;
         let Some((name, _, said, did)) = report.detractor_themes().find_map(|t| {
             THEMES

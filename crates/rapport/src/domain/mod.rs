@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod event;
 pub mod file_problem;
 pub mod funnel;
+pub mod language;
 pub mod link;
 pub mod plan;
 pub mod plan_report;

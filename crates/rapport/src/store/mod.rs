@@ -59,7 +59,7 @@ pub use outbox::{
 pub use scores::Scores;
 pub use surveys::{SurveyChange, SurveyRecord, Surveys};
 pub use tx::WriteTx;
-pub use voice::{AnalysedResponse, BehaviourRow, RecoveryRow, Voice, VoiceBehaviour};
+pub use voice::{AnalysedResponse, BehaviourRow, InterviewNote, RecoveryRow, Voice, VoiceBehaviour};
 pub use webhooks::Webhooks;
 
 /// What can go wrong in the store, in domain terms; driver errors are mapped once, here.

@@ -39,6 +39,31 @@ pub trait Voice: Send + Sync {
     /// Every answer that counts (of one survey, or all), oldest first, with the customer's stage
     /// and segment now.
     async fn responses(&self, survey: Option<&str>) -> StoreResult<Vec<AnalysedResponse>>;
+    /// Every interview's words (what the customer needs, wants and fears, and the notes), oldest
+    /// first, each with the customer's latest NPS category.
+    async fn interview_notes(&self) -> StoreResult<Vec<InterviewNote>>;
+    /// The comments staff put in a named theme by hand: comment id and theme name.
+    async fn theme_tags(&self) -> StoreResult<Vec<(i64, String)>>;
+    /// Puts a comment in a named theme by `by` at `now` (once: a second time changes nothing).
+    async fn tag_comment(&self, comment: i64, theme: &str, by: &str, now: i64) -> StoreResult<()>;
+    /// Takes a comment out of a theme it was put in by hand; says whether it was.
+    async fn untag_comment(&self, comment: i64, theme: &str) -> StoreResult<bool>;
+    /// Whether a comment with this id exists: an answer's event, an interview, or an anonymous
+    /// answer's response (its id negated).
+    async fn comment_exists(&self, comment: i64) -> StoreResult<bool>;
+}
+
+/// An interview's words, read for themes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterviewNote {
+    /// The interview's event.
+    pub event_id: i64,
+    /// Its texts, one a line.
+    pub text: String,
+    /// The customer's latest NPS category.
+    pub category: Option<NpsCategory>,
+    /// When it was held.
+    pub occurred_at: i64,
 }
 
 /// A customer whose words and behaviour disagree.
@@ -107,6 +132,8 @@ pub struct AnalysedResponse {
     pub segment: Option<String>,
     /// The care plan whose survey action sent the link answered, if one did.
     pub plan: Option<String>,
+    /// The feedback event it was made from (none for an anonymous answer).
+    pub event_id: Option<i64>,
 }
 
 /// The event columns, read from `events e` after the customer's id (offset 1).
@@ -286,7 +313,7 @@ impl<DB: Backend> Voice for SqlStore<DB> {
     async fn responses(&self, survey: Option<&str>) -> StoreResult<Vec<AnalysedResponse>> {
         let rows = sqlx::query(
             "SELECT r.id, r.survey, r.survey_kind, r.score, r.category, r.comment, r.answered_at, s.stage, \
-             sc.segment, p.name FROM survey_responses r LEFT JOIN customer_state s ON s.customer_id = r.customer_id \
+             sc.segment, p.name, r.event_id FROM survey_responses r LEFT JOIN customer_state s ON s.customer_id = r.customer_id \
              LEFT JOIN customer_scores sc ON sc.customer_id = r.customer_id \
              LEFT JOIN survey_invitations i ON i.id = r.invitation_id LEFT JOIN survey_sends d ON d.id = i.send_id \
              LEFT JOIN plans p ON p.id = d.plan_id \
@@ -311,8 +338,93 @@ impl<DB: Backend> Voice for SqlStore<DB> {
                     stage: row.try_get(7)?,
                     segment: row.try_get(8)?,
                     plan: row.try_get(9)?,
+                    event_id: row.try_get(10)?,
                 })
             })
             .collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn interview_notes(&self) -> StoreResult<Vec<InterviewNote>> {
+        let sql = format!(
+            "SELECT s.nps_category, {EVENT_COLUMNS_E} FROM events e \
+             LEFT JOIN customer_state s ON s.customer_id = e.customer_id \
+             WHERE e.kind = 'interview' ORDER BY e.occurred_at, e.id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let category: Option<String> = row.try_get(0)?;
+                let event = interview_event::<DB>(row)?;
+                let crate::domain::EventKind::Interview {
+                    needs,
+                    desires,
+                    fears,
+                    notes,
+                    ..
+                } = &event.kind
+                else {
+                    return Err(StoreError::Corrupt(format!("event {} is not an interview", event.id)));
+                };
+                let text = [needs, desires, fears, notes]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                Ok(InterviewNote {
+                    event_id: event.id,
+                    text,
+                    category: category.map(|c| c.parse()).transpose().map_err(StoreError::Corrupt)?,
+                    occurred_at: event.occurred_at,
+                })
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn theme_tags(&self) -> StoreResult<Vec<(i64, String)>> {
+        Ok(
+            sqlx::query_as("SELECT comment_id, theme FROM theme_tags ORDER BY comment_id, theme")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(comment, theme))]
+    async fn tag_comment(&self, comment: i64, theme: &str, by: &str, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO theme_tags (comment_id, theme, tagged_by, tagged_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (comment_id, theme) DO NOTHING",
+        )
+        .bind(comment)
+        .bind(theme)
+        .bind(by)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(comment, theme))]
+    async fn untag_comment(&self, comment: i64, theme: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM theme_tags WHERE comment_id = $1 AND lower(theme) = lower($2)")
+            .bind(comment)
+            .bind(theme)
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(comment))]
+    async fn comment_exists(&self, comment: i64) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM events WHERE id = $1 AND kind IN ('feedback', 'interview') \
+             UNION ALL SELECT CAST(1 AS BIGINT) FROM survey_responses WHERE id = -$1 AND event_id IS NULL",
+        )
+        .bind(comment)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
     }
 }

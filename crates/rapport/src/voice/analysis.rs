@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::stats::{CesTally, CsatTally, NpsSummary, NpsTally, ScaleSummary};
 use super::themes::{Comment, ThemeError, ThemeOptions, ThemeReport, ThemeRules, find_themes};
 use crate::domain::survey::SurveyKind;
-use crate::store::AnalysedResponse;
+use crate::store::{AnalysedResponse, InterviewNote};
 
 /// How answers are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -134,18 +134,23 @@ fn group_of(response: &AnalysedResponse, by: GroupBy, zone: chrono_tz::Tz) -> St
     }
 }
 
-/// The rules staff made: the named themes (manual tags come later).
+/// The rules staff made: the named themes, and the comments they put in one by hand.
 pub async fn theme_rules(store: &std::sync::Arc<dyn crate::store::Store>) -> crate::store::StoreResult<ThemeRules> {
-    let named = store
+    let named: Vec<super::themes::NamedTheme> = store
         .theme_names()
         .await?
         .into_iter()
         .map(|(name, terms)| super::themes::NamedTheme { name, terms })
         .collect();
-    Ok(ThemeRules {
-        named,
-        tags: Vec::new(),
-    })
+    // A tag whose theme was unnamed since waits, unused, until a theme of its name is back.
+    let tags = store
+        .theme_tags()
+        .await?
+        .into_iter()
+        .filter(|(_, theme)| named.iter().any(|t| t.name.to_lowercase() == theme.to_lowercase()))
+        .map(|(comment, theme)| super::themes::ManualTag { comment, theme })
+        .collect();
+    Ok(ThemeRules { named, tags })
 }
 
 /// Why a theme could not be named.
@@ -187,22 +192,71 @@ pub async fn name_theme(
     Ok(())
 }
 
-/// The themes of the responses' comments.
+/// Why a comment could not be tagged.
+#[derive(Debug, thiserror::Error)]
+pub enum TagError {
+    /// Tags put comments in named themes only.
+    #[error("there is no named theme '{0}' (`rapport voice name-theme` names one)")]
+    NoTheme(String),
+    /// No answer, interview or anonymous answer has the id.
+    #[error("there is no comment {0} (`rapport voice comments` lists them with their ids)")]
+    NoComment(i64),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Puts comment `comment` in the named theme `theme` (any case) by hand, at `now`; returns the
+/// theme's name as named. Both are checked first: nothing is stored for an unknown one.
+pub async fn tag_comment(
+    store: &std::sync::Arc<dyn crate::store::Store>,
+    comment: i64,
+    theme: &str,
+    by: &str,
+    now: i64,
+) -> Result<String, TagError> {
+    let wanted = theme.trim().to_lowercase();
+    let name = store
+        .theme_names()
+        .await?
+        .into_iter()
+        .map(|(name, _)| name)
+        .find(|name| name.to_lowercase() == wanted)
+        .ok_or_else(|| TagError::NoTheme(crate::domain::rules::printable(theme.trim()).into_owned()))?;
+    if !store.comment_exists(comment).await? {
+        return Err(TagError::NoComment(comment));
+    }
+    store.tag_comment(comment, &name, by, now).await?;
+    Ok(name)
+}
+
+/// A comment's id in themes and tags: its event's (an answer's feedback event, an interview),
+/// which a rebuild keeps; an anonymous answer has no event, so its response's id negated.
+pub fn comment_id(response: &AnalysedResponse) -> i64 {
+    response.event_id.unwrap_or(-response.id)
+}
+
+/// The themes of the answers' comments and the interviews' notes (each interview counted with
+/// its customer's latest NPS category).
 pub fn themes(
     responses: &[AnalysedResponse],
+    interviews: &[InterviewNote],
     rules: &ThemeRules,
     options: &ThemeOptions,
 ) -> Result<ThemeReport, ThemeError> {
-    let comments: Vec<Comment<'_>> = responses
-        .iter()
-        .filter_map(|r| {
-            r.comment.as_deref().map(|text| Comment {
-                id: r.id,
-                text,
-                category: r.category,
-            })
+    let answers = responses.iter().filter_map(|r| {
+        r.comment.as_deref().map(|text| Comment {
+            id: comment_id(r),
+            text,
+            category: r.category,
         })
-        .collect();
+    });
+    let notes = interviews.iter().map(|note| Comment {
+        id: note.event_id,
+        text: &note.text,
+        category: note.category,
+    });
+    let comments: Vec<Comment<'_>> = answers.chain(notes).collect();
     find_themes(&comments, rules, options)
 }
 
@@ -223,6 +277,7 @@ mod tests {
             stage: Some(stage.to_owned()),
             segment: None,
             plan: None,
+            event_id: Some(id),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The report back (`rapport voice report`, the dashboard's report page): for a quarter, month or
 //! year, what customers said (each standard's score against the period before, with the
 //! change's interval; NPS month by month over the year; the themes each side mentions most, with
-//! quotes and how often they came up the period before) and what the business did about it (the
+//! quotes and how often they came up the period before, from comments and interview notes) and what the business did about it (the
 //! "you said, we did" actions done in the period). Built from the answers and actions alone, so
 //! the same data gives the same report; formatted for pages and Markdown in report_view.rs.
 
@@ -11,8 +11,9 @@ use serde::Serialize;
 use super::analysis::{GroupBy, VoiceRow, summarise, themes};
 use super::stats::Interval;
 use super::themes::{Quote, ThemeError, ThemeOptions, ThemeRules};
+use crate::domain::language::Language;
 use crate::domain::survey::SurveyKind;
-use crate::store::{AnalysedResponse, VoiceAction};
+use crate::store::{AnalysedResponse, InterviewNote, VoiceAction};
 
 /// Themes shown on the detractors' side, and on the promoters'.
 const DETRACTOR_THEMES: usize = 5;
@@ -231,6 +232,8 @@ pub struct ReportBack {
 pub struct ReportInput<'a> {
     /// Every answer that counts, oldest first.
     pub responses: &'a [AnalysedResponse],
+    /// Every interview's notes, oldest first.
+    pub interviews: &'a [InterviewNote],
     /// The named themes and tags.
     pub rules: &'a ThemeRules,
     /// The actions done in the period.
@@ -239,6 +242,8 @@ pub struct ReportInput<'a> {
     pub business: String,
     /// The business's time zone.
     pub zone: chrono_tz::Tz,
+    /// The comments' language.
+    pub language: Language,
 }
 
 /// The report back for `period`.
@@ -254,6 +259,14 @@ pub fn report_back(input: ReportInput<'_>, period: Period) -> Result<ReportBack,
             .collect()
     };
     let (now, before) = (within(&period), within(&previous));
+    let notes_within = |p: &Period| -> Vec<InterviewNote> {
+        input
+            .interviews
+            .iter()
+            .filter(|n| p.contains(n.occurred_at))
+            .cloned()
+            .collect()
+    };
     let mut scores = Vec::new();
     for kind in [SurveyKind::Nps, SurveyKind::Csat, SurveyKind::Ces] {
         let (a, b) = (pooled(&now, kind, zone), pooled(&before, kind, zone));
@@ -286,9 +299,12 @@ pub fn report_back(input: ReportInput<'_>, period: Period) -> Result<ReportBack,
         .cloned()
         .collect();
     let months = summarise(&last_year, GroupBy::Month, zone);
-    let options = ThemeOptions::default();
-    let themes_now = themes(&now, input.rules, &options)?;
-    let themes_before = themes(&before, input.rules, &options)?;
+    let options = ThemeOptions {
+        language: input.language,
+        ..ThemeOptions::default()
+    };
+    let themes_now = themes(&now, &notes_within(&period), input.rules, &options)?;
+    let themes_before = themes(&before, &notes_within(&previous), input.rules, &options)?;
     let share = |count: u32, total: u32| {
         if total == 0 {
             0.0
@@ -406,33 +422,40 @@ pub async fn load(
     period: Period,
 ) -> Result<ReportBack, ReportError> {
     let responses = store.responses(None).await?;
+    let interviews = store.interview_notes().await?;
     let rules = super::analysis::theme_rules(store).await?;
     let (from, until) = period.days();
     let actions = store.voice_actions(from, until, false, MAX_ACTIONS).await?;
     let input = ReportInput {
         responses: &responses,
+        interviews: &interviews,
         rules: &rules,
         actions,
         business: crate::care::email::MailContext::from_settings(settings).business,
         zone: settings.business.time_zone,
+        language: settings.voice.language,
     };
     Ok(report_back(input, period)?)
 }
 
-/// The themes an action can answer: the named ones, then those the comments of the last year
-/// show (detractors' first), each label once.
+/// The themes an action can answer: the named ones, then those the comments and interview notes
+/// of the last year show (detractors' first), each label once.
 pub async fn theme_choices(
     store: &std::sync::Arc<dyn crate::store::Store>,
+    language: Language,
     now: i64,
 ) -> Result<Vec<String>, ReportError> {
     let rules = super::analysis::theme_rules(store).await?;
-    let responses: Vec<AnalysedResponse> = store
-        .responses(None)
-        .await?
-        .into_iter()
-        .filter(|r| r.answered_at >= now - 365 * 86_400)
-        .collect();
-    let report = themes(&responses, &rules, &ThemeOptions::default())?;
+    let year_ago = now - 365 * 86_400;
+    let mut responses = store.responses(None).await?;
+    responses.retain(|r| r.answered_at >= year_ago);
+    let mut interviews = store.interview_notes().await?;
+    interviews.retain(|n| n.occurred_at >= year_ago);
+    let options = ThemeOptions {
+        language,
+        ..ThemeOptions::default()
+    };
+    let report = themes(&responses, &interviews, &rules, &options)?;
     let mut labels: Vec<String> = rules.named.iter().map(|t| t.name.clone()).collect();
     for theme in report.detractor_themes().chain(report.promoter_themes()) {
         if !labels.iter().any(|l| l.to_lowercase() == theme.label.to_lowercase()) {

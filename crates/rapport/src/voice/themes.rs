@@ -177,13 +177,8 @@ impl ThemeReport {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ThemeError {
     /// The comments' language has no stop words or stemmer here.
-    #[error("language \"{code}\" is not supported for themes; supported: {supported}")]
-    UnsupportedLanguage {
-        /// The code asked for.
-        code: String,
-        /// The codes that are supported, comma-separated.
-        supported: String,
-    },
+    #[error(transparent)]
+    UnsupportedLanguage(#[from] crate::domain::language::UnsupportedLanguage),
     /// A named theme without a name.
     #[error("a named theme has an empty name")]
     EmptyName,

@@ -126,7 +126,7 @@ async fn the_demo_customers_answer_surveys_in_their_own_words_and_unhappy_ones_g
     for row in months.iter().rev().take(4) {
         eprintln!("{} NPS {:?}", row.group, row.nps.and_then(|s| s.score).map(|s| s.value));
     }
-    let report = themes(&all, &ThemeRules::default(), &ThemeOptions::default()).unwrap();
+    let report = themes(&all, &[], &ThemeRules::default(), &ThemeOptions::default()).unwrap();
     let detractors: Vec<&str> = report.detractor_themes().take(5).map(|t| t.label.as_str()).collect();
     let promoters: Vec<&str> = report.promoter_themes().take(5).map(|t| t.label.as_str()).collect();
     eprintln!("{played:?}\ndetractors say: {detractors:?}\npromoters say: {promoters:?}");
@@ -141,7 +141,7 @@ async fn the_demo_customers_answer_surveys_in_their_own_words_and_unhappy_ones_g
 
     // The staff reported back: named themes, and actions on the complaints heard most.
     let named = rapport::voice::analysis::theme_rules(&db.store).await.unwrap();
-    let report = themes(&all, &named, &ThemeOptions::default()).unwrap();
+    let report = themes(&all, &[], &named, &ThemeOptions::default()).unwrap();
     let delivery = report.theme("Delivery").expect("the staff's named theme");
     assert!(delivery.z > 0.0 && delivery.count > 10, "{delivery:?}");
     let actions = db.store.voice_actions(i64::MIN, i64::MAX, true, 10).await.unwrap();

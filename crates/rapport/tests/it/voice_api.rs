@@ -302,7 +302,7 @@ async fn a_theme_named_by_staff_gathers_its_terms_in_every_report_after(db: &Tes
         min_count: 1,
         ..ThemeOptions::default()
     };
-    let report = themes(&responses, &rules, &options).unwrap();
+    let report = themes(&responses, &[], &rules, &options).unwrap();
     let delivery = report.theme("Delivery").expect("the named theme");
     assert_eq!(
         (delivery.count, delivery.by_category.detractors),

@@ -103,7 +103,9 @@ async fn the_business_reports_back(browser: &Client, db: &TestDb, site: &str) {
     rapport::voice::analysis::name_theme(&db.store, "Delivery", &terms, now)
         .await
         .unwrap();
-    let themes = rapport::voice::report::theme_choices(&db.store, now).await.unwrap();
+    let themes = rapport::voice::report::theme_choices(&db.store, Default::default(), now)
+        .await
+        .unwrap();
     let action = rapport::voice::actions::ActionInput {
         theme: "Delivery".into(),
         said: "parcels arrived late".into(),

@@ -16,7 +16,10 @@ use crate::contract;
 use crate::helpers::TestDb;
 use crate::voice_links::setup;
 
-contract!(a_quarter_is_reported_against_the_one_before_with_what_the_business_did);
+contract!(
+    a_quarter_is_reported_against_the_one_before_with_what_the_business_did,
+    interview_notes_and_comments_tagged_by_hand_count_in_the_themes,
+);
 
 /// Answers (customer, score, comment, day): four of the second quarter, five of the third.
 const ANSWERS: [(&str, i64, &str, &str); 9] = [
@@ -47,7 +50,7 @@ async fn a_quarter_is_reported_against_the_one_before_with_what_the_business_did
     name_theme(&db.store, "Delivery", &terms, now).await.unwrap();
 
     // Staff record actions: the theme as the themes list it, whatever its case.
-    let themes = theme_choices(&db.store, now).await.unwrap();
+    let themes = theme_choices(&db.store, Default::default(), now).await.unwrap();
     assert_eq!(themes[0], "Delivery", "named themes first: {themes:?}");
     let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
     let action = |said: &str, did: &str, day: &str, public: bool| ActionInput {
@@ -135,6 +138,92 @@ async fn a_quarter_is_reported_against_the_one_before_with_what_the_business_did
     for private in ["Ana", "Lima", "ana@example.com", "Delivery was late"] {
         assert!(!page.contains(private), "{private} on the public page");
     }
+}
+
+async fn interview_notes_and_comments_tagged_by_hand_count_in_the_themes(db: &TestDb) {
+    use rapport::voice::analysis::{TagError, comment_id, tag_comment, theme_rules, themes};
+    use rapport::voice::themes::ThemeOptions;
+    let now = chrono::Utc::now().timestamp();
+    setup(db, now).await;
+    let server = TestServer::start(db).await;
+    for (i, (customer, score, comment)) in [("A", 2, "Rude support"), ("B", 10, "Lovely shop")].iter().enumerate() {
+        let body = serde_json::json!({
+            "customer_id": customer, "answers": {"score": score, "comment": comment}, "event_key": format!("t{i}")
+        });
+        assert_eq!(
+            server.post("/api/v1/surveys/nps/responses", &body).await.0.as_u16(),
+            201
+        );
+    }
+    // Ana, a detractor, says the same in an interview: her notes count with her category.
+    let interview = rapport::voice::interviews::InterviewInput {
+        fears: Some("rude support on the phone again".into()),
+        by: "sam@shop.example".into(),
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    rapport::voice::interviews::log_interview(&db.store, &crate::helpers::ext("A"), interview, "i1".into(), now)
+        .await
+        .unwrap();
+    let responses = db.store.responses(None).await.unwrap();
+    let notes = db.store.interview_notes().await.unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].category, Some(rapport::domain::survey::NpsCategory::Detractor));
+    let options = ThemeOptions {
+        min_count: 1,
+        ..ThemeOptions::default()
+    };
+    let report = themes(&responses, &notes, &theme_rules(&db.store).await.unwrap(), &options).unwrap();
+    let rude = report
+        .theme("rude support")
+        .expect("a phrase of the answer and the interview");
+    assert_eq!((rude.count, rude.by_category.detractors), (2, 2), "{rude:?}");
+
+    // "Lovely shop" put in a named theme whose words it does not use.
+    name_theme(&db.store, "Atmosphere", &["ambience".to_owned()], now)
+        .await
+        .unwrap();
+    let lovely = responses
+        .iter()
+        .find(|r| r.comment.as_deref() == Some("Lovely shop"))
+        .unwrap();
+    let id = comment_id(lovely);
+    assert_eq!(
+        id,
+        lovely.event_id.unwrap(),
+        "known by its event, which a rebuild keeps"
+    );
+    assert!(matches!(
+        tag_comment(&db.store, id, "no such theme", "sam", now).await,
+        Err(TagError::NoTheme(_))
+    ));
+    assert!(matches!(
+        tag_comment(&db.store, 999_999, "atmosphere", "sam", now).await,
+        Err(TagError::NoComment(999_999))
+    ));
+    assert!(db.store.theme_tags().await.unwrap().is_empty(), "nothing stored");
+    assert_eq!(
+        tag_comment(&db.store, id, "atmosphere", "sam", now).await.unwrap(),
+        "Atmosphere"
+    );
+    tag_comment(&db.store, id, "ATMOSPHERE", "sam", now).await.unwrap();
+    assert_eq!(db.store.theme_tags().await.unwrap().len(), 1, "tagged once");
+    rapport::projection::rebuild(&db.store).await.unwrap();
+    let responses = db.store.responses(None).await.unwrap();
+    let report = themes(&responses, &notes, &theme_rules(&db.store).await.unwrap(), &options).unwrap();
+    let atmosphere = report.theme("Atmosphere").expect("the named theme");
+    assert_eq!(
+        (atmosphere.count, atmosphere.by_category.promoters),
+        (1, 1),
+        "the tag outlives a rebuild"
+    );
+    // Unnamed, its tag waits unused: the themes still read.
+    assert!(db.store.remove_theme_name("Atmosphere").await.unwrap());
+    let rules = theme_rules(&db.store).await.unwrap();
+    assert!(themes(&responses, &notes, &rules, &options).is_ok() && rules.tags.is_empty());
+    assert!(db.store.untag_comment(id, "atmosphere").await.unwrap());
+    assert!(!db.store.untag_comment(id, "atmosphere").await.unwrap());
 }
 
 #[tokio::test]
@@ -301,4 +390,26 @@ fn the_report_command_writes_markdown_or_html_and_refuses_a_bad_period_or_theme(
     assert!(String::from_utf8_lossy(&none.stdout).contains("no actions recorded"));
     let missing = run(&["voice", "remove-action", "7"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no action 7"));
+    let none = run(&["voice", "comments", "--search", "late"]);
+    assert!(String::from_utf8_lossy(&none.stdout).contains("no comments found"));
+    let tag = run(&["voice", "tag", "-4", "Delivery"]);
+    assert!(String::from_utf8_lossy(&tag.stderr).contains("there is no named theme 'Delivery'"));
+
+    // The comments' language is a setting, checked when read.
+    let with_language = |language: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rapport"))
+            .arg("--db")
+            .arg(&db)
+            .args(["voice", "themes"])
+            .env("RAPPORT_VOICE_LANGUAGE", language)
+            .output()
+            .unwrap()
+    };
+    assert!(with_language("fr").status.success());
+    let refused = with_language("klingon");
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && error.contains("voice.language") && error.contains("supported: ar, da"),
+        "{error}"
+    );
 }

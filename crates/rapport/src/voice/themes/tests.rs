@@ -214,12 +214,37 @@ fn the_same_comments_give_the_same_report() {
 }
 
 #[test]
-fn an_unsupported_language_is_refused_before_anything_is_read() {
-    let error = "de".parse::<Language>().unwrap_err();
+fn an_unsupported_language_is_refused_and_every_supported_one_stems_its_words() {
+    let error = "xx".parse::<Language>().unwrap_err();
     assert_eq!(
         error.to_string(),
-        "language \"de\" is not supported for themes; supported: en"
+        "language \"xx\" is not supported for themes; supported: ar, da, nl, en, fi, fr, de, el, hu, it, no, pt, ro, ru, \
+         es, sv, ta, tr"
     );
+    assert_eq!("DE".parse::<Language>(), Ok(Language::German));
+    // Each language's stop words are dropped and its plural stemmed to one theme.
+    for (code, text) in [
+        ("fr", "La livraison était lente. Livraisons lentes."),
+        ("de", "Die Lieferung war langsam. Lieferungen langsam."),
+        ("es", "La entrega fue lenta. Entregas lentas."),
+    ] {
+        let options = ThemeOptions {
+            language: code.parse().unwrap(),
+            min_count: 1,
+        };
+        let comments = [Comment {
+            id: 1,
+            text,
+            category: Some(NpsCategory::Detractor),
+        }];
+        let report = find_themes(&comments, &ThemeRules::default(), &options).unwrap();
+        let labels: Vec<&str> = report.themes.iter().map(|t| t.label.as_str()).collect();
+        assert!(
+            !labels.iter().any(|l| ["la", "die", "war", "fue"].contains(l)),
+            "{code}: stop words kept: {labels:?}"
+        );
+        assert!(labels.len() <= 4, "{code}: plurals are one stem: {labels:?}");
+    }
 }
 
 #[test]

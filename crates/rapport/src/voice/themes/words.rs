@@ -3,67 +3,35 @@
 //! spelling is stemmed once and then found in a map, so a corpus of millions of words stems only
 //! its vocabulary and allocates only for words it has not seen.
 
-use std::fmt;
-use std::str::FromStr;
-
 use foldhash::fast::FixedState;
 use hashbrown::{HashMap, HashSet};
 use rust_stemmers::{Algorithm, Stemmer};
-use serde::{Deserialize, Serialize};
+
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::ThemeError;
+pub use crate::domain::language::Language;
 
-/// The language comments are written in: it chooses the stop words and the stemmer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Language {
-    /// English: NLTK's stop words and Snowball's English (Porter2) stemmer.
-    #[default]
-    #[serde(rename = "en")]
-    English,
-}
-
-impl Language {
-    /// Every language themes can be found in.
-    pub const SUPPORTED: [Language; 1] = [Language::English];
-
-    /// Its ISO 639-1 code, as written in settings.
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::English => "en",
-        }
-    }
-
-    /// The language of an ISO 639-1 code (any case), or an error listing the supported codes.
-    pub fn from_code(code: &str) -> Result<Self, ThemeError> {
-        let wanted = code.trim();
-        Self::SUPPORTED
-            .into_iter()
-            .find(|language| language.code().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| ThemeError::UnsupportedLanguage {
-                code: code.to_owned(),
-                supported: Self::SUPPORTED.map(Language::code).join(", "),
-            })
-    }
-
-    fn algorithm(self) -> Algorithm {
-        match self {
-            Language::English => Algorithm::English,
-        }
-    }
-}
-
-impl FromStr for Language {
-    type Err = ThemeError;
-
-    fn from_str(code: &str) -> Result<Self, ThemeError> {
-        Language::from_code(code)
-    }
-}
-
-impl fmt::Display for Language {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
+/// The Snowball stemmer of a language.
+fn algorithm(language: Language) -> Algorithm {
+    match language {
+        Language::Arabic => Algorithm::Arabic,
+        Language::Danish => Algorithm::Danish,
+        Language::Dutch => Algorithm::Dutch,
+        Language::English => Algorithm::English,
+        Language::Finnish => Algorithm::Finnish,
+        Language::French => Algorithm::French,
+        Language::German => Algorithm::German,
+        Language::Greek => Algorithm::Greek,
+        Language::Hungarian => Algorithm::Hungarian,
+        Language::Italian => Algorithm::Italian,
+        Language::Norwegian => Algorithm::Norwegian,
+        Language::Portuguese => Algorithm::Portuguese,
+        Language::Romanian => Algorithm::Romanian,
+        Language::Russian => Algorithm::Russian,
+        Language::Spanish => Algorithm::Spanish,
+        Language::Swedish => Algorithm::Swedish,
+        Language::Tamil => Algorithm::Tamil,
+        Language::Turkish => Algorithm::Turkish,
     }
 }
 
@@ -97,7 +65,7 @@ impl Words {
         let mut stop = HashSet::with_hasher(FixedState::default());
         stop.extend(stop_words::get(language.code()).iter().copied());
         Words {
-            stemmer: Stemmer::create(language.algorithm()),
+            stemmer: Stemmer::create(algorithm(language)),
             stop,
             spelling_ids: HashMap::with_hasher(FixedState::default()),
             spellings: Vec::new(),
@@ -285,16 +253,6 @@ mod tests {
                 "train staff",
                 "rude support"
             ]
-        );
-    }
-
-    #[test]
-    fn a_language_other_than_english_is_refused_with_the_supported_ones() {
-        assert_eq!(Language::from_code("EN").unwrap(), Language::English);
-        let error = Language::from_code("fr").unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "language \"fr\" is not supported for themes; supported: en"
         );
     }
 }

@@ -71,7 +71,7 @@ pub async fn report(
     let later = period.next(zone).label;
     let can_write = signed_in.session.user.role >= Role::Staff;
     let themes = if can_write {
-        theme_choices(&state.store, now).await?
+        theme_choices(&state.store, state.settings.voice.language, now).await?
     } else {
         Vec::new()
     };
@@ -126,7 +126,7 @@ pub async fn add_action(
         public: form.public.is_some(),
         by: signed_in.session.user.email.clone(),
     };
-    let themes = theme_choices(&state.store, now).await?;
+    let themes = theme_choices(&state.store, state.settings.voice.language, now).await?;
     let action = input.check(&themes, today).map_err(|problem| {
         PageError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

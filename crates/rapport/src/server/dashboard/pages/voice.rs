@@ -45,11 +45,15 @@ pub struct VoiceFigures {
 /// Computes the voice page's figures.
 pub async fn compute(
     store: Arc<dyn Store>,
-    zone: chrono_tz::Tz,
-    at_risk_threshold: f64,
+    settings: Arc<crate::config::Settings>,
 ) -> Result<VoiceFigures, StoreError> {
+    let (zone, language) = (settings.business.time_zone, settings.voice.language);
+    let at_risk_threshold = settings.scoring.at_risk_threshold;
     let now = chrono::Utc::now().timestamp();
     let responses = store.responses(None).await?;
+    let year_ago = now - 365 * 86_400;
+    let mut notes = store.interview_notes().await?;
+    notes.retain(|n| n.occurred_at >= year_ago);
     let rules = theme_rules(&store).await?;
     let lists = store.voice_behaviour(at_risk_threshold, LIST).await?;
     let recovery = store.recovery(SLA, WINDOW).await?;
@@ -61,10 +65,14 @@ pub async fn compute(
             .collect();
         let year: Vec<_> = responses
             .iter()
-            .filter(|r| r.answered_at >= now - 365 * 86_400)
+            .filter(|r| r.answered_at >= year_ago)
             .cloned()
             .collect();
-        let themes = themes(&year, &rules, &ThemeOptions::default())
+        let options = ThemeOptions {
+            language,
+            ..ThemeOptions::default()
+        };
+        let themes = themes(&year, &notes, &rules, &options)
             .map_err(|e| StoreError::Corrupt(format!("the named themes do not read: {e}")))?;
         Ok(VoiceFigures {
             answers: responses.len(),
@@ -160,15 +168,11 @@ pub async fn voice(State(state): State<AppState>, signed_in: SignedIn) -> VoiceP
         recovery: Vec::new(),
         computing: false,
     };
-    let (store, zone, threshold) = (
-        state.store.clone(),
-        state.dashboard.locale.time_zone,
-        state.settings.scoring.at_risk_threshold,
-    );
+    let (store, settings) = (state.store.clone(), state.settings.clone());
     let figures = state
         .dashboard
         .voice
-        .get("the voice page's figures", move || compute(store, zone, threshold))
+        .get("the voice page's figures", move || compute(store, settings))
         .await;
     match figures {
         Ok(Some(figures)) => fill(&mut page, &figures, &state),
