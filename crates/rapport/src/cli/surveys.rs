@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use rapport::care::email::RunSettings;
 use rapport::config::Settings;
 use rapport::domain::plan::Span;
-use rapport::domain::survey::{QuestionKind, SurveySpec};
+use rapport::domain::survey::SurveySpec;
 use rapport::store::{Audience, SurveyChange, SurveyRecord, open_with};
 use rapport::voice::invite::{SURVEY_PUBLIC, public_url, qr_svg};
 use rapport::voice::send::send_survey;
@@ -349,17 +349,7 @@ fn show(survey: &SurveyRecord) -> String {
         lines.push(format!("  {intro}"));
     }
     for (i, q) in spec.questions.iter().enumerate() {
-        let how = match &q.kind {
-            QuestionKind::Scale { min, max, low, high } => match (low, high) {
-                (Some(low), Some(high)) => format!("{min} ({low}) to {max} ({high})"),
-                _ => format!("{min} to {max}"),
-            },
-            QuestionKind::SingleChoice { options } => format!("one of: {}", options.join(" / ")),
-            QuestionKind::MultipleChoice { options } => format!("any of: {}", options.join(" / ")),
-            QuestionKind::Text => "free text".to_owned(),
-        };
-        let required = if q.required { ", required" } else { "" };
-        lines.push(format!("  {}. [{}] {} ({how}{required})", i + 1, q.key, q.text));
+        lines.push(format!("  {}. [{}] {} ({})", i + 1, q.key, q.text, q.describe_answer()));
     }
     lines.push(format!("  thank you: {}", spec.thank_you));
     lines.join("\n")

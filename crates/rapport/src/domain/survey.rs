@@ -230,6 +230,21 @@ impl SurveySpec {
 }
 
 impl Question {
+    /// How it is answered, in words: "0 (Not at all likely) to 10 (Extremely likely), required".
+    pub fn describe_answer(&self) -> String {
+        let how = match &self.kind {
+            QuestionKind::Scale { min, max, low, high } => match (low, high) {
+                (Some(low), Some(high)) => format!("{min} ({low}) to {max} ({high})"),
+                _ => format!("{min} to {max}"),
+            },
+            QuestionKind::SingleChoice { options } => format!("one of: {}", options.join(" / ")),
+            QuestionKind::MultipleChoice { options } => format!("any of: {}", options.join(" / ")),
+            QuestionKind::Text => "free text".to_owned(),
+        };
+        let required = if self.required { ", required" } else { "" };
+        format!("{how}{required}")
+    }
+
     /// The answer the given values make, `None` when none was given.
     fn read(&self, given: &[&str]) -> Result<Option<Answer>, String> {
         match &self.kind {

@@ -413,3 +413,58 @@ fn the_report_command_writes_markdown_or_html_and_refuses_a_bad_period_or_theme(
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn admins_apply_surveys_on_the_surveys_page_and_staff_see_links_and_sends() {
+    let db = TestDb::new(crate::helpers::Backend::Sqlite).await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    setup(&db, now).await;
+    for role in [rapport::domain::Role::Staff, rapport::domain::Role::Admin] {
+        let email = format!("{}@shop.example", role.as_str());
+        rapport::server::accounts::create_user(&db.store, &email, role, crate::web::PASSWORD)
+            .await
+            .unwrap();
+    }
+    let mut admin = crate::web::Client::new(&db);
+    admin.login("admin@shop.example", crate::web::PASSWORD).await;
+    let page = admin.get("/surveys").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("nps") && page.body.contains("/s/") && page.body.contains("<svg"));
+    assert!(
+        page.body
+            .contains("0 (Not at all likely) to 10 (Extremely likely), required")
+    );
+    let csrf = crate::web::field(&page.body, "csrf");
+    let bad = "[[survey]]\nname = \"delivery\"\nkind = \"custom\"\ntitle = \"Delivery\"\n\n[[survey.question]]\nkey = \"speed\"\ntext = \"How fast?\"\nscale = [5, 1]\n";
+    let refused = admin.post("/surveys", &[("csrf", &csrf), ("toml", bad)]).await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains("the form") && refused.body.contains("Nothing was applied."),
+        "{}",
+        refused.body
+    );
+    assert!(db.store.survey("delivery").await.unwrap().is_none());
+    let empty = admin.post("/surveys", &[("csrf", &csrf), ("toml", "# nothing")]).await;
+    assert_eq!(empty.status, 422);
+    let good = bad.replace("scale = [5, 1]", "scale = [1, 5]");
+    let applied = admin.post("/surveys", &[("csrf", &csrf), ("toml", &good)]).await;
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let page = admin.get(applied.location()).await;
+    assert!(
+        page.body.contains("delivery") && page.body.contains("How fast? 1 to 5"),
+        "{}",
+        page.body
+    );
+    assert_eq!(db.store.survey("delivery").await.unwrap().unwrap().version, 1);
+
+    // Staff read it all but apply nothing.
+    let mut staff = admin.sibling();
+    staff.login("staff@shop.example", crate::web::PASSWORD).await;
+    let page = staff.get("/surveys").await;
+    assert!(page.status == 200 && !page.body.contains("Apply a survey file"));
+    let csrf = crate::web::field(&page.body, "csrf");
+    assert_eq!(
+        staff.post("/surveys", &[("csrf", &csrf), ("toml", &good)]).await.status,
+        403
+    );
+}

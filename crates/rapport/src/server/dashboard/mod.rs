@@ -88,6 +88,7 @@ pub fn router() -> Router<AppState> {
         .route("/plans/{name}/resume", post(pages::resume_plan))
         .route("/voice", get(pages::voice))
         .route("/voice/report", get(pages::report))
+        .route("/surveys", get(pages::surveys).post(pages::apply_surveys))
         .route("/voice/actions", post(pages::add_action))
         .route("/voice/actions/{id}/remove", post(pages::remove_action))
         .route("/mail", get(pages::outbox))

@@ -12,6 +12,7 @@ mod lists;
 mod outbox;
 mod overview;
 mod report;
+mod surveys;
 mod voice;
 
 use askama::Template;
@@ -34,6 +35,7 @@ pub use lists::{at_risk, customers};
 pub use outbox::{message, outbox};
 pub use overview::overview;
 pub use report::{add_action, remove_action, report};
+pub use surveys::{apply_surveys, surveys};
 pub use voice::{VoiceFigures, voice};
 
 /// Customers per list page.
