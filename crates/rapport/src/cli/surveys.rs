@@ -304,6 +304,9 @@ async fn customers_in(
 ) -> anyhow::Result<Vec<rapport::domain::CustomerId>> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+    // Spreadsheets and some editors start a UTF-8 file with a byte-order mark; as the importer
+    // does, it is dropped, or the first id would carry it and match no customer.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut ids = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
