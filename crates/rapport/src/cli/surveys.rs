@@ -229,7 +229,11 @@ async fn send(
     let purchased_since = args
         .purchased_within
         .as_deref()
-        .map(|raw| Span::parse(raw).map(|span| now - span.seconds))
+        .map(|raw| match Span::parse(raw) {
+            // A zero span asks for purchases made after now: the send would match nobody.
+            Ok(span) if span.seconds == 0 => Err(format!("'{}' matches nobody: use 1m or more", raw.trim())),
+            parsed => parsed.map(|span| now - span.seconds),
+        })
         .transpose()
         .map_err(|e| anyhow::anyhow!("--purchased-within: {e}"))?;
     let only = match &args.customers {
