@@ -229,7 +229,11 @@ async fn send(
     let purchased_since = args
         .purchased_within
         .as_deref()
-        .map(|raw| Span::parse(raw).map(|span| now - span.seconds))
+        .map(|raw| match Span::parse(raw) {
+            // A zero span asks for purchases made after now: the send would match nobody.
+            Ok(span) if span.seconds == 0 => Err(format!("'{}' matches nobody: use 1m or more", raw.trim())),
+            parsed => parsed.map(|span| now - span.seconds),
+        })
         .transpose()
         .map_err(|e| anyhow::anyhow!("--purchased-within: {e}"))?;
     let only = match &args.customers {
@@ -304,6 +308,9 @@ async fn customers_in(
 ) -> anyhow::Result<Vec<rapport::domain::CustomerId>> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+    // Spreadsheets and some editors start a UTF-8 file with a byte-order mark; as the importer
+    // does, it is dropped, or the first id would carry it and match no customer.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut ids = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();

@@ -49,13 +49,12 @@ impl Span {
         let number: i64 = number.parse().map_err(|_| {
             format!("'{text}' is not a duration: write a whole number and a unit, m, h, d or w (\"3d\")")
         })?;
-        // Ten years is more than any care rule needs, and keeps timestamps far from overflow.
-        if number * unit_seconds > 3_660 * 86_400 {
-            return Err(format!("'{text}' is longer than ten years"));
+        // Ten years is more than any care rule needs, and keeps timestamps far from overflow; the
+        // product is checked because a number of weeks that fits an i64 may not fit as seconds.
+        match number.checked_mul(unit_seconds) {
+            Some(seconds) if seconds <= 3_660 * 86_400 => Ok(Self { seconds }),
+            _ => Err(format!("'{text}' is longer than ten years")),
         }
-        Ok(Self {
-            seconds: number * unit_seconds,
-        })
     }
 }
 
@@ -730,7 +729,7 @@ mod tests {
             assert_eq!(span.seconds, seconds, "{text}");
             assert_eq!(Span::parse(&span.to_string()).unwrap(), span);
         }
-        for bad in ["", "3", "d", "3 days", "-3d", "1.5d", "99999d"] {
+        for bad in ["", "3", "d", "3 days", "-3d", "1.5d", "99999d", "99999999999999999w"] {
             assert!(Span::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }

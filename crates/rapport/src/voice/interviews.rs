@@ -48,11 +48,11 @@ impl InterviewInput {
         if needs.is_none() && desires.is_none() && fears.is_none() && notes.is_none() {
             return Err("an interview needs at least one of needs, desires, fears or notes".to_owned());
         }
-        if self.tags.len() > MAX_TAGS {
-            return Err(format!(
-                "an interview has at most {MAX_TAGS} tags, not {}",
-                self.tags.len()
-            ));
+        // Blank tags are dropped below, so they do not count: a form's trailing comma splits off
+        // an empty one.
+        let given = self.tags.iter().filter(|t| !t.trim().is_empty()).count();
+        if given > MAX_TAGS {
+            return Err(format!("an interview has at most {MAX_TAGS} tags, not {given}"));
         }
         let mut tags = Vec::with_capacity(self.tags.len());
         for tag in &self.tags {

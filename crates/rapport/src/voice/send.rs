@@ -64,7 +64,8 @@ pub async fn send_survey(
     let record = store
         .survey(survey)
         .await?
-        .ok_or_else(|| SendError::NoSurvey(survey.to_owned()))?;
+        // The name is echoed to a terminal: an escape sequence in it is written out, not obeyed.
+        .ok_or_else(|| SendError::NoSurvey(crate::domain::rules::printable(survey).into_owned()))?;
     audience.survey_id = record.id;
     let mut report = SendReport {
         survey: survey.to_owned(),

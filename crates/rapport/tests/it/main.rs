@@ -24,6 +24,8 @@ mod upgrade;
 mod voice;
 mod voice_api;
 mod voice_browser;
+mod voice_hostile;
+mod voice_hostile_cli;
 mod voice_links;
 mod voice_report;
 mod web;
