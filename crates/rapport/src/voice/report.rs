@@ -49,7 +49,7 @@ impl Period {
         let bad = || {
             format!(
                 "'{}' is not a period: write a quarter (2026-Q3), a month (2026-07) or a year (2026)",
-                crate::domain::rules::printable(text)
+                crate::domain::rules::printable(&crate::domain::rules::excerpt(text))
             )
         };
         let (year, rest) = text.split_once('-').map_or((text, None), |(y, r)| (y, Some(r)));

@@ -247,11 +247,15 @@ async fn forged_action_posts_a_bad_action_id_and_a_bad_period_are_refused_and_ch
         ("9999999999", "&#39;9999999999&#39; is not a period"),
         ("2026-00", "&#39;2026-00&#39; is not a period"),
         ("%E2%80%AE2026", "is not a period"),
-        (long.as_str(), "is not a period"),
+        (long.as_str(), "… (12000 bytes in all)&#39; is not a period"),
     ] {
         let reply = staff.get(&format!("/voice/report?period={query}")).await;
         assert_eq!(reply.status, 400, "{query:.20}");
         assert!(reply.body.contains(shows), "{shows}: {:.300}", reply.body);
+        assert!(
+            reply.body.len() < 3_000,
+            "a long period is quoted in part, not echoed whole"
+        );
     }
 }
 
