@@ -149,6 +149,13 @@ pub struct ServerSettings {
     /// How long failures from one address count, and how long its lock lasts.
     #[serde(deserialize_with = "positive")]
     pub login_address_lock_seconds: u32,
+    /// Public pages (survey, unsubscribe, you-said) one address may open a minute.
+    #[serde(deserialize_with = "positive")]
+    pub public_pages_per_minute: u32,
+    /// Public forms (a survey answer, an unsubscribe) one address may send a minute: raise it
+    /// when many customers answer from one network, as at a shop counter's QR code.
+    #[serde(deserialize_with = "positive")]
+    pub public_forms_per_minute: u32,
 }
 
 impl Default for ServerSettings {
@@ -162,6 +169,8 @@ impl Default for ServerSettings {
             login_account_lock_minutes: 15,
             login_failures_per_address: 30,
             login_address_lock_seconds: 60,
+            public_pages_per_minute: 120,
+            public_forms_per_minute: 20,
         }
     }
 }
@@ -282,6 +291,16 @@ pub const KEYS: &[Key] = &[
     key(
         "server.login_address_lock_seconds",
         "RAPPORT_SERVER_LOGIN_ADDRESS_LOCK_SECONDS",
+        false,
+    ),
+    key(
+        "server.public_pages_per_minute",
+        "RAPPORT_SERVER_PUBLIC_PAGES_PER_MINUTE",
+        false,
+    ),
+    key(
+        "server.public_forms_per_minute",
+        "RAPPORT_SERVER_PUBLIC_FORMS_PER_MINUTE",
         false,
     ),
     key("webhooks.allow_private", "RAPPORT_ALLOW_PRIVATE_WEBHOOKS", false),

@@ -92,7 +92,7 @@ impl AppState {
             dashboard: Arc::new(dashboard::Dashboard::from_settings(settings)),
             webhook_targets: Targets::allowing_private(settings.webhooks.allow_private),
             settings: Arc::new(settings.clone()),
-            public: Arc::default(),
+            public: Arc::new(public::PublicLimits::from_settings(&settings.server)),
         }
     }
 }

@@ -46,9 +46,17 @@ pub struct PublicLimits {
 impl Default for PublicLimits {
     /// 120 pages and 20 forms a minute from one address: far above a person, far below a script.
     fn default() -> Self {
+        Self::from_settings(&crate::config::ServerSettings::default())
+    }
+}
+
+impl PublicLimits {
+    /// The limits `[server] public_pages_per_minute` and `public_forms_per_minute` set.
+    pub fn from_settings(settings: &crate::config::ServerSettings) -> Self {
+        let minute = Duration::from_secs(60);
         Self {
-            pages: limit::AddressLimit::new(120, Duration::from_secs(60)),
-            answers: limit::AddressLimit::new(20, Duration::from_secs(60)),
+            pages: limit::AddressLimit::new(settings.public_pages_per_minute, minute),
+            answers: limit::AddressLimit::new(settings.public_forms_per_minute, minute),
         }
     }
 }

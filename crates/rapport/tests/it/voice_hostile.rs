@@ -305,6 +305,23 @@ async fn the_you_said_page_hides_private_actions_and_slows_a_flooding_address(db
     assert_eq!(same_address.get("/u/anything").await.status, 429, "another public page");
     let mut neighbour = visitor.sibling_at("203.0.113.10:40000");
     assert_eq!(neighbour.get("/you-said").await.status, 200, "another address goes on");
+
+    // A shop whose counter's QR code is answered from its own network raises the forms' limit.
+    let mut settings = Settings::default();
+    settings.server.public_forms_per_minute = 3;
+    let mut counter = Client::with_settings(db, &settings).sibling_at("198.51.100.7:1000");
+    for n in 1..=3 {
+        assert_eq!(
+            counter.post("/u/forged", &[]).await.status,
+            404,
+            "form {n}: a bad link, not slowed"
+        );
+    }
+    assert_eq!(
+        counter.post("/u/forged", &[]).await.status,
+        429,
+        "the fourth form of the minute"
+    );
 }
 
 async fn reminders_set_to_zero_in_the_settings_file_send_no_reminder(db: &TestDb) {
