@@ -198,16 +198,6 @@ pub struct CommentsArgs {
     pub json: bool,
 }
 
-/// One comment as `voice comments` lists it.
-#[derive(Debug, serde::Serialize)]
-struct CommentRow {
-    id: i64,
-    at: i64,
-    from: String,
-    score: Option<i64>,
-    text: String,
-}
-
 /// Puts a comment in a named theme, or takes it out.
 pub async fn tag(store: &std::sync::Arc<dyn Store>, args: TagArgs, untag: bool, out: Output) -> anyhow::Result<()> {
     if untag {
@@ -234,39 +224,7 @@ pub async fn tag(store: &std::sync::Arc<dyn Store>, args: TagArgs, untag: bool, 
 
 /// Lists comments with their ids: answers' and interviews', newest first.
 pub async fn comments(store: &std::sync::Arc<dyn Store>, args: CommentsArgs, out: Output) -> anyhow::Result<()> {
-    let wanted = args.search.as_deref().map(str::to_lowercase);
-    let keep = |text: &str| wanted.as_deref().is_none_or(|w| text.to_lowercase().contains(w));
-    let mut rows: Vec<CommentRow> = store
-        .responses(None)
-        .await?
-        .into_iter()
-        .filter_map(|r| {
-            let text = r.comment.clone()?;
-            keep(&text).then(|| CommentRow {
-                id: rapport::voice::analysis::comment_id(&r),
-                at: r.answered_at,
-                from: r.survey.clone(),
-                score: r.score,
-                text,
-            })
-        })
-        .collect();
-    rows.extend(
-        store
-            .interview_notes()
-            .await?
-            .into_iter()
-            .filter(|n| keep(&n.text))
-            .map(|n| CommentRow {
-                id: n.event_id,
-                at: n.occurred_at,
-                from: "interview".to_owned(),
-                score: None,
-                text: n.text,
-            }),
-    );
-    rows.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
-    rows.truncate(args.limit);
+    let rows = rapport::voice::analysis::find_comments(store, args.search.as_deref(), args.limit).await?;
     if args.json {
         return out.json(&rows);
     }

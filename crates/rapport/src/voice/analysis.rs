@@ -230,6 +230,64 @@ pub async fn tag_comment(
     Ok(name)
 }
 
+/// A comment as staff look one up to tag it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommentRow {
+    /// Its id in themes and tags (`comment_id`).
+    pub id: i64,
+    /// When it was written or the interview held.
+    pub at: i64,
+    /// The survey answered, or `interview`.
+    pub from: String,
+    /// The answer's score, if any.
+    pub score: Option<i64>,
+    /// What was written.
+    pub text: String,
+}
+
+/// Comments (answers' and interviews' notes) holding `search` (any case; every one without),
+/// newest first, at most `limit`.
+pub async fn find_comments(
+    store: &std::sync::Arc<dyn crate::store::Store>,
+    search: Option<&str>,
+    limit: usize,
+) -> crate::store::StoreResult<Vec<CommentRow>> {
+    let wanted = search.map(str::to_lowercase).filter(|w| !w.trim().is_empty());
+    let keep = |text: &str| wanted.as_deref().is_none_or(|w| text.to_lowercase().contains(w));
+    let mut rows: Vec<CommentRow> = store
+        .responses(None)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let text = r.comment.clone()?;
+            keep(&text).then(|| CommentRow {
+                id: comment_id(&r),
+                at: r.answered_at,
+                from: r.survey.clone(),
+                score: r.score,
+                text,
+            })
+        })
+        .collect();
+    rows.extend(
+        store
+            .interview_notes()
+            .await?
+            .into_iter()
+            .filter(|n| keep(&n.text))
+            .map(|n| CommentRow {
+                id: n.event_id,
+                at: n.occurred_at,
+                from: "interview".to_owned(),
+                score: None,
+                text: n.text,
+            }),
+    );
+    rows.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+    rows.truncate(limit);
+    Ok(rows)
+}
+
 /// A comment's id in themes and tags: its event's (an answer's feedback event, an interview),
 /// which a rebuild keeps; an anonymous answer has no event, so its response's id negated.
 pub fn comment_id(response: &AnalysedResponse) -> i64 {

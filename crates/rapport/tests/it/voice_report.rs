@@ -233,12 +233,7 @@ async fn staff_record_and_remove_actions_on_the_report_page_and_bad_ones_are_ref
     setup(&db, now).await;
     let terms = vec!["late".to_owned(), "delivery".to_owned()];
     name_theme(&db.store, "Delivery", &terms, now).await.unwrap();
-    for role in [rapport::domain::Role::Viewer, rapport::domain::Role::Staff] {
-        let email = format!("{}@shop.example", role.as_str());
-        rapport::server::accounts::create_user(&db.store, &email, role, crate::web::PASSWORD)
-            .await
-            .unwrap();
-    }
+    users(&db, &[rapport::domain::Role::Viewer, rapport::domain::Role::Staff]).await;
     let mut web = crate::web::Client::new(&db);
     web.login("staff@shop.example", crate::web::PASSWORD).await;
     let page = web.get("/voice/report").await;
@@ -419,12 +414,7 @@ async fn admins_apply_surveys_on_the_surveys_page_and_staff_see_links_and_sends(
     let db = TestDb::new(crate::helpers::Backend::Sqlite).await.unwrap();
     let now = chrono::Utc::now().timestamp();
     setup(&db, now).await;
-    for role in [rapport::domain::Role::Staff, rapport::domain::Role::Admin] {
-        let email = format!("{}@shop.example", role.as_str());
-        rapport::server::accounts::create_user(&db.store, &email, role, crate::web::PASSWORD)
-            .await
-            .unwrap();
-    }
+    users(&db, &[rapport::domain::Role::Staff, rapport::domain::Role::Admin]).await;
     let mut admin = crate::web::Client::new(&db);
     admin.login("admin@shop.example", crate::web::PASSWORD).await;
     let page = admin.get("/surveys").await;
@@ -467,4 +457,106 @@ async fn admins_apply_surveys_on_the_surveys_page_and_staff_see_links_and_sends(
         staff.post("/surveys", &[("csrf", &csrf), ("toml", &good)]).await.status,
         403
     );
+}
+
+#[tokio::test]
+async fn staff_find_comments_and_tag_them_into_a_named_theme_from_the_dashboard() {
+    let db = TestDb::new(crate::helpers::Backend::Sqlite).await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    setup(&db, now).await;
+    let server = TestServer::start(&db).await;
+    for (i, (customer, score, comment)) in [("A", 4, "Could not park anywhere"), ("B", 9, "Lovely shop")]
+        .iter()
+        .enumerate()
+    {
+        let body = serde_json::json!({
+            "customer_id": customer, "answers": {"score": score, "comment": comment}, "event_key": format!("p{i}")
+        });
+        assert_eq!(
+            server.post("/api/v1/surveys/nps/responses", &body).await.0.as_u16(),
+            201
+        );
+    }
+    name_theme(&db.store, "Access", &["wheelchair".to_owned()], now)
+        .await
+        .unwrap();
+    users(&db, &[rapport::domain::Role::Viewer, rapport::domain::Role::Staff]).await;
+    let mut web = crate::web::Client::new(&db);
+    web.login("staff@shop.example", crate::web::PASSWORD).await;
+    let page = web.get("/voice/comments?search=PARK").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Could not park anywhere") && !page.body.contains("Lovely shop"));
+    let csrf = crate::web::field(&page.body, "csrf");
+    let park = db
+        .store
+        .responses(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.comment.as_deref() == Some("Could not park anywhere"))
+        .unwrap();
+    let id = rapport::voice::analysis::comment_id(&park).to_string();
+    assert!(
+        page.body.contains(&format!("/voice/comments/{id}/tag")),
+        "{}",
+        page.body
+    );
+    let unknown = tag_form(&mut web, &format!("/voice/comments/{id}/tag"), "Prices", &csrf).await;
+    assert_eq!(unknown.status, 422);
+    assert!(unknown.body.contains("there is no named theme"), "{}", unknown.body);
+    let missing = tag_form(&mut web, "/voice/comments/987654/tag", "Access", &csrf).await;
+    assert_eq!(missing.status, 422);
+    assert!(missing.body.contains("there is no comment 987654"));
+    assert!(db.store.theme_tags().await.unwrap().is_empty(), "nothing stored");
+    let tagged = tag_form(&mut web, &format!("/voice/comments/{id}/tag"), "Access", &csrf).await;
+    assert_eq!(tagged.status, 303, "{}", tagged.body);
+    assert_eq!(tagged.location(), "/voice/comments?search=park");
+    let page = web.get("/voice/comments?search=park").await;
+    assert!(page.body.contains("Untag Access"), "{}", page.body);
+    let rules = rapport::voice::analysis::theme_rules(&db.store).await.unwrap();
+    let responses = db.store.responses(None).await.unwrap();
+    let options = rapport::voice::themes::ThemeOptions {
+        min_count: 1,
+        ..Default::default()
+    };
+    let report = rapport::voice::analysis::themes(&responses, &[], &rules, &options).unwrap();
+    assert_eq!(
+        report.theme("Access").unwrap().count,
+        1,
+        "the tag counts it, though it never says wheelchair"
+    );
+    let untagged = tag_form(&mut web, &format!("/voice/comments/{id}/untag"), "Access", &csrf).await;
+    assert_eq!(untagged.status, 303);
+    let again = tag_form(&mut web, &format!("/voice/comments/{id}/untag"), "Access", &csrf).await;
+    assert_eq!(again.status, 404);
+
+    // A viewer searches but tags nothing.
+    let mut viewer = web.sibling();
+    viewer.login("viewer@shop.example", crate::web::PASSWORD).await;
+    let page = viewer.get("/voice/comments").await;
+    assert!(page.status == 200 && !page.body.contains("/tag\""));
+    let csrf = crate::web::field(&page.body, "csrf");
+    let refused = viewer
+        .post(
+            &format!("/voice/comments/{id}/tag"),
+            &[("csrf", &csrf), ("theme", "Access")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+}
+
+/// Sends a comment's tag or untag form for `theme`, from the search "park".
+async fn tag_form(web: &mut crate::web::Client, path: &str, theme: &str, csrf: &str) -> crate::web::Reply {
+    web.post(path, &[("csrf", csrf), ("theme", theme), ("search", "park")])
+        .await
+}
+
+/// Dashboard users `ROLE@shop.example`, one of each role, with the tests' password.
+async fn users(db: &TestDb, roles: &[rapport::domain::Role]) {
+    for role in roles {
+        let email = format!("{}@shop.example", role.as_str());
+        rapport::server::accounts::create_user(&db.store, &email, *role, crate::web::PASSWORD)
+            .await
+            .unwrap();
+    }
 }

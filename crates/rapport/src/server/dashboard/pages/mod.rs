@@ -4,6 +4,7 @@
 //! reads figures computed in the background (`stats`).
 
 mod care;
+mod comments;
 mod contact;
 mod customer;
 mod export;
@@ -27,6 +28,7 @@ use crate::server::error::ApiError;
 use crate::store::StoreError;
 
 pub use care::{agenda, apply_plans, complete_task, pause_plan, plan, plans, resume_plan};
+pub use comments::{comments, tag, untag};
 pub use contact::mark_contacted;
 pub use customer::{add_note, customer, log_interaction, set_consent};
 pub use export::{at_risk_csv, customers_csv};
