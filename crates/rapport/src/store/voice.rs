@@ -418,11 +418,16 @@ impl<DB: Backend> Voice for SqlStore<DB> {
 
     #[tracing::instrument(level = "debug", skip_all, fields(comment))]
     async fn comment_exists(&self, comment: i64) -> StoreResult<bool> {
+        // Negated in Rust: the SQL `-$1` of the smallest BIGINT is out of range.
+        let Some(response) = comment.checked_neg() else {
+            return Ok(false);
+        };
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM events WHERE id = $1 AND kind IN ('feedback', 'interview') \
-             UNION ALL SELECT CAST(1 AS BIGINT) FROM survey_responses WHERE id = -$1 AND event_id IS NULL",
+             UNION ALL SELECT CAST(1 AS BIGINT) FROM survey_responses WHERE id = $2 AND event_id IS NULL",
         )
         .bind(comment)
+        .bind(response)
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())

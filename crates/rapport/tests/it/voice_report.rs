@@ -198,10 +198,15 @@ async fn interview_notes_and_comments_tagged_by_hand_count_in_the_themes(db: &Te
         tag_comment(&db.store, id, "no such theme", "sam", now).await,
         Err(TagError::NoTheme(_))
     ));
-    assert!(matches!(
-        tag_comment(&db.store, 999_999, "atmosphere", "sam", now).await,
-        Err(TagError::NoComment(999_999))
-    ));
+    for absent in [999_999, 0, -1, i64::MIN, i64::MAX] {
+        assert!(
+            matches!(
+                tag_comment(&db.store, absent, "atmosphere", "sam", now).await,
+                Err(TagError::NoComment(n)) if n == absent
+            ),
+            "{absent}"
+        );
+    }
     assert!(db.store.theme_tags().await.unwrap().is_empty(), "nothing stored");
     assert_eq!(
         tag_comment(&db.store, id, "atmosphere", "sam", now).await.unwrap(),
