@@ -8,7 +8,8 @@
 # 2. the voice page with RESPONSES answers (default 100,000; written straight into the responses
 #    table with scores, categories, comments and times spread over two years, as the projection
 #    would hold them): the time its figures take in the background (its debug line), then RUNS
-#    views of the page (request log micros).
+#    views of the page (request log micros); then RUNS views of the report page for the last
+#    quarter and for one 18 months before it.
 # Usage: bench/voice.sh [CUSTOMERS] [ANSWERS] [RESPONSES] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -111,3 +112,9 @@ for _ in $(seq "$runs"); do
   curl -s -b "$jar" -o /dev/null "http://127.0.0.1:$port/voice"
 done
 echo "voice page, server micros: $(grep 'path=/voice ' "$out/voice-serve.log" | grep -o 'micros=[0-9]*' | tail -n "$runs" | tr '\n' ' ')"
+for period in 2025-Q4 2024-Q2; do
+  for _ in $(seq "$runs"); do
+    curl -s -b "$jar" -o /dev/null "http://127.0.0.1:$port/voice/report?period=$period"
+  done
+  echo "report page $period, server micros: $(grep "path=/voice/report" "$out/voice-serve.log" | grep -o 'micros=[0-9]*' | tail -n "$runs" | tr '\n' ' ')"
+done

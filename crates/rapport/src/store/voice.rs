@@ -39,6 +39,9 @@ pub trait Voice: Send + Sync {
     /// Every answer that counts (of one survey, or all), oldest first, with the customer's stage
     /// and segment now.
     async fn responses(&self, survey: Option<&str>) -> StoreResult<Vec<AnalysedResponse>>;
+    /// The answers given at `from` or later and before `until` (of every survey), as `responses`
+    /// reads them: a report reads only its periods'.
+    async fn responses_between(&self, from: i64, until: i64) -> StoreResult<Vec<AnalysedResponse>>;
     /// Every interview's words (what the customer needs, wants and fears, and the notes), oldest
     /// first, each with the customer's latest NPS category.
     async fn interview_notes(&self) -> StoreResult<Vec<InterviewNote>>;
@@ -134,6 +137,50 @@ pub struct AnalysedResponse {
     pub plan: Option<String>,
     /// The feedback event it was made from (none for an anonymous answer).
     pub event_id: Option<i64>,
+}
+
+/// The answers of `survey` (every one's when `None`) given at `from` or later and before `until`,
+/// oldest first, with the customer's stage and segment now and the plan that sent each.
+async fn select_responses<DB: Backend>(
+    pool: &sqlx::Pool<DB>,
+    survey: Option<&str>,
+    from: i64,
+    until: i64,
+) -> StoreResult<Vec<AnalysedResponse>> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.survey, r.survey_kind, r.score, r.category, r.comment, r.answered_at, s.stage, \
+         sc.segment, p.name, r.event_id FROM survey_responses r LEFT JOIN customer_state s ON s.customer_id = r.customer_id \
+         LEFT JOIN customer_scores sc ON sc.customer_id = r.customer_id \
+         LEFT JOIN survey_invitations i ON i.id = r.invitation_id LEFT JOIN survey_sends d ON d.id = i.send_id \
+         LEFT JOIN plans p ON p.id = d.plan_id \
+         WHERE ($1 IS NULL OR r.survey = $1) AND r.answered_at >= $2 AND r.answered_at < $3 \
+         ORDER BY r.answered_at, r.id",
+    )
+    .bind(survey)
+    .bind(from)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get(2)?;
+            let category: Option<String> = row.try_get(4)?;
+            Ok(AnalysedResponse {
+                id: row.try_get(0)?,
+                survey: row.try_get(1)?,
+                survey_kind: serde_json::from_value(serde_json::Value::String(kind.clone()))
+                    .map_err(|_| StoreError::Corrupt(format!("a response's survey kind '{kind}'")))?,
+                score: row.try_get(3)?,
+                category: category.map(|c| c.parse()).transpose().map_err(StoreError::Corrupt)?,
+                comment: row.try_get(5)?,
+                answered_at: row.try_get(6)?,
+                stage: row.try_get(7)?,
+                segment: row.try_get(8)?,
+                plan: row.try_get(9)?,
+                event_id: row.try_get(10)?,
+            })
+        })
+        .collect()
 }
 
 /// The event columns, read from `events e` after the customer's id (offset 1).
@@ -311,37 +358,12 @@ impl<DB: Backend> Voice for SqlStore<DB> {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn responses(&self, survey: Option<&str>) -> StoreResult<Vec<AnalysedResponse>> {
-        let rows = sqlx::query(
-            "SELECT r.id, r.survey, r.survey_kind, r.score, r.category, r.comment, r.answered_at, s.stage, \
-             sc.segment, p.name, r.event_id FROM survey_responses r LEFT JOIN customer_state s ON s.customer_id = r.customer_id \
-             LEFT JOIN customer_scores sc ON sc.customer_id = r.customer_id \
-             LEFT JOIN survey_invitations i ON i.id = r.invitation_id LEFT JOIN survey_sends d ON d.id = i.send_id \
-             LEFT JOIN plans p ON p.id = d.plan_id \
-             WHERE $1 IS NULL OR r.survey = $1 ORDER BY r.answered_at, r.id",
-        )
-        .bind(survey)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let kind: String = row.try_get(2)?;
-                let category: Option<String> = row.try_get(4)?;
-                Ok(AnalysedResponse {
-                    id: row.try_get(0)?,
-                    survey: row.try_get(1)?,
-                    survey_kind: serde_json::from_value(serde_json::Value::String(kind.clone()))
-                        .map_err(|_| StoreError::Corrupt(format!("a response's survey kind '{kind}'")))?,
-                    score: row.try_get(3)?,
-                    category: category.map(|c| c.parse()).transpose().map_err(StoreError::Corrupt)?,
-                    comment: row.try_get(5)?,
-                    answered_at: row.try_get(6)?,
-                    stage: row.try_get(7)?,
-                    segment: row.try_get(8)?,
-                    plan: row.try_get(9)?,
-                    event_id: row.try_get(10)?,
-                })
-            })
-            .collect()
+        select_responses::<DB>(&self.pool, survey, i64::MIN, i64::MAX).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(from, until))]
+    async fn responses_between(&self, from: i64, until: i64) -> StoreResult<Vec<AnalysedResponse>> {
+        select_responses::<DB>(&self.pool, None, from, until).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -421,7 +421,14 @@ pub async fn load(
     settings: &crate::config::Settings,
     period: Period,
 ) -> Result<ReportBack, ReportError> {
-    let responses = store.responses(None).await?;
+    // The period before and the year of months that ends with the period, nothing older.
+    let zone = settings.business.time_zone;
+    let year_ago = period
+        .end_day
+        .checked_sub_months(chrono::Months::new(12))
+        .map_or(period.from, |d| start_of_day(d, zone));
+    let since = year_ago.min(period.previous(zone).from);
+    let responses = store.responses_between(since, period.until).await?;
     let interviews = store.interview_notes().await?;
     let rules = super::analysis::theme_rules(store).await?;
     let (from, until) = period.days();
@@ -432,7 +439,7 @@ pub async fn load(
         rules: &rules,
         actions,
         business: crate::care::email::MailContext::from_settings(settings).business,
-        zone: settings.business.time_zone,
+        zone,
         language: settings.voice.language,
     };
     Ok(report_back(input, period)?)
@@ -447,8 +454,7 @@ pub async fn theme_choices(
 ) -> Result<Vec<String>, ReportError> {
     let rules = super::analysis::theme_rules(store).await?;
     let year_ago = now - 365 * 86_400;
-    let mut responses = store.responses(None).await?;
-    responses.retain(|r| r.answered_at >= year_ago);
+    let responses = store.responses_between(year_ago, i64::MAX).await?;
     let mut interviews = store.interview_notes().await?;
     interviews.retain(|n| n.occurred_at >= year_ago);
     let options = ThemeOptions {

@@ -82,6 +82,10 @@ async fn a_quarter_is_reported_against_the_one_before_with_what_the_business_did
         .await
         .unwrap();
     assert_eq!((report.answers, report.comments), (5, 5));
+    let q3 = Period::parse("2026-Q3", zone).unwrap();
+    let between = db.store.responses_between(q3.from, q3.until).await.unwrap();
+    let days: Vec<i64> = between.iter().map(|r| r.answered_at).collect();
+    assert!(days.len() == 5 && days.iter().all(|at| q3.contains(*at)), "{days:?}");
     assert_eq!(report.previous.label, "2026-Q2");
     let nps = &report.scores[0];
     // Q3: three promoters and two detractors of five, +20; Q2: a promoter, a passive and two
