@@ -113,6 +113,13 @@ impl Period {
         Self::starting(self.end_day, self.length(), zone)
     }
 
+    /// The first second of the twelve months that end with the period (its months' trend).
+    pub fn year_ending(&self, zone: chrono_tz::Tz) -> i64 {
+        self.end_day
+            .checked_sub_months(chrono::Months::new(12))
+            .map_or(self.from, |d| start_of_day(d, zone))
+    }
+
     /// Whether `at` falls in the period.
     pub fn contains(&self, at: i64) -> bool {
         (self.from..self.until).contains(&at)
@@ -288,10 +295,7 @@ pub fn report_back(input: ReportInput<'_>, period: Period) -> Result<ReportBack,
             change,
         });
     }
-    let year_ago = period
-        .end_day
-        .checked_sub_months(chrono::Months::new(12))
-        .map_or(period.from, |d| start_of_day(d, zone));
+    let year_ago = period.year_ending(zone);
     let last_year: Vec<AnalysedResponse> = input
         .responses
         .iter()
@@ -353,23 +357,16 @@ pub fn report_back(input: ReportInput<'_>, period: Period) -> Result<ReportBack,
 
 /// Every answer of one standard in `responses`, as one row.
 fn pooled(responses: &[AnalysedResponse], kind: SurveyKind, zone: chrono_tz::Tz) -> Option<VoiceRow> {
-    let of_kind: Vec<AnalysedResponse> = responses.iter().filter(|r| r.survey_kind == kind).cloned().collect();
-    let mut rows = summarise(&of_kind, GroupBy::Survey, zone);
-    // Several surveys of one standard: their answers pooled into one row.
-    if rows.len() > 1 {
-        let renamed: Vec<AnalysedResponse> = of_kind
-            .into_iter()
-            .map(|r| AnalysedResponse {
-                survey: String::new(),
-                ..r
-            })
-            .collect();
-        rows = summarise(&renamed, GroupBy::Survey, zone);
-    }
-    rows.into_iter().next().map(|row| VoiceRow {
-        group: kind.as_str().to_uppercase(),
-        ..row
-    })
+    // One group for the standard: several surveys of it are pooled.
+    let of_kind: Vec<AnalysedResponse> = responses
+        .iter()
+        .filter(|r| r.survey_kind == kind)
+        .map(|r| AnalysedResponse {
+            survey: kind.as_str().to_uppercase(),
+            ..r.clone()
+        })
+        .collect();
+    summarise(&of_kind, GroupBy::Survey, zone).into_iter().next()
 }
 
 /// The score a row reports, as words: "NPS +32 (95 % CI +27 to +37)" or "satisfied 81 % (…)".
@@ -423,10 +420,7 @@ pub async fn load(
 ) -> Result<ReportBack, ReportError> {
     // The period before and the year of months that ends with the period, nothing older.
     let zone = settings.business.time_zone;
-    let year_ago = period
-        .end_day
-        .checked_sub_months(chrono::Months::new(12))
-        .map_or(period.from, |d| start_of_day(d, zone));
+    let year_ago = period.year_ending(zone);
     let since = year_ago.min(period.previous(zone).from);
     let responses = store.responses_between(since, period.until).await?;
     let interviews = store.interview_notes().await?;
